@@ -1,0 +1,253 @@
+//! Private keys: parsed from PKCS#8 (plain or encrypted), PKCS#1 RSA and SEC1 EC, normalised
+//! to PKCS#8, and identified by the SHA-256 of their public key bits (the same value
+//! [`certmail_pki::Certificate::key_id`] holds, which links a key to its certificate).
+
+use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair};
+use certmail_pki::pem::PemBlock;
+use certmail_pki::{CryptoOps, KeyAlgorithm, oids};
+use der::asn1::{AnyRef, OctetStringRef, UintRef};
+use der::{Decode, Encode};
+use pkcs8::PrivateKeyInfoRef;
+use spki::AlgorithmIdentifierRef;
+use zeroize::Zeroizing;
+
+use crate::error::CryptoError;
+use crate::ops::AwsLcOps;
+
+/// A private key in PKCS#8 form. Its bytes are wiped on drop and never printed.
+#[derive(Clone)]
+pub struct PrivateKey {
+    pkcs8: Zeroizing<Vec<u8>>,
+    algorithm: KeyAlgorithm,
+    key_id: String,
+}
+
+impl std::fmt::Debug for PrivateKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PrivateKey")
+            .field("algorithm", &self.algorithm)
+            .field("key_id", &self.key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+fn bad(e: impl std::fmt::Display) -> CryptoError {
+    CryptoError::BadKey(e.to_string())
+}
+
+/// PKCS#1 RSAPrivateKey (RFC 8017 A.1.2); only the public half is read here.
+#[derive(der::Sequence)]
+struct RsaPrivateKeyHead<'a> {
+    version: u8,
+    n: UintRef<'a>,
+    e: UintRef<'a>,
+    d: UintRef<'a>,
+    p: UintRef<'a>,
+    q: UintRef<'a>,
+    dp: UintRef<'a>,
+    dq: UintRef<'a>,
+    qinv: UintRef<'a>,
+}
+
+/// PKCS#1 RSAPublicKey: the subjectPublicKey of an RSA certificate.
+#[derive(der::Sequence)]
+struct RsaPublicKey<'a> {
+    n: UintRef<'a>,
+    e: UintRef<'a>,
+}
+
+impl PrivateKey {
+    /// Parses an unencrypted PKCS#8 PrivateKeyInfo.
+    pub fn from_pkcs8(der: &[u8]) -> Result<Self, CryptoError> {
+        let info = PrivateKeyInfoRef::from_der(der).map_err(bad)?;
+        let oid = info.algorithm.oid;
+        let inner = info.private_key.as_bytes();
+        let (algorithm, public) = match oid {
+            oids::RSA_ENCRYPTION | oids::RSASSA_PSS => {
+                let k = RsaPrivateKeyHead::from_der(inner).map_err(bad)?;
+                if k.version != 0 {
+                    return Err(CryptoError::UnsupportedKeyAlgorithm("multi-prime RSA".into()));
+                }
+                let n = k.n.as_bytes();
+                let bits = n.len() as u32 * 8 - n.first().map_or(0, |b| b.leading_zeros());
+                // aws-lc-rs checks consistency (p*q = n and so on) for the sizes it uses.
+                if bits >= 2048 && oid == oids::RSA_ENCRYPTION {
+                    signature::RsaKeyPair::from_pkcs8(der).map_err(|e| bad(format!("RSA key rejected: {e}")))?;
+                }
+                let public = RsaPublicKey { n: k.n, e: k.e }.to_der().map_err(bad)?;
+                let algorithm = if oid == oids::RSA_ENCRYPTION {
+                    KeyAlgorithm::Rsa { bits }
+                } else {
+                    KeyAlgorithm::RsaPss { bits }
+                };
+                (algorithm, public)
+            }
+            oids::EC_PUBLIC_KEY => {
+                let curve = info
+                    .algorithm
+                    .parameters
+                    .and_then(|p| p.decode_as::<der::oid::ObjectIdentifier>().ok())
+                    .ok_or_else(|| bad("EC key without a named curve"))?;
+                let (alg, name) = ec_alg(&curve)?;
+                let kp = EcdsaKeyPair::from_private_key_der(alg, der)
+                    .map_err(|e| bad(format!("EC key rejected: {e}")))?;
+                (KeyAlgorithm::Ec { curve: name.into() }, kp.public_key().as_ref().to_vec())
+            }
+            oids::ED25519 => {
+                let kp = Ed25519KeyPair::from_pkcs8_maybe_unchecked(der)
+                    .map_err(|e| bad(format!("Ed25519 key rejected: {e}")))?;
+                (KeyAlgorithm::Ed25519, kp.public_key().as_ref().to_vec())
+            }
+            other => return Err(CryptoError::UnsupportedKeyAlgorithm(oids::name(&other))),
+        };
+        Ok(PrivateKey {
+            pkcs8: Zeroizing::new(der.to_vec()),
+            algorithm,
+            key_id: hex::encode(certmail_pki::CryptoOps::sha256(&AwsLcOps, &public)),
+        })
+    }
+
+    /// Decrypts and parses a PKCS#8 EncryptedPrivateKeyInfo (PBES2 or PBES1).
+    pub fn from_encrypted_pkcs8(der: &[u8], password: Option<&[u8]>) -> Result<Self, CryptoError> {
+        let info = pkcs8::EncryptedPrivateKeyInfoRef::try_from(der).map_err(bad)?;
+        let password = password.ok_or(CryptoError::PasswordRequired("encrypted private key"))?;
+        let doc = info
+            .decrypt(password)
+            .map_err(|_| CryptoError::WrongPassword("encrypted private key"))?;
+        Self::from_pkcs8(doc.as_bytes())
+    }
+
+    /// Parses a PKCS#1 RSAPrivateKey and wraps it as PKCS#8.
+    pub fn from_pkcs1(der: &[u8]) -> Result<Self, CryptoError> {
+        RsaPrivateKeyHead::from_der(der).map_err(bad)?;
+        let info = PrivateKeyInfoRef::new(
+            AlgorithmIdentifierRef {
+                oid: oids::RSA_ENCRYPTION,
+                parameters: Some(AnyRef::NULL),
+            },
+            OctetStringRef::new(der).map_err(bad)?,
+        );
+        let pkcs8 = Zeroizing::new(info.to_der().map_err(bad)?);
+        Self::from_pkcs8(&pkcs8)
+    }
+
+    /// Parses a SEC1 ECPrivateKey (RFC 5915) and converts it to PKCS#8.
+    pub fn from_sec1(der: &[u8]) -> Result<Self, CryptoError> {
+        let k = sec1::EcPrivateKey::from_der(der).map_err(bad)?;
+        let curve = match k.parameters {
+            Some(sec1::EcParameters::NamedCurve(oid)) => oid,
+            _ => return Err(bad("EC key without a named curve; re-export it with `openssl ec -param_enc named_curve`")),
+        };
+        let (alg, _) = ec_alg(&curve)?;
+        let kp = EcdsaKeyPair::from_private_key_der(alg, der).map_err(|e| bad(format!("EC key rejected: {e}")))?;
+        let doc = kp.to_pkcs8v1().map_err(|_| bad("EC key could not be re-encoded"))?;
+        Self::from_pkcs8(doc.as_ref())
+    }
+
+    /// Parses a private key in any DER form: PKCS#8, encrypted PKCS#8, PKCS#1 or SEC1.
+    pub fn from_der_any(der: &[u8], password: Option<&[u8]>) -> Result<Self, CryptoError> {
+        if PrivateKeyInfoRef::from_der(der).is_ok() {
+            return Self::from_pkcs8(der);
+        }
+        if pkcs8::EncryptedPrivateKeyInfoRef::try_from(der).is_ok() {
+            return Self::from_encrypted_pkcs8(der, password);
+        }
+        if RsaPrivateKeyHead::from_der(der).is_ok() {
+            return Self::from_pkcs1(der);
+        }
+        if sec1::EcPrivateKey::from_der(der).is_ok() {
+            return Self::from_sec1(der);
+        }
+        Err(bad("not a PKCS#8, PKCS#1 or SEC1 private key"))
+    }
+
+    /// Parses a PEM block if it is a private key; `Ok(None)` for other labels.
+    pub fn from_pem_block(block: &PemBlock, password: Option<&[u8]>) -> Result<Option<Self>, CryptoError> {
+        let is_key = matches!(
+            block.label.as_str(),
+            "PRIVATE KEY" | "ENCRYPTED PRIVATE KEY" | "RSA PRIVATE KEY" | "EC PRIVATE KEY"
+        );
+        if !is_key {
+            return Ok(None);
+        }
+        if block.is_legacy_encrypted() {
+            return Err(CryptoError::LegacyEncryptedPem {
+                dek_info: block.header("DEK-Info").unwrap_or("no DEK-Info").to_owned(),
+            });
+        }
+        let key = match block.label.as_str() {
+            "PRIVATE KEY" => Self::from_pkcs8(&block.der)?,
+            "ENCRYPTED PRIVATE KEY" => Self::from_encrypted_pkcs8(&block.der, password)?,
+            "RSA PRIVATE KEY" => Self::from_pkcs1(&block.der)?,
+            _ => Self::from_sec1(&block.der)?,
+        };
+        Ok(Some(key))
+    }
+
+    /// The PKCS#8 DER. Handle with care: this is the secret.
+    pub fn pkcs8_der(&self) -> &[u8] {
+        &self.pkcs8
+    }
+
+    /// Algorithm and size.
+    pub fn algorithm(&self) -> &KeyAlgorithm {
+        &self.algorithm
+    }
+
+    /// SHA-256 of the public key bits, hex: equal to the matching certificate's `key_id`.
+    pub fn key_id(&self) -> &str {
+        &self.key_id
+    }
+}
+
+fn ec_alg(curve: &der::oid::ObjectIdentifier) -> Result<(&'static signature::EcdsaSigningAlgorithm, &'static str), CryptoError> {
+    match *curve {
+        oids::SECP256R1 => Ok((&signature::ECDSA_P256_SHA256_ASN1_SIGNING, "P-256")),
+        oids::SECP384R1 => Ok((&signature::ECDSA_P384_SHA384_ASN1_SIGNING, "P-384")),
+        oids::SECP521R1 => Ok((&signature::ECDSA_P521_SHA512_ASN1_SIGNING, "P-521")),
+        other => Err(CryptoError::UnsupportedKeyAlgorithm(format!("EC curve {other}"))),
+    }
+}
+
+/// Unused-import guard for the trait used by `key_id`.
+#[allow(dead_code)]
+fn _ops(o: &dyn CryptoOps) -> [u8; 32] {
+    o.sha256(b"")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_keys_round_trip_in_every_form() {
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let doc = EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_ASN1_SIGNING, &rng).expect("gen");
+        let k = PrivateKey::from_pkcs8(doc.as_ref()).expect("p8");
+        assert_eq!(k.algorithm(), &KeyAlgorithm::Ec { curve: "P-256".into() });
+        let again = PrivateKey::from_der_any(k.pkcs8_der(), None).expect("any");
+        assert_eq!(again.key_id(), k.key_id());
+        assert!(!format!("{k:?}").contains(&hex::encode(k.pkcs8_der())));
+
+        let rsa = signature::RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).expect("rsa");
+        let p8 = aws_lc_rs::encoding::AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&rsa).expect("der");
+        let k = PrivateKey::from_pkcs8(p8.as_ref()).expect("rsa p8");
+        assert_eq!(k.algorithm(), &KeyAlgorithm::Rsa { bits: 2048 });
+        // PKCS#1 inside the PKCS#8 gives the same key id.
+        let info = PrivateKeyInfoRef::from_der(p8.as_ref()).expect("info");
+        let k1 = PrivateKey::from_pkcs1(info.private_key.as_bytes()).expect("pkcs1");
+        assert_eq!(k1.key_id(), k.key_id());
+    }
+
+    #[test]
+    fn garbage_is_refused() {
+        assert!(matches!(PrivateKey::from_der_any(b"\x30\x03\x02\x01\x00", None), Err(CryptoError::BadKey(_))));
+        let block = PemBlock {
+            label: "RSA PRIVATE KEY".into(),
+            headers: vec![("Proc-Type".into(), "4,ENCRYPTED".into()), ("DEK-Info".into(), "AES-128-CBC,00".into())],
+            der: vec![0; 8],
+        };
+        let err = PrivateKey::from_pem_block(&block, Some(b"pw")).expect_err("legacy");
+        assert!(err.to_string().contains("openssl pkcs8 -topk8"), "{err}");
+    }
+}

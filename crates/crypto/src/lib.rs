@@ -1,0 +1,25 @@
+//! certmail-crypto: the only crate that touches a crypto library (aws-lc-rs, and the RustCrypto
+//! PKCS#5/PKCS#12 code through `p12-keystore`).
+//!
+//! It parses and normalises private keys, reads and writes PKCS#12, and seals private keys at
+//! rest under a key-encryption key. Decrypted key material lives only in [`zeroize::Zeroizing`]
+//! buffers and never appears in `Debug` output or error messages.
+
+pub mod error;
+pub mod kek;
+pub mod key;
+pub mod ops;
+pub mod pkcs12;
+
+pub use error::CryptoError;
+pub use kek::{Kek, KdfParams};
+pub use key::PrivateKey;
+pub use ops::AwsLcOps;
+
+/// Fills `buf` from the system CSPRNG.
+pub fn random_bytes(buf: &mut [u8]) -> Result<(), CryptoError> {
+    use aws_lc_rs::rand::SecureRandom;
+    aws_lc_rs::rand::SystemRandom::new()
+        .fill(buf)
+        .map_err(|_| CryptoError::Rng)
+}

@@ -1,0 +1,96 @@
+//! PKCS#12 (.pfx/.p12) reading and writing through `p12-keystore`.
+//!
+//! Reading accepts PBES2/AES, 3DES, RC2-40 (OpenSSL `-legacy`, Windows) and password-less
+//! files. Writing offers the modern form (PBES2 AES-256-CBC, PBKDF2-HMAC-SHA256, HMAC-SHA256
+//! MAC) and the legacy form (pbeWithSHAAnd3-KeyTripleDES-CBC, HMAC-SHA1 MAC) that gpgsm,
+//! old Windows, macOS and Android need.
+
+use p12_keystore::error::Error as P12Error;
+use p12_keystore::{EncryptionAlgorithm, KeyStore, KeyStoreEntry, MacAlgorithm, Pkcs12Archive, PrivateKeyChain};
+
+use crate::error::CryptoError;
+use crate::key::PrivateKey;
+
+/// What a PKCS#12 file held.
+#[derive(Debug)]
+pub struct Pkcs12Contents {
+    /// Private keys, normalised.
+    pub keys: Vec<PrivateKey>,
+    /// Every certificate, DER, in file order.
+    pub certs: Vec<Vec<u8>>,
+}
+
+/// Which PKCS#12 encryption to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Pkcs12Form {
+    /// PBES2 with AES-256-CBC and PBKDF2-HMAC-SHA256, HMAC-SHA256 MAC (OpenSSL 3 default).
+    #[default]
+    Modern,
+    /// 3DES with SHA-1 MAC, for gpgsm and old clients.
+    Legacy,
+}
+
+fn map_read_error(e: P12Error) -> CryptoError {
+    match e {
+        P12Error::MacError(_) | P12Error::UnpadError | P12Error::Pkcs5Error(_) => CryptoError::WrongPassword("PKCS#12 file"),
+        P12Error::InvalidPrivateKey => CryptoError::BadKey("the private key inside the PKCS#12 file does not decode".into()),
+        other => CryptoError::BadPkcs12(other.to_string()),
+    }
+}
+
+/// Reads a PKCS#12 file. Without a password, the empty password is tried (password-less files).
+pub fn read(data: &[u8], password: Option<&str>) -> Result<Pkcs12Contents, CryptoError> {
+    let archive = match password {
+        Some(p) => Pkcs12Archive::from_pkcs12(data, p).map_err(map_read_error)?,
+        None => Pkcs12Archive::from_pkcs12(data, "").map_err(|e| match map_read_error(e) {
+            CryptoError::WrongPassword(_) => CryptoError::PasswordRequired("PKCS#12 file"),
+            other => other,
+        })?,
+    };
+    let keys = archive
+        .keys
+        .iter()
+        .map(|bag| PrivateKey::from_pkcs8(bag.key.as_der()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let certs = archive.certs.iter().map(|bag| bag.cert.as_der().to_vec()).collect();
+    Ok(Pkcs12Contents { keys, certs })
+}
+
+/// Writes `key` with its certificate and chain (leaf first, then issuers).
+pub fn write(
+    key: &PrivateKey,
+    certs: &[Vec<u8>],
+    friendly_name: &str,
+    password: &str,
+    form: Pkcs12Form,
+) -> Result<Vec<u8>, CryptoError> {
+    let w = |e: P12Error| CryptoError::Pkcs12Write(e.to_string());
+    let p12_key = p12_keystore::PrivateKey::from_der(key.pkcs8_der()).map_err(w)?;
+    let chain = certs
+        .iter()
+        .map(|c| p12_keystore::Certificate::from_der(c))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(w)?;
+    let local_key_id = hex::decode(key.key_id()).unwrap_or_default();
+    let mut ks = KeyStore::new();
+    ks.add_entry(
+        friendly_name,
+        KeyStoreEntry::PrivateKeyChain(PrivateKeyChain::new(local_key_id[..20].to_vec(), p12_key, chain)),
+    );
+    let writer = ks.writer(password);
+    let writer = match form {
+        // OpenSSL 3's defaults: PBKDF2 2048 iterations minimum; we use more.
+        Pkcs12Form::Modern => writer
+            .encryption_algorithm(EncryptionAlgorithm::PbeWithHmacSha256AndAes256)
+            .mac_algorithm(MacAlgorithm::HmacSha256)
+            .encryption_iterations(100_000)
+            .mac_iterations(100_000),
+        // The counts OpenSSL 1.x and Windows write; gpgsm 2.2 reads these.
+        Pkcs12Form::Legacy => writer
+            .encryption_algorithm(EncryptionAlgorithm::PbeWithShaAnd3KeyTripleDesCbc)
+            .mac_algorithm(MacAlgorithm::HmacSha1)
+            .encryption_iterations(2048)
+            .mac_iterations(2048),
+    };
+    writer.write().map_err(w)
+}

@@ -1,0 +1,407 @@
+//! The certificate model: every field an administrator (or a later trust decision) needs,
+//! parsed once from DER and kept beside the original bytes.
+
+use der::asn1::{Any, Ia5StringRef, OctetString, PrintableStringRef, TeletexStringRef, Utf8StringRef};
+use der::{Decode, Encode, Tag, Tagged};
+use serde::Serialize;
+use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
+use x509_cert::ext::pkix::{
+    AuthorityKeyIdentifier, BasicConstraints, CertificatePolicies, CrlDistributionPoints,
+    ExtendedKeyUsage, KeyUsage, KeyUsages, SubjectAltName, SubjectKeyIdentifier,
+};
+use x509_cert::name::Name;
+
+use crate::error::PkiError;
+use crate::oids::{self, ext};
+use crate::ops::CryptoOps;
+use crate::time::format_rfc3339;
+
+/// The public-key algorithm and its strength.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum KeyAlgorithm {
+    /// RSA with its modulus size in bits.
+    Rsa {
+        /// Modulus length in bits.
+        bits: u32,
+    },
+    /// RSA restricted to PSS (id-RSASSA-PSS key).
+    RsaPss {
+        /// Modulus length in bits.
+        bits: u32,
+    },
+    /// Elliptic curve public key on a named curve.
+    Ec {
+        /// Curve name (`P-256`, `P-384`, `P-521`) or the curve OID.
+        curve: String,
+    },
+    /// Ed25519.
+    Ed25519,
+    /// Ed448.
+    Ed448,
+    /// DSA.
+    Dsa,
+    /// Anything else, by OID.
+    Other {
+        /// The algorithm OID.
+        oid: String,
+    },
+}
+
+impl std::fmt::Display for KeyAlgorithm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KeyAlgorithm::Rsa { bits } => write!(f, "RSA {bits}"),
+            KeyAlgorithm::RsaPss { bits } => write!(f, "RSA-PSS {bits}"),
+            KeyAlgorithm::Ec { curve } => write!(f, "EC {curve}"),
+            KeyAlgorithm::Ed25519 => f.write_str("Ed25519"),
+            KeyAlgorithm::Ed448 => f.write_str("Ed448"),
+            KeyAlgorithm::Dsa => f.write_str("DSA"),
+            KeyAlgorithm::Other { oid } => write!(f, "unknown ({oid})"),
+        }
+    }
+}
+
+/// basicConstraints (RFC 5280 4.2.1.9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Basic {
+    /// cA flag.
+    pub ca: bool,
+    /// pathLenConstraint.
+    pub path_len: Option<u8>,
+}
+
+/// One extension as found in the certificate. Known ones are also decoded into fields of
+/// [`Certificate`]; unknown ones are kept here with their raw value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExtensionInfo {
+    /// Dotted OID.
+    pub oid: String,
+    /// Readable name (or the OID again when unknown).
+    pub name: String,
+    /// Criticality flag.
+    pub critical: bool,
+    /// Whether certmail understands this extension.
+    pub known: bool,
+    /// Hex of extnValue, for unknown extensions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value_hex: Option<String>,
+}
+
+/// A parsed X.509 certificate (v1, v2 or v3) with the original DER.
+#[derive(Debug, Clone, Serialize)]
+pub struct Certificate {
+    /// 1, 2 or 3.
+    pub version: u8,
+    /// Serial number, lower-case hex without sign padding.
+    pub serial: String,
+    /// Subject DN (RFC 4514).
+    pub subject: String,
+    /// Subject common name, when present (the last CN in the name).
+    pub common_name: Option<String>,
+    /// Issuer DN (RFC 4514).
+    pub issuer: String,
+    /// notBefore, Unix seconds.
+    pub not_before: i64,
+    /// notAfter, Unix seconds.
+    pub not_after: i64,
+    /// Public key algorithm and size/curve.
+    pub public_key: KeyAlgorithm,
+    /// Signature algorithm name (or OID).
+    pub signature_algorithm: String,
+    /// All e-mail addresses (subject emailAddress + SAN rfc822Name), lower-cased, unique, in order.
+    pub emails: Vec<String>,
+    /// SAN dNSName entries.
+    pub dns_names: Vec<String>,
+    /// keyUsage bits by name, `None` when the extension is absent.
+    pub key_usage: Option<Vec<String>>,
+    /// extendedKeyUsage purposes by name, `None` when absent.
+    pub extended_key_usage: Option<Vec<String>>,
+    /// basicConstraints, `None` when absent.
+    pub basic_constraints: Option<Basic>,
+    /// subjectKeyIdentifier, hex.
+    pub subject_key_id: Option<String>,
+    /// authorityKeyIdentifier keyIdentifier, hex.
+    pub authority_key_id: Option<String>,
+    /// URIs of the CRL distribution points.
+    pub crl_distribution_points: Vec<String>,
+    /// Policy OIDs of certificatePolicies.
+    pub policies: Vec<String>,
+    /// Every extension, in order.
+    pub extensions: Vec<ExtensionInfo>,
+    /// SHA-256 over the DER, lower-case hex (the thumbprint shown to people).
+    pub sha256: String,
+    /// SHA-512 over the DER, lower-case hex (the CTL key).
+    pub sha512: String,
+    /// SHA-256 over the subjectPublicKey bits: links the certificate to its private key.
+    pub key_id: String,
+    /// Original DER.
+    #[serde(skip)]
+    pub der: Vec<u8>,
+}
+
+impl Certificate {
+    /// Parses a DER certificate.
+    pub fn from_der(der: &[u8], ops: &dyn CryptoOps) -> Result<Self, PkiError> {
+        let bad = |e: der::Error| PkiError::BadCertificate(e.into());
+        let cert = x509_cert::Certificate::from_der(der).map_err(bad)?;
+        let tbs = cert.tbs_certificate();
+        let spki = tbs.subject_public_key_info();
+        let key_bits = spki.subject_public_key.raw_bytes();
+
+        let mut c = Certificate {
+            version: tbs.version() as u8 + 1,
+            serial: serial_hex(tbs.serial_number().as_bytes()),
+            subject: tbs.subject().to_string(),
+            common_name: common_name(tbs.subject()),
+            issuer: tbs.issuer().to_string(),
+            not_before: unix(tbs.validity().not_before.to_unix_duration()),
+            not_after: unix(tbs.validity().not_after.to_unix_duration()),
+            public_key: key_algorithm(&spki.algorithm.oid, spki.algorithm.parameters.as_ref(), key_bits),
+            signature_algorithm: oids::name(&cert.signature_algorithm().oid),
+            emails: Vec::new(),
+            dns_names: Vec::new(),
+            key_usage: None,
+            extended_key_usage: None,
+            basic_constraints: None,
+            subject_key_id: None,
+            authority_key_id: None,
+            crl_distribution_points: Vec::new(),
+            policies: Vec::new(),
+            extensions: Vec::new(),
+            sha256: hex::encode(ops.sha256(der)),
+            sha512: hex::encode(ops.sha512(der)),
+            key_id: hex::encode(ops.sha256(key_bits)),
+            der: der.to_vec(),
+        };
+        for atv in tbs.subject().iter() {
+            if atv.oid == oids::EMAIL_ADDRESS
+                && let Some(v) = any_string(&atv.value)
+            {
+                push_email(&mut c.emails, &v);
+            }
+        }
+        for e in tbs.extensions().map(Vec::as_slice).unwrap_or_default() {
+            let value = e.extn_value.as_bytes();
+            let known = c.decode_extension(&e.extn_id, value).map_err(bad)?;
+            c.extensions.push(ExtensionInfo {
+                oid: e.extn_id.to_string(),
+                name: oids::name(&e.extn_id),
+                critical: e.critical,
+                known,
+                value_hex: (!known).then(|| hex::encode(value)),
+            });
+        }
+        Ok(c)
+    }
+
+    /// Decodes a known extension into the model; returns false for unknown ones.
+    fn decode_extension(&mut self, oid: &der::oid::ObjectIdentifier, v: &[u8]) -> der::Result<bool> {
+        match *oid {
+            ext::KEY_USAGE => {
+                let ku = KeyUsage::from_der(v)?;
+                self.key_usage = Some(key_usage_names(&ku));
+            }
+            ext::EXT_KEY_USAGE => {
+                let eku = ExtendedKeyUsage::from_der(v)?;
+                self.extended_key_usage = Some(eku.0.iter().map(oids::name).collect());
+            }
+            ext::BASIC_CONSTRAINTS => {
+                let bc = BasicConstraints::from_der(v)?;
+                self.basic_constraints = Some(Basic {
+                    ca: bc.ca,
+                    path_len: bc.path_len_constraint,
+                });
+            }
+            ext::SUBJECT_KEY_ID => {
+                self.subject_key_id = Some(hex::encode(SubjectKeyIdentifier::from_der(v)?.0.as_bytes()));
+            }
+            ext::AUTHORITY_KEY_ID => {
+                let aki = AuthorityKeyIdentifier::from_der(v)?;
+                self.authority_key_id = aki.key_identifier.as_ref().map(|k: &OctetString| hex::encode(k.as_bytes()));
+            }
+            ext::SUBJECT_ALT_NAME => {
+                for gn in SubjectAltName::from_der(v)?.0 {
+                    match gn {
+                        GeneralName::Rfc822Name(m) => push_email(&mut self.emails, m.as_str()),
+                        GeneralName::DnsName(d) => self.dns_names.push(d.as_str().to_ascii_lowercase()),
+                        _ => {}
+                    }
+                }
+            }
+            ext::CRL_DISTRIBUTION_POINTS => {
+                for dp in CrlDistributionPoints::from_der(v)?.0 {
+                    if let Some(DistributionPointName::FullName(names)) = dp.distribution_point {
+                        for n in names {
+                            if let GeneralName::UniformResourceIdentifier(u) = n {
+                                self.crl_distribution_points.push(u.as_str().to_owned());
+                            }
+                        }
+                    }
+                }
+            }
+            ext::CERTIFICATE_POLICIES => {
+                self.policies = CertificatePolicies::from_der(v)?
+                    .0
+                    .iter()
+                    .map(|p| p.policy_identifier.to_string())
+                    .collect();
+            }
+            ext::ISSUER_ALT_NAME
+            | ext::NAME_CONSTRAINTS
+            | ext::POLICY_MAPPINGS
+            | ext::POLICY_CONSTRAINTS
+            | ext::INHIBIT_ANY_POLICY
+            | ext::AUTHORITY_INFO_ACCESS => {}
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// True when subject and issuer names are equal (a root or other self-issued certificate).
+    pub fn is_self_issued(&self) -> bool {
+        self.subject == self.issuer
+    }
+
+    /// True when basicConstraints says cA.
+    pub fn is_ca(&self) -> bool {
+        self.basic_constraints.is_some_and(|b| b.ca)
+    }
+
+    /// True when `at` (Unix seconds) is after notAfter.
+    pub fn is_expired_at(&self, at: i64) -> bool {
+        at > self.not_after
+    }
+
+    /// The DER as PEM.
+    pub fn to_pem(&self) -> String {
+        crate::pem::encode("CERTIFICATE", &self.der)
+    }
+
+    /// A short name for lists: the first e-mail, else the CN, else the subject.
+    pub fn display_name(&self) -> &str {
+        self.emails
+            .first()
+            .or(self.common_name.as_ref())
+            .unwrap_or(&self.subject)
+    }
+
+    /// notBefore as RFC 3339.
+    pub fn not_before_rfc3339(&self) -> String {
+        format_rfc3339(self.not_before)
+    }
+
+    /// notAfter as RFC 3339.
+    pub fn not_after_rfc3339(&self) -> String {
+        format_rfc3339(self.not_after)
+    }
+}
+
+fn unix(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+}
+
+fn serial_hex(bytes: &[u8]) -> String {
+    let trimmed = match bytes {
+        [0, rest @ ..] if !rest.is_empty() => rest,
+        _ => bytes,
+    };
+    hex::encode(trimmed)
+}
+
+fn push_email(list: &mut Vec<String>, raw: &str) {
+    let e = raw.trim().to_lowercase();
+    if !e.is_empty() && !list.contains(&e) {
+        list.push(e);
+    }
+}
+
+/// The last common name in a DN (the most specific one).
+fn common_name(name: &Name) -> Option<String> {
+    name.iter()
+        .filter(|atv| atv.oid == oids::COMMON_NAME)
+        .filter_map(|atv| any_string(&atv.value))
+        .last()
+}
+
+/// Reads a directory string of any of the usual string types.
+fn any_string(v: &Any) -> Option<String> {
+    let s = match v.tag() {
+        Tag::Utf8String => v.decode_as::<Utf8StringRef<'_>>().ok()?.as_str().to_owned(),
+        Tag::PrintableString => v.decode_as::<PrintableStringRef<'_>>().ok()?.as_str().to_owned(),
+        Tag::Ia5String => v.decode_as::<Ia5StringRef<'_>>().ok()?.as_str().to_owned(),
+        Tag::TeletexString => v.decode_as::<TeletexStringRef<'_>>().ok()?.as_str().to_owned(),
+        Tag::BmpString => {
+            let units: Vec<u16> = v
+                .value()
+                .chunks_exact(2)
+                .map(|c| u16::from_be_bytes([c[0], c[1]]))
+                .collect();
+            String::from_utf16(&units).ok()?
+        }
+        _ => return None,
+    };
+    Some(s)
+}
+
+fn key_usage_names(ku: &KeyUsage) -> Vec<String> {
+    const NAMES: [(KeyUsages, &str); 9] = [
+        (KeyUsages::DigitalSignature, "digitalSignature"),
+        (KeyUsages::NonRepudiation, "nonRepudiation"),
+        (KeyUsages::KeyEncipherment, "keyEncipherment"),
+        (KeyUsages::DataEncipherment, "dataEncipherment"),
+        (KeyUsages::KeyAgreement, "keyAgreement"),
+        (KeyUsages::KeyCertSign, "keyCertSign"),
+        (KeyUsages::CRLSign, "cRLSign"),
+        (KeyUsages::EncipherOnly, "encipherOnly"),
+        (KeyUsages::DecipherOnly, "decipherOnly"),
+    ];
+    NAMES
+        .iter()
+        .filter(|(flag, _)| ku.0.contains(*flag))
+        .map(|(_, n)| (*n).to_owned())
+        .collect()
+}
+
+fn key_algorithm(oid: &der::oid::ObjectIdentifier, params: Option<&Any>, key_bits: &[u8]) -> KeyAlgorithm {
+    match *oid {
+        oids::RSA_ENCRYPTION => KeyAlgorithm::Rsa { bits: rsa_bits(key_bits) },
+        oids::RSASSA_PSS => KeyAlgorithm::RsaPss { bits: rsa_bits(key_bits) },
+        oids::EC_PUBLIC_KEY => {
+            let curve = params
+                .and_then(|p| p.decode_as::<der::oid::ObjectIdentifier>().ok())
+                .map(|c| match c {
+                    oids::SECP256R1 => "P-256".to_owned(),
+                    oids::SECP384R1 => "P-384".to_owned(),
+                    oids::SECP521R1 => "P-521".to_owned(),
+                    other => other.to_string(),
+                })
+                .unwrap_or_else(|| "explicit parameters".to_owned());
+            KeyAlgorithm::Ec { curve }
+        }
+        oids::ED25519 => KeyAlgorithm::Ed25519,
+        oids::ED448 => KeyAlgorithm::Ed448,
+        oids::DSA => KeyAlgorithm::Dsa,
+        _ => KeyAlgorithm::Other { oid: oid.to_string() },
+    }
+}
+
+/// Modulus size of a PKCS#1 RSAPublicKey, 0 when it does not decode.
+fn rsa_bits(key: &[u8]) -> u32 {
+    #[derive(der::Sequence)]
+    struct RsaPub<'a> {
+        n: der::asn1::UintRef<'a>,
+        _e: der::asn1::UintRef<'a>,
+    }
+    let Ok(k) = RsaPub::from_der(key) else { return 0 };
+    let n = k.n.as_bytes();
+    match n.first() {
+        Some(first) => (n.len() as u32) * 8 - first.leading_zeros(),
+        None => 0,
+    }
+}
+
+/// Re-encodes to check a DER value round-trips (used by tests of the model).
+pub fn reencode(cert: &Certificate) -> Option<Vec<u8>> {
+    x509_cert::Certificate::from_der(&cert.der).ok()?.to_der().ok()
+}

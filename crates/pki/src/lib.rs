@@ -1,0 +1,17 @@
+//! certmail-pki: the pure core of certmail.
+//!
+//! X.509 certificate model, PEM/DER/PKCS#7 container parsing and (later) path validation,
+//! CRLs and the certificate trust list. This crate does no I/O and reads no clock: time is
+//! always an argument, and hashing reaches a crypto implementation through [`CryptoOps`].
+
+pub mod cert;
+pub mod error;
+pub mod oids;
+pub mod ops;
+pub mod pem;
+pub mod pkcs7;
+pub mod time;
+
+pub use cert::{Certificate, KeyAlgorithm};
+pub use error::PkiError;
+pub use ops::CryptoOps;
