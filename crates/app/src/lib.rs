@@ -1,1 +1,355 @@
-//! placeholder
+//! certmail-app: the use cases, as a plain Rust API over `store`, `crypto` and `pki`.
+//!
+//! The CLI (and later the HTTP API and the gateway) only parse input, call [`App`] and render.
+
+mod error;
+mod import;
+mod keyring;
+
+use std::path::{Path, PathBuf};
+
+use certmail_crypto::pkcs12::{self, Pkcs12Form};
+use certmail_crypto::{AwsLcOps, Kek, PrivateKey};
+use certmail_pki::{Certificate, pkcs7};
+use certmail_store::{KeySummary, ListFilter, Store, StoreKind};
+use serde::Serialize;
+use zeroize::Zeroizing;
+
+pub use error::{AppError, FileError};
+pub use import::{FileReport, ImportOptions, ItemKind, ItemReport, ItemStatus, RootPolicy};
+pub use keyring::PASSPHRASE_ENV;
+
+/// Result alias of this crate.
+pub type Result<T> = std::result::Result<T, AppError>;
+
+/// Where certmail keeps its data.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The data directory (master key, SQLite database).
+    pub data_dir: PathBuf,
+    /// A database URL overriding the embedded SQLite file.
+    pub database_url: Option<String>,
+}
+
+impl Config {
+    /// The database URL in use: the given one, or the SQLite file in the data directory.
+    pub fn database_url(&self) -> Result<String> {
+        if let Some(u) = &self.database_url {
+            return Ok(u.clone());
+        }
+        let dir =
+            std::path::absolute(&self.data_dir).map_err(|e| AppError::io(&self.data_dir, e))?;
+        Ok(format!(
+            "sqlite://{}?mode=rwc",
+            dir.join("certmail.db").display()
+        ))
+    }
+}
+
+/// A certificate with its place in the stores.
+#[derive(Debug, Clone, Serialize)]
+pub struct CertView {
+    /// The parsed certificate.
+    #[serde(flatten)]
+    pub cert: Certificate,
+    /// Which store.
+    pub store: &'static str,
+    /// Whether its private key is in the key store.
+    pub has_key: bool,
+    /// Import time, Unix seconds.
+    pub imported_at: i64,
+}
+
+/// Export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// PEM certificate (with `chain`, followed by its issuers).
+    Pem,
+    /// DER certificate.
+    Der,
+    /// PKCS#7 certs-only bundle with the chain.
+    P7b,
+    /// PKCS#12 with key, certificate and chain.
+    P12,
+}
+
+/// Options of an export.
+#[derive(Debug, Clone, Default)]
+pub struct ExportOptions {
+    /// Include the issuer chain in PEM output.
+    pub chain: bool,
+    /// PKCS#12 password.
+    pub password: Option<Zeroizing<String>>,
+    /// PKCS#12 form.
+    pub form: Pkcs12Form,
+}
+
+/// What `init` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct InitReport {
+    /// The data directory.
+    pub data_dir: PathBuf,
+    /// How the key-encryption key is protected.
+    pub kek_source: String,
+    /// The database in use (without credentials).
+    pub database: String,
+}
+
+/// The certmail application over one data directory and database.
+#[derive(Debug)]
+pub struct App {
+    store: Store,
+    kek: Kek,
+}
+
+/// Current time, Unix seconds (the app layer may read the clock; pki may not).
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+impl App {
+    /// Creates the data directory, the key-encryption key (random master key file, or
+    /// Argon2id from `passphrase`) and the database schema. Refuses to overwrite a key.
+    pub async fn init(cfg: &Config, passphrase: Option<Zeroizing<String>>) -> Result<InitReport> {
+        let kek_source = keyring::create(&cfg.data_dir, passphrase.as_ref().map(|p| p.as_bytes()))?;
+        let kek = keyring::load(&cfg.data_dir, passphrase.as_ref().map(|p| p.as_bytes()))?;
+        let url = cfg.database_url()?;
+        let store = Store::open(&url).await?;
+        keyring::check_or_set(&store, &kek).await?;
+        store.close().await;
+        Ok(InitReport {
+            data_dir: cfg.data_dir.clone(),
+            kek_source,
+            database: redact_url(&url),
+        })
+    }
+
+    /// Opens an initialised installation.
+    pub async fn open(cfg: &Config, passphrase: Option<Zeroizing<String>>) -> Result<App> {
+        let kek = keyring::load(&cfg.data_dir, passphrase.as_ref().map(|p| p.as_bytes()))?;
+        let store = Store::open(&cfg.database_url()?).await?;
+        keyring::check_or_set(&store, &kek).await?;
+        Ok(App { store, kek })
+    }
+
+    /// The underlying store (for benchmarks and tests).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Closes the database cleanly.
+    pub async fn close(self) {
+        self.store.close().await;
+    }
+
+    /// Imports files; each file is all-or-nothing, and one bad file does not stop the others.
+    pub async fn import_files(&self, files: &[PathBuf], opts: &ImportOptions) -> Vec<FileReport> {
+        let mut out = Vec::with_capacity(files.len());
+        for f in files {
+            let result = match import::read_file(f) {
+                Ok(data) => self.import_bytes(&data, opts).await,
+                Err(e) => Err(e),
+            };
+            out.push(FileReport {
+                file: f.display().to_string(),
+                result,
+            });
+        }
+        out
+    }
+
+    /// Imports one file's bytes in one transaction.
+    pub async fn import_bytes(
+        &self,
+        data: &[u8],
+        opts: &ImportOptions,
+    ) -> std::result::Result<Vec<ItemReport>, FileError> {
+        let parsed = import::parse(data, opts.password.as_ref().map(|p| p.as_str()))?;
+        if parsed.certs.is_empty() && parsed.keys.is_empty() {
+            return Err(FileError::Empty);
+        }
+        let certs: Vec<(StoreKind, &Certificate)> = parsed
+            .certs
+            .iter()
+            .map(|c| (opts.roots.store_for(c), c))
+            .collect();
+        let keys = parsed
+            .keys
+            .iter()
+            .map(|k| keyring::seal(&self.kek, k))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let (cert_outcomes, key_outcomes) = self
+            .store
+            .import(&certs, &keys, now())
+            .await
+            .map_err(FileError::Store)?;
+        let mut items = Vec::new();
+        for ((kind, c), o) in certs.iter().zip(cert_outcomes) {
+            items.push(ItemReport::certificate(c, *kind, o));
+        }
+        for (k, o) in parsed.keys.iter().zip(key_outcomes) {
+            items.push(ItemReport::key(k, o));
+        }
+        Ok(items)
+    }
+
+    fn view(&self, s: certmail_store::StoredCertificate) -> Result<CertView> {
+        let cert = Certificate::from_der(&s.der, &AwsLcOps).map_err(AppError::Pki)?;
+        Ok(CertView {
+            cert,
+            store: s.store.as_str(),
+            has_key: s.has_key,
+            imported_at: s.imported_at,
+        })
+    }
+
+    /// Lists a store with filters.
+    pub async fn list(&self, kind: StoreKind, filter: &ListFilter) -> Result<Vec<CertView>> {
+        self.store
+            .list(kind, filter)
+            .await?
+            .into_iter()
+            .map(|s| self.view(s))
+            .collect()
+    }
+
+    /// Certificates carrying an e-mail address (indexed lookup).
+    pub async fn find_by_email(&self, email: &str) -> Result<Vec<CertView>> {
+        self.store
+            .find_by_email(&email.trim().to_lowercase())
+            .await?
+            .into_iter()
+            .map(|s| self.view(s))
+            .collect()
+    }
+
+    /// One certificate by thumbprint (prefix) in a store.
+    pub async fn get(&self, kind: StoreKind, thumbprint: &str) -> Result<CertView> {
+        let s = self.store.find_by_prefix(kind, thumbprint).await?;
+        self.view(s)
+    }
+
+    /// One certificate by thumbprint, looked up in the certificate store, then the root store.
+    pub async fn get_any(&self, thumbprint: &str) -> Result<CertView> {
+        match self.get(StoreKind::Certificates, thumbprint).await {
+            Err(AppError::Store(certmail_store::StoreError::NotFound { .. })) => {
+                self.get(StoreKind::Roots, thumbprint).await
+            }
+            other => other,
+        }
+    }
+
+    /// The issuers of `cert` found in the stores, nearest first, up to a self-issued one.
+    /// Candidates are matched by AKI -> SKI first, then by name. This is for bundling
+    /// (export), not a trust decision.
+    pub async fn chain(&self, cert: &Certificate) -> Result<Vec<Certificate>> {
+        const MAX_DEPTH: usize = 10;
+        let mut chain: Vec<Certificate> = Vec::new();
+        let mut current = cert.clone();
+        while !current.is_self_issued() && chain.len() < MAX_DEPTH {
+            let mut candidates = match &current.authority_key_id {
+                Some(aki) => self.store.find_by_ski(aki).await?,
+                None => Vec::new(),
+            };
+            candidates.extend(self.store.find_by_subject(&current.issuer).await?);
+            let next = candidates
+                .into_iter()
+                .filter_map(|s| Certificate::from_der(&s.der, &AwsLcOps).ok())
+                .find(|c| {
+                    c.subject == current.issuer
+                        && c.sha256 != cert.sha256
+                        && !chain.iter().any(|x| x.sha256 == c.sha256)
+                });
+            match next {
+                Some(n) => {
+                    chain.push(n.clone());
+                    current = n;
+                }
+                None => break,
+            }
+        }
+        Ok(chain)
+    }
+
+    /// Exports a certificate (from either store) in the given format.
+    pub async fn export(
+        &self,
+        thumbprint: &str,
+        format: ExportFormat,
+        opts: &ExportOptions,
+    ) -> Result<Vec<u8>> {
+        let view = self.get_any(thumbprint).await?;
+        let cert = view.cert;
+        match format {
+            ExportFormat::Der => Ok(cert.der.clone()),
+            ExportFormat::Pem => {
+                let mut out = cert.to_pem();
+                if opts.chain {
+                    for c in self.chain(&cert).await? {
+                        out.push_str(&c.to_pem());
+                    }
+                }
+                Ok(out.into_bytes())
+            }
+            ExportFormat::P7b => {
+                let mut ders = vec![cert.der.clone()];
+                ders.extend(self.chain(&cert).await?.into_iter().map(|c| c.der));
+                Ok(pkcs7::encode_certs_only(&ders)?)
+            }
+            ExportFormat::P12 => {
+                let password = opts.password.as_ref().ok_or(AppError::PasswordRequired)?;
+                let key = self.private_key(&cert).await?;
+                let mut ders = vec![cert.der.clone()];
+                ders.extend(self.chain(&cert).await?.into_iter().map(|c| c.der));
+                let name = cert.display_name().to_owned();
+                Ok(pkcs12::write(&key, &ders, &name, password, opts.form)?)
+            }
+        }
+    }
+
+    /// The private key of a certificate, unsealed (stays inside the process).
+    pub async fn private_key(&self, cert: &Certificate) -> Result<PrivateKey> {
+        let stored = self
+            .store
+            .get_key(&cert.key_id)
+            .await?
+            .ok_or_else(|| AppError::NoPrivateKey(cert.sha256.clone()))?;
+        keyring::unseal(&self.kek, &stored)
+    }
+
+    /// Deletes a certificate from a store; returns what was deleted.
+    pub async fn delete(&self, kind: StoreKind, thumbprint: &str) -> Result<CertView> {
+        let view = self.get(kind, thumbprint).await?;
+        self.store
+            .delete_certificate(kind, &view.cert.sha256)
+            .await?;
+        Ok(view)
+    }
+
+    /// Every private key with the certificates using it.
+    pub async fn keys(&self) -> Result<Vec<KeySummary>> {
+        Ok(self.store.list_keys().await?)
+    }
+
+    /// Deletes a private key (by id prefix); refuses when certificates use it unless `force`.
+    pub async fn delete_key(&self, key_id: &str, force: bool) -> Result<String> {
+        let id = self.store.resolve_key_prefix(key_id).await?;
+        self.store.delete_key(&id, force).await?;
+        Ok(id)
+    }
+}
+
+/// Parses a file without storing anything (for `cert show FILE`).
+pub fn inspect_file(path: &Path) -> std::result::Result<Vec<Certificate>, FileError> {
+    let data = import::read_file(path)?;
+    Ok(import::parse_certificates_only(&data)?)
+}
+
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://***{}", &url[..s], &url[at..]),
+        _ => url.to_owned(),
+    }
+}

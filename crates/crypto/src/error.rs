@@ -4,7 +4,9 @@
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CryptoError {
     /// The file is password-protected and no password was given.
-    #[error("a password is required to read this {0}; pass --password-file FILE or --password-env VAR")]
+    #[error(
+        "a password is required to read this {0}; pass --password-file FILE or --password-env VAR"
+    )]
     PasswordRequired(&'static str),
     /// The password does not open the PKCS#12 (MAC check failed) or encrypted key.
     #[error("wrong password for this {0} (integrity check failed)")]
@@ -31,7 +33,9 @@ pub enum CryptoError {
     #[error("could not write PKCS#12: {0}")]
     Pkcs12Write(String),
     /// The key-encryption key does not open a sealed value.
-    #[error("the key-encryption key does not open this data (wrong passphrase, or a master key from another installation)")]
+    #[error(
+        "the key-encryption key does not open this data (wrong passphrase, or a master key from another installation)"
+    )]
     KekMismatch,
     /// Key derivation failed.
     #[error("key derivation failed: {0}")]

@@ -87,7 +87,11 @@ impl Kek {
         buf.extend_from_slice(&nonce);
         let mut body = plaintext.to_vec();
         self.key
-            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad), &mut body)
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(aad),
+                &mut body,
+            )
             .map_err(|_| CryptoError::KekMismatch)?;
         buf.extend_from_slice(&body);
         body.fill(0);
@@ -104,7 +108,11 @@ impl Kek {
         let mut body = Zeroizing::new(sealed[1 + NONCE_LEN..].to_vec());
         let n = self
             .key
-            .open_in_place(Nonce::assume_unique_for_key(nonce), Aad::from(aad), &mut body)
+            .open_in_place(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(aad),
+                &mut body,
+            )
             .map_err(|_| CryptoError::KekMismatch)?
             .len();
         body.truncate(n);
@@ -121,7 +129,10 @@ mod tests {
         let kek = Kek::from_bytes(&[7u8; 32]).expect("kek");
         let sealed = kek.seal(b"secret key", b"id-1").expect("seal");
         assert!(!sealed.windows(10).any(|w| w == b"secret key"));
-        assert_eq!(kek.open(&sealed, b"id-1").expect("open").as_slice(), b"secret key");
+        assert_eq!(
+            kek.open(&sealed, b"id-1").expect("open").as_slice(),
+            b"secret key"
+        );
         assert_eq!(kek.open(&sealed, b"id-2"), Err(CryptoError::KekMismatch));
         let other = Kek::from_bytes(&[8u8; 32]).expect("kek");
         assert_eq!(other.open(&sealed, b"id-1"), Err(CryptoError::KekMismatch));

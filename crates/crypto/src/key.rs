@@ -66,13 +66,16 @@ impl PrivateKey {
             oids::RSA_ENCRYPTION | oids::RSASSA_PSS => {
                 let k = RsaPrivateKeyHead::from_der(inner).map_err(bad)?;
                 if k.version != 0 {
-                    return Err(CryptoError::UnsupportedKeyAlgorithm("multi-prime RSA".into()));
+                    return Err(CryptoError::UnsupportedKeyAlgorithm(
+                        "multi-prime RSA".into(),
+                    ));
                 }
                 let n = k.n.as_bytes();
                 let bits = n.len() as u32 * 8 - n.first().map_or(0, |b| b.leading_zeros());
                 // aws-lc-rs checks consistency (p*q = n and so on) for the sizes it uses.
                 if bits >= 2048 && oid == oids::RSA_ENCRYPTION {
-                    signature::RsaKeyPair::from_pkcs8(der).map_err(|e| bad(format!("RSA key rejected: {e}")))?;
+                    signature::RsaKeyPair::from_pkcs8(der)
+                        .map_err(|e| bad(format!("RSA key rejected: {e}")))?;
                 }
                 let public = RsaPublicKey { n: k.n, e: k.e }.to_der().map_err(bad)?;
                 let algorithm = if oid == oids::RSA_ENCRYPTION {
@@ -91,7 +94,10 @@ impl PrivateKey {
                 let (alg, name) = ec_alg(&curve)?;
                 let kp = EcdsaKeyPair::from_private_key_der(alg, der)
                     .map_err(|e| bad(format!("EC key rejected: {e}")))?;
-                (KeyAlgorithm::Ec { curve: name.into() }, kp.public_key().as_ref().to_vec())
+                (
+                    KeyAlgorithm::Ec { curve: name.into() },
+                    kp.public_key().as_ref().to_vec(),
+                )
             }
             oids::ED25519 => {
                 let kp = Ed25519KeyPair::from_pkcs8_maybe_unchecked(der)
@@ -136,11 +142,18 @@ impl PrivateKey {
         let k = sec1::EcPrivateKey::from_der(der).map_err(bad)?;
         let curve = match k.parameters {
             Some(sec1::EcParameters::NamedCurve(oid)) => oid,
-            _ => return Err(bad("EC key without a named curve; re-export it with `openssl ec -param_enc named_curve`")),
+            _ => {
+                return Err(bad(
+                    "EC key without a named curve; re-export it with `openssl ec -param_enc named_curve`",
+                ));
+            }
         };
         let (alg, _) = ec_alg(&curve)?;
-        let kp = EcdsaKeyPair::from_private_key_der(alg, der).map_err(|e| bad(format!("EC key rejected: {e}")))?;
-        let doc = kp.to_pkcs8v1().map_err(|_| bad("EC key could not be re-encoded"))?;
+        let kp = EcdsaKeyPair::from_private_key_der(alg, der)
+            .map_err(|e| bad(format!("EC key rejected: {e}")))?;
+        let doc = kp
+            .to_pkcs8v1()
+            .map_err(|_| bad("EC key could not be re-encoded"))?;
         Self::from_pkcs8(doc.as_ref())
     }
 
@@ -162,7 +175,10 @@ impl PrivateKey {
     }
 
     /// Parses a PEM block if it is a private key; `Ok(None)` for other labels.
-    pub fn from_pem_block(block: &PemBlock, password: Option<&[u8]>) -> Result<Option<Self>, CryptoError> {
+    pub fn from_pem_block(
+        block: &PemBlock,
+        password: Option<&[u8]>,
+    ) -> Result<Option<Self>, CryptoError> {
         let is_key = matches!(
             block.label.as_str(),
             "PRIVATE KEY" | "ENCRYPTED PRIVATE KEY" | "RSA PRIVATE KEY" | "EC PRIVATE KEY"
@@ -200,12 +216,16 @@ impl PrivateKey {
     }
 }
 
-fn ec_alg(curve: &der::oid::ObjectIdentifier) -> Result<(&'static signature::EcdsaSigningAlgorithm, &'static str), CryptoError> {
+fn ec_alg(
+    curve: &der::oid::ObjectIdentifier,
+) -> Result<(&'static signature::EcdsaSigningAlgorithm, &'static str), CryptoError> {
     match *curve {
         oids::SECP256R1 => Ok((&signature::ECDSA_P256_SHA256_ASN1_SIGNING, "P-256")),
         oids::SECP384R1 => Ok((&signature::ECDSA_P384_SHA384_ASN1_SIGNING, "P-384")),
         oids::SECP521R1 => Ok((&signature::ECDSA_P521_SHA512_ASN1_SIGNING, "P-521")),
-        other => Err(CryptoError::UnsupportedKeyAlgorithm(format!("EC curve {other}"))),
+        other => Err(CryptoError::UnsupportedKeyAlgorithm(format!(
+            "EC curve {other}"
+        ))),
     }
 }
 
@@ -222,15 +242,22 @@ mod tests {
     #[test]
     fn generated_keys_round_trip_in_every_form() {
         let rng = aws_lc_rs::rand::SystemRandom::new();
-        let doc = EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_ASN1_SIGNING, &rng).expect("gen");
+        let doc = EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_ASN1_SIGNING, &rng)
+            .expect("gen");
         let k = PrivateKey::from_pkcs8(doc.as_ref()).expect("p8");
-        assert_eq!(k.algorithm(), &KeyAlgorithm::Ec { curve: "P-256".into() });
+        assert_eq!(
+            k.algorithm(),
+            &KeyAlgorithm::Ec {
+                curve: "P-256".into()
+            }
+        );
         let again = PrivateKey::from_der_any(k.pkcs8_der(), None).expect("any");
         assert_eq!(again.key_id(), k.key_id());
         assert!(!format!("{k:?}").contains(&hex::encode(k.pkcs8_der())));
 
         let rsa = signature::RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).expect("rsa");
-        let p8 = aws_lc_rs::encoding::AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&rsa).expect("der");
+        let p8 = aws_lc_rs::encoding::AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&rsa)
+            .expect("der");
         let k = PrivateKey::from_pkcs8(p8.as_ref()).expect("rsa p8");
         assert_eq!(k.algorithm(), &KeyAlgorithm::Rsa { bits: 2048 });
         // PKCS#1 inside the PKCS#8 gives the same key id.
@@ -241,10 +268,16 @@ mod tests {
 
     #[test]
     fn garbage_is_refused() {
-        assert!(matches!(PrivateKey::from_der_any(b"\x30\x03\x02\x01\x00", None), Err(CryptoError::BadKey(_))));
+        assert!(matches!(
+            PrivateKey::from_der_any(b"\x30\x03\x02\x01\x00", None),
+            Err(CryptoError::BadKey(_))
+        ));
         let block = PemBlock {
             label: "RSA PRIVATE KEY".into(),
-            headers: vec![("Proc-Type".into(), "4,ENCRYPTED".into()), ("DEK-Info".into(), "AES-128-CBC,00".into())],
+            headers: vec![
+                ("Proc-Type".into(), "4,ENCRYPTED".into()),
+                ("DEK-Info".into(), "AES-128-CBC,00".into()),
+            ],
             der: vec![0; 8],
         };
         let err = PrivateKey::from_pem_block(&block, Some(b"pw")).expect_err("legacy");

@@ -12,7 +12,7 @@ pub mod ops;
 pub mod pkcs12;
 
 pub use error::CryptoError;
-pub use kek::{Kek, KdfParams};
+pub use kek::{KdfParams, Kek};
 pub use key::PrivateKey;
 pub use ops::AwsLcOps;
 

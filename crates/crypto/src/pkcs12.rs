@@ -6,7 +6,9 @@
 //! old Windows, macOS and Android need.
 
 use p12_keystore::error::Error as P12Error;
-use p12_keystore::{EncryptionAlgorithm, KeyStore, KeyStoreEntry, MacAlgorithm, Pkcs12Archive, PrivateKeyChain};
+use p12_keystore::{
+    EncryptionAlgorithm, KeyStore, KeyStoreEntry, MacAlgorithm, Pkcs12Archive, PrivateKeyChain,
+};
 
 use crate::error::CryptoError;
 use crate::key::PrivateKey;
@@ -32,8 +34,12 @@ pub enum Pkcs12Form {
 
 fn map_read_error(e: P12Error) -> CryptoError {
     match e {
-        P12Error::MacError(_) | P12Error::UnpadError | P12Error::Pkcs5Error(_) => CryptoError::WrongPassword("PKCS#12 file"),
-        P12Error::InvalidPrivateKey => CryptoError::BadKey("the private key inside the PKCS#12 file does not decode".into()),
+        P12Error::MacError(_) | P12Error::UnpadError | P12Error::Pkcs5Error(_) => {
+            CryptoError::WrongPassword("PKCS#12 file")
+        }
+        P12Error::InvalidPrivateKey => {
+            CryptoError::BadKey("the private key inside the PKCS#12 file does not decode".into())
+        }
         other => CryptoError::BadPkcs12(other.to_string()),
     }
 }
@@ -52,7 +58,11 @@ pub fn read(data: &[u8], password: Option<&str>) -> Result<Pkcs12Contents, Crypt
         .iter()
         .map(|bag| PrivateKey::from_pkcs8(bag.key.as_der()))
         .collect::<Result<Vec<_>, _>>()?;
-    let certs = archive.certs.iter().map(|bag| bag.cert.as_der().to_vec()).collect();
+    let certs = archive
+        .certs
+        .iter()
+        .map(|bag| bag.cert.as_der().to_vec())
+        .collect();
     Ok(Pkcs12Contents { keys, certs })
 }
 
@@ -75,7 +85,11 @@ pub fn write(
     let mut ks = KeyStore::new();
     ks.add_entry(
         friendly_name,
-        KeyStoreEntry::PrivateKeyChain(PrivateKeyChain::new(local_key_id[..20].to_vec(), p12_key, chain)),
+        KeyStoreEntry::PrivateKeyChain(PrivateKeyChain::new(
+            local_key_id[..20].to_vec(),
+            p12_key,
+            chain,
+        )),
     );
     let writer = ks.writer(password);
     let writer = match form {
@@ -93,4 +107,19 @@ pub fn write(
             .mac_iterations(2048),
     };
     writer.write().map_err(w)
+}
+
+/// True when `data` has the outer shape of a PFX (RFC 7292): SEQUENCE { INTEGER 3, ContentInfo, ... }.
+pub fn looks_like_pfx(data: &[u8]) -> bool {
+    use der::{Decode, Reader, SliceReader};
+    let Ok(mut r) = SliceReader::new(data) else {
+        return false;
+    };
+    let Ok(header) = der::Header::decode(&mut r) else {
+        return false;
+    };
+    if header.tag() != der::Tag::Sequence {
+        return false;
+    }
+    matches!(u8::decode(&mut r), Ok(3)) && r.position() <= der::Length::new(16)
 }

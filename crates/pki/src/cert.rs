@@ -1,7 +1,9 @@
 //! The certificate model: every field an administrator (or a later trust decision) needs,
 //! parsed once from DER and kept beside the original bytes.
 
-use der::asn1::{Any, Ia5StringRef, OctetString, PrintableStringRef, TeletexStringRef, Utf8StringRef};
+use der::asn1::{
+    Any, Ia5StringRef, OctetString, PrintableStringRef, TeletexStringRef, Utf8StringRef,
+};
 use der::{Decode, Encode, Tag, Tagged};
 use serde::Serialize;
 use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
@@ -157,7 +159,11 @@ impl Certificate {
             issuer: tbs.issuer().to_string(),
             not_before: unix(tbs.validity().not_before.to_unix_duration()),
             not_after: unix(tbs.validity().not_after.to_unix_duration()),
-            public_key: key_algorithm(&spki.algorithm.oid, spki.algorithm.parameters.as_ref(), key_bits),
+            public_key: key_algorithm(
+                &spki.algorithm.oid,
+                spki.algorithm.parameters.as_ref(),
+                key_bits,
+            ),
             signature_algorithm: oids::name(&cert.signature_algorithm().oid),
             emails: Vec::new(),
             dns_names: Vec::new(),
@@ -196,7 +202,11 @@ impl Certificate {
     }
 
     /// Decodes a known extension into the model; returns false for unknown ones.
-    fn decode_extension(&mut self, oid: &der::oid::ObjectIdentifier, v: &[u8]) -> der::Result<bool> {
+    fn decode_extension(
+        &mut self,
+        oid: &der::oid::ObjectIdentifier,
+        v: &[u8],
+    ) -> der::Result<bool> {
         match *oid {
             ext::KEY_USAGE => {
                 let ku = KeyUsage::from_der(v)?;
@@ -214,17 +224,23 @@ impl Certificate {
                 });
             }
             ext::SUBJECT_KEY_ID => {
-                self.subject_key_id = Some(hex::encode(SubjectKeyIdentifier::from_der(v)?.0.as_bytes()));
+                self.subject_key_id =
+                    Some(hex::encode(SubjectKeyIdentifier::from_der(v)?.0.as_bytes()));
             }
             ext::AUTHORITY_KEY_ID => {
                 let aki = AuthorityKeyIdentifier::from_der(v)?;
-                self.authority_key_id = aki.key_identifier.as_ref().map(|k: &OctetString| hex::encode(k.as_bytes()));
+                self.authority_key_id = aki
+                    .key_identifier
+                    .as_ref()
+                    .map(|k: &OctetString| hex::encode(k.as_bytes()));
             }
             ext::SUBJECT_ALT_NAME => {
                 for gn in SubjectAltName::from_der(v)?.0 {
                     match gn {
                         GeneralName::Rfc822Name(m) => push_email(&mut self.emails, m.as_str()),
-                        GeneralName::DnsName(d) => self.dns_names.push(d.as_str().to_ascii_lowercase()),
+                        GeneralName::DnsName(d) => {
+                            self.dns_names.push(d.as_str().to_ascii_lowercase())
+                        }
                         _ => {}
                     }
                 }
@@ -328,9 +344,17 @@ fn common_name(name: &Name) -> Option<String> {
 fn any_string(v: &Any) -> Option<String> {
     let s = match v.tag() {
         Tag::Utf8String => v.decode_as::<Utf8StringRef<'_>>().ok()?.as_str().to_owned(),
-        Tag::PrintableString => v.decode_as::<PrintableStringRef<'_>>().ok()?.as_str().to_owned(),
+        Tag::PrintableString => v
+            .decode_as::<PrintableStringRef<'_>>()
+            .ok()?
+            .as_str()
+            .to_owned(),
         Tag::Ia5String => v.decode_as::<Ia5StringRef<'_>>().ok()?.as_str().to_owned(),
-        Tag::TeletexString => v.decode_as::<TeletexStringRef<'_>>().ok()?.as_str().to_owned(),
+        Tag::TeletexString => v
+            .decode_as::<TeletexStringRef<'_>>()
+            .ok()?
+            .as_str()
+            .to_owned(),
         Tag::BmpString => {
             let units: Vec<u16> = v
                 .value()
@@ -363,10 +387,18 @@ fn key_usage_names(ku: &KeyUsage) -> Vec<String> {
         .collect()
 }
 
-fn key_algorithm(oid: &der::oid::ObjectIdentifier, params: Option<&Any>, key_bits: &[u8]) -> KeyAlgorithm {
+fn key_algorithm(
+    oid: &der::oid::ObjectIdentifier,
+    params: Option<&Any>,
+    key_bits: &[u8],
+) -> KeyAlgorithm {
     match *oid {
-        oids::RSA_ENCRYPTION => KeyAlgorithm::Rsa { bits: rsa_bits(key_bits) },
-        oids::RSASSA_PSS => KeyAlgorithm::RsaPss { bits: rsa_bits(key_bits) },
+        oids::RSA_ENCRYPTION => KeyAlgorithm::Rsa {
+            bits: rsa_bits(key_bits),
+        },
+        oids::RSASSA_PSS => KeyAlgorithm::RsaPss {
+            bits: rsa_bits(key_bits),
+        },
         oids::EC_PUBLIC_KEY => {
             let curve = params
                 .and_then(|p| p.decode_as::<der::oid::ObjectIdentifier>().ok())
@@ -382,7 +414,9 @@ fn key_algorithm(oid: &der::oid::ObjectIdentifier, params: Option<&Any>, key_bit
         oids::ED25519 => KeyAlgorithm::Ed25519,
         oids::ED448 => KeyAlgorithm::Ed448,
         oids::DSA => KeyAlgorithm::Dsa,
-        _ => KeyAlgorithm::Other { oid: oid.to_string() },
+        _ => KeyAlgorithm::Other {
+            oid: oid.to_string(),
+        },
     }
 }
 
@@ -393,7 +427,9 @@ fn rsa_bits(key: &[u8]) -> u32 {
         n: der::asn1::UintRef<'a>,
         _e: der::asn1::UintRef<'a>,
     }
-    let Ok(k) = RsaPub::from_der(key) else { return 0 };
+    let Ok(k) = RsaPub::from_der(key) else {
+        return 0;
+    };
     let n = k.n.as_bytes();
     match n.first() {
         Some(first) => (n.len() as u32) * 8 - first.leading_zeros(),
@@ -403,5 +439,8 @@ fn rsa_bits(key: &[u8]) -> u32 {
 
 /// Re-encodes to check a DER value round-trips (used by tests of the model).
 pub fn reencode(cert: &Certificate) -> Option<Vec<u8>> {
-    x509_cert::Certificate::from_der(&cert.der).ok()?.to_der().ok()
+    x509_cert::Certificate::from_der(&cert.der)
+        .ok()?
+        .to_der()
+        .ok()
 }

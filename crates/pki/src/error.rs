@@ -22,7 +22,9 @@ pub enum PkiError {
     #[error("not a valid PKCS#7 certificate bundle: {0}")]
     BadPkcs7(DerDetail),
     /// A PKCS#7 content type other than signed-data.
-    #[error("PKCS#7 content type {0} is not signed-data; only certificate bundles (.p7b/.p7c) hold certificates")]
+    #[error(
+        "PKCS#7 content type {0} is not signed-data; only certificate bundles (.p7b/.p7c) hold certificates"
+    )]
     UnsupportedPkcs7Content(String),
 }
 

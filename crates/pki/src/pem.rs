@@ -88,7 +88,8 @@ pub fn parse_all(data: &[u8]) -> Result<Vec<PemBlock>, PkiError> {
         if !closed {
             return Err(bad(format!("missing {end:?}")));
         }
-        let der = base64ct::Base64::decode_vec(&body).map_err(|e| bad(format!("bad base64: {e}")))?;
+        let der =
+            base64ct::Base64::decode_vec(&body).map_err(|e| bad(format!("bad base64: {e}")))?;
         if der.is_empty() {
             return Err(bad("empty body".into()));
         }

@@ -15,7 +15,9 @@ pub fn certificates(data: &[u8]) -> Result<Vec<Vec<u8>>, PkiError> {
     let bad = |e: der::Error| PkiError::BadPkcs7(e.into());
     let ci = ContentInfo::from_der(data).map_err(bad)?;
     if ci.content_type != oids::SIGNED_DATA {
-        return Err(PkiError::UnsupportedPkcs7Content(oids::name(&ci.content_type)));
+        return Err(PkiError::UnsupportedPkcs7Content(oids::name(
+            &ci.content_type,
+        )));
     }
     let sd: SignedData = ci.content.decode_as().map_err(bad)?;
     let mut out = Vec::new();
@@ -37,8 +39,10 @@ pub fn encode_certs_only(certs: &[Vec<u8>]) -> Result<Vec<u8>, PkiError> {
     let bad = |e: der::Error| PkiError::BadPkcs7(e.into());
     let mut set = SetOfVec::new();
     for der in certs {
-        let c = x509_cert::Certificate::from_der(der).map_err(|e| PkiError::BadCertificate(e.into()))?;
-        set.insert(CertificateChoices::Certificate(c)).map_err(bad)?;
+        let c = x509_cert::Certificate::from_der(der)
+            .map_err(|e| PkiError::BadCertificate(e.into()))?;
+        set.insert(CertificateChoices::Certificate(c))
+            .map_err(bad)?;
     }
     let sd = SignedData {
         version: cms::content_info::CmsVersion::V1,

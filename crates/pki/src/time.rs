@@ -99,7 +99,10 @@ mod tests {
             assert_eq!(parse_rfc3339(&format_rfc3339(t)), Some(t), "{t}");
         }
         assert_eq!(format_rfc3339(1_795_378_283), "2026-11-22T20:11:23Z");
-        assert_eq!(parse_rfc3339("2026-11-22T21:11:23+01:00"), Some(1_795_378_283));
+        assert_eq!(
+            parse_rfc3339("2026-11-22T21:11:23+01:00"),
+            Some(1_795_378_283)
+        );
         assert_eq!(parse_rfc3339("2026-11-22"), Some(1_795_305_600));
         assert_eq!(parse_rfc3339("2026-13-01"), None);
         assert_eq!(parse_rfc3339("yesterday"), None);

@@ -1,1 +1,638 @@
-//! placeholder
+//! certmail-store: the persistent model behind one interface, on SQLite (embedded default)
+//! or PostgreSQL (shared by several nodes).
+//!
+//! Both back ends run the same SQL through sqlx's `Any` driver: statements use `$1, $2, ...`
+//! placeholders in ascending order of first use (PostgreSQL's syntax, which SQLite reads as
+//! numbered parameters), and only the types both sides share (BIGINT, TEXT, BLOB/BYTEA).
+//! The schema differs only where the dialects do, in `migrations/{sqlite,postgres}`.
+//!
+//! The store never sees a private key in the clear: it keeps sealed blobs made by the crypto
+//! layer, and the certificate DER with the columns needed for indexed lookups.
+
+mod error;
+mod migrate;
+
+use certmail_pki::Certificate;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+
+pub use error::StoreError;
+
+/// Result alias of this crate.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Which database is behind the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite file.
+    Sqlite,
+    /// PostgreSQL server.
+    Postgres,
+}
+
+/// The two certificate stores of the reference: end-user + intermediate, and trusted roots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StoreKind {
+    /// End-user and intermediate certificates.
+    Certificates,
+    /// Trusted root certificates (trust anchors).
+    Roots,
+}
+
+impl StoreKind {
+    /// The value kept in the `store` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StoreKind::Certificates => "certificates",
+            StoreKind::Roots => "roots",
+        }
+    }
+
+    fn parse(s: &str) -> StoreKind {
+        if s == "roots" {
+            StoreKind::Roots
+        } else {
+            StoreKind::Certificates
+        }
+    }
+}
+
+/// Whether an item was new.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Added by this call.
+    Imported,
+    /// Was already there (same thumbprint / key id): nothing changed.
+    Present,
+}
+
+/// A sealed private key to store.
+#[derive(Debug, Clone)]
+pub struct NewKey {
+    /// SHA-256 of the public key bits, hex.
+    pub key_id: String,
+    /// Readable algorithm ("RSA 2048").
+    pub algorithm: String,
+    /// The key sealed by the key-encryption key.
+    pub sealed: Vec<u8>,
+}
+
+/// A certificate as stored.
+#[derive(Debug, Clone)]
+pub struct StoredCertificate {
+    /// Row id.
+    pub id: i64,
+    /// Which store it is in.
+    pub store: StoreKind,
+    /// The DER.
+    pub der: Vec<u8>,
+    /// Whether a private key with the same public key is in the key store.
+    pub has_key: bool,
+    /// Import time, Unix seconds.
+    pub imported_at: i64,
+}
+
+/// A sealed key as stored.
+#[derive(Debug, Clone)]
+pub struct StoredKey {
+    /// SHA-256 of the public key bits, hex.
+    pub key_id: String,
+    /// Readable algorithm.
+    pub algorithm: String,
+    /// Sealed PKCS#8.
+    pub sealed: Vec<u8>,
+    /// Import time, Unix seconds.
+    pub imported_at: i64,
+}
+
+/// A key with the certificates that use it.
+#[derive(Debug, Clone)]
+pub struct KeySummary {
+    /// SHA-256 of the public key bits, hex.
+    pub key_id: String,
+    /// Readable algorithm.
+    pub algorithm: String,
+    /// Import time, Unix seconds.
+    pub imported_at: i64,
+    /// SHA-256 thumbprints of the certificates holding this public key.
+    pub certificates: Vec<String>,
+}
+
+/// Expiry filter of the reference ("Show all", "Unexpired only", "Expired only").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExpiredFilter {
+    /// Expired and unexpired.
+    #[default]
+    All,
+    /// notAfter >= now.
+    Unexpired,
+    /// notAfter < now.
+    Expired,
+}
+
+/// Private-key filter ("allow missing key alias").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KeyFilter {
+    /// With or without a key.
+    #[default]
+    Any,
+    /// Only certificates whose key is in the key store.
+    WithKey,
+    /// Only certificates without a key.
+    WithoutKey,
+}
+
+/// List order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SortBy {
+    /// Import order.
+    #[default]
+    Imported,
+    /// Subject DN.
+    Subject,
+    /// Expiry.
+    NotAfter,
+    /// Start of validity.
+    NotBefore,
+}
+
+/// Listing parameters.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    /// Exact e-mail address (lower-cased by the caller's model), through the e-mail index.
+    pub email: Option<String>,
+    /// Case-insensitive substring of an e-mail address or the subject (scans).
+    pub search: Option<String>,
+    /// Expiry filter.
+    pub expired: ExpiredFilter,
+    /// Key filter.
+    pub key: KeyFilter,
+    /// Order.
+    pub sort: SortBy,
+    /// Reverse order.
+    pub descending: bool,
+    /// Page size.
+    pub limit: Option<i64>,
+    /// Rows to skip.
+    pub offset: i64,
+    /// "Now" for the expiry filter, Unix seconds.
+    pub now: i64,
+}
+
+/// The store facade.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+const CERT_COLUMNS: &str = "c.id, c.store, c.der, c.imported_at, \
+     CAST(CASE WHEN EXISTS (SELECT 1 FROM private_keys k WHERE k.key_id = c.key_id) THEN 1 ELSE 0 END AS BIGINT) AS has_key";
+
+fn cert_from_row(row: &AnyRow) -> Result<StoredCertificate> {
+    Ok(StoredCertificate {
+        id: row.try_get("id")?,
+        store: StoreKind::parse(&row.try_get::<String, _>("store")?),
+        der: row.try_get("der")?,
+        has_key: row.try_get::<i64, _>("has_key")? != 0,
+        imported_at: row.try_get("imported_at")?,
+    })
+}
+
+/// Upper bound for a hex prefix range scan: every hex string starting with `p` sorts below it.
+fn prefix_end(p: &str) -> String {
+    format!("{p}~")
+}
+
+impl Store {
+    /// Opens (and migrates) the store at `url`: `sqlite:///path/file.db` or `postgres://...`.
+    pub async fn open(url: &str) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::UnsupportedUrl(
+                url.split(':').next().unwrap_or_default().to_owned(),
+            ));
+        };
+        let mut opts =
+            AnyPoolOptions::new().max_connections(if backend == Backend::Sqlite { 4 } else { 8 });
+        if backend == Backend::Sqlite {
+            opts = opts.after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlx::query("PRAGMA foreign_keys = ON")
+                        .execute(&mut *conn)
+                        .await?;
+                    sqlx::query("PRAGMA busy_timeout = 10000")
+                        .execute(&mut *conn)
+                        .await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = opts
+            .connect(url)
+            .await
+            .map_err(|e| StoreError::Connect(e.to_string()))?;
+        if backend == Backend::Sqlite {
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&pool)
+                .await?;
+        }
+        let store = Store { pool, backend };
+        migrate::run(&store.pool, backend).await?;
+        Ok(store)
+    }
+
+    /// The back end in use.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Closes all connections (checkpointing SQLite's WAL).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Reads a value of the `meta` table.
+    pub async fn meta_get(&self, name: &str) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT value FROM meta WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            Some(r) => Some(r.try_get("value")?),
+            None => None,
+        })
+    }
+
+    /// Sets a value of the `meta` table.
+    pub async fn meta_set(&self, name: &str, value: &str) -> Result<()> {
+        sqlx::query("INSERT INTO meta (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value")
+            .bind(name)
+            .bind(value)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Stores certificates and sealed keys in one transaction: either all of them are
+    /// written or none. Items already present (same store + SHA-256, same key id) are left
+    /// as they are and reported [`Outcome::Present`].
+    pub async fn import(
+        &self,
+        certs: &[(StoreKind, &Certificate)],
+        keys: &[NewKey],
+        now: i64,
+    ) -> Result<(Vec<Outcome>, Vec<Outcome>)> {
+        let mut tx = self.pool.begin().await?;
+        let mut cert_outcomes = Vec::with_capacity(certs.len());
+        for (kind, c) in certs {
+            let row = sqlx::query(
+                "INSERT INTO certificates (store, sha256, sha512, subject, common_name, issuer, serial, \
+                 not_before, not_after, ski, aki, key_id, is_ca, der, imported_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+                 ON CONFLICT (store, sha256) DO NOTHING RETURNING id",
+            )
+            .bind(kind.as_str())
+            .bind(&c.sha256)
+            .bind(&c.sha512)
+            .bind(&c.subject)
+            .bind(c.common_name.as_deref())
+            .bind(&c.issuer)
+            .bind(&c.serial)
+            .bind(c.not_before)
+            .bind(c.not_after)
+            .bind(c.subject_key_id.as_deref())
+            .bind(c.authority_key_id.as_deref())
+            .bind(&c.key_id)
+            .bind(i64::from(c.is_ca()))
+            .bind(c.der.as_slice())
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
+            match row {
+                Some(r) => {
+                    let id: i64 = r.try_get("id")?;
+                    for email in &c.emails {
+                        sqlx::query("INSERT INTO certificate_emails (certificate_id, email) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                            .bind(id)
+                            .bind(email.as_str())
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    cert_outcomes.push(Outcome::Imported);
+                }
+                None => cert_outcomes.push(Outcome::Present),
+            }
+        }
+        let mut key_outcomes = Vec::with_capacity(keys.len());
+        for k in keys {
+            let row = sqlx::query(
+                "INSERT INTO private_keys (key_id, algorithm, sealed, imported_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (key_id) DO NOTHING RETURNING id",
+            )
+            .bind(&k.key_id)
+            .bind(&k.algorithm)
+            .bind(k.sealed.as_slice())
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
+            key_outcomes.push(if row.is_some() {
+                Outcome::Imported
+            } else {
+                Outcome::Present
+            });
+        }
+        tx.commit().await?;
+        Ok((cert_outcomes, key_outcomes))
+    }
+
+    async fn certs_where(&self, clause: &str, binds: &[&str]) -> Result<Vec<StoredCertificate>> {
+        let sql = format!("SELECT {CERT_COLUMNS} FROM certificates c WHERE {clause} ORDER BY c.id");
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for b in binds {
+            q = q.bind(*b);
+        }
+        q.fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(cert_from_row)
+            .collect()
+    }
+
+    /// Finds one certificate by a thumbprint (SHA-256 hex) or an unambiguous prefix of it.
+    pub async fn find_by_prefix(&self, kind: StoreKind, prefix: &str) -> Result<StoredCertificate> {
+        let p = prefix.to_ascii_lowercase();
+        if p.is_empty() || !p.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(StoreError::BadThumbprint(prefix.to_owned()));
+        }
+        let sql = format!(
+            "SELECT {CERT_COLUMNS} FROM certificates c WHERE c.store = $1 AND c.sha256 >= $2 AND c.sha256 < $3 ORDER BY c.sha256 LIMIT 2"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(kind.as_str())
+            .bind(&p)
+            .bind(prefix_end(&p))
+            .fetch_all(&self.pool)
+            .await?;
+        match rows.len() {
+            0 => Err(StoreError::NotFound {
+                what: kind.as_str(),
+                id: prefix.to_owned(),
+            }),
+            1 => cert_from_row(&rows[0]),
+            _ => Err(StoreError::Ambiguous(prefix.to_owned())),
+        }
+    }
+
+    /// Certificates (certificate store) carrying `email` (lower-case), via the e-mail index.
+    pub async fn find_by_email(&self, email: &str) -> Result<Vec<StoredCertificate>> {
+        self.certs_where(
+            "c.store = 'certificates' AND c.id IN (SELECT e.certificate_id FROM certificate_emails e WHERE e.email = $1)",
+            &[email],
+        )
+        .await
+    }
+
+    /// Certificates in either store with this issuer DN and serial (hex).
+    pub async fn find_by_issuer_serial(
+        &self,
+        issuer: &str,
+        serial: &str,
+    ) -> Result<Vec<StoredCertificate>> {
+        self.certs_where("c.issuer = $1 AND c.serial = $2", &[issuer, serial])
+            .await
+    }
+
+    /// Certificates in either store with this subject key identifier (hex).
+    pub async fn find_by_ski(&self, ski: &str) -> Result<Vec<StoredCertificate>> {
+        self.certs_where("c.ski = $1", &[ski]).await
+    }
+
+    /// Certificates in either store with this subject DN (issuer candidates for chains).
+    pub async fn find_by_subject(&self, subject: &str) -> Result<Vec<StoredCertificate>> {
+        self.certs_where("c.subject = $1", &[subject]).await
+    }
+
+    /// Certificates in either store whose public key has this key id.
+    pub async fn find_by_key_id(&self, key_id: &str) -> Result<Vec<StoredCertificate>> {
+        self.certs_where("c.key_id = $1", &[key_id]).await
+    }
+
+    /// Certificates in either store with this SHA-512 thumbprint (the CTL key).
+    pub async fn find_by_sha512(&self, sha512: &str) -> Result<Vec<StoredCertificate>> {
+        self.certs_where("c.sha512 = $1", &[sha512]).await
+    }
+
+    /// Lists one store with the reference's filters, paging and sorting.
+    pub async fn list(&self, kind: StoreKind, f: &ListFilter) -> Result<Vec<StoredCertificate>> {
+        let mut sql = format!("SELECT {CERT_COLUMNS} FROM certificates c WHERE c.store = $1");
+        let mut n = 1;
+        let mut next = || {
+            n += 1;
+            format!("${n}")
+        };
+        let mut text_binds: Vec<String> = Vec::new();
+        if let Some(e) = &f.email {
+            sql += &format!(
+                " AND c.id IN (SELECT e.certificate_id FROM certificate_emails e WHERE e.email = {})",
+                next()
+            );
+            text_binds.push(e.to_lowercase());
+        }
+        if let Some(s) = &f.search {
+            let pattern = format!("%{}%", s.to_lowercase().replace(['%', '_'], ""));
+            let (a, b) = (next(), next());
+            sql += &format!(
+                " AND (lower(c.subject) LIKE {a} OR c.id IN (SELECT e.certificate_id FROM certificate_emails e WHERE e.email LIKE {b}))"
+            );
+            text_binds.push(pattern.clone());
+            text_binds.push(pattern);
+        }
+        let now_param = match f.expired {
+            ExpiredFilter::All => None,
+            ExpiredFilter::Unexpired => Some(format!(" AND c.not_after >= {}", next())),
+            ExpiredFilter::Expired => Some(format!(" AND c.not_after < {}", next())),
+        };
+        if let Some(cond) = &now_param {
+            sql += cond;
+        }
+        match f.key {
+            KeyFilter::Any => {}
+            KeyFilter::WithKey => {
+                sql += " AND EXISTS (SELECT 1 FROM private_keys k WHERE k.key_id = c.key_id)"
+            }
+            KeyFilter::WithoutKey => {
+                sql += " AND NOT EXISTS (SELECT 1 FROM private_keys k WHERE k.key_id = c.key_id)"
+            }
+        }
+        let column = match f.sort {
+            SortBy::Imported => "c.id",
+            SortBy::Subject => "c.subject",
+            SortBy::NotAfter => "c.not_after",
+            SortBy::NotBefore => "c.not_before",
+        };
+        let dir = if f.descending { "DESC" } else { "ASC" };
+        sql += &format!(" ORDER BY {column} {dir}, c.id {dir}");
+        let limit_param = f.limit.map(|_| next());
+        if let Some(p) = &limit_param {
+            sql += &format!(" LIMIT {p}");
+        }
+        let offset_param = (f.offset > 0).then(&mut next);
+        if let Some(p) = &offset_param {
+            if limit_param.is_none() {
+                sql += " LIMIT -1";
+            }
+            sql += &format!(" OFFSET {p}");
+        }
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(kind.as_str());
+        for t in &text_binds {
+            q = q.bind(t.as_str());
+        }
+        if now_param.is_some() {
+            q = q.bind(f.now);
+        }
+        if let Some(l) = f.limit {
+            q = q.bind(l);
+        }
+        if offset_param.is_some() {
+            q = q.bind(f.offset);
+        }
+        q.fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(cert_from_row)
+            .collect()
+    }
+
+    /// Number of certificates in a store.
+    pub async fn count(&self, kind: StoreKind) -> Result<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM certificates WHERE store = $1")
+            .bind(kind.as_str())
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get("n")?)
+    }
+
+    /// Deletes a certificate (and its e-mail index rows). Its private key, if any, stays.
+    pub async fn delete_certificate(&self, kind: StoreKind, sha256: &str) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM certificate_emails WHERE certificate_id IN (SELECT id FROM certificates WHERE store = $1 AND sha256 = $2)")
+            .bind(kind.as_str())
+            .bind(sha256)
+            .execute(&mut *tx)
+            .await?;
+        let done = sqlx::query("DELETE FROM certificates WHERE store = $1 AND sha256 = $2")
+            .bind(kind.as_str())
+            .bind(sha256)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound {
+                what: kind.as_str(),
+                id: sha256.to_owned(),
+            });
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A sealed key by exact key id.
+    pub async fn get_key(&self, key_id: &str) -> Result<Option<StoredKey>> {
+        let row = sqlx::query(
+            "SELECT key_id, algorithm, sealed, imported_at FROM private_keys WHERE key_id = $1",
+        )
+        .bind(key_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(StoredKey {
+                key_id: r.try_get("key_id")?,
+                algorithm: r.try_get("algorithm")?,
+                sealed: r.try_get("sealed")?,
+                imported_at: r.try_get("imported_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Every key with the thumbprints of the certificates that use it.
+    pub async fn list_keys(&self) -> Result<Vec<KeySummary>> {
+        let rows = sqlx::query(
+            "SELECT k.key_id, k.algorithm, k.imported_at, c.sha256 FROM private_keys k \
+             LEFT JOIN certificates c ON c.key_id = k.key_id ORDER BY k.id, c.id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out: Vec<KeySummary> = Vec::new();
+        for r in rows {
+            let key_id: String = r.try_get("key_id")?;
+            let sha: Option<String> = r.try_get("sha256")?;
+            if out.last().is_none_or(|k| k.key_id != key_id) {
+                out.push(KeySummary {
+                    key_id,
+                    algorithm: r.try_get("algorithm")?,
+                    imported_at: r.try_get("imported_at")?,
+                    certificates: Vec::new(),
+                });
+            }
+            if let (Some(s), Some(last)) = (sha, out.last_mut()) {
+                last.certificates.push(s);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Resolves a key id prefix to one key id.
+    pub async fn resolve_key_prefix(&self, prefix: &str) -> Result<String> {
+        let p = prefix.to_ascii_lowercase();
+        if p.is_empty() || !p.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(StoreError::BadThumbprint(prefix.to_owned()));
+        }
+        let rows = sqlx::query("SELECT key_id FROM private_keys WHERE key_id >= $1 AND key_id < $2 ORDER BY key_id LIMIT 2")
+            .bind(&p)
+            .bind(prefix_end(&p))
+            .fetch_all(&self.pool)
+            .await?;
+        match rows.len() {
+            0 => Err(StoreError::NotFound {
+                what: "keys",
+                id: prefix.to_owned(),
+            }),
+            1 => Ok(rows[0].try_get("key_id")?),
+            _ => Err(StoreError::Ambiguous(prefix.to_owned())),
+        }
+    }
+
+    /// Deletes a key. If certificates use it, refuses unless `force`, naming them.
+    pub async fn delete_key(&self, key_id: &str, force: bool) -> Result<()> {
+        let users: Vec<String> =
+            sqlx::query("SELECT sha256 FROM certificates WHERE key_id = $1 ORDER BY id")
+                .bind(key_id)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|r| r.try_get("sha256"))
+                .collect::<std::result::Result<_, _>>()?;
+        if !users.is_empty() && !force {
+            return Err(StoreError::KeyInUse {
+                key_id: key_id.to_owned(),
+                certificates: users,
+            });
+        }
+        let done = sqlx::query("DELETE FROM private_keys WHERE key_id = $1")
+            .bind(key_id)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound {
+                what: "keys",
+                id: key_id.to_owned(),
+            });
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,263 @@
+//! Import: recognise a file's format, parse everything in it, and only then store it.
+
+use std::io::Read;
+use std::path::Path;
+
+use certmail_crypto::{AwsLcOps, CryptoError, PrivateKey, pkcs12};
+use certmail_pki::{Certificate, pem, pkcs7};
+use certmail_store::{Outcome, StoreKind};
+use serde::Serialize;
+use zeroize::Zeroizing;
+
+use crate::error::FileError;
+
+/// Files larger than this are refused before parsing: a certificate bundle or PKCS#12 file
+/// of 64 MiB would already hold hundreds of thousands of certificates.
+pub const MAX_FILE_SIZE: u64 = 64 * 1024 * 1024;
+
+/// Where self-issued (root) certificates found in a file go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RootPolicy {
+    /// Every certificate goes to the certificate store; roots are not trusted by import.
+    #[default]
+    CertificateStore,
+    /// Self-issued certificates go to the root store (`--trust-roots`).
+    TrustSelfIssued,
+    /// Every certificate goes to the root store (`certmail root import`).
+    AllToRoots,
+}
+
+impl RootPolicy {
+    pub(crate) fn store_for(self, c: &Certificate) -> StoreKind {
+        match self {
+            RootPolicy::CertificateStore => StoreKind::Certificates,
+            RootPolicy::TrustSelfIssued if c.is_self_issued() => StoreKind::Roots,
+            RootPolicy::TrustSelfIssued => StoreKind::Certificates,
+            RootPolicy::AllToRoots => StoreKind::Roots,
+        }
+    }
+}
+
+/// Options of an import.
+#[derive(Debug, Clone, Default)]
+pub struct ImportOptions {
+    /// Password for PKCS#12 and encrypted keys.
+    pub password: Option<Zeroizing<String>>,
+    /// Where roots go.
+    pub roots: RootPolicy,
+}
+
+/// Certificate or key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ItemKind {
+    /// A certificate.
+    Certificate,
+    /// A private key.
+    Key,
+}
+
+/// Imported or already there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ItemStatus {
+    /// New.
+    Imported,
+    /// Already present; unchanged.
+    Present,
+}
+
+/// One item of a file.
+#[derive(Debug, Clone, Serialize)]
+pub struct ItemReport {
+    /// Certificate or key.
+    pub kind: ItemKind,
+    /// Imported or present.
+    pub status: ItemStatus,
+    /// SHA-256 thumbprint (certificates) or key id (keys).
+    pub id: String,
+    /// Subject (certificates) or algorithm (keys).
+    pub detail: String,
+    /// Store the certificate went to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store: Option<&'static str>,
+}
+
+impl ItemReport {
+    pub(crate) fn certificate(c: &Certificate, kind: StoreKind, o: Outcome) -> Self {
+        ItemReport {
+            kind: ItemKind::Certificate,
+            status: status(o),
+            id: c.sha256.clone(),
+            detail: c.subject.clone(),
+            store: Some(kind.as_str()),
+        }
+    }
+
+    pub(crate) fn key(k: &PrivateKey, o: Outcome) -> Self {
+        ItemReport {
+            kind: ItemKind::Key,
+            status: status(o),
+            id: k.key_id().to_owned(),
+            detail: k.algorithm().to_string(),
+            store: None,
+        }
+    }
+}
+
+fn status(o: Outcome) -> ItemStatus {
+    match o {
+        Outcome::Imported => ItemStatus::Imported,
+        Outcome::Present => ItemStatus::Present,
+    }
+}
+
+/// The result for one file.
+#[derive(Debug)]
+pub struct FileReport {
+    /// The file name as given.
+    pub file: String,
+    /// Its items, or why nothing of it was stored.
+    pub result: Result<Vec<ItemReport>, FileError>,
+}
+
+/// Everything found in one file.
+#[derive(Debug, Default)]
+pub(crate) struct Parsed {
+    pub certs: Vec<Certificate>,
+    pub keys: Vec<PrivateKey>,
+}
+
+impl Parsed {
+    fn add_cert_der(&mut self, der: &[u8]) -> Result<(), FileError> {
+        let c = Certificate::from_der(der, &AwsLcOps)?;
+        if !self.certs.iter().any(|x| x.sha256 == c.sha256) {
+            self.certs.push(c);
+        }
+        Ok(())
+    }
+
+    fn add_key(&mut self, k: PrivateKey) {
+        if !self.keys.iter().any(|x| x.key_id() == k.key_id()) {
+            self.keys.push(k);
+        }
+    }
+}
+
+/// Reads a file with the size limit checked first.
+pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, FileError> {
+    let f = std::fs::File::open(path).map_err(|e| FileError::Read(e.to_string()))?;
+    let size = f
+        .metadata()
+        .map_err(|e| FileError::Read(e.to_string()))?
+        .len();
+    if size > MAX_FILE_SIZE {
+        return Err(FileError::TooLarge {
+            size,
+            limit: MAX_FILE_SIZE,
+        });
+    }
+    let mut data = Vec::with_capacity(size as usize);
+    f.take(MAX_FILE_SIZE + 1)
+        .read_to_end(&mut data)
+        .map_err(|e| FileError::Read(e.to_string()))?;
+    Ok(data)
+}
+
+/// Parses a whole file: PEM (any mix of blocks) or one DER object.
+pub(crate) fn parse(data: &[u8], password: Option<&str>) -> Result<Parsed, FileError> {
+    let mut p = Parsed::default();
+    if pem::looks_like_pem(data) {
+        let blocks = pem::parse_all(data)?;
+        for b in &blocks {
+            match b.label.as_str() {
+                "CERTIFICATE" | "X509 CERTIFICATE" => p.add_cert_der(&b.der)?,
+                "PKCS7" | "CMS" => {
+                    for der in pkcs7::certificates(&b.der)? {
+                        p.add_cert_der(&der)?;
+                    }
+                }
+                _ => match PrivateKey::from_pem_block(b, password.map(str::as_bytes))? {
+                    Some(k) => p.add_key(k),
+                    None => {
+                        return Err(FileError::UnsupportedBlock {
+                            label: b.label.clone(),
+                            hint: block_hint(&b.label),
+                        });
+                    }
+                },
+            }
+        }
+        return Ok(p);
+    }
+    let cert_error = match Certificate::from_der(data, &AwsLcOps) {
+        Ok(c) => {
+            p.certs.push(c);
+            return Ok(p);
+        }
+        Err(e) => e.to_string(),
+    };
+    if pkcs12::looks_like_pfx(data) {
+        let contents = pkcs12::read(data, password)?;
+        for der in &contents.certs {
+            p.add_cert_der(der)?;
+        }
+        for k in contents.keys {
+            p.add_key(k);
+        }
+        return Ok(p);
+    }
+    if pkcs7::looks_like_pkcs7(data) {
+        for der in pkcs7::certificates(data)? {
+            p.add_cert_der(&der)?;
+        }
+        return Ok(p);
+    }
+    match PrivateKey::from_der_any(data, password.map(str::as_bytes)) {
+        Ok(k) => {
+            p.add_key(k);
+            Ok(p)
+        }
+        Err(
+            e @ (CryptoError::PasswordRequired(_)
+            | CryptoError::WrongPassword(_)
+            | CryptoError::UnsupportedKeyAlgorithm(_)),
+        ) => Err(e.into()),
+        Err(_) => Err(FileError::Unrecognised { cert_error }),
+    }
+}
+
+/// Parses only the certificates of a file (no password, keys ignored).
+pub(crate) fn parse_certificates_only(data: &[u8]) -> Result<Vec<Certificate>, FileError> {
+    if pem::looks_like_pem(data) {
+        let mut p = Parsed::default();
+        for b in pem::parse_all(data)? {
+            match b.label.as_str() {
+                "CERTIFICATE" | "X509 CERTIFICATE" => p.add_cert_der(&b.der)?,
+                "PKCS7" | "CMS" => {
+                    for der in pkcs7::certificates(&b.der)? {
+                        p.add_cert_der(&der)?;
+                    }
+                }
+                _ => {}
+            }
+        }
+        if p.certs.is_empty() {
+            return Err(FileError::Empty);
+        }
+        return Ok(p.certs);
+    }
+    Ok(parse(data, None)?.certs)
+}
+
+fn block_hint(label: &str) -> &'static str {
+    match label {
+        "X509 CRL" => " (it is a CRL)",
+        "CERTIFICATE REQUEST" | "NEW CERTIFICATE REQUEST" => " (it is a certificate request)",
+        "TRUSTED CERTIFICATE" => {
+            " (OpenSSL's trusted-certificate format: convert with `openssl x509 -in F -out F.pem`)"
+        }
+        "PUBLIC KEY" | "RSA PUBLIC KEY" => " (a bare public key: import its certificate instead)",
+        _ => "",
+    }
+}

@@ -1,0 +1,512 @@
+//! Argument definitions and dispatch. Command and flag names are fixed: scripts depend on them.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use certmail_app::{App, AppError, Config, ExportFormat, ExportOptions, ImportOptions, RootPolicy};
+use certmail_crypto::pkcs12::Pkcs12Form;
+use certmail_store::{ExpiredFilter, KeyFilter, ListFilter, SortBy, StoreKind};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use zeroize::Zeroizing;
+
+use crate::render;
+
+/// certmail: S/MIME certificate manager and e-mail encryption gateway.
+#[derive(Debug, Parser)]
+#[command(name = "certmail", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// Data directory (master key, SQLite database).
+    #[arg(
+        long,
+        global = true,
+        env = "CERTMAIL_DATA_DIR",
+        default_value = "./certmail-data"
+    )]
+    pub data_dir: PathBuf,
+    /// Database URL instead of the embedded SQLite file, e.g. postgres://user@host/db.
+    #[arg(long, global = true, env = "CERTMAIL_DATABASE_URL")]
+    pub database_url: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the data directory, the key-encryption key and the database.
+    Init,
+    /// The certificate store (end-user and intermediate certificates).
+    #[command(subcommand)]
+    Cert(CertCommand),
+    /// The key store (private keys, encrypted at rest).
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// The root store (trusted CA certificates).
+    #[command(subcommand)]
+    Root(RootCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct PasswordArgs {
+    /// Read the password from the first line of this file.
+    #[arg(long, value_name = "FILE", conflicts_with = "password_env")]
+    pub password_file: Option<PathBuf>,
+    /// Read the password from this environment variable.
+    #[arg(long, value_name = "VAR")]
+    pub password_env: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only certificates with this e-mail address (exact, case-insensitive; uses the index).
+    #[arg(long)]
+    pub email: Option<String>,
+    /// Only certificates whose subject or an e-mail address contains this text.
+    #[arg(long, alias = "filter")]
+    pub search: Option<String>,
+    /// Expiry filter.
+    #[arg(long, value_enum, default_value_t = Expired::All)]
+    pub expired: Expired,
+    /// Only certificates with a private key.
+    #[arg(long, conflicts_with = "without_key")]
+    pub with_key: bool,
+    /// Only certificates without a private key.
+    #[arg(long)]
+    pub without_key: bool,
+    /// Sort order.
+    #[arg(long, value_enum, default_value_t = Sort::Imported)]
+    pub sort: Sort,
+    /// Reverse the order.
+    #[arg(long)]
+    pub desc: bool,
+    /// Page size.
+    #[arg(long)]
+    pub limit: Option<i64>,
+    /// Rows to skip.
+    #[arg(long, default_value_t = 0)]
+    pub offset: i64,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Expired {
+    All,
+    Unexpired,
+    Expired,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Sort {
+    Imported,
+    Subject,
+    NotAfter,
+    NotBefore,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Format {
+    Pem,
+    Der,
+    P7b,
+    P12,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CertCommand {
+    /// Import certificates (PEM, DER, PKCS#7) and keys (PKCS#12, PEM/DER private keys).
+    Import {
+        /// Files to import.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        password: PasswordArgs,
+        /// Put self-issued (root) certificates found in the files into the root store.
+        #[arg(long)]
+        trust_roots: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the certificate store.
+    List(ListArgs),
+    /// Show a stored certificate (thumbprint or unambiguous prefix) or a certificate file.
+    Show {
+        /// Thumbprint (prefix) or file.
+        what: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Export a certificate (and for PKCS#12 its key and chain).
+    Export {
+        /// Thumbprint (prefix).
+        thumbprint: String,
+        /// Output format.
+        #[arg(long, value_enum)]
+        format: Format,
+        /// PKCS#12 with 3DES and a SHA-1 MAC, for gpgsm and old Windows, macOS and Android.
+        #[arg(long)]
+        legacy: bool,
+        /// Append the issuer chain to PEM output.
+        #[arg(long)]
+        chain: bool,
+        #[command(flatten)]
+        password: PasswordArgs,
+        /// Output file (default: standard output).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Delete a certificate from the certificate store (its key stays).
+    Delete {
+        /// Thumbprint (prefix).
+        thumbprint: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Import private keys (PKCS#12, PKCS#8, PKCS#1, SEC1) and any certificates with them.
+    Import {
+        /// Files to import.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        password: PasswordArgs,
+        /// Put self-issued (root) certificates found in the files into the root store.
+        #[arg(long)]
+        trust_roots: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List private keys and the certificates using them.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a private key (refused while certificates use it, unless --force).
+    Delete {
+        /// Key id (prefix).
+        key_id: String,
+        /// Delete even if certificates use it.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RootCommand {
+    /// Import trusted root certificates.
+    Import {
+        /// Files to import.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the root store.
+    List(ListArgs),
+    /// Show a root certificate.
+    Show {
+        /// Thumbprint (prefix).
+        thumbprint: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a root certificate.
+    Delete {
+        /// Thumbprint (prefix).
+        thumbprint: String,
+    },
+}
+
+/// A failure with its exit code.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl From<AppError> for Failure {
+    fn from(e: AppError) -> Self {
+        let code = match e {
+            AppError::PasswordRequired => 2,
+            _ => 1,
+        };
+        Failure {
+            code,
+            message: e.to_string(),
+        }
+    }
+}
+
+fn usage(message: impl Into<String>) -> Failure {
+    Failure {
+        code: 2,
+        message: message.into(),
+    }
+}
+
+fn io_failure(what: &str, e: std::io::Error) -> Failure {
+    Failure {
+        code: 1,
+        message: format!("{what}: {e}"),
+    }
+}
+
+fn read_password(p: &PasswordArgs) -> Result<Option<Zeroizing<String>>, Failure> {
+    if let Some(f) = &p.password_file {
+        let text = Zeroizing::new(
+            std::fs::read_to_string(f).map_err(|e| io_failure(&f.display().to_string(), e))?,
+        );
+        let line = text.lines().next().unwrap_or_default();
+        return Ok(Some(Zeroizing::new(line.to_owned())));
+    }
+    if let Some(var) = &p.password_env {
+        return match std::env::var(var) {
+            Ok(v) => Ok(Some(Zeroizing::new(v))),
+            Err(_) => Err(usage(format!("environment variable {var} is not set"))),
+        };
+    }
+    Ok(None)
+}
+
+fn passphrase() -> Option<Zeroizing<String>> {
+    std::env::var(certmail_app::PASSPHRASE_ENV)
+        .ok()
+        .map(Zeroizing::new)
+}
+
+fn list_filter(a: &ListArgs) -> ListFilter {
+    ListFilter {
+        email: a.email.as_ref().map(|e| e.trim().to_lowercase()),
+        search: a.search.clone(),
+        expired: match a.expired {
+            Expired::All => ExpiredFilter::All,
+            Expired::Unexpired => ExpiredFilter::Unexpired,
+            Expired::Expired => ExpiredFilter::Expired,
+        },
+        key: if a.with_key {
+            KeyFilter::WithKey
+        } else if a.without_key {
+            KeyFilter::WithoutKey
+        } else {
+            KeyFilter::Any
+        },
+        sort: match a.sort {
+            Sort::Imported => SortBy::Imported,
+            Sort::Subject => SortBy::Subject,
+            Sort::NotAfter => SortBy::NotAfter,
+            Sort::NotBefore => SortBy::NotBefore,
+        },
+        descending: a.desc,
+        limit: a.limit,
+        offset: a.offset,
+        now: certmail_app::now(),
+    }
+}
+
+fn write_output(path: Option<&PathBuf>, data: &[u8]) -> Result<(), Failure> {
+    match path {
+        Some(p) => {
+            // Write to a temporary file beside the target and rename, so a failed export
+            // never leaves half a file behind.
+            let tmp = p.with_extension("certmail-tmp");
+            std::fs::write(&tmp, data)
+                .and_then(|()| std::fs::rename(&tmp, p))
+                .map_err(|e| io_failure(&p.display().to_string(), e))
+        }
+        None => std::io::stdout()
+            .write_all(data)
+            .map_err(|e| io_failure("standard output", e)),
+    }
+}
+
+async fn open(cli: &Cli) -> Result<App, Failure> {
+    Ok(App::open(&config(cli), passphrase()).await?)
+}
+
+fn config(cli: &Cli) -> Config {
+    Config {
+        data_dir: cli.data_dir.clone(),
+        database_url: cli.database_url.clone(),
+    }
+}
+
+async fn import(
+    cli: &Cli,
+    files: &[PathBuf],
+    opts: ImportOptions,
+    json: bool,
+) -> Result<ExitCode, Failure> {
+    let app = open(cli).await?;
+    let reports = app.import_files(files, &opts).await;
+    app.close().await;
+    let failed = reports.iter().any(|r| r.result.is_err());
+    render::import_reports(&reports, json);
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Runs one command.
+pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
+    match &cli.command {
+        Command::Init => {
+            let report = App::init(&config(&cli), passphrase()).await?;
+            println!("initialised {}", report.data_dir.display());
+            println!("  key-encryption key: {}", report.kek_source);
+            println!("  database: {}", report.database);
+        }
+        Command::Cert(c) => match c {
+            CertCommand::Import {
+                files,
+                password,
+                trust_roots,
+                json,
+            } => {
+                let opts = ImportOptions {
+                    password: read_password(password)?,
+                    roots: if *trust_roots {
+                        RootPolicy::TrustSelfIssued
+                    } else {
+                        RootPolicy::CertificateStore
+                    },
+                };
+                return import(&cli, files, opts, *json).await;
+            }
+            CertCommand::List(a) => {
+                let app = open(&cli).await?;
+                let rows = app.list(StoreKind::Certificates, &list_filter(a)).await?;
+                app.close().await;
+                render::cert_list(&rows, a.json);
+            }
+            CertCommand::Show { what, json } => {
+                let path = std::path::Path::new(what);
+                if path.is_file() {
+                    let certs = certmail_app::inspect_file(path).map_err(|e| Failure {
+                        code: 1,
+                        message: format!("{what}: {e}"),
+                    })?;
+                    render::cert_show_parsed(&certs, *json);
+                } else {
+                    let app = open(&cli).await?;
+                    let view = app.get_any(what).await?;
+                    app.close().await;
+                    render::cert_show(&view, *json);
+                }
+            }
+            CertCommand::Export {
+                thumbprint,
+                format,
+                legacy,
+                chain,
+                password,
+                output,
+            } => {
+                let format = match format {
+                    Format::Pem => ExportFormat::Pem,
+                    Format::Der => ExportFormat::Der,
+                    Format::P7b => ExportFormat::P7b,
+                    Format::P12 => ExportFormat::P12,
+                };
+                if *legacy && format != ExportFormat::P12 {
+                    return Err(usage("--legacy applies to --format p12 only"));
+                }
+                let opts = ExportOptions {
+                    chain: *chain,
+                    password: read_password(password)?,
+                    form: if *legacy {
+                        Pkcs12Form::Legacy
+                    } else {
+                        Pkcs12Form::Modern
+                    },
+                };
+                if format == ExportFormat::P12 && opts.password.is_none() {
+                    return Err(AppError::PasswordRequired.into());
+                }
+                let app = open(&cli).await?;
+                let data = app.export(thumbprint, format, &opts).await?;
+                app.close().await;
+                write_output(output.as_ref(), &data)?;
+            }
+            CertCommand::Delete { thumbprint } => {
+                let app = open(&cli).await?;
+                let v = app.delete(StoreKind::Certificates, thumbprint).await?;
+                app.close().await;
+                println!("deleted certificate {} {}", v.cert.sha256, v.cert.subject);
+                if v.has_key {
+                    println!(
+                        "  its private key stays in the key store (`certmail key delete {}`)",
+                        &v.cert.key_id[..16]
+                    );
+                }
+            }
+        },
+        Command::Key(k) => match k {
+            KeyCommand::Import {
+                files,
+                password,
+                trust_roots,
+                json,
+            } => {
+                let opts = ImportOptions {
+                    password: read_password(password)?,
+                    roots: if *trust_roots {
+                        RootPolicy::TrustSelfIssued
+                    } else {
+                        RootPolicy::CertificateStore
+                    },
+                };
+                return import(&cli, files, opts, *json).await;
+            }
+            KeyCommand::List { json } => {
+                let app = open(&cli).await?;
+                let keys = app.keys().await?;
+                app.close().await;
+                render::key_list(&keys, *json);
+            }
+            KeyCommand::Delete { key_id, force } => {
+                let app = open(&cli).await?;
+                let id = app.delete_key(key_id, *force).await?;
+                app.close().await;
+                println!("deleted key {id}");
+            }
+        },
+        Command::Root(r) => match r {
+            RootCommand::Import { files, json } => {
+                let opts = ImportOptions {
+                    password: None,
+                    roots: RootPolicy::AllToRoots,
+                };
+                return import(&cli, files, opts, *json).await;
+            }
+            RootCommand::List(a) => {
+                let app = open(&cli).await?;
+                let rows = app.list(StoreKind::Roots, &list_filter(a)).await?;
+                app.close().await;
+                render::cert_list(&rows, a.json);
+            }
+            RootCommand::Show { thumbprint, json } => {
+                let app = open(&cli).await?;
+                let view = app.get(StoreKind::Roots, thumbprint).await?;
+                app.close().await;
+                render::cert_show(&view, *json);
+            }
+            RootCommand::Delete { thumbprint } => {
+                let app = open(&cli).await?;
+                let v = app.delete(StoreKind::Roots, thumbprint).await?;
+                app.close().await;
+                println!("deleted root {} {}", v.cert.sha256, v.cert.subject);
+            }
+        },
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,80 @@
+//! Versioned schema migrations, applied on open, each in its own transaction.
+
+use sqlx::{AnyPool, Row};
+
+use crate::{Backend, StoreError};
+
+struct Migration {
+    version: i64,
+    name: &'static str,
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "init",
+    sqlite: include_str!("../migrations/sqlite/0001_init.sql"),
+    postgres: include_str!("../migrations/postgres/0001_init.sql"),
+}];
+
+/// Brings the schema up to the newest version.
+pub(crate) async fn run(pool: &AnyPool, backend: Backend) -> Result<(), StoreError> {
+    sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)")
+        .execute(pool)
+        .await?;
+    let current: i64 =
+        sqlx::query("SELECT CAST(COALESCE(MAX(version), 0) AS BIGINT) AS v FROM schema_migrations")
+            .fetch_one(pool)
+            .await?
+            .try_get("v")?;
+    let newest = MIGRATIONS.last().map_or(0, |m| m.version);
+    if current > newest {
+        return Err(StoreError::SchemaTooNew {
+            found: current,
+            supported: newest,
+        });
+    }
+    for m in MIGRATIONS.iter().filter(|m| m.version > current) {
+        let sql = match backend {
+            Backend::Sqlite => m.sqlite,
+            Backend::Postgres => m.postgres,
+        };
+        let fail = |e: sqlx::Error| StoreError::Migration {
+            version: m.version,
+            name: m.name,
+            reason: e.to_string(),
+        };
+        let mut tx = pool.begin().await.map_err(fail)?;
+        for stmt in sql
+            .split(';')
+            .map(str::trim)
+            .filter(|s| !strip_comments(s).is_empty())
+        {
+            sqlx::query(stmt).execute(&mut *tx).await.map_err(fail)?;
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        sqlx::query(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+        )
+        .bind(m.version)
+        .bind(m.name)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(fail)?;
+        tx.commit().await.map_err(fail)?;
+    }
+    Ok(())
+}
+
+fn strip_comments(s: &str) -> String {
+    s.lines()
+        .filter(|l| !l.trim_start().starts_with("--"))
+        .collect::<Vec<_>>()
+        .join("\n")
+        .trim()
+        .to_owned()
+}
