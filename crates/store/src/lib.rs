@@ -471,7 +471,7 @@ impl Store {
         }
         let column = match f.sort {
             SortBy::Imported => "c.id",
-            SortBy::Subject => "c.subject",
+            SortBy::Subject => "lower(c.subject)",
             SortBy::NotAfter => "c.not_after",
             SortBy::NotBefore => "c.not_before",
         };
@@ -483,7 +483,8 @@ impl Store {
         }
         let offset_param = (f.offset > 0).then(&mut next);
         if let Some(p) = &offset_param {
-            if limit_param.is_none() {
+            if limit_param.is_none() && self.backend == Backend::Sqlite {
+                // SQLite needs a LIMIT before OFFSET; -1 means none. PostgreSQL needs neither.
                 sql += " LIMIT -1";
             }
             sql += &format!(" OFFSET {p}");
@@ -633,6 +634,33 @@ impl Store {
                 id: key_id.to_owned(),
             });
         }
+        Ok(())
+    }
+}
+
+impl Store {
+    /// A bare connection for administration (tests and benchmarks: creating and dropping
+    /// databases). Runs no migrations.
+    pub async fn open_admin(url: &str) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let pool = AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(url)
+            .await
+            .map_err(|e| StoreError::Connect(e.to_string()))?;
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            Backend::Postgres
+        };
+        Ok(Store { pool, backend })
+    }
+
+    /// Executes one administrative statement (no parameters).
+    pub async fn execute_admin(&self, sql: &str) -> Result<()> {
+        sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 }

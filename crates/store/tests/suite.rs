@@ -1,0 +1,489 @@
+//! One store suite, run against SQLite (always) and PostgreSQL (when
+//! `CERTMAIL_TEST_DATABASE_URL` names a server; `.ci/run` starts one, and under CI=true its
+//! absence is a failure, not a skip).
+
+use certmail_crypto::AwsLcOps;
+use certmail_pki::Certificate;
+use certmail_store::{
+    ExpiredFilter, KeyFilter, ListFilter, NewKey, Outcome, SortBy, Store, StoreError, StoreKind,
+};
+use certmail_testkit::{LeafSpec, TestPki, unix_date};
+
+/// A database for one test, dropped with it.
+struct TestDb {
+    url: String,
+    _dir: Option<tempfile::TempDir>,
+    pg_admin: Option<(String, String)>,
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((admin, name)) = self.pg_admin.take() {
+            // Dropped inside the test's runtime: clean up from a thread with its own.
+            let cleanup = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("rt");
+                rt.block_on(async {
+                    if let Ok(s) = Store::open_admin(&admin).await {
+                        let _ = s
+                            .execute_admin(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                            .await;
+                    }
+                });
+            });
+            let _ = cleanup.join();
+        }
+    }
+}
+
+fn sqlite_db() -> TestDb {
+    let dir = tempfile::tempdir().expect("tempdir");
+    TestDb {
+        url: format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display()),
+        _dir: Some(dir),
+        pg_admin: None,
+    }
+}
+
+async fn postgres_db(test: &str) -> Option<TestDb> {
+    let Ok(admin) = std::env::var("CERTMAIL_TEST_DATABASE_URL") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI run without CERTMAIL_TEST_DATABASE_URL: PostgreSQL suite cannot run"
+        );
+        eprintln!("skipping PostgreSQL for {test}: CERTMAIL_TEST_DATABASE_URL not set");
+        return None;
+    };
+    let name = format!("certmail_t_{}_{}", test, std::process::id());
+    let s = Store::open_admin(&admin).await.expect("admin connection");
+    s.execute_admin(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .await
+        .expect("drop");
+    s.execute_admin(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create");
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+    Some(TestDb {
+        url: format!("{base}/{name}"),
+        _dir: None,
+        pg_admin: Some((admin.clone(), name)),
+    })
+}
+
+/// Runs `body` on SQLite and on PostgreSQL.
+macro_rules! both {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+            #[tokio::test]
+            async fn sqlite() {
+                let db = sqlite_db();
+                let store = Store::open(&db.url).await.expect("open sqlite");
+                ($body)(store).await;
+            }
+            #[tokio::test]
+            async fn postgres() {
+                if let Some(db) = postgres_db(stringify!($name)).await {
+                    let store = Store::open(&db.url).await.expect("open postgres");
+                    ($body)(store.clone()).await;
+                    store.close().await;
+                }
+            }
+        }
+    };
+}
+
+fn parse(der: &[u8]) -> Certificate {
+    Certificate::from_der(der, &AwsLcOps).expect("parse")
+}
+
+fn key(id: &str) -> NewKey {
+    NewKey {
+        key_id: id.to_owned(),
+        algorithm: "EC P-256".into(),
+        sealed: vec![1, 2, 3],
+    }
+}
+
+both!(import_is_idempotent, |s: Store| async move {
+    let pki = TestPki::new("Idem");
+    let leaf = parse(&pki.leaf(&LeafSpec::email("a@example.com", 1)).der);
+    let (c, _) = s
+        .import(&[(StoreKind::Certificates, &leaf)], &[], 1)
+        .await
+        .expect("import");
+    assert_eq!(c, vec![Outcome::Imported]);
+    let (c, _) = s
+        .import(&[(StoreKind::Certificates, &leaf)], &[], 2)
+        .await
+        .expect("again");
+    assert_eq!(c, vec![Outcome::Present]);
+    assert_eq!(s.count(StoreKind::Certificates).await.expect("count"), 1);
+    // The same certificate may also be a root: the stores are separate.
+    let (c, _) = s
+        .import(&[(StoreKind::Roots, &leaf)], &[], 3)
+        .await
+        .expect("root");
+    assert_eq!(c, vec![Outcome::Imported]);
+    assert_eq!(s.count(StoreKind::Roots).await.expect("count"), 1);
+    assert_eq!(s.count(StoreKind::Certificates).await.expect("count"), 1);
+});
+
+both!(indexed_lookups, |s: Store| async move {
+    let pki = TestPki::new("Lookup");
+    let mut spec = LeafSpec::email("Bob@Example.COM", 77);
+    spec.emails.push("bob.other@example.org".into());
+    let bob = parse(&pki.leaf(&spec).der);
+    let carol = parse(&pki.leaf(&LeafSpec::email("carol@example.com", 78)).der);
+    let inter = parse(&pki.intermediate.der);
+    s.import(
+        &[
+            (StoreKind::Certificates, &bob),
+            (StoreKind::Certificates, &carol),
+            (StoreKind::Certificates, &inter),
+        ],
+        &[],
+        1,
+    )
+    .await
+    .expect("import");
+    let hits = s.find_by_email("bob@example.com").await.expect("email");
+    assert_eq!(hits.len(), 1);
+    assert_eq!(parse(&hits[0].der).sha256, bob.sha256);
+    assert_eq!(
+        s.find_by_email("bob.other@example.org")
+            .await
+            .expect("2nd")
+            .len(),
+        1
+    );
+    assert!(
+        s.find_by_email("nobody@example.com")
+            .await
+            .expect("none")
+            .is_empty()
+    );
+    let by_is = s
+        .find_by_issuer_serial(&bob.issuer, &bob.serial)
+        .await
+        .expect("issuer+serial");
+    assert_eq!(by_is.len(), 1);
+    let ski = inter.subject_key_id.clone().expect("ski");
+    assert_eq!(
+        parse(&s.find_by_ski(&ski).await.expect("ski")[0].der).sha256,
+        inter.sha256
+    );
+    assert_eq!(
+        s.find_by_subject(&inter.subject)
+            .await
+            .expect("subject")
+            .len(),
+        1
+    );
+    assert_eq!(
+        s.find_by_sha512(&carol.sha512).await.expect("sha512").len(),
+        1
+    );
+    assert_eq!(
+        s.find_by_key_id(&carol.key_id).await.expect("key id").len(),
+        1
+    );
+});
+
+both!(prefixes, |s: Store| async move {
+    let pki = TestPki::new("Prefix");
+    let certs: Vec<Certificate> = (0..20)
+        .map(|i| parse(&pki.leaf(&LeafSpec::email("p@example.com", 100 + i)).der))
+        .collect();
+    let refs: Vec<(StoreKind, &Certificate)> =
+        certs.iter().map(|c| (StoreKind::Certificates, c)).collect();
+    s.import(&refs, &[], 1).await.expect("import");
+    let one = &certs[5];
+    let found = s
+        .find_by_prefix(StoreKind::Certificates, &one.sha256[..12].to_uppercase())
+        .await
+        .expect("prefix");
+    assert_eq!(parse(&found.der).sha256, one.sha256);
+    assert!(matches!(
+        s.find_by_prefix(StoreKind::Certificates, "").await,
+        Err(StoreError::BadThumbprint(_))
+    ));
+    assert!(matches!(
+        s.find_by_prefix(StoreKind::Certificates, "xyz").await,
+        Err(StoreError::BadThumbprint(_))
+    ));
+    assert!(matches!(
+        s.find_by_prefix(StoreKind::Roots, &one.sha256).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    // With 20 certificates, some one-character prefix is shared by at least two.
+    let mut counts = std::collections::HashMap::new();
+    for c in &certs {
+        *counts.entry(c.sha256[..1].to_owned()).or_insert(0) += 1;
+    }
+    let shared = counts
+        .iter()
+        .find(|(_, n)| **n > 1)
+        .map(|(p, _)| p.clone())
+        .expect("pigeonhole");
+    assert!(matches!(
+        s.find_by_prefix(StoreKind::Certificates, &shared).await,
+        Err(StoreError::Ambiguous(_))
+    ));
+});
+
+both!(list_filters_paging_sorting, |s: Store| async move {
+    let pki = TestPki::new("List");
+    let now = unix_date(2030, 1, 1);
+    let mut expired = LeafSpec::email("old@example.com", 1);
+    expired.not_after = unix_date(2026, 1, 1);
+    let mut later = LeafSpec::email("zed@example.com", 2);
+    later.cn = "Zed".into();
+    later.not_after = unix_date(2040, 1, 1);
+    let mut alice = LeafSpec::email("alice@example.com", 3);
+    alice.cn = "Alice".into();
+    let old = parse(&pki.leaf(&expired).der);
+    let zed = parse(&pki.leaf(&later).der);
+    let ali = parse(&pki.leaf(&alice).der);
+    s.import(
+        &[
+            (StoreKind::Certificates, &old),
+            (StoreKind::Certificates, &zed),
+            (StoreKind::Certificates, &ali),
+        ],
+        &[key(&ali.key_id)],
+        1,
+    )
+    .await
+    .expect("import");
+    let list = |f: ListFilter| {
+        let s = s.clone();
+        async move {
+            s.list(StoreKind::Certificates, &f)
+                .await
+                .expect("list")
+                .iter()
+                .map(|r| parse(&r.der).emails[0].clone())
+                .collect::<Vec<_>>()
+        }
+    };
+    let base = ListFilter {
+        now,
+        ..ListFilter::default()
+    };
+    assert_eq!(
+        list(base.clone()).await,
+        ["old@example.com", "zed@example.com", "alice@example.com"]
+    );
+    assert_eq!(
+        list(ListFilter {
+            expired: ExpiredFilter::Expired,
+            ..base.clone()
+        })
+        .await,
+        ["old@example.com"]
+    );
+    assert_eq!(
+        list(ListFilter {
+            expired: ExpiredFilter::Unexpired,
+            ..base.clone()
+        })
+        .await,
+        ["zed@example.com", "alice@example.com"]
+    );
+    assert_eq!(
+        list(ListFilter {
+            key: KeyFilter::WithKey,
+            ..base.clone()
+        })
+        .await,
+        ["alice@example.com"]
+    );
+    assert_eq!(
+        list(ListFilter {
+            key: KeyFilter::WithoutKey,
+            ..base.clone()
+        })
+        .await
+        .len(),
+        2
+    );
+    assert_eq!(
+        list(ListFilter {
+            email: Some("zed@example.com".into()),
+            ..base.clone()
+        })
+        .await,
+        ["zed@example.com"]
+    );
+    assert_eq!(
+        list(ListFilter {
+            search: Some("ALI".into()),
+            ..base.clone()
+        })
+        .await,
+        ["alice@example.com"]
+    );
+    assert_eq!(
+        list(ListFilter {
+            sort: SortBy::NotAfter,
+            descending: true,
+            ..base.clone()
+        })
+        .await,
+        ["zed@example.com", "alice@example.com", "old@example.com"]
+    );
+    assert_eq!(
+        list(ListFilter {
+            sort: SortBy::Subject,
+            limit: Some(1),
+            offset: 1,
+            ..base.clone()
+        })
+        .await,
+        ["old@example.com"]
+    );
+    assert_eq!(
+        list(ListFilter {
+            offset: 2,
+            ..base.clone()
+        })
+        .await,
+        ["alice@example.com"]
+    );
+    let rows = s
+        .list(
+            StoreKind::Certificates,
+            &ListFilter {
+                key: KeyFilter::WithKey,
+                ..base
+            },
+        )
+        .await
+        .expect("rows");
+    assert!(rows[0].has_key);
+});
+
+both!(keys_link_and_delete, |s: Store| async move {
+    let pki = TestPki::new("Keys");
+    let leaf = parse(&pki.leaf(&LeafSpec::email("k@example.com", 9)).der);
+    // The key arrives first: kept, linked when the certificate comes.
+    let (_, k) = s.import(&[], &[key(&leaf.key_id)], 1).await.expect("key");
+    assert_eq!(k, vec![Outcome::Imported]);
+    let (_, k) = s
+        .import(&[], &[key(&leaf.key_id)], 1)
+        .await
+        .expect("key again");
+    assert_eq!(k, vec![Outcome::Present]);
+    assert!(
+        s.list_keys().await.expect("keys")[0]
+            .certificates
+            .is_empty()
+    );
+    s.import(&[(StoreKind::Certificates, &leaf)], &[], 2)
+        .await
+        .expect("cert");
+    let keys = s.list_keys().await.expect("keys");
+    assert_eq!(keys[0].certificates, vec![leaf.sha256.clone()]);
+    assert!(
+        s.find_by_prefix(StoreKind::Certificates, &leaf.sha256)
+            .await
+            .expect("get")
+            .has_key
+    );
+    let stored = s
+        .get_key(&leaf.key_id)
+        .await
+        .expect("get key")
+        .expect("present");
+    assert_eq!(stored.sealed, vec![1, 2, 3]);
+    // A key in use is not deleted without force, and nothing changes.
+    match s.delete_key(&leaf.key_id, false).await {
+        Err(StoreError::KeyInUse { certificates, .. }) => {
+            assert_eq!(certificates, vec![leaf.sha256.clone()])
+        }
+        other => panic!("expected KeyInUse, got {other:?}"),
+    }
+    assert!(s.get_key(&leaf.key_id).await.expect("still").is_some());
+    assert_eq!(
+        s.resolve_key_prefix(&leaf.key_id[..10])
+            .await
+            .expect("prefix"),
+        leaf.key_id
+    );
+    s.delete_key(&leaf.key_id, true).await.expect("force");
+    assert!(s.get_key(&leaf.key_id).await.expect("gone").is_none());
+    assert!(
+        !s.find_by_prefix(StoreKind::Certificates, &leaf.sha256)
+            .await
+            .expect("get")
+            .has_key
+    );
+});
+
+both!(
+    delete_certificate_removes_index_rows,
+    |s: Store| async move {
+        let pki = TestPki::new("Delete");
+        let leaf = parse(&pki.leaf(&LeafSpec::email("d@example.com", 5)).der);
+        s.import(&[(StoreKind::Certificates, &leaf)], &[], 1)
+            .await
+            .expect("import");
+        s.delete_certificate(StoreKind::Certificates, &leaf.sha256)
+            .await
+            .expect("delete");
+        assert!(
+            s.find_by_email("d@example.com")
+                .await
+                .expect("email")
+                .is_empty()
+        );
+        assert_eq!(s.count(StoreKind::Certificates).await.expect("count"), 0);
+        assert!(matches!(
+            s.delete_certificate(StoreKind::Certificates, &leaf.sha256)
+                .await,
+            Err(StoreError::NotFound { .. })
+        ));
+        // Re-import after delete works (no stale e-mail rows block it).
+        let (c, _) = s
+            .import(&[(StoreKind::Certificates, &leaf)], &[], 2)
+            .await
+            .expect("again");
+        assert_eq!(c, vec![Outcome::Imported]);
+        assert_eq!(
+            s.find_by_email("d@example.com").await.expect("email").len(),
+            1
+        );
+    }
+);
+
+both!(meta_values, |s: Store| async move {
+    assert_eq!(s.meta_get("x").await.expect("get"), None);
+    s.meta_set("x", "1").await.expect("set");
+    s.meta_set("x", "2").await.expect("overwrite");
+    assert_eq!(s.meta_get("x").await.expect("get").as_deref(), Some("2"));
+});
+
+#[tokio::test]
+async fn reopening_keeps_data_and_schema() {
+    let db = sqlite_db();
+    let pki = TestPki::new("Reopen");
+    let leaf = parse(&pki.leaf(&LeafSpec::email("r@example.com", 5)).der);
+    {
+        let s = Store::open(&db.url).await.expect("open");
+        s.import(&[(StoreKind::Certificates, &leaf)], &[], 1)
+            .await
+            .expect("import");
+        s.close().await;
+    }
+    let s = Store::open(&db.url).await.expect("reopen");
+    assert_eq!(s.count(StoreKind::Certificates).await.expect("count"), 1);
+}
+
+#[tokio::test]
+async fn unsupported_url_is_named() {
+    let err = Store::open("mysql://x").await.expect_err("mysql");
+    assert!(err.to_string().contains("mysql"), "{err}");
+}

@@ -1,0 +1,163 @@
+//! Test PKIs for certmail's tests and benchmarks: a root, an intermediate and end-user
+//! certificates with chosen e-mail addresses, validity and keys. Built with `rcgen` (a test
+//! dependency only; the product's own issuing code lives in `certmail-ca`).
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose, SanType, SerialNumber,
+};
+
+pub use rcgen;
+
+/// Seconds since the Unix epoch for a calendar date (UTC midnight).
+pub fn unix_date(year: i32, month: u8, day: u8) -> i64 {
+    rcgen::date_time_ymd(year, month, day).unix_timestamp()
+}
+
+/// A generated certificate with its key.
+pub struct Issued {
+    /// DER certificate.
+    pub der: Vec<u8>,
+    /// PEM certificate.
+    pub pem: String,
+    /// PKCS#8 DER private key.
+    pub key_pkcs8: Vec<u8>,
+    /// PKCS#8 PEM private key.
+    pub key_pem: String,
+}
+
+/// Options of an end-user certificate.
+#[derive(Debug, Clone)]
+pub struct LeafSpec {
+    /// Subject common name.
+    pub cn: String,
+    /// E-mail addresses: the first also goes into the subject emailAddress, all into SAN.
+    pub emails: Vec<String>,
+    /// notBefore (Unix seconds).
+    pub not_before: i64,
+    /// notAfter (Unix seconds).
+    pub not_after: i64,
+    /// Serial number bytes (positive).
+    pub serial: Vec<u8>,
+}
+
+impl LeafSpec {
+    /// A leaf valid 2025-01-01 .. 2035-01-01 for one address.
+    pub fn email(email: &str, serial: u64) -> Self {
+        LeafSpec {
+            cn: email.split('@').next().unwrap_or(email).to_owned(),
+            emails: vec![email.to_owned()],
+            not_before: unix_date(2025, 1, 1),
+            not_after: unix_date(2035, 1, 1),
+            serial: serial.to_be_bytes().to_vec(),
+        }
+    }
+}
+
+/// A root and an intermediate CA (P-256), ready to issue end-user certificates.
+pub struct TestPki {
+    /// Root certificate.
+    pub root: Issued,
+    /// Intermediate certificate.
+    pub intermediate: Issued,
+    inter_params: CertificateParams,
+    inter_key: KeyPair,
+    leaf_key: KeyPair,
+}
+
+fn ca_params(cn: &str, path_len: u8) -> CertificateParams {
+    let mut p = CertificateParams::default();
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, cn);
+    dn.push(DnType::OrganizationName, "certmail test");
+    p.distinguished_name = dn;
+    p.is_ca = IsCa::Ca(BasicConstraints::Constrained(path_len));
+    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    p.not_before = rcgen::date_time_ymd(2024, 1, 1);
+    p.not_after = rcgen::date_time_ymd(2044, 1, 1);
+    p.use_authority_key_identifier_extension = true;
+    p
+}
+
+fn issued(cert: &rcgen::Certificate, key: &KeyPair) -> Issued {
+    Issued {
+        der: cert.der().to_vec(),
+        pem: cert.pem(),
+        key_pkcs8: key.serialize_der(),
+        key_pem: key.serialize_pem(),
+    }
+}
+
+/// Panics with context: test fixtures either build or the test is wrong.
+fn must<T, E: std::fmt::Debug>(r: Result<T, E>, what: &str) -> T {
+    match r {
+        Ok(v) => v,
+        Err(e) => panic!("test PKI: {what}: {e:?}"),
+    }
+}
+
+impl TestPki {
+    /// A new root + intermediate with the given name prefix (so several PKIs can coexist).
+    pub fn new(name: &str) -> Self {
+        let root_key = must(KeyPair::generate(), "root key");
+        let root_params = ca_params(&format!("{name} Root"), 1);
+        let root_cert = must(root_params.clone().self_signed(&root_key), "root");
+        let inter_key = must(KeyPair::generate(), "intermediate key");
+        let inter_params = ca_params(&format!("{name} Intermediate"), 0);
+        let root_issuer = Issuer::new(root_params, &root_key);
+        let inter_cert = must(
+            inter_params.signed_by(&inter_key, &root_issuer),
+            "intermediate",
+        );
+        let leaf_key = must(KeyPair::generate(), "leaf key");
+        TestPki {
+            root: issued(&root_cert, &root_key),
+            intermediate: issued(&inter_cert, &inter_key),
+            inter_params,
+            inter_key,
+            leaf_key,
+        }
+    }
+
+    /// An S/MIME end-user certificate under the intermediate, with a fresh P-256 key.
+    pub fn leaf(&self, spec: &LeafSpec) -> Issued {
+        let key = must(KeyPair::generate(), "leaf key");
+        self.leaf_with_key(spec, &key)
+    }
+
+    /// Like [`TestPki::leaf`] but reusing one shared key (fast, for bulk benchmarks).
+    pub fn leaf_shared_key(&self, spec: &LeafSpec) -> Vec<u8> {
+        let key = &self.leaf_key;
+        self.leaf_with_key(spec, key).der
+    }
+
+    fn leaf_with_key(&self, spec: &LeafSpec, key: &KeyPair) -> Issued {
+        let mut p = CertificateParams::default();
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CommonName, spec.cn.as_str());
+        p.distinguished_name = dn;
+        p.subject_alt_names = spec
+            .emails
+            .iter()
+            .map(|e| SanType::Rfc822Name(must(e.as_str().try_into(), "email")))
+            .collect();
+        p.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::KeyAgreement,
+        ];
+        p.extended_key_usages = vec![ExtendedKeyUsagePurpose::EmailProtection];
+        p.not_before = must(
+            time::OffsetDateTime::from_unix_timestamp(spec.not_before),
+            "not before",
+        );
+        p.not_after = must(
+            time::OffsetDateTime::from_unix_timestamp(spec.not_after),
+            "not after",
+        );
+        p.serial_number = Some(SerialNumber::from_slice(&spec.serial));
+        p.use_authority_key_identifier_extension = true;
+        let issuer = Issuer::new(self.inter_params.clone(), &self.inter_key);
+        let cert = must(p.signed_by(key, &issuer), "leaf");
+        issued(&cert, key)
+    }
+}
