@@ -289,13 +289,6 @@ impl Imported {
             .collect()
     }
 
-    fn count(&self, kind: &str, status: &str) -> usize {
-        self.tally()
-            .get(&(kind.to_owned(), status.to_owned()))
-            .copied()
-            .unwrap_or(0)
-    }
-
     /// Asserts the exact multiset of (kind, status) of the items.
     fn assert_tally(&self, expected: &[(&str, &str, usize)]) -> &Self {
         let expected: BTreeMap<(String, String), usize> = expected
@@ -457,15 +450,22 @@ fn finish(dir: &Path, name: &str) -> Cert {
     }
 }
 
-/// A self-signed certificate; `exts` are `-addext` values.
-fn self_signed(
-    dir: &Path,
-    name: &str,
+/// What a new certificate is: file name stem, key algorithm, subject DN, serial (`0x...`).
+struct Spec<'a> {
+    name: &'a str,
     alg: Alg,
-    subject: &str,
-    serial: &str,
-    exts: &[&str],
-) -> Cert {
+    subject: &'a str,
+    serial: &'a str,
+}
+
+/// A self-signed certificate; `exts` are `-addext` values.
+fn self_signed(dir: &Path, spec: &Spec, exts: &[&str]) -> Cert {
+    let Spec {
+        name,
+        alg,
+        subject,
+        serial,
+    } = *spec;
     gen_key(dir, name, alg);
     let (key, pem) = (format!("{name}.key"), format!("{name}.pem"));
     let mut args = vec![
@@ -491,16 +491,13 @@ fn self_signed(
 }
 
 /// A certificate for `subject` issued by `issuer`; `ext_lines` is the extension file's text.
-fn issue(
-    dir: &Path,
-    name: &str,
-    alg: Alg,
-    subject: &str,
-    serial: &str,
-    days: i64,
-    ext_lines: &str,
-    issuer: &Cert,
-) -> Cert {
+fn issue(dir: &Path, spec: &Spec, days: i64, ext_lines: &str, issuer: &Cert) -> Cert {
+    let Spec {
+        name,
+        alg,
+        subject,
+        serial,
+    } = *spec;
     gen_key(dir, name, alg);
     let (key, csr, pem, ext) = (
         format!("{name}.key"),
@@ -549,10 +546,12 @@ impl<'a> Pki<'a> {
     fn new(dir: &'a Path) -> Pki<'a> {
         let root = self_signed(
             dir,
-            "root",
-            Alg::Ec,
-            "/CN=Test Root CA/O=Certmail Test",
-            "0x01",
+            &Spec {
+                name: "root",
+                alg: Alg::Ec,
+                subject: "/CN=Test Root CA/O=Certmail Test",
+                serial: "0x01",
+            },
             &[
                 "basicConstraints=critical,CA:TRUE",
                 "keyUsage=critical,keyCertSign,cRLSign",
@@ -560,10 +559,12 @@ impl<'a> Pki<'a> {
         );
         let inter = issue(
             dir,
-            "inter",
-            Alg::Ec,
-            "/CN=Test Intermediate CA/O=Certmail Test",
-            "0x02",
+            &Spec {
+                name: "inter",
+                alg: Alg::Ec,
+                subject: "/CN=Test Intermediate CA/O=Certmail Test",
+                serial: "0x02",
+            },
             3000,
             "basicConstraints=critical,CA:TRUE,pathlen:0\n\
              keyUsage=critical,keyCertSign,cRLSign\n\
@@ -585,16 +586,13 @@ impl<'a> Pki<'a> {
              authorityKeyIdentifier=keyid\n\
              {san}\n"
         );
-        issue(
-            self.dir,
+        let spec = Spec {
             name,
             alg,
             subject,
             serial,
-            LEAF_DAYS,
-            &ext,
-            &self.inter,
-        )
+        };
+        issue(self.dir, &spec, LEAF_DAYS, &ext, &self.inter)
     }
 
     /// Alice: RSA, two e-mail addresses in mixed case, a fixed serial.
@@ -702,10 +700,12 @@ fn import_certificate_formats() {
     let alice = pki.alice();
     let bob = self_signed(
         d,
-        "bob",
-        Alg::Ec,
-        "/CN=Bob/emailAddress=Bob@Example.ORG",
-        "0x0B0B",
+        &Spec {
+            name: "bob",
+            alg: Alg::Ec,
+            subject: "/CN=Bob/emailAddress=Bob@Example.ORG",
+            serial: "0x0B0B",
+        },
         &["subjectAltName=email:Bob@Example.ORG"],
     );
     let carol = pki.leaf(

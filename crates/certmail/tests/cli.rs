@@ -1,0 +1,308 @@
+//! CLI behaviour that needs no peer tool: back ends, KEK modes, exit codes, atomic imports.
+//! Fixtures come from the deterministic test PKI.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use certmail_testkit::{LeafSpec, TestPki};
+
+struct Env {
+    dir: tempfile::TempDir,
+    database_url: Option<String>,
+}
+
+impl Env {
+    fn sqlite() -> Env {
+        Env {
+            dir: tempfile::tempdir().expect("tempdir"),
+            database_url: None,
+        }
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn file(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, contents).expect("write fixture");
+        p
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_certmail"));
+        c.arg("--data-dir").arg(self.data());
+        if let Some(u) = &self.database_url {
+            c.arg("--database-url").arg(u);
+        }
+        c.args(args)
+            .env_remove("CERTMAIL_PASSPHRASE")
+            .env_remove("CERTMAIL_DATA_DIR");
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().expect("run certmail")
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "certmail {args:?} failed: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn json(&self, args: &[&str]) -> serde_json::Value {
+        serde_json::from_str(&self.ok(args)).expect("json output")
+    }
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().expect("exit code")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The state a failed operation must not change.
+fn snapshot(env: &Env) -> (String, String, String) {
+    (
+        env.ok(&["cert", "list", "--json"]),
+        env.ok(&["root", "list", "--json"]),
+        env.ok(&["key", "list", "--json"]),
+    )
+}
+
+fn import_and_list(env: &Env) {
+    let pki = TestPki::new("Cli");
+    let mut spec = LeafSpec::email("Dora@Example.COM", 42);
+    spec.emails.push("dora2@example.com".into());
+    let leaf = pki.leaf(&spec);
+    let bundle = env.file(
+        "bundle.pem",
+        format!("{}{}{}", leaf.pem, pki.intermediate.pem, pki.root.pem),
+    );
+    let key = env.file("dora.key", &leaf.key_pem);
+    env.ok(&["init"]);
+    let out = env.ok(&["cert", "import", path(&bundle), "--trust-roots"]);
+    assert_eq!(out.matches("imported certificate").count(), 3, "{out}");
+    assert!(out.contains("(root store)"), "{out}");
+    let out = env.ok(&["key", "import", path(&key)]);
+    assert!(out.starts_with("imported key"), "{out}");
+    let list = env.json(&["cert", "list", "--json"]);
+    assert_eq!(list.as_array().expect("array").len(), 2);
+    let dora = env.json(&["cert", "list", "--email", "DORA@example.com", "--json"]);
+    assert_eq!(
+        dora[0]["emails"],
+        serde_json::json!(["dora@example.com", "dora2@example.com"])
+    );
+    assert_eq!(dora[0]["has_key"], true);
+    assert_eq!(
+        env.json(&["root", "list", "--json"])
+            .as_array()
+            .expect("roots")
+            .len(),
+        1
+    );
+    let sha = dora[0]["sha256"].as_str().expect("sha").to_owned();
+    let pem = env.ok(&["cert", "export", &sha[..10], "--format", "pem", "--chain"]);
+    assert_eq!(
+        pem.matches("BEGIN CERTIFICATE").count(),
+        3,
+        "leaf + intermediate + root"
+    );
+    let shown = env.ok(&["cert", "show", &sha[..8]]);
+    assert!(
+        shown.contains("emailProtection") && shown.contains("EC P-256"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn sqlite_import_list_export() {
+    import_and_list(&Env::sqlite());
+}
+
+#[test]
+fn postgres_import_list_export() {
+    let Ok(admin) = std::env::var("CERTMAIL_TEST_DATABASE_URL") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI run without CERTMAIL_TEST_DATABASE_URL"
+        );
+        eprintln!("skipping: CERTMAIL_TEST_DATABASE_URL not set");
+        return;
+    };
+    let name = format!("certmail_cli_{}", std::process::id());
+    let psql = |sql: &str| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("rt");
+        rt.block_on(async {
+            let s = certmail_store::Store::open_admin(&admin)
+                .await
+                .expect("admin");
+            s.execute_admin(sql).await.expect("admin sql");
+            s.close().await;
+        });
+    };
+    psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+    psql(&format!("CREATE DATABASE {name}"));
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+    let mut env = Env::sqlite();
+    env.database_url = Some(format!("{base}/{name}"));
+    import_and_list(&env);
+    assert!(
+        !env.data().join("certmail.db").exists(),
+        "PostgreSQL run must not create the SQLite file"
+    );
+    psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+}
+
+#[test]
+fn a_bad_block_makes_the_whole_file_fail() {
+    let env = Env::sqlite();
+    let pki = TestPki::new("Atomic");
+    env.ok(&["init"]);
+    let before = snapshot(&env);
+    let good = pki.leaf(&LeafSpec::email("good@example.com", 1));
+    let broken = format!(
+        "{}-----BEGIN CERTIFICATE-----\nMIIBroken=\n-----END CERTIFICATE-----\n",
+        good.pem
+    );
+    let f = env.file("mixed.pem", broken);
+    let out = env.run(&["cert", "import", path(&f)]);
+    assert_eq!(code(&out), 1);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("failed") && text.contains("CERTIFICATE"),
+        "{text}"
+    );
+    assert_eq!(snapshot(&env), before);
+    // One good and one bad file: the good one lands, the bad one is reported, exit 1.
+    let g = env.file("good.pem", &good.pem);
+    let out = env.run(&["cert", "import", path(&g), path(&f), "--json"]);
+    assert_eq!(code(&out), 1);
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(rows[0]["status"], "imported");
+    assert_eq!(rows[1]["status"], "failed");
+    assert_eq!(
+        env.json(&["cert", "list", "--json"])
+            .as_array()
+            .expect("list")
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn passphrase_protected_key_store() {
+    let env = Env::sqlite();
+    let pki = TestPki::new("Pass");
+    let leaf = pki.leaf(&LeafSpec::email("p@example.com", 1));
+    let key = env.file("p.key", &leaf.key_pem);
+    let out = env
+        .cmd(&["init"])
+        .env("CERTMAIL_PASSPHRASE", "correct horse")
+        .output()
+        .expect("init");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!env.data().join("master.key").exists());
+    assert!(env.data().join("kek.json").exists());
+    let out = env
+        .cmd(&["key", "import", path(&key)])
+        .env("CERTMAIL_PASSPHRASE", "correct horse")
+        .output()
+        .expect("import");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = env.run(&["key", "list"]);
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("CERTMAIL_PASSPHRASE"),
+        "{}",
+        stderr(&out)
+    );
+    let out = env
+        .cmd(&["key", "list"])
+        .env("CERTMAIL_PASSPHRASE", "wrong")
+        .output()
+        .expect("list");
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("wrong passphrase"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn init_refuses_to_overwrite_and_commands_need_init() {
+    let env = Env::sqlite();
+    let out = env.run(&["cert", "list"]);
+    assert_eq!(code(&out), 1);
+    assert!(stderr(&out).contains("certmail init"), "{}", stderr(&out));
+    env.ok(&["init"]);
+    let key = std::fs::read(env.data().join("master.key")).expect("key");
+    let out = env.run(&["init"]);
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("refusing to overwrite"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        std::fs::read(env.data().join("master.key")).expect("key"),
+        key
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let env = Env::sqlite();
+    env.ok(&["init"]);
+    assert_eq!(code(&env.run(&["cert", "frobnicate"])), 2);
+    assert_eq!(
+        code(&env.run(&["cert", "list", "--expired", "sometimes"])),
+        2
+    );
+    assert_eq!(
+        code(&env.run(&["cert", "export", "00", "--format", "p12"])),
+        2,
+        "p12 without password"
+    );
+    assert_eq!(
+        code(&env.run(&["cert", "export", "00", "--format", "pem", "--legacy"])),
+        2
+    );
+    let out = env.run(&["cert", "show", "00"]);
+    assert_eq!(code(&out), 1);
+    assert!(stderr(&out).contains("no entry"), "{}", stderr(&out));
+}
+
+#[test]
+fn key_delete_is_refused_while_in_use() {
+    let env = Env::sqlite();
+    let pki = TestPki::new("KeyDel");
+    let leaf = pki.leaf(&LeafSpec::email("kd@example.com", 1));
+    let both = env.file("kd.pem", format!("{}{}", leaf.pem, leaf.key_pem));
+    env.ok(&["init"]);
+    env.ok(&["key", "import", path(&both)]);
+    let keys = env.json(&["key", "list", "--json"]);
+    let id = keys[0]["key_id"].as_str().expect("id").to_owned();
+    let out = env.run(&["key", "delete", &id[..12]]);
+    assert_eq!(code(&out), 1);
+    assert!(stderr(&out).contains("--force"), "{}", stderr(&out));
+    assert_eq!(env.json(&["key", "list", "--json"]), keys);
+    env.ok(&["key", "delete", &id[..12], "--force"]);
+    assert_eq!(env.json(&["cert", "list", "--json"])[0]["has_key"], false);
+}
