@@ -177,6 +177,8 @@ pub(crate) fn parse(data: &[u8], password: Option<&str>) -> Result<Parsed, FileE
                         p.add_cert_der(&der)?;
                     }
                 }
+                // `openssl ecparam -genkey` writes the curve before the key; the key names it too.
+                "EC PARAMETERS" => {}
                 _ => match PrivateKey::from_pem_block(b, password.map(str::as_bytes))? {
                     Some(k) => p.add_key(k),
                     None => {

@@ -344,7 +344,7 @@ impl App {
 /// Parses a file without storing anything (for `cert show FILE`).
 pub fn inspect_file(path: &Path) -> std::result::Result<Vec<Certificate>, FileError> {
     let data = import::read_file(path)?;
-    Ok(import::parse_certificates_only(&data)?)
+    import::parse_certificates_only(&data)
 }
 
 fn redact_url(url: &str) -> String {

@@ -65,8 +65,8 @@ pub struct ListArgs {
     #[arg(long, alias = "filter")]
     pub search: Option<String>,
     /// Expiry filter.
-    #[arg(long, value_enum, default_value_t = Expired::All)]
-    pub expired: Expired,
+    #[arg(long, value_enum, default_value_t = Expiry::All)]
+    pub expired: Expiry,
     /// Only certificates with a private key.
     #[arg(long, conflicts_with = "without_key")]
     pub with_key: bool,
@@ -91,7 +91,7 @@ pub struct ListArgs {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum Expired {
+pub enum Expiry {
     All,
     Unexpired,
     Expired,
@@ -287,9 +287,9 @@ fn list_filter(a: &ListArgs) -> ListFilter {
         email: a.email.as_ref().map(|e| e.trim().to_lowercase()),
         search: a.search.clone(),
         expired: match a.expired {
-            Expired::All => ExpiredFilter::All,
-            Expired::Unexpired => ExpiredFilter::Unexpired,
-            Expired::Expired => ExpiredFilter::Expired,
+            Expiry::All => ExpiredFilter::All,
+            Expiry::Unexpired => ExpiredFilter::Unexpired,
+            Expiry::Expired => ExpiredFilter::Expired,
         },
         key: if a.with_key {
             KeyFilter::WithKey

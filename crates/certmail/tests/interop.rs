@@ -165,7 +165,9 @@ impl Env {
             .arg(&self.data)
             .args(args)
             .current_dir(self.tmp.path())
-            .stdin(Stdio::null());
+            .stdin(Stdio::null())
+            .env_remove("CERTMAIL_DATABASE_URL")
+            .env_remove("CERTMAIL_PASSPHRASE");
         for (k, v) in vars {
             cmd.env(k, v);
         }
@@ -270,11 +272,18 @@ impl Imported {
         self
     }
 
-    /// Number of items per (kind, status).
+    /// Number of items per (kind, status); failed files count as ("file", "failed").
     fn tally(&self) -> BTreeMap<(String, String), usize> {
         let mut tally = BTreeMap::new();
         for item in &self.items {
-            let key = (s(item, "kind"), s(item, "status"));
+            // A failed file has no kind of its own: it is counted as ("file", "failed").
+            let status = s(item, "status");
+            let kind = if status == "failed" {
+                "file".to_owned()
+            } else {
+                s(item, "kind")
+            };
+            let key = (kind, status);
             *tally.entry(key).or_insert(0) += 1;
         }
         tally
@@ -284,7 +293,7 @@ impl Imported {
     fn cert_ids(&self, status: &str) -> BTreeSet<String> {
         self.items
             .iter()
-            .filter(|i| s(i, "kind") == "certificate" && s(i, "status") == status)
+            .filter(|i| i["kind"] == "certificate" && i["status"] == status)
             .map(|i| s(i, "id"))
             .collect()
     }
@@ -666,6 +675,8 @@ fn check_p12_import(env: &Env, pki: &Pki, leaf: &Cert, args: &[&str], vars: &[(&
     assert!(b(find(&certs, &leaf.sha256), "has_key"), "{certs:?}");
     assert!(!b(find(&certs, &pki.inter.sha256), "has_key"), "{certs:?}");
     assert!(!b(find(&certs, &pki.root.sha256), "has_key"), "{certs:?}");
+    // Without --trust-roots the root in the file is not trusted.
+    assert!(env.json_list(&["root", "list"]).is_empty());
 
     let keys = env.keys();
     assert_eq!(keys.len(), 1, "{keys:?}");
@@ -887,6 +898,32 @@ fn import_certificate_formats() {
     assert_eq!(sha256_set(&found), set([&*alice.sha256]));
     let out = env.ok(&["cert", "show", &alice.sha256[..16]]);
     assert!(text(&out.stdout).contains("Alice"), "{}", text(&out.stdout));
+}
+
+#[test]
+fn trust_roots_puts_self_issued_certificates_in_the_root_store() {
+    if !have("openssl") {
+        return;
+    }
+    let env = Env::new();
+    let pki = Pki::new(env.dir());
+    let alice = pki.alice();
+    let chain = pki.chain_pem();
+    let r = env.import(&["cert", "import", &alice.pem(), &chain, "--trust-roots"]);
+    r.assert_code(0)
+        .assert_tally(&[("certificate", "imported", 3)]);
+    let roots = env.json_list(&["root", "list"]);
+    assert_eq!(sha256_set(&roots), set([&*pki.root.sha256]), "{roots:?}");
+    assert_eq!(
+        sha256_set(&env.certs()),
+        set([&*alice.sha256, &*pki.inter.sha256])
+    );
+
+    // `root import` trusts what it is given; the root is already there.
+    let r = env.import(&["root", "import", &pki.root.pem()]);
+    r.assert_code(0)
+        .assert_tally(&[("certificate", "present", 1)]);
+    assert_eq!(env.json_list(&["root", "list"]).len(), 1);
 }
 
 /// The `emails` of a listed certificate, sorted.
@@ -1189,19 +1226,6 @@ fn import_private_key_formats() {
             "erin.ec.der",
         ],
     );
-    // An EC key from `openssl ecparam -genkey` (SEC1 with the parameters block in front).
-    openssl(
-        d,
-        &[
-            "ecparam",
-            "-genkey",
-            "-name",
-            "prime256v1",
-            "-out",
-            "frank.ecparam.pem",
-        ],
-    );
-
     env.write("key-pw.txt", "key-pw");
     let r = env.import(&[
         "key",
@@ -1218,13 +1242,12 @@ fn import_private_key_formats() {
         "carol.rsa.pem",
         "dave.ec.pem",
         "erin.ec.der",
-        "frank.ecparam.pem",
     ]);
-    r.assert_code(0).assert_tally(&[("key", "imported", 5)]);
+    r.assert_code(0).assert_tally(&[("key", "imported", 4)]);
 
     // Keys without certificates.
     let keys = env.keys();
-    assert_eq!(keys.len(), 6, "{keys:?}");
+    assert_eq!(keys.len(), 5, "{keys:?}");
     for key in &keys {
         assert_eq!(certificate_count(key), 0, "{key}");
     }
@@ -1264,8 +1287,9 @@ fn import_private_key_formats() {
             .unwrap_or_else(|| panic!("no key with key_id of {c}"));
         assert!(key_links(key, &leaf.sha256), "{key}");
     }
-    let linked: usize = keys.iter().map(certificate_count).sum();
-    assert_eq!(linked, 5, "frank's key has no certificate: {keys:?}");
+    for key in &keys {
+        assert_eq!(certificate_count(key), 1, "{key}");
+    }
 
     // Importing a key again: present.
     env.import(&["key", "import", "dave.ec.pem", "carol.key"])
@@ -1301,6 +1325,57 @@ fn import_private_key_formats() {
     assert!(msg.contains("openssl pkcs8 -topk8"), "{msg}");
     assert!(msg.contains("carol.legacy.pem"), "{msg}");
     assert_eq!(env.snapshot(), before);
+}
+
+/// `openssl ecparam -genkey` writes an `EC PARAMETERS` block before the `EC PRIVATE KEY`.
+#[test]
+fn import_ec_key_from_ecparam_genkey() {
+    if !have("openssl") {
+        return;
+    }
+    let env = Env::new();
+    let d = env.dir();
+    openssl(
+        d,
+        &[
+            "ecparam",
+            "-genkey",
+            "-name",
+            "prime256v1",
+            "-out",
+            "frank.ecparam.pem",
+        ],
+    );
+    let pem = text(&env.read("frank.ecparam.pem"));
+    assert!(pem.starts_with("-----BEGIN EC PARAMETERS-----"), "{pem}");
+    assert!(pem.contains("-----BEGIN EC PRIVATE KEY-----"), "{pem}");
+    openssl(
+        d,
+        &[
+            "req",
+            "-x509",
+            "-new",
+            "-key",
+            "frank.ecparam.pem",
+            "-subj",
+            "/CN=Frank",
+            "-addext",
+            "subjectAltName=email:frank@example.com",
+            "-days",
+            "30",
+            "-out",
+            "frank.pem",
+        ],
+    );
+    let frank = finish(d, "frank");
+
+    env.import(&["key", "import", "frank.ecparam.pem"])
+        .assert_code(0)
+        .assert_tally(&[("key", "imported", 1)]);
+    env.import(&["cert", "import", &frank.pem()])
+        .assert_code(0)
+        .assert_tally(&[("certificate", "imported", 1)]);
+    assert!(b(find(&env.certs(), &frank.sha256), "has_key"));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1755,7 +1830,7 @@ fn bad_input_is_refused_and_changes_nothing() {
     // A good file and a bad one: the good one is imported, the exit code is 1.
     let r = env.import(&["cert", "import", &alice.pem(), "truncated.der"]);
     r.assert_code(1)
-        .assert_tally(&[("certificate", "imported", 1), ("certificate", "failed", 1)]);
+        .assert_tally(&[("certificate", "imported", 1), ("file", "failed", 1)]);
     assert_eq!(r.cert_ids("imported"), set([&*alice.sha256]));
     let failed: Vec<&Value> = r
         .items

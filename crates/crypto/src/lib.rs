@@ -10,6 +10,7 @@ pub mod kek;
 pub mod key;
 pub mod ops;
 pub mod pkcs12;
+mod pkcs12_ber;
 
 pub use error::CryptoError;
 pub use kek::{KdfParams, Kek};

@@ -46,6 +46,22 @@ fn map_read_error(e: P12Error) -> CryptoError {
 
 /// Reads a PKCS#12 file. Without a password, the empty password is tried (password-less files).
 pub fn read(data: &[u8], password: Option<&str>) -> Result<Pkcs12Contents, CryptoError> {
+    // BER (as NSS writes it) is MAC-verified and re-encoded as DER first.
+    let normalised;
+    let outer_is_der = certmail_pki::ber::parse(data).map_or(true, |t| t.to_der() == data);
+    let data = if outer_is_der {
+        data
+    } else {
+        normalised = crate::pkcs12_ber::normalise(data, password.unwrap_or_default()).map_err(
+            |e| match (e, password) {
+                (CryptoError::WrongPassword(_), None) => {
+                    CryptoError::PasswordRequired("PKCS#12 file")
+                }
+                (e, _) => e,
+            },
+        )?;
+        normalised.as_slice()
+    };
     let archive = match password {
         Some(p) => Pkcs12Archive::from_pkcs12(data, p).map_err(map_read_error)?,
         None => Pkcs12Archive::from_pkcs12(data, "").map_err(|e| match map_read_error(e) {
@@ -109,17 +125,16 @@ pub fn write(
     writer.write().map_err(w)
 }
 
-/// True when `data` has the outer shape of a PFX (RFC 7292): SEQUENCE { INTEGER 3, ContentInfo, ... }.
+/// True when `data` has the outer shape of a PFX (RFC 7292), DER or BER:
+/// SEQUENCE { INTEGER 3, ContentInfo, ... }.
 pub fn looks_like_pfx(data: &[u8]) -> bool {
-    use der::{Decode, Reader, SliceReader};
-    let Ok(mut r) = SliceReader::new(data) else {
-        return false;
+    let (first, rest) = match data {
+        [0x30, 0x80, rest @ ..] => (true, rest),
+        [0x30, l, rest @ ..] if *l < 0x80 => (true, rest),
+        [0x30, l, rest @ ..] if (0x81..=0x84).contains(l) => {
+            (true, rest.get(usize::from(*l - 0x80)..).unwrap_or_default())
+        }
+        _ => (false, &[][..]),
     };
-    let Ok(header) = der::Header::decode(&mut r) else {
-        return false;
-    };
-    if header.tag() != der::Tag::Sequence {
-        return false;
-    }
-    matches!(u8::decode(&mut r), Ok(3)) && r.position() <= der::Length::new(16)
+    first && rest.starts_with(&[0x02, 0x01, 0x03, 0x30])
 }

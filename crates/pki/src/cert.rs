@@ -154,9 +154,9 @@ impl Certificate {
         let mut c = Certificate {
             version: tbs.version() as u8 + 1,
             serial: serial_hex(tbs.serial_number().as_bytes()),
-            subject: tbs.subject().to_string(),
+            subject: format_name(tbs.subject()),
             common_name: common_name(tbs.subject()),
-            issuer: tbs.issuer().to_string(),
+            issuer: format_name(tbs.issuer()),
             not_before: unix(tbs.validity().not_before.to_unix_duration()),
             not_after: unix(tbs.validity().not_after.to_unix_duration()),
             public_key: key_algorithm(
@@ -329,6 +329,85 @@ fn push_email(list: &mut Vec<String>, raw: &str) {
     let e = raw.trim().to_lowercase();
     if !e.is_empty() && !list.contains(&e) {
         list.push(e);
+    }
+}
+
+/// RFC 4514 short names for the attribute types found in practice (section 3, plus the
+/// usual extensions); others are written as dotted OIDs, as section 2.3 says.
+const ATTRIBUTE_NAMES: [(der::oid::ObjectIdentifier, &str); 20] = {
+    use der::oid::ObjectIdentifier as O;
+    [
+        (O::new_unwrap("2.5.4.3"), "CN"),
+        (O::new_unwrap("2.5.4.4"), "SN"),
+        (O::new_unwrap("2.5.4.5"), "serialNumber"),
+        (O::new_unwrap("2.5.4.6"), "C"),
+        (O::new_unwrap("2.5.4.7"), "L"),
+        (O::new_unwrap("2.5.4.8"), "ST"),
+        (O::new_unwrap("2.5.4.9"), "STREET"),
+        (O::new_unwrap("2.5.4.10"), "O"),
+        (O::new_unwrap("2.5.4.11"), "OU"),
+        (O::new_unwrap("2.5.4.12"), "title"),
+        (O::new_unwrap("2.5.4.17"), "postalCode"),
+        (O::new_unwrap("2.5.4.42"), "GN"),
+        (O::new_unwrap("2.5.4.43"), "initials"),
+        (O::new_unwrap("2.5.4.44"), "generationQualifier"),
+        (O::new_unwrap("2.5.4.46"), "dnQualifier"),
+        (O::new_unwrap("2.5.4.65"), "pseudonym"),
+        (O::new_unwrap("2.5.4.97"), "organizationIdentifier"),
+        (O::new_unwrap("0.9.2342.19200300.100.1.25"), "DC"),
+        (O::new_unwrap("0.9.2342.19200300.100.1.1"), "UID"),
+        (O::new_unwrap("1.2.840.113549.1.9.1"), "emailAddress"),
+    ]
+};
+
+/// A DN as an RFC 4514 string: most specific RDN first, `+` inside multi-valued RDNs,
+/// special characters escaped, values of unknown string types as `#` + hex of the DER.
+pub fn format_name(name: &Name) -> String {
+    let mut out = String::new();
+    for (i, rdn) in name
+        .iter_rdn()
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .enumerate()
+    {
+        if i > 0 {
+            out.push(',');
+        }
+        for (j, atv) in rdn.iter().enumerate() {
+            if j > 0 {
+                out.push('+');
+            }
+            match ATTRIBUTE_NAMES.iter().find(|(oid, _)| *oid == atv.oid) {
+                Some((_, short)) => out.push_str(short),
+                None => out.push_str(&atv.oid.to_string()),
+            }
+            out.push('=');
+            match any_string(&atv.value) {
+                Some(v) => escape_rfc4514(&v, &mut out),
+                None => {
+                    out.push('#');
+                    out.push_str(&hex::encode(atv.value.to_der().unwrap_or_default()));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn escape_rfc4514(v: &str, out: &mut String) {
+    let last = v.chars().count().saturating_sub(1);
+    for (i, c) in v.chars().enumerate() {
+        match c {
+            '#' if i == 0 => out.push_str("\\#"),
+            ' ' if i == 0 || i == last => out.push_str("\\ "),
+            '"' | '+' | ',' | ';' | '<' | '>' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\x00'..='\x1f' | '\x7f' => out.push_str(&format!("\\{:02x}", c as u32)),
+            _ => out.push(c),
+        }
     }
 }
 

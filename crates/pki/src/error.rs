@@ -18,6 +18,9 @@ pub enum PkiError {
         /// What is wrong.
         reason: String,
     },
+    /// The bytes are not valid BER.
+    #[error("malformed BER/DER: {0}")]
+    BadBer(DerDetail),
     /// The bytes are not a PKCS#7 / CMS certificate bundle.
     #[error("not a valid PKCS#7 certificate bundle: {0}")]
     BadPkcs7(DerDetail),

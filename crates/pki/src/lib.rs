@@ -4,6 +4,7 @@
 //! CRLs and the certificate trust list. This crate does no I/O and reads no clock: time is
 //! always an argument, and hashing reaches a crypto implementation through [`CryptoOps`].
 
+pub mod ber;
 pub mod cert;
 pub mod error;
 pub mod oids;

@@ -53,6 +53,9 @@ pub enum StoreError {
         /// SHA-256 of the certificates that use it.
         certificates: Vec<String>,
     },
+    /// The database answered something that cannot be (a bug or a concurrent schema change).
+    #[error("inconsistent database answer: {0}")]
+    Inconsistent(&'static str),
     /// Any other database failure.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),

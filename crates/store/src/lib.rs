@@ -186,6 +186,11 @@ pub struct Store {
     backend: Backend,
 }
 
+/// Certificates per multi-row INSERT.
+const CERT_CHUNK: usize = 200;
+/// E-mail rows per multi-row INSERT.
+const EMAIL_CHUNK: usize = 1000;
+
 const CERT_COLUMNS: &str = "c.id, c.store, c.der, c.imported_at, \
      CAST(CASE WHEN EXISTS (SELECT 1 FROM private_keys k WHERE k.key_id = c.key_id) THEN 1 ELSE 0 END AS BIGINT) AS has_key";
 
@@ -205,6 +210,16 @@ fn prefix_end(p: &str) -> String {
 }
 
 impl Store {
+    /// The n-th parameter of a long generated statement. SQLite gets anonymous `?`
+    /// (bound in order): looking up `$N` names is linear per parameter there, which makes
+    /// a 3,000-parameter statement quadratic.
+    fn placeholder(&self, n: usize) -> String {
+        match self.backend {
+            Backend::Sqlite => "?".to_owned(),
+            Backend::Postgres => format!("${n}"),
+        }
+    }
+
     /// Opens (and migrates) the store at `url`: `sqlite:///path/file.db` or `postgres://...`.
     pub async fn open(url: &str) -> Result<Store> {
         sqlx::any::install_default_drivers();
@@ -288,45 +303,72 @@ impl Store {
         now: i64,
     ) -> Result<(Vec<Outcome>, Vec<Outcome>)> {
         let mut tx = self.pool.begin().await?;
-        let mut cert_outcomes = Vec::with_capacity(certs.len());
-        for (kind, c) in certs {
-            let row = sqlx::query(
+        let mut cert_outcomes = vec![Outcome::Present; certs.len()];
+        let mut email_rows: Vec<(i64, &str)> = Vec::new();
+        // Multi-row statements: one round trip per CERT_CHUNK certificates instead of one each
+        // (15 parameters per row; SQLite allows 32,766 and PostgreSQL 65,535 per statement).
+        for (chunk_no, chunk) in certs.chunks(CERT_CHUNK).enumerate() {
+            let mut sql = String::from(
                 "INSERT INTO certificates (store, sha256, sha512, subject, common_name, issuer, serial, \
-                 not_before, not_after, ski, aki, key_id, is_ca, der, imported_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
-                 ON CONFLICT (store, sha256) DO NOTHING RETURNING id",
-            )
-            .bind(kind.as_str())
-            .bind(&c.sha256)
-            .bind(&c.sha512)
-            .bind(&c.subject)
-            .bind(c.common_name.as_deref())
-            .bind(&c.issuer)
-            .bind(&c.serial)
-            .bind(c.not_before)
-            .bind(c.not_after)
-            .bind(c.subject_key_id.as_deref())
-            .bind(c.authority_key_id.as_deref())
-            .bind(&c.key_id)
-            .bind(i64::from(c.is_ca()))
-            .bind(c.der.as_slice())
-            .bind(now)
-            .fetch_optional(&mut *tx)
-            .await?;
-            match row {
-                Some(r) => {
-                    let id: i64 = r.try_get("id")?;
-                    for email in &c.emails {
-                        sqlx::query("INSERT INTO certificate_emails (certificate_id, email) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                            .bind(id)
-                            .bind(email.as_str())
-                            .execute(&mut *tx)
-                            .await?;
-                    }
-                    cert_outcomes.push(Outcome::Imported);
-                }
-                None => cert_outcomes.push(Outcome::Present),
+                 not_before, not_after, ski, aki, key_id, is_ca, der, imported_at) VALUES ",
+            );
+            for i in 0..chunk.len() {
+                let b = i * 15;
+                sql += if i == 0 { "(" } else { ", (" };
+                sql += &(1..=15)
+                    .map(|k| self.placeholder(b + k))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                sql += ")";
             }
+            sql += " ON CONFLICT (sha256, store) DO NOTHING RETURNING id, sha256, store";
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (kind, c) in chunk {
+                q = q
+                    .bind(kind.as_str())
+                    .bind(&c.sha256)
+                    .bind(&c.sha512)
+                    .bind(&c.subject)
+                    .bind(c.common_name.as_deref())
+                    .bind(&c.issuer)
+                    .bind(&c.serial)
+                    .bind(c.not_before)
+                    .bind(c.not_after)
+                    .bind(c.subject_key_id.as_deref())
+                    .bind(c.authority_key_id.as_deref())
+                    .bind(&c.key_id)
+                    .bind(i64::from(c.is_ca()))
+                    .bind(c.der.as_slice())
+                    .bind(now);
+            }
+            // RETURNING lists only inserted rows, in no promised order: match them by identity.
+            for row in q.fetch_all(&mut *tx).await? {
+                let id: i64 = row.try_get("id")?;
+                let sha: String = row.try_get("sha256")?;
+                let store: String = row.try_get("store")?;
+                let pos = chunk
+                    .iter()
+                    .position(|(k, c)| c.sha256 == sha && k.as_str() == store)
+                    .ok_or(StoreError::Inconsistent(
+                        "RETURNING named a row that was not inserted",
+                    ))?;
+                cert_outcomes[chunk_no * CERT_CHUNK + pos] = Outcome::Imported;
+                email_rows.extend(chunk[pos].1.emails.iter().map(|e| (id, e.as_str())));
+            }
+        }
+        for chunk in email_rows.chunks(EMAIL_CHUNK) {
+            let mut sql =
+                String::from("INSERT INTO certificate_emails (certificate_id, email) VALUES ");
+            for i in 0..chunk.len() {
+                let (a, b) = (self.placeholder(2 * i + 1), self.placeholder(2 * i + 2));
+                sql += &format!("{}({a}, {b})", if i == 0 { "" } else { ", " });
+            }
+            sql += " ON CONFLICT DO NOTHING";
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (id, email) in chunk {
+                q = q.bind(*id).bind(*email);
+            }
+            q.execute(&mut *tx).await?;
         }
         let mut key_outcomes = Vec::with_capacity(keys.len());
         for k in keys {

@@ -46,12 +46,12 @@ pub(crate) async fn run(pool: &AnyPool, backend: Backend) -> Result<(), StoreErr
             reason: e.to_string(),
         };
         let mut tx = pool.begin().await.map_err(fail)?;
-        for stmt in sql
-            .split(';')
-            .map(str::trim)
-            .filter(|s| !strip_comments(s).is_empty())
-        {
-            sqlx::query(stmt).execute(&mut *tx).await.map_err(fail)?;
+        let code = strip_comments(sql);
+        for stmt in code.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+            sqlx::query(sqlx::AssertSqlSafe(stmt.to_owned()))
+                .execute(&mut *tx)
+                .await
+                .map_err(fail)?;
         }
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -70,11 +70,10 @@ pub(crate) async fn run(pool: &AnyPool, backend: Backend) -> Result<(), StoreErr
     Ok(())
 }
 
+/// Drops `--` comments (the migration files keep no `--` inside string literals).
 fn strip_comments(s: &str) -> String {
     s.lines()
-        .filter(|l| !l.trim_start().starts_with("--"))
+        .map(|l| l.split_once("--").map_or(l, |(code, _)| code))
         .collect::<Vec<_>>()
         .join("\n")
-        .trim()
-        .to_owned()
 }

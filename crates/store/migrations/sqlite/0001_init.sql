@@ -20,7 +20,8 @@ CREATE TABLE certificates (
     is_ca BIGINT NOT NULL,
     der BLOB NOT NULL,
     imported_at BIGINT NOT NULL,
-    UNIQUE (store, sha256)
+    -- sha256 first: look-ups by thumbprint (prefix) use it; store alone is not selective.
+    UNIQUE (sha256, store)
 );
 CREATE INDEX certificates_sha512 ON certificates (sha512);
 CREATE INDEX certificates_issuer_serial ON certificates (issuer, serial);
