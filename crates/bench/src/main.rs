@@ -182,6 +182,15 @@ async fn store_bench(
     let again = Certificate::from_der(&c.der, &AwsLcOps).map_err(|e| e.to_string())?;
     assert_eq!(again.sha256, c.sha256);
     app.close().await;
+    if let Some(url) = admin {
+        let a = certmail_store::Store::open_admin(&url)
+            .await
+            .map_err(|e| e.to_string())?;
+        a.execute_admin(&format!("DROP DATABASE {bench_db} WITH (FORCE)"))
+            .await
+            .map_err(|e| e.to_string())?;
+        a.close().await;
+    }
     Ok(())
 }
 

@@ -19,3 +19,23 @@ impl certmail_pki::CryptoOps for AwsLcOps {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use certmail_pki::CryptoOps;
+
+    use super::AwsLcOps;
+
+    /// FIPS 180-2 appendix B/C: "abc".
+    #[test]
+    fn digests_match_the_standard() {
+        assert_eq!(
+            hex::encode(AwsLcOps.sha256(b"abc")),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(
+            hex::encode(AwsLcOps.sha512(b"abc")),
+            "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f"
+        );
+    }
+}
