@@ -89,6 +89,25 @@ async fn store_bench(
     } else {
         "SQLite"
     };
+    // PostgreSQL: a fresh database beside the given one, dropped at the end.
+    let admin = database_url.clone();
+    let bench_db = format!("certmail_bench_{}", std::process::id());
+    let database_url = match &admin {
+        Some(url) => {
+            let a = certmail_store::Store::open_admin(url)
+                .await
+                .map_err(|e| e.to_string())?;
+            a.execute_admin(&format!("CREATE DATABASE {bench_db}"))
+                .await
+                .map_err(|e| e.to_string())?;
+            a.close().await;
+            Some(format!(
+                "{}/{bench_db}",
+                url.rsplit_once('/').map_or(url.as_str(), |(b, _)| b)
+            ))
+        }
+        None => None,
+    };
     let cfg = Config {
         data_dir: dir.path().join("data"),
         database_url,
