@@ -44,6 +44,28 @@ pub enum Command {
     /// The root store (trusted CA certificates).
     #[command(subcommand)]
     Root(RootCommand),
+    /// Conformance suites.
+    #[command(subcommand)]
+    Conformance(ConformanceCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConformanceCommand {
+    /// Run the x509-limbo path-validation suite.
+    Limbo {
+        /// limbo.json.
+        #[arg(long)]
+        suite: PathBuf,
+        /// index.json with each case's relevance class (default: beside the suite).
+        #[arg(long)]
+        index: Option<PathBuf>,
+        /// Exceptions file: {"case id": "reason"}; listed cases are skipped.
+        #[arg(long)]
+        exceptions: Option<PathBuf>,
+        /// Write results in limbo's harness format here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -480,6 +502,26 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 println!("deleted key {id}");
             }
         },
+        Command::Conformance(ConformanceCommand::Limbo {
+            suite,
+            index,
+            exceptions,
+            out,
+        }) => {
+            let index = index.clone().or_else(|| {
+                let p = suite.with_file_name("index.json");
+                p.exists().then_some(p)
+            });
+            let (results, summary) =
+                crate::limbo::run(suite, index.as_deref(), exceptions.as_deref())
+                    .map_err(|message| Failure { code: 2, message })?;
+            crate::limbo::print(&results, &summary);
+            if let Some(o) = out {
+                let text = serde_json::to_string_pretty(&crate::limbo::harness_json(&results))
+                    .unwrap_or_default();
+                write_output(Some(o), text.as_bytes())?;
+            }
+        }
         Command::Root(r) => match r {
             RootCommand::Import { files, json } => {
                 let opts = ImportOptions {

@@ -2,6 +2,7 @@
 //! renders the result. Exit codes: 0 success, 1 the operation failed, 2 bad usage.
 
 mod cli;
+mod limbo;
 mod render;
 
 use std::process::ExitCode;

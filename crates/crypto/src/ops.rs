@@ -1,10 +1,21 @@
 //! [`certmail_pki::CryptoOps`] over aws-lc-rs.
 
 use aws_lc_rs::digest;
+use aws_lc_rs::signature::{self, RsaPssSaltLength, VerificationAlgorithm};
+use certmail_pki::ops::{PublicKeyRef, SignatureError};
+use certmail_pki::sig::{Hash, SignatureAlgorithm};
 
 /// The production implementation of the pki crypto operations.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct AwsLcOps;
+
+const RSA: &str = "1.2.840.113549.1.1.1";
+const RSA_PSS: &str = "1.2.840.113549.1.1.10";
+const EC: &str = "1.2.840.10045.2.1";
+const ED25519: &str = "1.3.101.112";
+const P256: &str = "1.2.840.10045.3.1.7";
+const P384: &str = "1.3.132.0.34";
+const P521: &str = "1.3.132.0.35";
 
 impl certmail_pki::CryptoOps for AwsLcOps {
     fn sha256(&self, data: &[u8]) -> [u8; 32] {
@@ -17,6 +28,86 @@ impl certmail_pki::CryptoOps for AwsLcOps {
         let mut out = [0u8; 64];
         out.copy_from_slice(digest::digest(&digest::SHA512, data).as_ref());
         out
+    }
+
+    fn verify_signature(
+        &self,
+        algorithm: &SignatureAlgorithm,
+        key: PublicKeyRef<'_>,
+        message: &[u8],
+        sig: &[u8],
+    ) -> Result<(), SignatureError> {
+        let mismatch = || SignatureError::KeyMismatch {
+            algorithm: format!("{algorithm:?}"),
+            key: key.algorithm.to_owned(),
+        };
+        let unsupported = || SignatureError::Unsupported(format!("{algorithm:?}"));
+        let verify = |alg: &dyn VerificationAlgorithm| {
+            alg.verify_sig(key.key, message, sig)
+                .map_err(|_| SignatureError::Invalid)
+        };
+        match algorithm {
+            SignatureAlgorithm::RsaPkcs1(h) => {
+                if key.algorithm != RSA {
+                    return Err(mismatch());
+                }
+                match h {
+                    Hash::Sha1 => verify(&signature::RSA_PKCS1_2048_8192_SHA1_FOR_LEGACY_USE_ONLY),
+                    Hash::Sha256 => verify(&signature::RSA_PKCS1_2048_8192_SHA256),
+                    Hash::Sha384 => verify(&signature::RSA_PKCS1_2048_8192_SHA384),
+                    Hash::Sha512 => verify(&signature::RSA_PKCS1_2048_8192_SHA512),
+                    Hash::Sha224 => Err(unsupported()),
+                }
+            }
+            SignatureAlgorithm::RsaPss {
+                hash,
+                mgf_hash,
+                salt_len,
+            } => {
+                if key.algorithm != RSA && key.algorithm != RSA_PSS {
+                    return Err(mismatch());
+                }
+                if hash != mgf_hash {
+                    return Err(unsupported());
+                }
+                let base = match hash {
+                    Hash::Sha256 => signature::RSA_PSS_2048_8192_SHA256,
+                    Hash::Sha384 => signature::RSA_PSS_2048_8192_SHA384,
+                    Hash::Sha512 => signature::RSA_PSS_2048_8192_SHA512,
+                    _ => return Err(unsupported()),
+                };
+                // The salt length the parameters give, whatever it is (OpenSSL signs with the maximum).
+                verify(&base.with_pss_salt_length(RsaPssSaltLength::Custom(*salt_len)))
+            }
+            SignatureAlgorithm::Ecdsa(h) => {
+                if key.algorithm != EC {
+                    return Err(mismatch());
+                }
+                let alg = match (key.curve, h) {
+                    (Some(P256), Hash::Sha1) => &signature::ECDSA_P256_SHA1_ASN1,
+                    (Some(P256), Hash::Sha256) => &signature::ECDSA_P256_SHA256_ASN1,
+                    (Some(P256), Hash::Sha384) => &signature::ECDSA_P256_SHA384_ASN1,
+                    (Some(P256), Hash::Sha512) => &signature::ECDSA_P256_SHA512_ASN1,
+                    (Some(P384), Hash::Sha256) => &signature::ECDSA_P384_SHA256_ASN1,
+                    (Some(P384), Hash::Sha384) => &signature::ECDSA_P384_SHA384_ASN1,
+                    (Some(P384), Hash::Sha512) => &signature::ECDSA_P384_SHA512_ASN1,
+                    (Some(P521), Hash::Sha1) => &signature::ECDSA_P521_SHA1_ASN1,
+                    (Some(P521), Hash::Sha224) => &signature::ECDSA_P521_SHA224_ASN1,
+                    (Some(P521), Hash::Sha256) => &signature::ECDSA_P521_SHA256_ASN1,
+                    (Some(P521), Hash::Sha384) => &signature::ECDSA_P521_SHA384_ASN1,
+                    (Some(P521), Hash::Sha512) => &signature::ECDSA_P521_SHA512_ASN1,
+                    _ => return Err(unsupported()),
+                };
+                verify(alg)
+            }
+            SignatureAlgorithm::Ed25519 => {
+                if key.algorithm != ED25519 {
+                    return Err(mismatch());
+                }
+                verify(&signature::ED25519)
+            }
+            SignatureAlgorithm::Unsupported(name) => Err(SignatureError::Unsupported(name.clone())),
+        }
     }
 }
 

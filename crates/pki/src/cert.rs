@@ -6,7 +6,7 @@ use der::asn1::{
 };
 use der::{Decode, Encode, Tag, Tagged};
 use serde::Serialize;
-use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
+use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName as X509GeneralName};
 use x509_cert::ext::pkix::{
     AuthorityKeyIdentifier, BasicConstraints, CertificatePolicies, CrlDistributionPoints,
     ExtendedKeyUsage, KeyUsage, KeyUsages, SubjectAltName, SubjectKeyIdentifier,
@@ -14,8 +14,10 @@ use x509_cert::ext::pkix::{
 use x509_cert::name::Name;
 
 use crate::error::PkiError;
+use crate::name::{DistinguishedName, GeneralName};
 use crate::oids::{self, ext};
 use crate::ops::CryptoOps;
+use crate::sig::SignatureAlgorithm;
 use crate::time::format_rfc3339;
 
 /// The public-key algorithm and its strength.
@@ -140,6 +142,96 @@ pub struct Certificate {
     /// Original DER.
     #[serde(skip)]
     pub der: Vec<u8>,
+    /// What path validation needs beyond the displayed fields.
+    #[serde(skip)]
+    pub vd: ValidationData,
+}
+
+/// A name constraint subtree base (minimum/maximum must be 0/absent, RFC 5280 4.2.1.10).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subtree {
+    /// The base name.
+    pub base: GeneralName,
+    /// True when minimum != 0 or maximum is present (not allowed in this profile).
+    pub bad_bounds: bool,
+}
+
+/// nameConstraints, decoded.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NameConstraints {
+    /// permittedSubtrees, `None` when absent.
+    pub permitted: Option<Vec<Subtree>>,
+    /// excludedSubtrees, `None` when absent.
+    pub excluded: Option<Vec<Subtree>>,
+}
+
+/// The parts of a certificate path validation uses (RFC 5280 section 6.1).
+#[derive(Debug, Clone, Default)]
+pub struct ValidationData {
+    /// DER of tbsCertificate (what the signature covers).
+    pub tbs: Vec<u8>,
+    /// The outer signatureAlgorithm.
+    pub signature_algorithm: Option<SignatureAlgorithm>,
+    /// tbsCertificate.signature equals the outer signatureAlgorithm (4.1.1.2).
+    pub signature_algorithms_match: bool,
+    /// The signature bits.
+    pub signature: Vec<u8>,
+    /// subjectPublicKey bits.
+    pub public_key: Vec<u8>,
+    /// Subject, comparable.
+    pub subject: DistinguishedName,
+    /// Issuer, comparable.
+    pub issuer: DistinguishedName,
+    /// subjectAltName entries, `None` when the extension is absent.
+    pub san: Option<Vec<GeneralName>>,
+    /// keyUsage bits (bit 0 = digitalSignature ... bit 8 = decipherOnly).
+    pub key_usage_bits: Option<u16>,
+    /// extendedKeyUsage OIDs (dotted), `None` when absent.
+    pub eku: Option<Vec<String>>,
+    /// nameConstraints.
+    pub name_constraints: Option<NameConstraints>,
+    /// certificatePolicies OIDs, `None` when absent.
+    pub policies: Option<Vec<String>>,
+    /// policyMappings (issuerDomainPolicy, subjectDomainPolicy).
+    pub policy_mappings: Option<Vec<(String, String)>>,
+    /// policyConstraints requireExplicitPolicy.
+    pub require_explicit_policy: Option<u32>,
+    /// policyConstraints inhibitPolicyMapping.
+    pub inhibit_policy_mapping: Option<u32>,
+    /// True when policyConstraints is present but empty (forbidden, 4.2.1.11).
+    pub empty_policy_constraints: bool,
+    /// inhibitAnyPolicy skipCerts.
+    pub inhibit_any_policy: Option<u32>,
+    /// Critical extensions certmail does not process.
+    pub unknown_critical: Vec<String>,
+    /// Extensions that appear more than once (4.2: MUST NOT).
+    pub duplicate_extensions: Vec<String>,
+    /// Extensions whose criticality violates the profile (name, reason).
+    pub criticality_errors: Vec<String>,
+    /// Serial number is zero or negative.
+    pub bad_serial: bool,
+    /// issuerUniqueID or subjectUniqueID present.
+    pub unique_ids: bool,
+    /// Extensions present in a certificate below version 3.
+    pub extensions_without_v3: bool,
+    /// Public-key algorithm OID (dotted) and EC curve (dotted), for signature checks.
+    pub key_oid: String,
+    /// Named curve of an EC key (dotted OID).
+    pub key_curve: Option<String>,
+    /// Criticality of basicConstraints, extendedKeyUsage and subjectAltName.
+    pub basic_constraints_critical: bool,
+    /// extendedKeyUsage is critical.
+    pub eku_critical: bool,
+    /// subjectAltName is critical.
+    pub san_critical: bool,
+    /// authorityKeyIdentifier present.
+    pub has_aki: bool,
+    /// authorityKeyIdentifier carries keyIdentifier.
+    pub aki_key_id: bool,
+    /// authorityKeyIdentifier carries authorityCertIssuer or authorityCertSerialNumber.
+    pub aki_issuer_serial: bool,
+    /// authorityInfoAccess present but not decodable.
+    pub aia_malformed: bool,
 }
 
 impl Certificate {
@@ -179,6 +271,30 @@ impl Certificate {
             sha512: hex::encode(ops.sha512(der)),
             key_id: hex::encode(ops.sha256(key_bits)),
             der: der.to_vec(),
+            vd: ValidationData {
+                tbs: tbs.to_der().map_err(bad)?,
+                signature_algorithm: Some(crate::sig::parse(cert.signature_algorithm())),
+                signature_algorithms_match: tbs.signature() == cert.signature_algorithm(),
+                signature: cert.signature().raw_bytes().to_vec(),
+                public_key: key_bits.to_vec(),
+                subject: DistinguishedName::from_x509(tbs.subject()),
+                issuer: DistinguishedName::from_x509(tbs.issuer()),
+                bad_serial: {
+                    let b = tbs.serial_number().as_bytes();
+                    b.iter().all(|x| *x == 0)
+                },
+                unique_ids: tbs.issuer_unique_id().is_some() || tbs.subject_unique_id().is_some(),
+                extensions_without_v3: tbs.extensions().is_some()
+                    && tbs.version() != x509_cert::certificate::Version::V3,
+                key_oid: spki.algorithm.oid.to_string(),
+                key_curve: spki
+                    .algorithm
+                    .parameters
+                    .as_ref()
+                    .and_then(|p| p.decode_as::<der::oid::ObjectIdentifier>().ok())
+                    .map(|o| o.to_string()),
+                ..ValidationData::default()
+            },
         };
         for atv in tbs.subject().iter() {
             if atv.oid == oids::EMAIL_ADDRESS
@@ -187,9 +303,24 @@ impl Certificate {
                 push_email(&mut c.emails, &v);
             }
         }
+        let mut seen: Vec<&der::oid::ObjectIdentifier> = Vec::new();
         for e in tbs.extensions().map(Vec::as_slice).unwrap_or_default() {
+            if seen.contains(&&e.extn_id) {
+                c.vd.duplicate_extensions.push(oids::name(&e.extn_id));
+            }
+            seen.push(&e.extn_id);
+            c.check_criticality(&e.extn_id, e.critical);
+            match e.extn_id {
+                ext::BASIC_CONSTRAINTS => c.vd.basic_constraints_critical = e.critical,
+                ext::EXT_KEY_USAGE => c.vd.eku_critical = e.critical,
+                ext::SUBJECT_ALT_NAME => c.vd.san_critical = e.critical,
+                _ => {}
+            }
             let value = e.extn_value.as_bytes();
             let known = c.decode_extension(&e.extn_id, value).map_err(bad)?;
+            if e.critical && !known {
+                c.vd.unknown_critical.push(e.extn_id.to_string());
+            }
             c.extensions.push(ExtensionInfo {
                 oid: e.extn_id.to_string(),
                 name: oids::name(&e.extn_id),
@@ -211,10 +342,12 @@ impl Certificate {
             ext::KEY_USAGE => {
                 let ku = KeyUsage::from_der(v)?;
                 self.key_usage = Some(key_usage_names(&ku));
+                self.vd.key_usage_bits = Some(ku.0.bits());
             }
             ext::EXT_KEY_USAGE => {
                 let eku = ExtendedKeyUsage::from_der(v)?;
                 self.extended_key_usage = Some(eku.0.iter().map(oids::name).collect());
+                self.vd.eku = Some(eku.0.iter().map(|o| o.to_string()).collect());
             }
             ext::BASIC_CONSTRAINTS => {
                 let bc = BasicConstraints::from_der(v)?;
@@ -229,16 +362,22 @@ impl Certificate {
             }
             ext::AUTHORITY_KEY_ID => {
                 let aki = AuthorityKeyIdentifier::from_der(v)?;
+                self.vd.has_aki = true;
+                self.vd.aki_key_id = aki.key_identifier.is_some();
+                self.vd.aki_issuer_serial = aki.authority_cert_issuer.is_some()
+                    || aki.authority_cert_serial_number.is_some();
                 self.authority_key_id = aki
                     .key_identifier
                     .as_ref()
                     .map(|k: &OctetString| hex::encode(k.as_bytes()));
             }
             ext::SUBJECT_ALT_NAME => {
-                for gn in SubjectAltName::from_der(v)?.0 {
+                let san = SubjectAltName::from_der(v)?.0;
+                self.vd.san = Some(san.iter().map(GeneralName::from_x509).collect());
+                for gn in san {
                     match gn {
-                        GeneralName::Rfc822Name(m) => push_email(&mut self.emails, m.as_str()),
-                        GeneralName::DnsName(d) => {
+                        X509GeneralName::Rfc822Name(m) => push_email(&mut self.emails, m.as_str()),
+                        X509GeneralName::DnsName(d) => {
                             self.dns_names.push(d.as_str().to_ascii_lowercase())
                         }
                         _ => {}
@@ -249,7 +388,7 @@ impl Certificate {
                 for dp in CrlDistributionPoints::from_der(v)?.0 {
                     if let Some(DistributionPointName::FullName(names)) = dp.distribution_point {
                         for n in names {
-                            if let GeneralName::UniformResourceIdentifier(u) = n {
+                            if let X509GeneralName::UniformResourceIdentifier(u) = n {
                                 self.crl_distribution_points.push(u.as_str().to_owned());
                             }
                         }
@@ -262,21 +401,90 @@ impl Certificate {
                     .iter()
                     .map(|p| p.policy_identifier.to_string())
                     .collect();
+                self.vd.policies = Some(self.policies.clone());
             }
-            ext::ISSUER_ALT_NAME
-            | ext::NAME_CONSTRAINTS
-            | ext::POLICY_MAPPINGS
-            | ext::POLICY_CONSTRAINTS
-            | ext::INHIBIT_ANY_POLICY
-            | ext::AUTHORITY_INFO_ACCESS => {}
+            ext::NAME_CONSTRAINTS => {
+                let nc = x509_cert::ext::pkix::NameConstraints::from_der(v)?;
+                let conv =
+                    |t: &Option<x509_cert::ext::pkix::constraints::name::GeneralSubtrees>| {
+                        t.as_ref().map(|subtrees| {
+                            subtrees
+                                .iter()
+                                .map(|st| Subtree {
+                                    base: GeneralName::from_x509(&st.base),
+                                    bad_bounds: st.minimum != 0 || st.maximum.is_some(),
+                                })
+                                .collect::<Vec<_>>()
+                        })
+                    };
+                self.vd.name_constraints = Some(NameConstraints {
+                    permitted: conv(&nc.permitted_subtrees),
+                    excluded: conv(&nc.excluded_subtrees),
+                });
+            }
+            ext::POLICY_MAPPINGS => {
+                let pm = x509_cert::ext::pkix::PolicyMappings::from_der(v)?;
+                self.vd.policy_mappings = Some(
+                    pm.0.iter()
+                        .map(|m| {
+                            (
+                                m.issuer_domain_policy.to_string(),
+                                m.subject_domain_policy.to_string(),
+                            )
+                        })
+                        .collect(),
+                );
+            }
+            ext::POLICY_CONSTRAINTS => {
+                let pc = x509_cert::ext::pkix::PolicyConstraints::from_der(v)?;
+                self.vd.require_explicit_policy = pc.require_explicit_policy;
+                self.vd.inhibit_policy_mapping = pc.inhibit_policy_mapping;
+                self.vd.empty_policy_constraints =
+                    pc.require_explicit_policy.is_none() && pc.inhibit_policy_mapping.is_none();
+            }
+            ext::INHIBIT_ANY_POLICY => {
+                self.vd.inhibit_any_policy =
+                    Some(x509_cert::ext::pkix::InhibitAnyPolicy::from_der(v)?.0);
+            }
+            ext::AUTHORITY_INFO_ACCESS => {
+                self.vd.aia_malformed =
+                    x509_cert::ext::pkix::AuthorityInfoAccessSyntax::from_der(v).is_err();
+            }
+            ext::ISSUER_ALT_NAME => {}
             _ => return Ok(false),
         }
         Ok(true)
     }
 
+    /// Criticality rules of the RFC 5280 profile (section 4.2.1.x): conforming CAs mark
+    /// these so; a certificate that does not is malformed.
+    fn check_criticality(&mut self, oid: &der::oid::ObjectIdentifier, critical: bool) {
+        let rule = match *oid {
+            ext::AUTHORITY_KEY_ID if critical => {
+                "authorityKeyIdentifier MUST be non-critical (4.2.1.1)"
+            }
+            ext::SUBJECT_KEY_ID if critical => {
+                "subjectKeyIdentifier MUST be non-critical (4.2.1.2)"
+            }
+            ext::NAME_CONSTRAINTS if !critical => "nameConstraints MUST be critical (4.2.1.10)",
+            ext::POLICY_CONSTRAINTS if !critical => "policyConstraints MUST be critical (4.2.1.11)",
+            ext::INHIBIT_ANY_POLICY if !critical => "inhibitAnyPolicy MUST be critical (4.2.1.14)",
+            ext::AUTHORITY_INFO_ACCESS if critical => {
+                "authorityInfoAccess MUST be non-critical (4.2.2.1)"
+            }
+            _ => return,
+        };
+        self.vd.criticality_errors.push(rule.to_owned());
+    }
+
     /// True when subject and issuer names are equal (a root or other self-issued certificate).
     pub fn is_self_issued(&self) -> bool {
         self.subject == self.issuer
+    }
+
+    /// The serial number's bytes (big-endian, as encoded).
+    pub fn serial_bytes(&self) -> Vec<u8> {
+        hex::decode(&self.serial).unwrap_or_default()
     }
 
     /// True when basicConstraints says cA.
@@ -420,7 +628,7 @@ fn common_name(name: &Name) -> Option<String> {
 }
 
 /// Reads a directory string of any of the usual string types.
-fn any_string(v: &Any) -> Option<String> {
+pub(crate) fn any_string(v: &Any) -> Option<String> {
     let s = match v.tag() {
         Tag::Utf8String => v.decode_as::<Utf8StringRef<'_>>().ok()?.as_str().to_owned(),
         Tag::PrintableString => v

@@ -18,6 +18,9 @@ pub enum PkiError {
         /// What is wrong.
         reason: String,
     },
+    /// The bytes are not a CRL.
+    #[error("not a valid CRL: {0}")]
+    BadCrl(DerDetail),
     /// The bytes are not valid BER.
     #[error("malformed BER/DER: {0}")]
     BadBer(DerDetail),

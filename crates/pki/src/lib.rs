@@ -6,13 +6,18 @@
 
 pub mod ber;
 pub mod cert;
+pub mod crl;
 pub mod error;
+pub mod name;
 pub mod oids;
 pub mod ops;
 pub mod pem;
 pub mod pkcs7;
+pub mod sig;
 pub mod time;
+pub mod verify;
 
 pub use cert::{Certificate, KeyAlgorithm};
 pub use error::PkiError;
 pub use ops::CryptoOps;
+pub use ops::{PublicKeyRef, SignatureError};

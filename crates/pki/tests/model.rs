@@ -20,6 +20,15 @@ impl CryptoOps for NullOps {
     fn sha512(&self, _: &[u8]) -> [u8; 64] {
         [0xab; 64]
     }
+    fn verify_signature(
+        &self,
+        _: &certmail_pki::sig::SignatureAlgorithm,
+        _: certmail_pki::PublicKeyRef<'_>,
+        _: &[u8],
+        _: &[u8],
+    ) -> Result<(), certmail_pki::SignatureError> {
+        Err(certmail_pki::SignatureError::Invalid)
+    }
 }
 
 /// FNV-1a: content-dependent, not cryptographic; enough to tell test inputs apart.
