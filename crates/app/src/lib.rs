@@ -5,6 +5,7 @@
 mod error;
 mod import;
 mod keyring;
+pub mod trust;
 
 use std::path::{Path, PathBuf};
 
@@ -98,7 +99,7 @@ pub struct InitReport {
 /// The certmail application over one data directory and database.
 #[derive(Debug)]
 pub struct App {
-    store: Store,
+    pub(crate) store: Store,
     kek: Kek,
 }
 

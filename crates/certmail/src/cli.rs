@@ -47,6 +47,138 @@ pub enum Command {
     /// Conformance suites.
     #[command(subcommand)]
     Conformance(ConformanceCommand),
+    /// Validate a certificate file against given roots, intermediates and CRLs (no stores).
+    Verify(VerifyArgs),
+    /// The CRL store.
+    #[command(subcommand)]
+    Crl(CrlCommand),
+    /// The certificate trust list (whitelist / blacklist by SHA-512 thumbprint).
+    #[command(subcommand)]
+    Ctl(CtlCommand),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PurposeArg {
+    Any,
+    SmimeSign,
+    SmimeEncrypt,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RevocationArg {
+    Require,
+    IfAvailable,
+    Off,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The certificate to validate (the first one in the file).
+    pub cert: PathBuf,
+    /// Trusted roots (files may hold several PEM/DER certificates).
+    #[arg(long, required = true)]
+    pub root: Vec<PathBuf>,
+    /// Untrusted intermediates.
+    #[arg(long)]
+    pub intermediate: Vec<PathBuf>,
+    /// CRLs (PEM or DER).
+    #[arg(long)]
+    pub crl: Vec<PathBuf>,
+    /// Validation time (RFC 3339); default now.
+    #[arg(long)]
+    pub at: Option<String>,
+    /// Intended use.
+    #[arg(long, value_enum, default_value_t = PurposeArg::Any)]
+    pub purpose: PurposeArg,
+    /// E-mail address the certificate must carry.
+    #[arg(long)]
+    pub email: Option<String>,
+    /// user-initial-policy-set (repeatable; default anyPolicy).
+    #[arg(long)]
+    pub policy: Vec<String>,
+    /// initial-explicit-policy.
+    #[arg(long)]
+    pub require_explicit_policy: bool,
+    /// initial-policy-mapping-inhibit.
+    #[arg(long)]
+    pub inhibit_policy_mapping: bool,
+    /// initial-any-policy-inhibit.
+    #[arg(long)]
+    pub inhibit_any_policy: bool,
+    /// Accept SHA-1 signatures.
+    #[arg(long)]
+    pub allow_sha1: bool,
+    /// Revocation checking.
+    #[arg(long, value_enum, default_value_t = RevocationArg::IfAvailable)]
+    pub revocation: RevocationArg,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CrlCommand {
+    /// Import CRLs (PEM or DER).
+    Import {
+        /// Files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List stored CRLs.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a CRL (SHA-256 prefix).
+    Show {
+        /// SHA-256 (prefix).
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a CRL.
+    Delete {
+        /// SHA-256 (prefix).
+        id: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum CtlStatusArg {
+    Whitelisted,
+    Blacklisted,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CtlCommand {
+    /// Whitelist or blacklist a certificate: its SHA-512 thumbprint (it need not be stored)
+    /// or the SHA-256 thumbprint (prefix) of a stored certificate.
+    Add {
+        /// Thumbprint.
+        thumbprint: String,
+        /// Status.
+        #[arg(long, value_enum)]
+        status: CtlStatusArg,
+        /// Valid even after expiry (whitelist only).
+        #[arg(long)]
+        allow_expired: bool,
+    },
+    /// List the trust list.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove an entry.
+    Remove {
+        /// Thumbprint.
+        thumbprint: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -184,6 +316,23 @@ pub enum CertCommand {
     Delete {
         /// Thumbprint (prefix).
         thumbprint: String,
+    },
+    /// Validate a stored certificate against the root store, CRL store and trust list.
+    Verify {
+        /// Thumbprint (prefix).
+        thumbprint: String,
+        /// Validation time (RFC 3339); default now.
+        #[arg(long)]
+        at: Option<String>,
+        /// Intended use.
+        #[arg(long, value_enum, default_value_t = PurposeArg::Any)]
+        purpose: PurposeArg,
+        /// E-mail address the certificate must carry.
+        #[arg(long)]
+        email: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -407,8 +556,41 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             CertCommand::List(a) => {
                 let app = open(&cli).await?;
                 let rows = app.list(StoreKind::Certificates, &list_filter(a)).await?;
+                let now = certmail_app::now();
+                let mut statuses = Vec::with_capacity(rows.len());
+                for r in &rows {
+                    statuses.push(
+                        app.verify_stored(r, now, certmail_pki::verify::Purpose::Any, None)
+                            .await?,
+                    );
+                }
                 app.close().await;
-                render::cert_list(&rows, a.json);
+                render::cert_list_with_status(&rows, &statuses, a.json);
+            }
+            CertCommand::Verify {
+                thumbprint,
+                at,
+                purpose,
+                email,
+                json,
+            } => {
+                let at = crate::verify_cmd::parse_at(at.as_deref())?;
+                let app = open(&cli).await?;
+                let (view, verdict) = app
+                    .verify_thumbprint(
+                        thumbprint,
+                        at,
+                        crate::verify_cmd::purpose(*purpose),
+                        email.as_deref(),
+                    )
+                    .await?;
+                app.close().await;
+                crate::verify_cmd::print_verdict(&view.cert, &verdict, *json);
+                return Ok(if verdict.status == "valid" {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                });
             }
             CertCommand::Show { what, json } => {
                 let path = std::path::Path::new(what);
@@ -521,6 +703,19 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
                     .unwrap_or_default();
                 write_output(Some(o), text.as_bytes())?;
             }
+        }
+        Command::Verify(v) => return crate::verify_cmd::stateless(v),
+        Command::Crl(c) => {
+            let app = open(&cli).await?;
+            let r = crate::verify_cmd::crl(&app, c).await;
+            app.close().await;
+            return r;
+        }
+        Command::Ctl(c) => {
+            let app = open(&cli).await?;
+            let r = crate::verify_cmd::ctl(&app, c).await;
+            app.close().await;
+            return r;
         }
         Command::Root(r) => match r {
             RootCommand::Import { files, json } => {

@@ -4,6 +4,7 @@
 mod cli;
 mod limbo;
 mod render;
+mod verify_cmd;
 
 use std::process::ExitCode;
 

@@ -64,6 +64,50 @@ fn date(t: i64) -> String {
     format_rfc3339(t)[..10].to_owned()
 }
 
+/// The list table with a validity status per certificate.
+pub fn cert_list_with_status(
+    rows: &[CertView],
+    statuses: &[certmail_app::trust::Verdict],
+    as_json: bool,
+) {
+    if as_json {
+        let out: Vec<serde_json::Value> = rows
+            .iter()
+            .zip(statuses)
+            .map(|(r, s)| {
+                let mut v = serde_json::to_value(r).unwrap_or_default();
+                v["status"] = serde_json::Value::from(s.status);
+                v["status_reason"] = serde_json::Value::from(s.reason.clone());
+                v
+            })
+            .collect();
+        json(&out);
+        return;
+    }
+    println!(
+        "{:<16}  {:<3}  {:<10}  {:<10}  {:<32}  SUBJECT",
+        "THUMBPRINT", "KEY", "STATUS", "NOT AFTER", "EMAIL"
+    );
+    for (r, s) in rows.iter().zip(statuses) {
+        let email = r.cert.emails.first().map_or("-", String::as_str);
+        let status = match s.status {
+            "valid" => "valid",
+            "revoked" => "revoked",
+            _ => "invalid",
+        };
+        println!(
+            "{:<16}  {:<3}  {:<10}  {:<10}  {:<32}  {}",
+            &r.cert.sha256[..16],
+            if r.has_key { "yes" } else { "no" },
+            status,
+            date(r.cert.not_after),
+            email,
+            r.cert.subject
+        );
+    }
+    println!("{} certificate(s)", rows.len());
+}
+
 /// The list table.
 pub fn cert_list(rows: &[CertView], as_json: bool) {
     if as_json {

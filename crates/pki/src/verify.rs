@@ -96,6 +96,50 @@ pub struct Options {
     pub crls: Vec<std::sync::Arc<Crl>>,
     /// What to do when no usable CRL covers a certificate.
     pub revocation: RevocationPolicy,
+    /// What the end-entity certificate is to be used for.
+    pub purpose: Purpose,
+    /// The certificate trust list.
+    pub ctl: std::sync::Arc<Ctl>,
+}
+
+/// Intended use of the end-entity certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Purpose {
+    /// No usage rule beyond `required_eku` / `required_ku`.
+    #[default]
+    Any,
+    /// S/MIME signing: keyUsage (if present) digitalSignature or nonRepudiation; EKU (if
+    /// present) emailProtection or anyExtendedKeyUsage.
+    SmimeSign,
+    /// S/MIME encryption: keyUsage (if present) keyEncipherment for RSA keys, keyAgreement
+    /// for EC keys; EKU as for signing.
+    SmimeEncrypt,
+}
+
+/// A certificate trust list entry (keyed by SHA-512 thumbprint).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CtlStatus {
+    /// Trusted without a path to a root; with `allow_expired` also after expiry.
+    Whitelisted {
+        /// Valid even when expired.
+        allow_expired: bool,
+    },
+    /// Never valid, nor anything issued below it.
+    Blacklisted,
+}
+
+/// The certificate trust list: SHA-512 thumbprint (hex) to status.
+#[derive(Debug, Clone, Default)]
+pub struct Ctl {
+    /// Entries.
+    pub entries: std::collections::HashMap<String, CtlStatus>,
+}
+
+impl Ctl {
+    /// The status of a certificate, if listed.
+    pub fn status(&self, c: &Certificate) -> Option<CtlStatus> {
+        self.entries.get(&c.sha512).copied()
+    }
 }
 
 /// Revocation checking (RFC 5280 6.3) policy.
@@ -121,6 +165,14 @@ pub enum VerifyError {
         subject: String,
         /// The issuer name it names.
         issuer: String,
+    },
+    /// The path ends at a self-signed certificate that is not a trust anchor.
+    #[error("no trusted path for {subject}: it chains to {root}, which is not in the root store")]
+    UntrustedRoot {
+        /// The certificate being validated.
+        subject: String,
+        /// The self-signed certificate at the top.
+        root: String,
     },
     /// Signature check failed.
     #[error("bad signature on {subject}: {reason}")]
@@ -246,6 +298,24 @@ pub enum VerifyError {
         /// Why (no CRL, or why each CRL was unusable).
         reason: String,
     },
+    /// On the trust list as blacklisted (itself or a CA above it).
+    #[error("{subject} is blacklisted{}", if subject == blacklisted { String::new() } else { format!(" (issued under blacklisted {blacklisted})") })]
+    Blacklisted {
+        /// The certificate being validated.
+        subject: String,
+        /// The blacklisted certificate on its path.
+        blacklisted: String,
+    },
+    /// The end entity's usage does not allow the purpose.
+    #[error("{subject} cannot be used for {purpose}: {reason}")]
+    WrongUsage {
+        /// Certificate.
+        subject: String,
+        /// The purpose.
+        purpose: &'static str,
+        /// What is missing.
+        reason: String,
+    },
     /// Ran out of budget.
     #[error("path building gave up: {0} budget exhausted")]
     Budget(&'static str),
@@ -259,6 +329,7 @@ impl VerifyError {
     fn rank(&self) -> u8 {
         match self {
             VerifyError::IssuerNotFound { .. } => 0,
+            VerifyError::UntrustedRoot { .. } => 1,
             VerifyError::TooDeep(_) => 1,
             VerifyError::Budget(_) => 2,
             VerifyError::BadSignature { .. } => 3,
@@ -301,6 +372,18 @@ pub fn verify<'a>(
         steps: 0,
         best: None,
     };
+    match opts.ctl.status(leaf) {
+        Some(CtlStatus::Blacklisted) => {
+            return Err(VerifyError::Blacklisted {
+                subject: leaf.subject.clone(),
+                blacklisted: leaf.subject.clone(),
+            });
+        }
+        Some(CtlStatus::Whitelisted { allow_expired }) => {
+            return whitelisted(leaf, allow_expired, intermediates, anchors, opts, ops);
+        }
+        None => {}
+    }
     let mut path = vec![leaf];
     if let Some(found) = b.extend(&mut path)? {
         return Ok(ValidPath { certs: found });
@@ -309,6 +392,39 @@ pub fn verify<'a>(
         subject: leaf.subject.clone(),
         issuer: leaf.issuer.clone(),
     }))
+}
+
+/// A whitelisted end entity: valid without a path (and after expiry with allow-expired),
+/// but still subject to its usage, name and a valid CRL of its issuer when one is at hand
+/// (revocation wins over whitelisting: a CRL is the issuer saying the key is compromised,
+/// which no local trust decision can undo).
+fn whitelisted<'a>(
+    leaf: &'a Certificate,
+    allow_expired: bool,
+    intermediates: &'a [Certificate],
+    anchors: &'a [Certificate],
+    opts: &Options,
+    ops: &dyn CryptoOps,
+) -> Result<ValidPath<'a>, VerifyError> {
+    if opts.time < leaf.not_before || (opts.time > leaf.not_after && !allow_expired) {
+        check_validity(leaf, opts.time)?;
+    }
+    check_leaf(leaf, opts)?;
+    let issuer = intermediates
+        .iter()
+        .chain(anchors)
+        .find(|i| i.vd.subject == leaf.vd.issuer && signature_ok(leaf, i, opts, ops).is_ok());
+    if let Some(i) = issuer {
+        let lenient = Options {
+            revocation: match opts.revocation {
+                RevocationPolicy::Require => RevocationPolicy::IfAvailable,
+                other => other,
+            },
+            ..opts.clone()
+        };
+        check_revocation(&[leaf, i], &lenient, ops)?;
+    }
+    Ok(ValidPath { certs: vec![leaf] })
 }
 
 /// Candidate issuers of `child` in `pool`, those whose SKI matches the child's AKI first
@@ -800,6 +916,14 @@ fn validate(
     let mut nc_budget = opts.budget.name_constraint_checks;
     // The anchor is held to the same profile and its constraints apply (as pyca and
     // OpenSSL do): an expired, non-CA or malformed root is no anchor.
+    for c in path.iter().copied().chain(std::iter::once(anchor)) {
+        if opts.ctl.status(c) == Some(CtlStatus::Blacklisted) {
+            return Err(VerifyError::Blacklisted {
+                subject: path[0].subject.clone(),
+                blacklisted: c.subject.clone(),
+            });
+        }
+    }
     profile(anchor, Role::Anchor, opts)?;
     check_validity(anchor, opts.time)?;
     if anchor.vd.key_usage_bits.is_some_and(|b| b & (1 << 5) == 0) {
@@ -1264,6 +1388,7 @@ fn ip_in_subtree(name: &[u8], constraint: &[u8]) -> Match {
 }
 
 fn check_leaf(leaf: &Certificate, opts: &Options) -> Result<(), VerifyError> {
+    smime_usage(leaf, opts.purpose)?;
     if let Some(eku) = &leaf.vd.eku {
         for req in &opts.required_eku {
             if !eku.iter().any(|e| e == req || e == ANY_EKU) {
@@ -1295,6 +1420,49 @@ fn check_leaf(leaf: &Certificate, opts: &Options) -> Result<(), VerifyError> {
                 PeerName::Email(e) => e.clone(),
             },
         });
+    }
+    Ok(())
+}
+
+/// The S/MIME usage rules (RFC 8550 4.4, and the reference's rules for selection).
+pub fn smime_usage(c: &Certificate, purpose: Purpose) -> Result<(), VerifyError> {
+    const EMAIL_PROTECTION: &str = "1.3.6.1.5.5.7.3.4";
+    let name = match purpose {
+        Purpose::Any => return Ok(()),
+        Purpose::SmimeSign => "S/MIME signing",
+        Purpose::SmimeEncrypt => "S/MIME encryption",
+    };
+    let wrong = |reason: String| {
+        Err(VerifyError::WrongUsage {
+            subject: c.subject.clone(),
+            purpose: name,
+            reason,
+        })
+    };
+    if let Some(eku) = &c.vd.eku
+        && !eku.iter().any(|e| e == EMAIL_PROTECTION || e == ANY_EKU)
+    {
+        return wrong(
+            "extended key usage has neither emailProtection nor anyExtendedKeyUsage".into(),
+        );
+    }
+    if let Some(bits) = c.vd.key_usage_bits {
+        let has = |bit: u16| bits & (1 << bit) != 0;
+        match purpose {
+            Purpose::SmimeSign if !(has(0) || has(1)) => {
+                return wrong("key usage has neither digitalSignature nor nonRepudiation".into());
+            }
+            Purpose::SmimeEncrypt => {
+                let is_ec = matches!(c.public_key, crate::cert::KeyAlgorithm::Ec { .. });
+                if is_ec && !has(4) {
+                    return wrong("key usage lacks keyAgreement (EC key)".into());
+                }
+                if !is_ec && !has(2) {
+                    return wrong("key usage lacks keyEncipherment".into());
+                }
+            }
+            _ => {}
+        }
     }
     Ok(())
 }

@@ -11,12 +11,14 @@
 
 mod error;
 mod migrate;
+mod trust;
 
 use certmail_pki::Certificate;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
 pub use error::StoreError;
+pub use trust::{CtlEntry, NewCrl, StoredCrl};
 
 /// Result alias of this crate.
 pub type Result<T> = std::result::Result<T, StoreError>;

@@ -1,0 +1,524 @@
+//! Trust use cases: the CRL store, the trust list, and verdicts for stored certificates.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Arc;
+
+use certmail_crypto::AwsLcOps;
+use certmail_pki::crl::Crl;
+use certmail_pki::verify::{
+    self, Ctl, CtlStatus, Options, PeerName, Purpose, RevocationPolicy, VerifyError,
+};
+use certmail_pki::{Certificate, CryptoOps, PublicKeyRef, pem};
+use certmail_store::{CtlEntry, NewCrl, StoreKind, StoredCrl};
+use serde::Serialize;
+
+use crate::error::{AppError, FileError};
+use crate::{App, CertView, Result};
+
+/// How many candidate issuer certificates a stored verification loads at most.
+const MAX_CANDIDATES: usize = 64;
+
+/// The outcome of importing one CRL.
+#[derive(Debug, Clone, Serialize)]
+pub struct CrlReport {
+    /// SHA-256 of the CRL.
+    pub sha256: String,
+    /// Issuer.
+    pub issuer: String,
+    /// cRLNumber (hex).
+    pub number: Option<String>,
+    /// `current` (in use), `stored` (kept, not in use: see `problem`) or `present`.
+    pub status: &'static str,
+    /// Why it is not in use.
+    pub problem: Option<String>,
+}
+
+/// A CRL for display.
+#[derive(Debug, Clone, Serialize)]
+pub struct CrlView {
+    /// SHA-256.
+    pub sha256: String,
+    /// Issuer.
+    pub issuer: String,
+    /// cRLNumber (hex).
+    pub number: Option<String>,
+    /// Base CRL number for a delta CRL.
+    pub delta_base: Option<String>,
+    /// thisUpdate (RFC 3339).
+    pub this_update: String,
+    /// nextUpdate (RFC 3339).
+    pub next_update: Option<String>,
+    /// Revoked entries.
+    pub entries: i64,
+    /// In use for its issuer.
+    pub current: bool,
+    /// `valid`, or why not.
+    pub validity: String,
+}
+
+/// A readable verdict.
+#[derive(Debug, Clone, Serialize)]
+pub struct Verdict {
+    /// `valid`, `expired`, `not-yet-valid`, `revoked`, `untrusted`, `blacklisted`,
+    /// `wrong-usage`, `bad-signature`, `constraint-violated`, `revocation-unknown` or `invalid`.
+    pub status: &'static str,
+    /// The reason in words (empty when valid).
+    pub reason: String,
+    /// The chain used (SHA-256 thumbprints, leaf first) when valid.
+    pub chain: Vec<String>,
+    /// Subjects of the chain.
+    pub chain_subjects: Vec<String>,
+    /// Whether the trust list decided (whitelisted leaf).
+    pub whitelisted: bool,
+}
+
+impl Verdict {
+    /// Classifies a validation result.
+    pub fn from_result(
+        r: &std::result::Result<verify::ValidPath<'_>, VerifyError>,
+        whitelisted: bool,
+    ) -> Verdict {
+        match r {
+            Ok(p) => Verdict {
+                status: "valid",
+                reason: String::new(),
+                chain: p.certs.iter().map(|c| c.sha256.clone()).collect(),
+                chain_subjects: p.certs.iter().map(|c| c.subject.clone()).collect(),
+                whitelisted,
+            },
+            Err(e) => Verdict {
+                status: match e {
+                    VerifyError::Expired { .. } => "expired",
+                    VerifyError::NotYetValid { .. } => "not-yet-valid",
+                    VerifyError::Revoked { .. } => "revoked",
+                    VerifyError::RevocationUnknown { .. } => "revocation-unknown",
+                    VerifyError::IssuerNotFound { .. }
+                    | VerifyError::UntrustedRoot { .. }
+                    | VerifyError::TooDeep(_) => "untrusted",
+                    VerifyError::Blacklisted { .. } => "blacklisted",
+                    VerifyError::WrongUsage { .. }
+                    | VerifyError::WrongEku { .. }
+                    | VerifyError::WrongKeyUsage { .. } => "wrong-usage",
+                    VerifyError::BadSignature { .. } | VerifyError::WeakSignature { .. } => {
+                        "bad-signature"
+                    }
+                    VerifyError::NameConstraint { .. }
+                    | VerifyError::PathLength { .. }
+                    | VerifyError::Policy { .. }
+                    | VerifyError::NotCa { .. }
+                    | VerifyError::NoKeyCertSign { .. } => "constraint-violated",
+                    VerifyError::NameMismatch { .. } => "wrong-identity",
+                    _ => "invalid",
+                },
+                reason: e.to_string(),
+                chain: Vec::new(),
+                chain_subjects: Vec::new(),
+                whitelisted,
+            },
+        }
+    }
+}
+
+/// Parses every CRL in a file (PEM blocks or one DER CRL).
+pub fn parse_crl_file(data: &[u8]) -> std::result::Result<Vec<Crl>, FileError> {
+    if pem::looks_like_pem(data) {
+        let mut out = Vec::new();
+        for b in pem::parse_all(data)? {
+            if b.label == "X509 CRL" {
+                out.push(Crl::from_der(&b.der)?);
+            } else {
+                return Err(FileError::UnsupportedBlock {
+                    label: b.label,
+                    hint: " (CRL files hold X509 CRL blocks)",
+                });
+            }
+        }
+        if out.is_empty() {
+            return Err(FileError::Empty);
+        }
+        return Ok(out);
+    }
+    Ok(vec![Crl::from_der(data)?])
+}
+
+/// Compares two hex CRL numbers numerically.
+fn cmp_number(a: &str, b: &str) -> std::cmp::Ordering {
+    let a = a.trim_start_matches('0');
+    let b = b.trim_start_matches('0');
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
+/// Newer by CRL number, then thisUpdate (the replacement order).
+fn is_newer(new: &Crl, old: &NewCrl) -> bool {
+    match (&new.number, &old.number) {
+        (Some(n), Some(o)) => match cmp_number(n, o) {
+            std::cmp::Ordering::Equal => new.this_update > old.this_update,
+            ord => ord == std::cmp::Ordering::Greater,
+        },
+        _ => new.this_update > old.this_update,
+    }
+}
+
+impl App {
+    async fn issuer_candidates(&self, subject_dn: &str) -> Result<Vec<Certificate>> {
+        Ok(self
+            .store
+            .find_by_subject(subject_dn)
+            .await?
+            .into_iter()
+            .filter_map(|s| Certificate::from_der(&s.der, &AwsLcOps).ok())
+            .collect())
+    }
+
+    /// Checks a CRL against the stored certificates of its issuer: signature, cRLSign, profile.
+    async fn crl_problem(&self, crl: &Crl) -> Result<Option<String>> {
+        if let Some(d) = crl.defects.first() {
+            return Ok(Some(d.clone()));
+        }
+        let issuers = self.issuer_candidates(&crl.issuer).await?;
+        if issuers.is_empty() {
+            return Ok(Some(format!(
+                "issuer certificate {} not in the stores",
+                crl.issuer
+            )));
+        }
+        let mut last = String::new();
+        for i in &issuers {
+            if crl.authority_key_id.is_some()
+                && i.subject_key_id.is_some()
+                && crl.authority_key_id != i.subject_key_id
+            {
+                last = "no stored issuer certificate has the CRL's authority key identifier".into();
+                continue;
+            }
+            if i.vd.key_usage_bits.is_some_and(|b| b & (1 << 6) == 0) {
+                last = format!("issuer {} lacks cRLSign", i.subject);
+                continue;
+            }
+            let key = PublicKeyRef {
+                algorithm: &i.vd.key_oid,
+                curve: i.vd.key_curve.as_deref(),
+                key: &i.vd.public_key,
+            };
+            match crl.verify_signature(key, &AwsLcOps) {
+                Ok(()) => return Ok(None),
+                Err(e) => last = format!("signature: {e}"),
+            }
+        }
+        Ok(Some(last))
+    }
+
+    /// Imports CRL files: the newest valid CRL per issuer (by number, then thisUpdate) is in
+    /// use; an older or invalid one is kept with the reason and never replaces a newer one.
+    pub async fn import_crl_files(
+        &self,
+        files: &[std::path::PathBuf],
+    ) -> Vec<(String, std::result::Result<Vec<CrlReport>, FileError>)> {
+        let mut out = Vec::new();
+        for f in files {
+            let r = match crate::import::read_file(f) {
+                Ok(data) => match parse_crl_file(&data) {
+                    Ok(crls) => {
+                        let mut reports = Vec::new();
+                        let mut err = None;
+                        for crl in crls {
+                            match self.import_crl(crl).await {
+                                Ok(r) => reports.push(r),
+                                Err(e) => {
+                                    err = Some(FileError::Store(match e {
+                                        AppError::Store(s) => s,
+                                        other => {
+                                            certmail_store::StoreError::Connect(other.to_string())
+                                        }
+                                    }));
+                                    break;
+                                }
+                            }
+                        }
+                        match err {
+                            Some(e) => Err(e),
+                            None => Ok(reports),
+                        }
+                    }
+                    Err(e) => Err(e),
+                },
+                Err(e) => Err(e),
+            };
+            out.push((f.display().to_string(), r));
+        }
+        out
+    }
+
+    /// Imports one parsed CRL.
+    pub async fn import_crl(&self, crl: Crl) -> Result<CrlReport> {
+        let sha256 = hex::encode(AwsLcOps.sha256(&crl.der));
+        let problem = self.crl_problem(&crl).await?;
+        let existing = self.store.crls_of(&crl.issuer).await?;
+        let same_kind: Vec<&StoredCrl> = existing
+            .iter()
+            .filter(|s| {
+                s.current
+                    && s.crl.delta_base.is_some() == crl.delta_base.is_some()
+                    && s.crl.authority_key_id == crl.authority_key_id
+            })
+            .collect();
+        let (current, problem, replaces) = match problem {
+            Some(p) => (false, Some(p), Vec::new()),
+            None => match same_kind.iter().find(|s| !is_newer(&crl, &s.crl)) {
+                Some(newer) => (
+                    false,
+                    Some(format!(
+                        "older than the CRL in use (number {})",
+                        newer.crl.number.as_deref().unwrap_or("none")
+                    )),
+                    Vec::new(),
+                ),
+                None => (true, None, same_kind.iter().map(|s| s.id).collect()),
+            },
+        };
+        let row = NewCrl {
+            sha256: sha256.clone(),
+            issuer: crl.issuer.clone(),
+            authority_key_id: crl.authority_key_id.clone(),
+            number: crl.number.clone(),
+            delta_base: crl.delta_base.clone(),
+            this_update: crl.this_update,
+            next_update: crl.next_update,
+            entries: crl.entries.len() as i64,
+            der: crl.der.clone(),
+        };
+        let inserted = self
+            .store
+            .put_crl(&row, current, problem.as_deref(), &replaces, crate::now())
+            .await?;
+        Ok(CrlReport {
+            sha256,
+            issuer: crl.issuer,
+            number: crl.number,
+            status: if !inserted {
+                "present"
+            } else if current {
+                "current"
+            } else {
+                "stored"
+            },
+            problem,
+        })
+    }
+
+    /// Every stored CRL.
+    pub async fn crls(&self) -> Result<Vec<CrlView>> {
+        let now = crate::now();
+        Ok(self
+            .store
+            .list_crls()
+            .await?
+            .into_iter()
+            .map(|s| {
+                let validity = match (&s.problem, s.crl.next_update) {
+                    (Some(p), _) => p.clone(),
+                    (None, Some(n)) if n < now => "out of date (nextUpdate passed)".into(),
+                    _ => "valid".into(),
+                };
+                CrlView {
+                    sha256: s.crl.sha256,
+                    issuer: s.crl.issuer,
+                    number: s.crl.number,
+                    delta_base: s.crl.delta_base,
+                    this_update: certmail_pki::time::format_rfc3339(s.crl.this_update),
+                    next_update: s.crl.next_update.map(certmail_pki::time::format_rfc3339),
+                    entries: s.crl.entries,
+                    current: s.current,
+                    validity,
+                }
+            })
+            .collect())
+    }
+
+    /// One CRL (parsed) by SHA-256 prefix.
+    pub async fn crl(&self, prefix: &str) -> Result<(CrlView, Crl)> {
+        let s = self.store.find_crl(prefix).await?;
+        let crl = Crl::from_der(&s.crl.der)?;
+        let view = self
+            .crls()
+            .await?
+            .into_iter()
+            .find(|v| v.sha256 == s.crl.sha256)
+            .ok_or_else(|| {
+                AppError::Store(certmail_store::StoreError::Inconsistent("CRL vanished"))
+            })?;
+        Ok((view, crl))
+    }
+
+    /// Deletes a CRL by SHA-256 prefix.
+    pub async fn delete_crl(&self, prefix: &str) -> Result<String> {
+        let s = self.store.find_crl(prefix).await?;
+        self.store.delete_crl(s.id).await?;
+        Ok(s.crl.sha256)
+    }
+
+    /// Resolves a CTL key: a full SHA-512 (the certificate need not be stored) or a SHA-256
+    /// thumbprint (prefix) of a stored certificate.
+    async fn ctl_key(&self, thumbprint: &str) -> Result<String> {
+        let t = thumbprint.to_ascii_lowercase();
+        if t.len() == 128 && t.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(t);
+        }
+        Ok(self.get_any(thumbprint).await?.cert.sha512)
+    }
+
+    /// Whitelists or blacklists a certificate.
+    pub async fn ctl_add(&self, thumbprint: &str, status: CtlStatus) -> Result<CtlEntry> {
+        let sha512 = self.ctl_key(thumbprint).await?;
+        let e = CtlEntry {
+            sha512,
+            status: match status {
+                CtlStatus::Whitelisted { .. } => "whitelisted".into(),
+                CtlStatus::Blacklisted => "blacklisted".into(),
+            },
+            allow_expired: matches!(
+                status,
+                CtlStatus::Whitelisted {
+                    allow_expired: true
+                }
+            ),
+            created_at: crate::now(),
+        };
+        self.store.ctl_set(&e).await?;
+        Ok(e)
+    }
+
+    /// The trust list.
+    pub async fn ctl(&self) -> Result<Vec<CtlEntry>> {
+        Ok(self.store.ctl_list().await?)
+    }
+
+    /// Removes a trust-list entry.
+    pub async fn ctl_remove(&self, thumbprint: &str) -> Result<bool> {
+        let sha512 = self.ctl_key(thumbprint).await?;
+        Ok(self.store.ctl_remove(&sha512).await?)
+    }
+
+    async fn load_ctl(&self) -> Result<Ctl> {
+        let mut ctl = Ctl::default();
+        for e in self.store.ctl_list().await? {
+            let status = if e.status == "blacklisted" {
+                CtlStatus::Blacklisted
+            } else {
+                CtlStatus::Whitelisted {
+                    allow_expired: e.allow_expired,
+                }
+            };
+            ctl.entries.insert(e.sha512, status);
+        }
+        Ok(ctl)
+    }
+
+    /// Validates a stored certificate against the stores at time `at`.
+    pub async fn verify_stored(
+        &self,
+        view: &CertView,
+        at: i64,
+        purpose: Purpose,
+        email: Option<&str>,
+    ) -> Result<Verdict> {
+        let anchors: Vec<Certificate> = self
+            .store
+            .all_roots()
+            .await?
+            .iter()
+            .filter_map(|d| Certificate::from_der(d, &AwsLcOps).ok())
+            .collect();
+        // Candidate intermediates: walk issuer names upward from the certificate.
+        let mut intermediates: Vec<Certificate> = Vec::new();
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut names = vec![view.cert.issuer.clone()];
+        while let Some(n) = names.pop() {
+            if !seen.insert(n.clone()) || intermediates.len() >= MAX_CANDIDATES {
+                continue;
+            }
+            for c in self.issuer_candidates(&n).await? {
+                if c.sha256 != view.cert.sha256
+                    && !intermediates.iter().any(|x| x.sha256 == c.sha256)
+                {
+                    names.push(c.issuer.clone());
+                    intermediates.push(c);
+                }
+            }
+        }
+        let mut crls = Vec::new();
+        let mut issuers: Vec<&str> = vec![view.cert.issuer.as_str()];
+        issuers.extend(intermediates.iter().map(|c| c.issuer.as_str()));
+        issuers.sort_unstable();
+        issuers.dedup();
+        for i in issuers {
+            for s in self.store.crls_of(i).await? {
+                if s.current {
+                    crls.push(Arc::new(Crl::from_der(&s.crl.der)?));
+                }
+            }
+        }
+        let ctl = self.load_ctl().await?;
+        let whitelisted = matches!(ctl.status(&view.cert), Some(CtlStatus::Whitelisted { .. }));
+        let opts = Options {
+            time: at,
+            purpose,
+            peer_name: email.map(|e| PeerName::Email(e.to_owned())),
+            crls,
+            revocation: RevocationPolicy::IfAvailable,
+            ctl: Arc::new(ctl),
+            ..Options::default()
+        };
+        let r = verify::verify(&view.cert, &intermediates, &anchors, &opts, &AwsLcOps);
+        Ok(Verdict::from_result(&r, whitelisted))
+    }
+
+    /// Validates a certificate of either store by thumbprint.
+    pub async fn verify_thumbprint(
+        &self,
+        thumbprint: &str,
+        at: i64,
+        purpose: Purpose,
+        email: Option<&str>,
+    ) -> Result<(CertView, Verdict)> {
+        let view = self.get_any(thumbprint).await?;
+        let v = self.verify_stored(&view, at, purpose, email).await?;
+        Ok((view, v))
+    }
+
+    /// The store a thumbprint is in (for messages).
+    pub async fn store_of(&self, thumbprint: &str) -> Result<StoreKind> {
+        Ok(
+            if self.get(StoreKind::Certificates, thumbprint).await.is_ok() {
+                StoreKind::Certificates
+            } else {
+                StoreKind::Roots
+            },
+        )
+    }
+}
+
+/// Reads certificates from files for the stateless verifier (PEM, DER or PKCS#7, many per file).
+pub fn certificates_from_files(
+    files: &[std::path::PathBuf],
+) -> std::result::Result<Vec<Certificate>, (String, FileError)> {
+    let mut out = Vec::new();
+    for f in files {
+        out.extend(crate::inspect_file(f).map_err(|e| (f.display().to_string(), e))?);
+    }
+    Ok(out)
+}
+
+/// Reads CRLs from files for the stateless verifier.
+pub fn crls_from_files(
+    files: &[std::path::PathBuf],
+) -> std::result::Result<Vec<Crl>, (String, FileError)> {
+    let mut out = Vec::new();
+    for f in files {
+        let data =
+            crate::import::read_file(Path::new(f)).map_err(|e| (f.display().to_string(), e))?;
+        out.extend(parse_crl_file(&data).map_err(|e| (f.display().to_string(), e))?);
+    }
+    Ok(out)
+}

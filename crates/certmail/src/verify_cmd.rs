@@ -1,0 +1,314 @@
+//! `certmail verify`, `certmail cert verify`, `certmail crl ...` and `certmail ctl ...`.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use certmail_app::App;
+use certmail_app::trust::{Verdict, certificates_from_files, crls_from_files};
+use certmail_crypto::AwsLcOps;
+use certmail_pki::Certificate;
+use certmail_pki::verify::{
+    self, CtlStatus, Options, PeerName, PolicyOptions, Purpose, RevocationPolicy,
+};
+
+use crate::cli::{
+    CrlCommand, CtlCommand, CtlStatusArg, Failure, PurposeArg, RevocationArg, VerifyArgs,
+};
+
+fn usage(message: String) -> Failure {
+    Failure { code: 2, message }
+}
+
+/// The validation time from `--at`, or now.
+pub fn parse_at(at: Option<&str>) -> Result<i64, Failure> {
+    match at {
+        Some(t) => certmail_pki::time::parse_rfc3339(t).ok_or_else(|| {
+            usage(format!(
+                "--at {t:?} is not an RFC 3339 time (e.g. 2026-11-22T12:00:00Z)"
+            ))
+        }),
+        None => Ok(certmail_app::now()),
+    }
+}
+
+/// Maps the CLI purpose.
+pub fn purpose(p: PurposeArg) -> Purpose {
+    match p {
+        PurposeArg::Any => Purpose::Any,
+        PurposeArg::SmimeSign => Purpose::SmimeSign,
+        PurposeArg::SmimeEncrypt => Purpose::SmimeEncrypt,
+    }
+}
+
+/// Prints a verdict.
+pub fn print_verdict(cert: &Certificate, v: &Verdict, json: bool) {
+    if json {
+        let out = serde_json::json!({
+            "certificate": cert.sha256, "subject": cert.subject,
+            "status": v.status, "reason": v.reason, "chain": v.chain,
+            "chain_subjects": v.chain_subjects, "whitelisted": v.whitelisted,
+        });
+        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        return;
+    }
+    if v.status == "valid" {
+        println!("valid: {}", cert.subject);
+        if v.whitelisted {
+            println!("  whitelisted on the trust list");
+        }
+        for (i, s) in v.chain_subjects.iter().enumerate() {
+            println!("  {i}: {s}");
+        }
+    } else {
+        eprintln!("{}: {}", v.status, v.reason);
+    }
+}
+
+/// The stateless verifier.
+pub fn stateless(a: &VerifyArgs) -> Result<ExitCode, Failure> {
+    let bad_file = |(f, e): (String, certmail_app::FileError)| usage(format!("{f}: {e}"));
+    let leaf = certificates_from_files(std::slice::from_ref(&a.cert))
+        .map_err(bad_file)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| usage(format!("{}: no certificate", a.cert.display())))?;
+    let anchors = certificates_from_files(&a.root).map_err(bad_file)?;
+    let intermediates = certificates_from_files(&a.intermediate).map_err(bad_file)?;
+    let crls = crls_from_files(&a.crl).map_err(bad_file)?;
+    let opts = Options {
+        time: parse_at(a.at.as_deref())?,
+        allow_sha1: a.allow_sha1,
+        purpose: purpose(a.purpose),
+        peer_name: a.email.as_ref().map(|e| PeerName::Email(e.clone())),
+        policy: PolicyOptions {
+            initial_policy_set: a.policy.clone(),
+            require_explicit_policy: a.require_explicit_policy,
+            inhibit_policy_mapping: a.inhibit_policy_mapping,
+            inhibit_any_policy: a.inhibit_any_policy,
+        },
+        crls: crls.into_iter().map(Arc::new).collect(),
+        revocation: match a.revocation {
+            RevocationArg::Require => RevocationPolicy::Require,
+            RevocationArg::IfAvailable => RevocationPolicy::IfAvailable,
+            RevocationArg::Off => RevocationPolicy::Off,
+        },
+        ..Options::default()
+    };
+    let r = verify::verify(&leaf, &intermediates, &anchors, &opts, &AwsLcOps);
+    let v = Verdict::from_result(&r, false);
+    print_verdict(&leaf, &v, a.json);
+    Ok(if v.status == "valid" {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// `certmail crl ...`.
+pub async fn crl(app: &App, c: &CrlCommand) -> Result<ExitCode, Failure> {
+    match c {
+        CrlCommand::Import { files, json } => {
+            let reports = app.import_crl_files(files).await;
+            let mut failed = false;
+            let mut rows = Vec::new();
+            for (file, r) in &reports {
+                match r {
+                    Ok(items) => {
+                        for i in items {
+                            if *json {
+                                rows.push(serde_json::json!({"file": file, "status": i.status, "sha256": i.sha256, "issuer": i.issuer, "number": i.number, "problem": i.problem}));
+                            } else {
+                                let extra = i
+                                    .problem
+                                    .as_ref()
+                                    .map(|p| format!(" (not in use: {p})"))
+                                    .unwrap_or_default();
+                                println!(
+                                    "{} CRL {} {} number {}{extra}",
+                                    i.status,
+                                    i.sha256,
+                                    i.issuer,
+                                    i.number.as_deref().unwrap_or("-")
+                                );
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        failed = true;
+                        if *json {
+                            rows.push(serde_json::json!({"file": file, "status": "failed", "problem": e.to_string()}));
+                        } else {
+                            println!("failed {file}: {e}");
+                        }
+                    }
+                }
+            }
+            if *json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&rows).unwrap_or_default()
+                );
+            }
+            Ok(if failed {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        CrlCommand::List { json } => {
+            let crls = app.crls().await?;
+            if *json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&crls).unwrap_or_default()
+                );
+            } else {
+                println!(
+                    "{:<16}  {:<8}  {:<20}  {:<20}  {:>8}  {:<5}  ISSUER / VALIDITY",
+                    "SHA-256", "NUMBER", "THIS UPDATE", "NEXT UPDATE", "ENTRIES", "USED"
+                );
+                for c in &crls {
+                    println!(
+                        "{:<16}  {:<8}  {:<20}  {:<20}  {:>8}  {:<5}  {} / {}",
+                        &c.sha256[..16],
+                        c.number.as_deref().unwrap_or("-"),
+                        c.this_update,
+                        c.next_update.as_deref().unwrap_or("-"),
+                        c.entries,
+                        if c.current { "yes" } else { "no" },
+                        c.issuer,
+                        c.validity
+                    );
+                }
+                println!("{} CRL(s)", crls.len());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        CrlCommand::Show { id, json } => {
+            let (view, crl) = app.crl(id).await?;
+            if *json {
+                let mut v = serde_json::to_value(&view).unwrap_or_default();
+                let mut revoked: Vec<serde_json::Value> = crl
+                    .entries
+                    .iter()
+                    .map(|(serial, e)| serde_json::json!({"serial": hex::encode(serial), "date": certmail_pki::time::format_rfc3339(e.date), "reason": e.reason}))
+                    .collect();
+                revoked.sort_by(|a, b| a["serial"].as_str().cmp(&b["serial"].as_str()));
+                v["revoked"] = serde_json::Value::from(revoked);
+                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            } else {
+                println!("Issuer:       {}", view.issuer);
+                println!("Number:       {}", view.number.as_deref().unwrap_or("-"));
+                if let Some(b) = &view.delta_base {
+                    println!("Delta of:     {b}");
+                }
+                println!("This update:  {}", view.this_update);
+                println!(
+                    "Next update:  {}",
+                    view.next_update.as_deref().unwrap_or("-")
+                );
+                println!("Entries:      {}", view.entries);
+                println!("In use:       {}", if view.current { "yes" } else { "no" });
+                println!("Validity:     {}", view.validity);
+                println!("SHA-256:      {}", view.sha256);
+                let mut entries: Vec<_> = crl.entries.iter().collect();
+                entries.sort_by(|a, b| a.0.cmp(b.0));
+                for (serial, e) in entries.iter().take(50) {
+                    let reason = e.reason.map(|r| format!(" {r:?}")).unwrap_or_default();
+                    println!(
+                        "  {} {}{reason}",
+                        hex::encode(serial),
+                        certmail_pki::time::format_rfc3339(e.date)
+                    );
+                }
+                if entries.len() > 50 {
+                    println!("  ... {} more (use --json)", entries.len() - 50);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        CrlCommand::Delete { id } => {
+            let sha = app.delete_crl(id).await?;
+            println!("deleted CRL {sha}");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// `certmail ctl ...`.
+pub async fn ctl(app: &App, c: &CtlCommand) -> Result<ExitCode, Failure> {
+    match c {
+        CtlCommand::Add {
+            thumbprint,
+            status,
+            allow_expired,
+        } => {
+            let st = match status {
+                CtlStatusArg::Whitelisted => CtlStatus::Whitelisted {
+                    allow_expired: *allow_expired,
+                },
+                CtlStatusArg::Blacklisted if *allow_expired => {
+                    return Err(usage(
+                        "--allow-expired applies to whitelisted entries only".into(),
+                    ));
+                }
+                CtlStatusArg::Blacklisted => CtlStatus::Blacklisted,
+            };
+            let e = app.ctl_add(thumbprint, st).await?;
+            println!(
+                "{} {}{}",
+                e.status,
+                e.sha512,
+                if e.allow_expired {
+                    " (allow expired)"
+                } else {
+                    ""
+                }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        CtlCommand::List { json } => {
+            let entries = app.ctl().await?;
+            if *json {
+                let rows: Vec<_> = entries
+                    .iter()
+                    .map(|e| serde_json::json!({"sha512": e.sha512, "status": e.status, "allow_expired": e.allow_expired, "created_at": e.created_at}))
+                    .collect();
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&rows).unwrap_or_default()
+                );
+            } else {
+                for e in &entries {
+                    println!(
+                        "{:<11}  {}{}",
+                        e.status,
+                        e.sha512,
+                        if e.allow_expired {
+                            "  allow-expired"
+                        } else {
+                            ""
+                        }
+                    );
+                }
+                println!(
+                    "{} entr{}",
+                    entries.len(),
+                    if entries.len() == 1 { "y" } else { "ies" }
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        CtlCommand::Remove { thumbprint } => {
+            if app.ctl_remove(thumbprint).await? {
+                println!("removed");
+                Ok(ExitCode::SUCCESS)
+            } else {
+                Err(Failure {
+                    code: 1,
+                    message: format!("{thumbprint} is not on the trust list"),
+                })
+            }
+        }
+    }
+}
