@@ -98,7 +98,7 @@ pub struct Scope {
 }
 
 /// A parsed CRL.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Crl {
     /// Original DER.
     pub der: Vec<u8>,
@@ -125,14 +125,42 @@ pub struct Crl {
     tbs: Vec<u8>,
     signature_algorithm: SignatureAlgorithm,
     signature: Vec<u8>,
+    /// Signature results by issuer public key: a large CRL is hashed once, not per lookup.
+    verified: std::sync::Mutex<Vec<(Vec<u8>, Result<(), SignatureError>)>>,
 }
 
-fn serial_key(bytes: &[u8]) -> Vec<u8> {
+impl Clone for Crl {
+    fn clone(&self) -> Self {
+        Crl {
+            der: self.der.clone(),
+            issuer: self.issuer.clone(),
+            issuer_dn: self.issuer_dn.clone(),
+            this_update: self.this_update,
+            next_update: self.next_update,
+            number: self.number.clone(),
+            delta_base: self.delta_base.clone(),
+            authority_key_id: self.authority_key_id.clone(),
+            scope: self.scope.clone(),
+            defects: self.defects.clone(),
+            entries: self.entries.clone(),
+            tbs: self.tbs.clone(),
+            signature_algorithm: self.signature_algorithm.clone(),
+            signature: self.signature.clone(),
+            verified: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+}
+
+fn trim_serial(bytes: &[u8]) -> &[u8] {
     let mut b = bytes;
     while b.len() > 1 && b[0] == 0 {
         b = &b[1..];
     }
-    b.to_vec()
+    b
+}
+
+fn serial_key(bytes: &[u8]) -> Vec<u8> {
+    trim_serial(bytes).to_vec()
 }
 
 impl Crl {
@@ -158,6 +186,7 @@ impl Crl {
             tbs: tbs.to_der().map_err(bad)?,
             signature_algorithm: crate::sig::parse(&list.signature_algorithm),
             signature: list.signature.raw_bytes().to_vec(),
+            verified: std::sync::Mutex::new(Vec::new()),
         };
         if tbs.signature != list.signature_algorithm {
             crl.defects.push(
@@ -246,16 +275,22 @@ impl Crl {
 
     /// Looks a serial number up (bytes as in the certificate).
     pub fn entry(&self, serial: &[u8]) -> Option<&Entry> {
-        self.entries.get(&serial_key(serial))
+        self.entries.get(trim_serial(serial))
     }
 
-    /// Verifies the CRL's signature with the issuer's public key.
-    pub fn verify_signature(
-        &self,
-        key: PublicKeyRef<'_>,
-        ops: &dyn CryptoOps,
-    ) -> Result<(), SignatureError> {
-        ops.verify_signature(&self.signature_algorithm, key, &self.tbs, &self.signature)
+    /// Verifies the CRL's signature with the issuer's public key. The result is remembered
+    /// per key, so a CRL of a million entries is hashed once however often it is consulted.
+    pub fn verify_signature(&self, key: PublicKeyRef<'_>, ops: &dyn CryptoOps) -> Result<(), SignatureError> {
+        if let Ok(cache) = self.verified.lock()
+            && let Some((_, r)) = cache.iter().find(|(k, _)| k.as_slice() == key.key)
+        {
+            return r.clone();
+        }
+        let r = ops.verify_signature(&self.signature_algorithm, key, &self.tbs, &self.signature);
+        if let Ok(mut cache) = self.verified.lock() {
+            cache.push((key.key.to_vec(), r.clone()));
+        }
+        r
     }
 
     /// The PEM form.

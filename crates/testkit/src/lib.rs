@@ -96,13 +96,57 @@ fn must<T, E: std::fmt::Debug>(r: Result<T, E>, what: &str) -> T {
     }
 }
 
+/// Key type of the test CAs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaKey {
+    /// ECDSA P-256 with SHA-256.
+    P256,
+    /// RSA-2048 with PKCS#1 v1.5 SHA-256.
+    Rsa2048,
+}
+
+fn ca_key(k: CaKey) -> KeyPair {
+    match k {
+        CaKey::P256 => must(KeyPair::generate(), "P-256 key"),
+        CaKey::Rsa2048 => must(KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_2048), "RSA key"),
+    }
+}
+
 impl TestPki {
     /// A new root + intermediate with the given name prefix (so several PKIs can coexist).
     pub fn new(name: &str) -> Self {
-        let root_key = must(KeyPair::generate(), "root key");
+        Self::with_key(name, CaKey::P256)
+    }
+
+    /// A CRL issued by the intermediate revoking `serials` (keyCompromise).
+    pub fn crl(&self, serials: impl IntoIterator<Item = u64>, number: u64, this_update: i64, next_update: i64) -> Vec<u8> {
+        let revoked = serials
+            .into_iter()
+            .map(|s| rcgen::RevokedCertParams {
+                serial_number: SerialNumber::from_slice(&s.to_be_bytes()),
+                revocation_time: must(time::OffsetDateTime::from_unix_timestamp(this_update), "revocation time"),
+                reason_code: Some(rcgen::RevocationReason::KeyCompromise),
+                invalidity_date: None,
+            })
+            .collect();
+        let params = rcgen::CertificateRevocationListParams {
+            this_update: must(time::OffsetDateTime::from_unix_timestamp(this_update), "this update"),
+            next_update: must(time::OffsetDateTime::from_unix_timestamp(next_update), "next update"),
+            crl_number: SerialNumber::from_slice(&number.to_be_bytes()),
+            issuing_distribution_point: None,
+            revoked_certs: revoked,
+            key_identifier_method: rcgen::KeyIdMethod::Sha256,
+        };
+        let issuer = Issuer::new(self.inter_params.clone(), &self.inter_key);
+        must(params.signed_by(&issuer), "CRL").der().to_vec()
+    }
+
+    /// A root + intermediate with keys of the given type.
+    pub fn with_key(name: &str, key: CaKey) -> Self {
+        let root_key = ca_key(key);
         let root_params = ca_params(&format!("{name} Root"), 1);
         let root_cert = must(root_params.clone().self_signed(&root_key), "root");
-        let inter_key = must(KeyPair::generate(), "intermediate key");
+        let inter_key = ca_key(key);
         let inter_params = ca_params(&format!("{name} Intermediate"), 0);
         let root_issuer = Issuer::new(root_params, &root_key);
         let inter_cert = must(
