@@ -262,14 +262,22 @@ fn main() {
 
 /// `openssl speed` verify operations per second for an algorithm name (`rsa2048`, `ecdsap256`).
 fn openssl_verify_speed(alg: &str) -> Option<f64> {
-    let out = std::process::Command::new("openssl").args(["speed", "-seconds", "2", alg]).output().ok()?;
+    let out = std::process::Command::new("openssl")
+        .args(["speed", "-seconds", "2", alg])
+        .output()
+        .ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
     // Last line: "rsa 2048 bits 0.000713s 0.000020s   1402.5  49383.2" / "256 bits ecdsa (nistp256) ... sign/s verify/s"
     let line = text.lines().rev().find(|l| l.contains("bits"))?;
     line.split_whitespace().last()?.parse().ok()
 }
 
-fn verify_bench(count: usize, crl_entries: usize, key: &str, with_openssl: bool) -> Result<(), String> {
+fn verify_bench(
+    count: usize,
+    crl_entries: usize,
+    key: &str,
+    with_openssl: bool,
+) -> Result<(), String> {
     use std::sync::Arc;
 
     use certmail_pki::crl::Crl;
@@ -284,11 +292,24 @@ fn verify_bench(count: usize, crl_entries: usize, key: &str, with_openssl: bool)
     let now = certmail_testkit::unix_date(2030, 1, 1);
     let t = Instant::now();
     let pki = TestPki::with_key("VerifyBench", ca_key);
-    let leaves: Vec<Vec<u8>> = (0..count).map(|i| pki.leaf_shared_key(&LeafSpec::email(&email(i), i as u64 + 1))).collect();
+    let leaves: Vec<Vec<u8>> = (0..count)
+        .map(|i| pki.leaf_shared_key(&LeafSpec::email(&email(i), i as u64 + 1)))
+        .collect();
     // Every 100th leaf is revoked; the rest of the CRL are serials of other certificates.
-    let revoked_leaves: Vec<u64> = (0..count as u64).filter(|i| i % 100 == 0).map(|i| i + 1).collect();
+    let revoked_leaves: Vec<u64> = (0..count as u64)
+        .filter(|i| i % 100 == 0)
+        .map(|i| i + 1)
+        .collect();
     let others = crl_entries.saturating_sub(revoked_leaves.len()) as u64;
-    let crl_der = pki.crl(revoked_leaves.iter().copied().chain((0..others).map(|j| 10_000_000 + j)), 1, now - 3600, now + 86_400);
+    let crl_der = pki.crl(
+        revoked_leaves
+            .iter()
+            .copied()
+            .chain((0..others).map(|j| 10_000_000 + j)),
+        1,
+        now - 3600,
+        now + 86_400,
+    );
     println!(
         "generated {count} {key} chains and a CRL of {crl_entries} entries ({} KiB) in {:.1} s (not part of the figures)",
         crl_der.len() / 1024,
@@ -297,9 +318,13 @@ fn verify_bench(count: usize, crl_entries: usize, key: &str, with_openssl: bool)
 
     let t = Instant::now();
     let crl = Arc::new(Crl::from_der(&crl_der).map_err(|e| e.to_string())?);
-    println!("CRL parsed into a hash map in {:.1} ms", t.elapsed().as_secs_f64() * 1e3);
+    println!(
+        "CRL parsed into a hash map in {:.1} ms",
+        t.elapsed().as_secs_f64() * 1e3
+    );
     let anchors = vec![Certificate::from_der(&pki.root.der, &AwsLcOps).map_err(|e| e.to_string())?];
-    let intermediates = vec![Certificate::from_der(&pki.intermediate.der, &AwsLcOps).map_err(|e| e.to_string())?];
+    let intermediates =
+        vec![Certificate::from_der(&pki.intermediate.der, &AwsLcOps).map_err(|e| e.to_string())?];
     let opts = Options {
         time: now,
         crls: vec![crl],
@@ -316,15 +341,23 @@ fn verify_bench(count: usize, crl_entries: usize, key: &str, with_openssl: bool)
     let secs = t.elapsed().as_secs_f64();
     let ours = count as f64 / secs;
     if valid != count - revoked_leaves.len() {
-        return Err(format!("expected {} valid, got {valid}", count - revoked_leaves.len()));
+        return Err(format!(
+            "expected {} valid, got {valid}",
+            count - revoked_leaves.len()
+        ));
     }
-    println!("certmail: {count} parse+validate (2 signatures each, CRL lookup) in {secs:.2} s = {ours:.0} certificates/s, one thread; {valid} valid, {} revoked", count - valid);
+    println!(
+        "certmail: {count} parse+validate (2 signatures each, CRL lookup) in {secs:.2} s = {ours:.0} certificates/s, one thread; {valid} valid, {} revoked",
+        count - valid
+    );
 
     if !with_openssl {
         return Ok(());
     }
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let w = |name: &str, data: &str| std::fs::write(dir.path().join(name), data).map_err(|e| e.to_string());
+    let w = |name: &str, data: &str| {
+        std::fs::write(dir.path().join(name), data).map_err(|e| e.to_string())
+    };
     w("root.pem", &pki.root.pem)?;
     w("int.pem", &pki.intermediate.pem)?;
     w("crl.pem", &certmail_pki::pem::encode("X509 CRL", &crl_der))?;
@@ -337,19 +370,41 @@ fn verify_bench(count: usize, crl_entries: usize, key: &str, with_openssl: bool)
     let t = Instant::now();
     let out = std::process::Command::new("openssl")
         .current_dir(dir.path())
-        .args(["verify", "-CAfile", "root.pem", "-untrusted", "int.pem", "-CRLfile", "crl.pem", "-crl_check", "-attime", &now.to_string()])
+        .args([
+            "verify",
+            "-CAfile",
+            "root.pem",
+            "-untrusted",
+            "int.pem",
+            "-CRLfile",
+            "crl.pem",
+            "-crl_check",
+            "-attime",
+            &now.to_string(),
+        ])
         .args(&files)
         .output()
         .map_err(|e| format!("openssl: {e}"))?;
     let secs = t.elapsed().as_secs_f64();
-    let ok = String::from_utf8_lossy(&out.stdout).lines().filter(|l| l.ends_with(": OK")).count();
+    let ok = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.ends_with(": OK"))
+        .count();
     let theirs = count as f64 / secs;
-    println!("openssl verify -crl_check: {count} in {secs:.2} s = {theirs:.0} certificates/s (one process; {ok} OK)");
+    println!(
+        "openssl verify -crl_check: {count} in {secs:.2} s = {theirs:.0} certificates/s (one process; {ok} OK)"
+    );
     if ok != valid {
-        return Err(format!("openssl accepted {ok}, certmail {valid}: verdicts differ"));
+        return Err(format!(
+            "openssl accepted {ok}, certmail {valid}: verdicts differ"
+        ));
     }
     println!("ratio certmail / openssl: {:.1}x", ours / theirs);
-    let alg = if ca_key == CaKey::P256 { "ecdsap256" } else { "rsa2048" };
+    let alg = if ca_key == CaKey::P256 {
+        "ecdsap256"
+    } else {
+        "rsa2048"
+    };
     if let Some(v) = openssl_verify_speed(alg) {
         println!(
             "signature limit: openssl speed {alg} verify {v:.0}/s / 2 signatures per chain = {:.0} chains/s; certmail at {:.2} of it",

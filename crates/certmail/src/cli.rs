@@ -603,8 +603,16 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 } else {
                     let app = open(&cli).await?;
                     let view = app.get_any(what).await?;
+                    let verdict = app
+                        .verify_stored(
+                            &view,
+                            certmail_app::now(),
+                            certmail_pki::verify::Purpose::Any,
+                            None,
+                        )
+                        .await?;
                     app.close().await;
-                    render::cert_show(&view, *json);
+                    render::cert_show(&view, Some(&verdict), *json);
                 }
             }
             CertCommand::Export {
@@ -735,7 +743,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 let app = open(&cli).await?;
                 let view = app.get(StoreKind::Roots, thumbprint).await?;
                 app.close().await;
-                render::cert_show(&view, *json);
+                render::cert_show(&view, None, *json);
             }
             RootCommand::Delete { thumbprint } => {
                 let app = open(&cli).await?;

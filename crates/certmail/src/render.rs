@@ -194,10 +194,16 @@ fn show_text(c: &Certificate) {
     println!("SHA-512:            {}", c.sha512);
 }
 
-/// One stored certificate.
-pub fn cert_show(v: &CertView, as_json: bool) {
+/// One stored certificate, with its verdict when computed.
+pub fn cert_show(v: &CertView, verdict: Option<&certmail_app::trust::Verdict>, as_json: bool) {
     if as_json {
-        json(v);
+        let mut out = serde_json::to_value(v).unwrap_or_default();
+        if let Some(vd) = verdict {
+            out["status"] = serde_json::Value::from(vd.status);
+            out["status_reason"] = serde_json::Value::from(vd.reason.clone());
+            out["chain"] = serde_json::Value::from(vd.chain.clone());
+        }
+        json(&out);
         return;
     }
     show_text(&v.cert);
@@ -206,6 +212,18 @@ pub fn cert_show(v: &CertView, as_json: bool) {
         "Private key:        {}",
         if v.has_key { "yes" } else { "no" }
     );
+    if let Some(vd) = verdict {
+        if vd.status == "valid" {
+            println!(
+                "Status:             valid{}",
+                if vd.whitelisted { " (whitelisted)" } else { "" }
+            );
+            println!("Chain:              {}", vd.chain_subjects.join(" <- "));
+        } else {
+            println!("Status:             {}", vd.status);
+            println!("Reason:             {}", vd.reason);
+        }
+    }
 }
 
 /// Certificates parsed from a file.

@@ -97,6 +97,9 @@ pub struct Scope {
     pub indirect: bool,
 }
 
+/// (issuer public key, signature result).
+type SignatureMemo = (Vec<u8>, Result<(), SignatureError>);
+
 /// A parsed CRL.
 #[derive(Debug)]
 pub struct Crl {
@@ -126,7 +129,7 @@ pub struct Crl {
     signature_algorithm: SignatureAlgorithm,
     signature: Vec<u8>,
     /// Signature results by issuer public key: a large CRL is hashed once, not per lookup.
-    verified: std::sync::Mutex<Vec<(Vec<u8>, Result<(), SignatureError>)>>,
+    verified: std::sync::Mutex<Vec<SignatureMemo>>,
 }
 
 impl Clone for Crl {
@@ -280,7 +283,11 @@ impl Crl {
 
     /// Verifies the CRL's signature with the issuer's public key. The result is remembered
     /// per key, so a CRL of a million entries is hashed once however often it is consulted.
-    pub fn verify_signature(&self, key: PublicKeyRef<'_>, ops: &dyn CryptoOps) -> Result<(), SignatureError> {
+    pub fn verify_signature(
+        &self,
+        key: PublicKeyRef<'_>,
+        ops: &dyn CryptoOps,
+    ) -> Result<(), SignatureError> {
         if let Ok(cache) = self.verified.lock()
             && let Some((_, r)) = cache.iter().find(|(k, _)| k.as_slice() == key.key)
         {

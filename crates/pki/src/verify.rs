@@ -6,6 +6,8 @@
 use std::net::IpAddr;
 
 use crate::cert::{Certificate, NameConstraints, Subtree};
+use std::sync::Arc;
+
 use crate::crl::{Crl, Reason};
 use crate::name::{DistinguishedName, GeneralName};
 use crate::ops::{CryptoOps, PublicKeyRef, SignatureError};
@@ -410,6 +412,29 @@ fn whitelisted<'a>(
         check_validity(leaf, opts.time)?;
     }
     check_leaf(leaf, opts)?;
+    // Blacklisting wins over whitelisting, and is inherited: a whitelisted certificate under
+    // a blacklisted CA is blacklisted.
+    let pool: Vec<&Certificate> = intermediates.iter().chain(anchors).collect();
+    let mut current = leaf;
+    for _ in 0..opts.budget.max_intermediates + 1 {
+        let Some(up) = pool
+            .iter()
+            .copied()
+            .find(|i| !std::ptr::eq(*i, current) && is_issued_by(current, i, opts, ops))
+        else {
+            break;
+        };
+        if opts.ctl.status(up) == Some(CtlStatus::Blacklisted) {
+            return Err(VerifyError::Blacklisted {
+                subject: leaf.subject.clone(),
+                blacklisted: up.subject.clone(),
+            });
+        }
+        if up.vd.subject == up.vd.issuer {
+            break;
+        }
+        current = up;
+    }
     let issuer = intermediates
         .iter()
         .chain(anchors)
@@ -1376,8 +1401,10 @@ fn ip_in_subtree(name: &[u8], constraint: &[u8]) -> Match {
     if bits.windows(2).any(|w| !w[0] && w[1]) {
         return Match::Malformed("non-contiguous iPAddress constraint mask");
     }
+    // IPv4 and IPv6 are one name form (iPAddress): an IPv6 address is outside an IPv4-only
+    // permitted set, not unconstrained by it.
     if name.len() != addr.len() {
-        return Match::OtherType;
+        return Match::No;
     }
     bool_match(
         name.iter()
@@ -1520,6 +1547,12 @@ pub fn is_issued_by(
 /// Re-export for callers that compare names.
 pub type Name = DistinguishedName;
 
+/// Compares hex numbers (CRL numbers) numerically.
+fn cmp_hex(a: &str, b: &str) -> std::cmp::Ordering {
+    let (a, b) = (a.trim_start_matches('0'), b.trim_start_matches('0'));
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
 /// RFC 5280 6.3 for every certificate below the anchor in `path` (leaf first).
 fn check_revocation(
     path: &[&Certificate],
@@ -1532,7 +1565,7 @@ fn check_revocation(
     for pair in path.windows(2) {
         let (cert, issuer) = (pair[0], pair[1]);
         let mut problems: Vec<String> = Vec::new();
-        let mut covered = false;
+        let mut usable: Vec<&Arc<Crl>> = Vec::new();
         let candidates = opts.crls.iter().filter(|crl| {
             crl.issuer_dn == cert.vd.issuer
                 && match (&crl.authority_key_id, &issuer.subject_key_id) {
@@ -1576,23 +1609,62 @@ fn check_revocation(
                 problems.push(format!("CRL from {} is out of date", crl.issuer));
                 continue;
             }
-            if let Some(entry) = crl.entry(&cert.serial_bytes())
-                && entry.issuer.as_ref().is_none_or(|i| *i == cert.vd.issuer)
-                && entry.reason != Some(Reason::RemoveFromCrl)
-            {
-                return Err(VerifyError::Revoked {
-                    subject: cert.subject.clone(),
-                    date: crate::time::format_rfc3339(entry.date),
-                    reason: entry
-                        .reason
-                        .map_or("no reason given".into(), |r| format!("{r:?}")),
-                });
-            }
-            if crl.delta_base.is_none() && !crl.scope.as_ref().is_some_and(|s| s.only_some_reasons)
-            {
-                covered = true;
-            }
+            usable.push(crl);
         }
+        // Base CRLs first, then the newest delta that extends one of them (RFC 5280 5.2.4):
+        // a delta entry revokes, or with removeFromCRL lifts a base entry (a released hold).
+        let serial = cert.serial_bytes();
+        let entry_for = |crl: &'_ Crl| {
+            crl.entry(&serial)
+                .filter(|e| e.issuer.as_ref().is_none_or(|i| *i == cert.vd.issuer))
+                .cloned()
+        };
+        let bases: Vec<&Arc<Crl>> = usable
+            .iter()
+            .copied()
+            .filter(|c| c.delta_base.is_none())
+            .collect();
+        let mut status = bases
+            .iter()
+            .find_map(|c| entry_for(c))
+            .filter(|e| e.reason != Some(Reason::RemoveFromCrl));
+        let newest_base = bases
+            .iter()
+            .filter_map(|c| c.number.clone())
+            .max_by(|a, b| cmp_hex(a, b));
+        let delta = usable
+            .iter()
+            .copied()
+            .filter(|c| {
+                c.delta_base.as_ref().is_some_and(|db| {
+                    newest_base
+                        .as_ref()
+                        .is_some_and(|nb| cmp_hex(nb, db).is_ge())
+                })
+            })
+            .max_by(|a, b| {
+                cmp_hex(
+                    a.number.as_deref().unwrap_or(""),
+                    b.number.as_deref().unwrap_or(""),
+                )
+            });
+        if let Some(d) = delta
+            && let Some(e) = entry_for(d)
+        {
+            status = (e.reason != Some(Reason::RemoveFromCrl)).then_some(e);
+        }
+        if let Some(entry) = status {
+            return Err(VerifyError::Revoked {
+                subject: cert.subject.clone(),
+                date: crate::time::format_rfc3339(entry.date),
+                reason: entry
+                    .reason
+                    .map_or("no reason given".into(), |r| format!("{r:?}")),
+            });
+        }
+        let covered = bases
+            .iter()
+            .any(|c| !c.scope.as_ref().is_some_and(|s| s.only_some_reasons));
         if !covered && (!problems.is_empty() || opts.revocation == RevocationPolicy::Require) {
             return Err(VerifyError::RevocationUnknown {
                 subject: cert.subject.clone(),

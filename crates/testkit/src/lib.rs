@@ -108,7 +108,10 @@ pub enum CaKey {
 fn ca_key(k: CaKey) -> KeyPair {
     match k {
         CaKey::P256 => must(KeyPair::generate(), "P-256 key"),
-        CaKey::Rsa2048 => must(KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_2048), "RSA key"),
+        CaKey::Rsa2048 => must(
+            KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_2048),
+            "RSA key",
+        ),
     }
 }
 
@@ -119,19 +122,34 @@ impl TestPki {
     }
 
     /// A CRL issued by the intermediate revoking `serials` (keyCompromise).
-    pub fn crl(&self, serials: impl IntoIterator<Item = u64>, number: u64, this_update: i64, next_update: i64) -> Vec<u8> {
+    pub fn crl(
+        &self,
+        serials: impl IntoIterator<Item = u64>,
+        number: u64,
+        this_update: i64,
+        next_update: i64,
+    ) -> Vec<u8> {
         let revoked = serials
             .into_iter()
             .map(|s| rcgen::RevokedCertParams {
                 serial_number: SerialNumber::from_slice(&s.to_be_bytes()),
-                revocation_time: must(time::OffsetDateTime::from_unix_timestamp(this_update), "revocation time"),
+                revocation_time: must(
+                    time::OffsetDateTime::from_unix_timestamp(this_update),
+                    "revocation time",
+                ),
                 reason_code: Some(rcgen::RevocationReason::KeyCompromise),
                 invalidity_date: None,
             })
             .collect();
         let params = rcgen::CertificateRevocationListParams {
-            this_update: must(time::OffsetDateTime::from_unix_timestamp(this_update), "this update"),
-            next_update: must(time::OffsetDateTime::from_unix_timestamp(next_update), "next update"),
+            this_update: must(
+                time::OffsetDateTime::from_unix_timestamp(this_update),
+                "this update",
+            ),
+            next_update: must(
+                time::OffsetDateTime::from_unix_timestamp(next_update),
+                "next update",
+            ),
             crl_number: SerialNumber::from_slice(&number.to_be_bytes()),
             issuing_distribution_point: None,
             revoked_certs: revoked,
