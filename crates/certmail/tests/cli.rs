@@ -306,3 +306,179 @@ fn key_delete_is_refused_while_in_use() {
     env.ok(&["key", "delete", &id[..12], "--force"]);
     assert_eq!(env.json(&["cert", "list", "--json"])[0]["has_key"], false);
 }
+
+#[test]
+fn crl_store_keeps_the_newest_valid_crl_per_issuer() {
+    use certmail_testkit::{CrlEntry, CrlSpec};
+    let env = Env::sqlite();
+    let pki = TestPki::new("CrlStore");
+    let ca = pki.intermediate_ca();
+    let leaf = pki.leaf(&LeafSpec::email("crl@example.com", 42));
+    let now = certmail_testkit::unix_date(2025, 6, 1);
+    let spec = |number: u64, revoked: &[u64]| CrlSpec {
+        entries: revoked
+            .iter()
+            .map(|s| CrlEntry {
+                serial: *s,
+                reason: Some(1),
+                certificate_issuer: None,
+            })
+            .collect(),
+        number,
+        delta_base: None,
+        indirect: false,
+        this_update: now,
+        next_update: certmail_testkit::unix_date(2040, 1, 1),
+    };
+    env.ok(&["init"]);
+    env.ok(&["root", "import", path(&env.file("root.pem", &pki.root.pem))]);
+    env.ok(&[
+        "cert",
+        "import",
+        path(&env.file("chain.pem", format!("{}{}", leaf.pem, pki.intermediate.pem))),
+    ]);
+    let status = |env: &Env| -> String {
+        let rows = env.json(&["cert", "list", "--email", "crl@example.com", "--json"]);
+        rows[0]["status"].as_str().expect("status").to_owned()
+    };
+    assert_eq!(status(&env), "valid");
+
+    let crl2 = env.file("2.crl", ca.crl(&spec(2, &[42])));
+    let out = env.ok(&["crl", "import", path(&crl2)]);
+    assert!(out.starts_with("current CRL"), "{out}");
+    assert_eq!(status(&env), "revoked");
+
+    // An older CRL never replaces a newer one, even though it would make the leaf valid.
+    let crl1 = env.file("1.crl", ca.crl(&spec(1, &[])));
+    let out = env.ok(&["crl", "import", path(&crl1)]);
+    assert!(
+        out.starts_with("stored CRL") && out.contains("older"),
+        "{out}"
+    );
+    assert_eq!(status(&env), "revoked");
+
+    // A newer one replaces it.
+    let crl3 = env.file("3.crl", ca.crl(&spec(3, &[])));
+    let out = env.ok(&["crl", "import", path(&crl3)]);
+    assert!(out.starts_with("current CRL"), "{out}");
+    assert_eq!(status(&env), "valid");
+    let list = env.json(&["crl", "list", "--json"]);
+    let current: Vec<&str> = list
+        .as_array()
+        .expect("crls")
+        .iter()
+        .filter(|c| c["current"] == true)
+        .map(|c| c["number"].as_str().expect("number"))
+        .collect();
+    assert_eq!(current, ["03"]);
+
+    // A CRL from an issuer the stores do not hold is kept, marked unusable with the reason.
+    let stranger = TestPki::new("Stranger").intermediate_ca();
+    let s = env.file("s.crl", stranger.crl(&spec(7, &[42])));
+    let out = env.ok(&["crl", "import", path(&s)]);
+    assert!(
+        out.starts_with("stored CRL") && out.contains("not in the stores"),
+        "{out}"
+    );
+    assert_eq!(status(&env), "valid");
+    // Re-import is idempotent; garbage is refused and changes nothing.
+    assert!(
+        env.ok(&["crl", "import", path(&crl3)])
+            .starts_with("present")
+    );
+    let before = env.ok(&["crl", "list", "--json"]);
+    let junk = env.file("junk.crl", b"\x30\x03\x02\x01\x00");
+    assert_eq!(code(&env.run(&["crl", "import", path(&junk)])), 1);
+    assert_eq!(env.ok(&["crl", "list", "--json"]), before);
+    let sha = list[0]["sha256"].as_str().expect("sha").to_owned();
+    assert!(env.ok(&["crl", "show", &sha[..12]]).contains("Issuer:"));
+    env.ok(&["crl", "delete", &sha[..12]]);
+    assert_eq!(
+        env.json(&["crl", "list", "--json"])
+            .as_array()
+            .expect("crls")
+            .len(),
+        3
+    );
+}
+
+#[test]
+fn stateless_verify_exit_codes() {
+    let env = Env::sqlite();
+    let pki = TestPki::new("Stateless");
+    let leaf = env.file(
+        "leaf.pem",
+        pki.leaf(&LeafSpec::email("v@example.com", 3)).pem,
+    );
+    let root = env.file("root.pem", &pki.root.pem);
+    let int = env.file("int.pem", &pki.intermediate.pem);
+    let at = "2030-01-01T00:00:00Z";
+    let ok = env.run(&[
+        "verify",
+        path(&leaf),
+        "--root",
+        path(&root),
+        "--intermediate",
+        path(&int),
+        "--at",
+        at,
+        "--purpose",
+        "smime-sign",
+        "--email",
+        "V@example.com",
+    ]);
+    assert_eq!(code(&ok), 0, "{}", stderr(&ok));
+    let missing = env.run(&["verify", path(&leaf), "--root", path(&root), "--at", at]);
+    assert_eq!(code(&missing), 1);
+    assert!(
+        stderr(&missing).contains("untrusted"),
+        "{}",
+        stderr(&missing)
+    );
+    let expired = env.run(&[
+        "verify",
+        path(&leaf),
+        "--root",
+        path(&root),
+        "--intermediate",
+        path(&int),
+        "--at",
+        "2040-01-01T00:00:00Z",
+        "--json",
+    ]);
+    assert_eq!(code(&expired), 1);
+    let v: serde_json::Value = serde_json::from_slice(&expired.stdout).expect("json");
+    assert_eq!(v["status"], "expired");
+    let wrong_mail = env.run(&[
+        "verify",
+        path(&leaf),
+        "--root",
+        path(&root),
+        "--intermediate",
+        path(&int),
+        "--at",
+        at,
+        "--email",
+        "x@example.com",
+    ]);
+    assert_eq!(code(&wrong_mail), 1);
+    let garbage = env.file(
+        "g.pem",
+        "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+    );
+    assert_eq!(
+        code(&env.run(&["verify", path(&garbage), "--root", path(&root)])),
+        2
+    );
+    assert_eq!(
+        code(&env.run(&[
+            "verify",
+            path(&leaf),
+            "--root",
+            path(&root),
+            "--at",
+            "tomorrow"
+        ])),
+        2
+    );
+}

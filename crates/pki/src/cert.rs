@@ -232,6 +232,8 @@ pub struct ValidationData {
     pub aki_issuer_serial: bool,
     /// authorityInfoAccess present but not decodable.
     pub aia_malformed: bool,
+    /// cRLIssuer names of the CRL distribution points (indirect CRLs, RFC 5280 4.2.1.13).
+    pub crl_issuers: Vec<DistinguishedName>,
 }
 
 impl Certificate {
@@ -386,6 +388,11 @@ impl Certificate {
             }
             ext::CRL_DISTRIBUTION_POINTS => {
                 for dp in CrlDistributionPoints::from_der(v)?.0 {
+                    for n in dp.crl_issuer.iter().flatten() {
+                        if let X509GeneralName::DirectoryName(d) = n {
+                            self.vd.crl_issuers.push(DistinguishedName::from_x509(d));
+                        }
+                    }
                     if let Some(DistributionPointName::FullName(names)) = dp.distribution_point {
                         for n in names {
                             if let X509GeneralName::UniformResourceIdentifier(u) = n {

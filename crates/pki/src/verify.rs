@@ -447,7 +447,15 @@ fn whitelisted<'a>(
             },
             ..opts.clone()
         };
-        check_revocation(&[leaf, i], &lenient, ops)?;
+        check_revocation(
+            &[leaf, i],
+            &lenient,
+            ops,
+            &Pool {
+                intermediates,
+                anchors,
+            },
+        )?;
     }
     Ok(ValidPath { certs: vec![leaf] })
 }
@@ -507,7 +515,15 @@ impl<'a> Builder<'a, '_> {
             match validate(path, anchor, self.opts).and_then(|()| {
                 let mut full = path.clone();
                 full.push(anchor);
-                check_revocation(&full, self.opts, self.ops)
+                check_revocation(
+                    &full,
+                    self.opts,
+                    self.ops,
+                    &Pool {
+                        intermediates: self.intermediates,
+                        anchors: self.anchors,
+                    },
+                )
             }) {
                 Ok(()) => {
                     let mut found = path.clone();
@@ -1547,6 +1563,50 @@ pub fn is_issued_by(
 /// Re-export for callers that compare names.
 pub type Name = DistinguishedName;
 
+/// Certificates available to find the issuer of an indirect CRL.
+struct Pool<'a> {
+    intermediates: &'a [Certificate],
+    anchors: &'a [Certificate],
+}
+
+/// The certificate that signs an indirect CRL: named in the certificate's cRLIssuer, with
+/// cRLSign, and itself with a valid path to a trust anchor (6.3.3 f).
+fn indirect_crl_signer<'a>(
+    crl: &Crl,
+    pool: &Pool<'a>,
+    opts: &Options,
+    ops: &dyn CryptoOps,
+) -> Result<&'a Certificate, String> {
+    let plain = Options {
+        revocation: RevocationPolicy::Off,
+        purpose: Purpose::Any,
+        peer_name: None,
+        required_eku: Vec::new(),
+        required_ku: Vec::new(),
+        ..opts.clone()
+    };
+    let mut last = format!("no certificate for CRL issuer {}", crl.issuer);
+    for c in pool.intermediates.iter().chain(pool.anchors) {
+        if c.vd.subject != crl.issuer_dn {
+            continue;
+        }
+        if c.vd.key_usage_bits.is_some_and(|b| b & (1 << 6) == 0) {
+            last = format!("CRL issuer {} lacks cRLSign", c.subject);
+            continue;
+        }
+        let anchored = pool.anchors.iter().any(|a| std::ptr::eq(a, c))
+            || verify(c, pool.intermediates, pool.anchors, &plain, ops).is_ok();
+        if anchored {
+            return Ok(c);
+        }
+        last = format!(
+            "CRL issuer {} has no valid path to a trust anchor",
+            c.subject
+        );
+    }
+    Err(last)
+}
+
 /// Compares hex numbers (CRL numbers) numerically.
 fn cmp_hex(a: &str, b: &str) -> std::cmp::Ordering {
     let (a, b) = (a.trim_start_matches('0'), b.trim_start_matches('0'));
@@ -1558,6 +1618,7 @@ fn check_revocation(
     path: &[&Certificate],
     opts: &Options,
     ops: &dyn CryptoOps,
+    pool: &Pool<'_>,
 ) -> Result<(), VerifyError> {
     if opts.revocation == RevocationPolicy::Off {
         return Ok(());
@@ -1566,14 +1627,19 @@ fn check_revocation(
         let (cert, issuer) = (pair[0], pair[1]);
         let mut problems: Vec<String> = Vec::new();
         let mut usable: Vec<&Arc<Crl>> = Vec::new();
-        let candidates = opts.crls.iter().filter(|crl| {
+        let direct = |crl: &Crl| {
             crl.issuer_dn == cert.vd.issuer
                 && match (&crl.authority_key_id, &issuer.subject_key_id) {
                     (Some(a), Some(s)) => a == s,
                     _ => true,
                 }
-        });
-        for crl in candidates {
+        };
+        // An indirect CRL: issued by the CRL issuer the certificate names, marked indirectCRL.
+        let indirect = |crl: &Crl| {
+            crl.scope.as_ref().is_some_and(|s| s.indirect)
+                && cert.vd.crl_issuers.iter().any(|n| *n == crl.issuer_dn)
+        };
+        for crl in opts.crls.iter().filter(|c| direct(c) || indirect(c)) {
             if crl.scope.as_ref().is_some_and(|scope| {
                 (scope.only_user && cert.is_ca())
                     || (scope.only_ca && !cert.is_ca())
@@ -1585,17 +1651,28 @@ fn check_revocation(
                 problems.push(format!("CRL from {} is invalid: {d}", crl.issuer));
                 continue;
             }
-            if issuer.vd.key_usage_bits.is_some_and(|b| b & (1 << 6) == 0) {
+            let signer = if direct(crl) {
+                issuer
+            } else {
+                match indirect_crl_signer(crl, pool, opts, ops) {
+                    Ok(s) => s,
+                    Err(why) => {
+                        problems.push(format!("indirect CRL from {}: {why}", crl.issuer));
+                        continue;
+                    }
+                }
+            };
+            if signer.vd.key_usage_bits.is_some_and(|b| b & (1 << 6) == 0) {
                 problems.push(format!(
                     "CRL issuer {} lacks cRLSign in its key usage (6.3.3 f)",
-                    issuer.subject
+                    signer.subject
                 ));
                 continue;
             }
             let key = PublicKeyRef {
-                algorithm: &issuer.vd.key_oid,
-                curve: issuer.vd.key_curve.as_deref(),
-                key: &issuer.vd.public_key,
+                algorithm: &signer.vd.key_oid,
+                curve: signer.vd.key_curve.as_deref(),
+                key: &signer.vd.public_key,
             };
             if let Err(e) = crl.verify_signature(key, ops) {
                 problems.push(format!("CRL from {}: {e}", crl.issuer));
@@ -1614,9 +1691,10 @@ fn check_revocation(
         // Base CRLs first, then the newest delta that extends one of them (RFC 5280 5.2.4):
         // a delta entry revokes, or with removeFromCRL lifts a base entry (a released hold).
         let serial = cert.serial_bytes();
+        // An entry belongs to its certificateIssuer (indirect CRLs, 5.3.3), else to the CRL issuer.
         let entry_for = |crl: &'_ Crl| {
             crl.entry(&serial)
-                .filter(|e| e.issuer.as_ref().is_none_or(|i| *i == cert.vd.issuer))
+                .filter(|e| *e.issuer.as_ref().unwrap_or(&crl.issuer_dn) == cert.vd.issuer)
                 .cloned()
         };
         let bases: Vec<&Arc<Crl>> = usable

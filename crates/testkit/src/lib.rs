@@ -63,6 +63,8 @@ pub struct TestPki {
     inter_params: CertificateParams,
     inter_key: KeyPair,
     leaf_key: KeyPair,
+    root_params: CertificateParams,
+    root_key: KeyPair,
 }
 
 fn ca_params(cn: &str, path_len: u8) -> CertificateParams {
@@ -121,6 +123,59 @@ impl TestPki {
         Self::with_key(name, CaKey::P256)
     }
 
+    /// A second CA under the root (e.g. a dedicated CRL issuer), P-256.
+    pub fn sibling_ca(&self, cn: &str) -> Ca {
+        let key = must(KeyPair::generate(), "sibling key");
+        let params = ca_params(cn, 0);
+        let issuer = Issuer::new(self.root_params.clone(), &self.root_key);
+        let cert = must(params.signed_by(&key, &issuer), "sibling");
+        Ca {
+            cert: issued(&cert, &key),
+            params,
+            key,
+        }
+    }
+
+    /// The intermediate as a [`Ca`] (to sign hand-built CRLs).
+    pub fn intermediate_ca(&self) -> Ca {
+        Ca {
+            cert: Issued {
+                der: self.intermediate.der.clone(),
+                pem: self.intermediate.pem.clone(),
+                key_pkcs8: self.intermediate.key_pkcs8.clone(),
+                key_pem: self.intermediate.key_pem.clone(),
+            },
+            params: self.inter_params.clone(),
+            key: must(
+                KeyPair::try_from(self.intermediate.key_pkcs8.as_slice()),
+                "intermediate key",
+            ),
+        }
+    }
+
+    /// An end-user certificate under the intermediate whose CRL distribution point names
+    /// `crl_issuer` (the subject of that certificate) as cRLIssuer: for indirect CRLs.
+    pub fn leaf_with_crl_issuer(&self, spec: &LeafSpec, crl_issuer_cert: &[u8]) -> Issued {
+        use der::{Decode, Encode};
+        use x509_cert::ext::pkix::crl::dp::DistributionPoint;
+        use x509_cert::ext::pkix::name::GeneralName;
+        let c = must(
+            x509_cert::Certificate::from_der(crl_issuer_cert),
+            "CRL issuer certificate",
+        );
+        let dps = x509_cert::ext::pkix::CrlDistributionPoints(vec![DistributionPoint {
+            distribution_point: None,
+            reasons: None,
+            crl_issuer: Some(vec![GeneralName::DirectoryName(
+                c.tbs_certificate().subject().clone(),
+            )]),
+        }]);
+        let ext =
+            rcgen::CustomExtension::from_oid_content(&[2, 5, 29, 31], must(dps.to_der(), "CDP"));
+        let key = must(KeyPair::generate(), "leaf key");
+        self.leaf_inner(spec, &key, vec![ext])
+    }
+
     /// A CRL issued by the intermediate revoking `serials` (keyCompromise).
     pub fn crl(
         &self,
@@ -166,7 +221,7 @@ impl TestPki {
         let root_cert = must(root_params.clone().self_signed(&root_key), "root");
         let inter_key = ca_key(key);
         let inter_params = ca_params(&format!("{name} Intermediate"), 0);
-        let root_issuer = Issuer::new(root_params, &root_key);
+        let root_issuer = Issuer::new(root_params.clone(), &root_key);
         let inter_cert = must(
             inter_params.signed_by(&inter_key, &root_issuer),
             "intermediate",
@@ -178,6 +233,8 @@ impl TestPki {
             inter_params,
             inter_key,
             leaf_key,
+            root_params,
+            root_key,
         }
     }
 
@@ -194,7 +251,17 @@ impl TestPki {
     }
 
     fn leaf_with_key(&self, spec: &LeafSpec, key: &KeyPair) -> Issued {
+        self.leaf_inner(spec, key, Vec::new())
+    }
+
+    fn leaf_inner(
+        &self,
+        spec: &LeafSpec,
+        key: &KeyPair,
+        extra: Vec<rcgen::CustomExtension>,
+    ) -> Issued {
         let mut p = CertificateParams::default();
+        p.custom_extensions = extra;
         let mut dn = DistinguishedName::new();
         dn.push(DnType::CommonName, spec.cn.as_str());
         p.distinguished_name = dn;
@@ -221,5 +288,141 @@ impl TestPki {
         let issuer = Issuer::new(self.inter_params.clone(), &self.inter_key);
         let cert = must(p.signed_by(key, &issuer), "leaf");
         issued(&cert, key)
+    }
+}
+
+/// A CA that can sign hand-built CRLs.
+pub struct Ca {
+    /// Its certificate.
+    pub cert: Issued,
+    params: CertificateParams,
+    key: KeyPair,
+}
+
+/// One entry of a hand-built CRL.
+#[derive(Debug, Clone)]
+pub struct CrlEntry {
+    /// Serial number.
+    pub serial: u64,
+    /// reasonCode (RFC 5280 5.3.1), e.g. 1 keyCompromise, 6 certificateHold, 8 removeFromCRL.
+    pub reason: Option<u8>,
+    /// certificateIssuer: DER certificate whose subject becomes the entry's issuer.
+    pub certificate_issuer: Option<Vec<u8>>,
+}
+
+/// What rcgen cannot make: delta CRLs, indirect CRLs, certificateIssuer entries.
+#[derive(Debug, Clone)]
+pub struct CrlSpec {
+    /// Entries.
+    pub entries: Vec<CrlEntry>,
+    /// cRLNumber.
+    pub number: u64,
+    /// deltaCRLIndicator (base CRL number) for a delta CRL.
+    pub delta_base: Option<u64>,
+    /// issuingDistributionPoint with indirectCRL.
+    pub indirect: bool,
+    /// thisUpdate.
+    pub this_update: i64,
+    /// nextUpdate.
+    pub next_update: i64,
+}
+
+impl Ca {
+    /// Signs a hand-built CRL (ECDSA P-256 with SHA-256).
+    pub fn crl(&self, spec: &CrlSpec) -> Vec<u8> {
+        use der::asn1::{BitString, OctetString};
+        use der::{Decode, Encode};
+        use rcgen::SigningKey;
+        use x509_cert::crl::{CertificateList, RevokedCert, TbsCertList};
+        use x509_cert::ext::Extension;
+        use x509_cert::ext::pkix::name::GeneralName;
+        use x509_cert::serial_number::SerialNumber as X509Serial;
+        use x509_cert::time::Time;
+
+        let _ = &self.params;
+        let time = |t: i64| {
+            must(
+                der::asn1::UtcTime::from_unix_duration(std::time::Duration::from_secs(t as u64)),
+                "time",
+            )
+        };
+        let ext = |oid: &str, critical: bool, value: Vec<u8>| Extension {
+            extn_id: must(der::oid::ObjectIdentifier::new(oid), "oid"),
+            critical,
+            extn_value: must(OctetString::new(value), "octets"),
+        };
+        let int = |n: u64| {
+            must(der::asn1::Uint::new(&n.to_be_bytes()), "int")
+                .to_der()
+                .unwrap_or_default()
+        };
+        let me = must(
+            x509_cert::Certificate::from_der(&self.cert.der),
+            "CA certificate",
+        );
+        let alg = spki::AlgorithmIdentifierOwned {
+            oid: must(
+                der::oid::ObjectIdentifier::new("1.2.840.10045.4.3.2"),
+                "oid",
+            ),
+            parameters: None,
+        };
+        let mut crl_ext = vec![ext("2.5.29.20", false, int(spec.number))];
+        if let Some(b) = spec.delta_base {
+            crl_ext.push(ext("2.5.29.27", true, int(b)));
+        }
+        if spec.indirect {
+            let idp = x509_cert::ext::pkix::crl::dp::IssuingDistributionPoint {
+                distribution_point: None,
+                only_contains_user_certs: false,
+                only_contains_ca_certs: false,
+                only_some_reasons: None,
+                indirect_crl: true,
+                only_contains_attribute_certs: false,
+            };
+            crl_ext.push(ext("2.5.29.28", true, must(idp.to_der(), "IDP")));
+        }
+        let revoked = spec
+            .entries
+            .iter()
+            .map(|e| {
+                let mut exts = Vec::new();
+                if let Some(r) = e.reason {
+                    exts.push(ext("2.5.29.21", false, vec![0x0a, 0x01, r]));
+                }
+                if let Some(der) = &e.certificate_issuer {
+                    let c = must(x509_cert::Certificate::from_der(der), "certificate issuer");
+                    let names = vec![GeneralName::DirectoryName(
+                        c.tbs_certificate().subject().clone(),
+                    )];
+                    exts.push(ext("2.5.29.29", true, must(names.to_der(), "names")));
+                }
+                RevokedCert {
+                    serial_number: must(
+                        X509Serial::<x509_cert::certificate::Rfc5280>::new(&e.serial.to_be_bytes()),
+                        "serial",
+                    ),
+                    revocation_date: Time::UtcTime(time(spec.this_update)),
+                    crl_entry_extensions: (!exts.is_empty()).then_some(exts),
+                }
+            })
+            .collect::<Vec<_>>();
+        let tbs = TbsCertList {
+            version: x509_cert::Version::V2,
+            signature: alg.clone(),
+            issuer: me.tbs_certificate().subject().clone(),
+            this_update: Time::UtcTime(time(spec.this_update)),
+            next_update: Some(Time::UtcTime(time(spec.next_update))),
+            revoked_certificates: (!revoked.is_empty()).then_some(revoked),
+            crl_extensions: Some(crl_ext),
+        };
+        let tbs_der = must(tbs.to_der(), "TBS");
+        let sig = must(self.key.sign(&tbs_der), "sign");
+        let list = CertificateList {
+            tbs_cert_list: tbs,
+            signature_algorithm: alg,
+            signature: must(BitString::from_bytes(&sig), "bits"),
+        };
+        must(list.to_der(), "CRL")
     }
 }
