@@ -1637,7 +1637,7 @@ fn check_revocation(
         // An indirect CRL: issued by the CRL issuer the certificate names, marked indirectCRL.
         let indirect = |crl: &Crl| {
             crl.scope.as_ref().is_some_and(|s| s.indirect)
-                && cert.vd.crl_issuers.iter().any(|n| *n == crl.issuer_dn)
+                && cert.vd.crl_issuers.contains(&crl.issuer_dn)
         };
         for crl in opts.crls.iter().filter(|c| direct(c) || indirect(c)) {
             if crl.scope.as_ref().is_some_and(|scope| {
