@@ -46,6 +46,9 @@ pub enum AppError {
     /// A PKCS#12 export needs a password.
     #[error("a PKCS#12 export needs a password: pass --password-file FILE or --password-env VAR")]
     PasswordRequired,
+    /// A setting, selection or name is not acceptable.
+    #[error("{0}")]
+    Setting(String),
     /// A stored setting is corrupt.
     #[error("corrupt {what}: {reason}")]
     Corrupt {

@@ -5,6 +5,7 @@
 mod error;
 mod import;
 mod keyring;
+pub mod policy;
 pub mod trust;
 
 use std::path::{Path, PathBuf};
@@ -100,7 +101,7 @@ pub struct InitReport {
 #[derive(Debug)]
 pub struct App {
     pub(crate) store: Store,
-    kek: Kek,
+    pub(crate) kek: Kek,
 }
 
 /// Current time, Unix seconds (the app layer may read the clock; pki may not).

@@ -55,6 +55,136 @@ pub enum Command {
     /// The certificate trust list (whitelist / blacklist by SHA-512 thumbprint).
     #[command(subcommand)]
     Ctl(CtlCommand),
+    /// A user's settings (by e-mail address).
+    #[command(subcommand)]
+    User(PartyCommand),
+    /// A domain's settings (`example.com` or `*.example.com`).
+    #[command(subcommand)]
+    Domain(PartyCommand),
+    /// The global settings.
+    #[command(subcommand)]
+    Global(GlobalCommand),
+    /// Select encryption, signing and additional certificates.
+    #[command(subcommand)]
+    Select(SelectCommand),
+    /// Show, for each address, the resolved settings and the certificates that would be used.
+    Recipients {
+        /// Addresses.
+        #[arg(required = true)]
+        emails: Vec<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PartyCommand {
+    /// Resolved settings with their source.
+    Show {
+        /// E-mail address or domain.
+        name: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set a setting.
+    Set {
+        /// E-mail address or domain.
+        name: String,
+        /// Setting key.
+        key: String,
+        /// Value.
+        value: String,
+    },
+    /// Reset a setting to inherit.
+    Unset {
+        /// E-mail address or domain.
+        name: String,
+        /// Setting key.
+        key: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GlobalCommand {
+    /// Resolved global settings.
+    Show {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set a global setting.
+    Set {
+        /// Setting key.
+        key: String,
+        /// Value.
+        value: String,
+    },
+    /// Reset a global setting to the factory default.
+    Unset {
+        /// Setting key.
+        key: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SelectCommand {
+    /// Encryption certificates of a user or domain; without --add/--remove, show them and the
+    /// candidates (filtered by e-mail: the user's address by default, none for domains).
+    Encryption {
+        /// E-mail address or domain.
+        target: String,
+        /// Select a certificate manually.
+        #[arg(long, conflicts_with = "remove")]
+        add: Option<String>,
+        /// Remove a manual selection.
+        #[arg(long)]
+        remove: Option<String>,
+        /// Candidate filter text (default: the user's address; domains: none).
+        #[arg(long)]
+        filter: Option<String>,
+        /// Show all candidates, unfiltered.
+        #[arg(long)]
+        no_filter: bool,
+        /// Expiry filter for candidates.
+        #[arg(long, value_enum, default_value_t = Expiry::All)]
+        expired: Expiry,
+        /// Only candidates with a private key ("allow missing key alias" off).
+        #[arg(long)]
+        with_key: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The signing certificate of a user.
+    Signing {
+        /// E-mail address.
+        email: String,
+        /// Select manually (needs a private key).
+        #[arg(long, conflicts_with = "auto")]
+        set: Option<String>,
+        /// Back to automatic selection.
+        #[arg(long)]
+        auto: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Additional (escrow) certificates: `global`, a domain or a user.
+    Additional {
+        /// `global`, a domain or an e-mail address.
+        target: String,
+        /// Add.
+        #[arg(long, conflicts_with = "remove")]
+        add: Option<String>,
+        /// Remove.
+        #[arg(long)]
+        remove: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -453,7 +583,7 @@ fn passphrase() -> Option<Zeroizing<String>> {
         .map(Zeroizing::new)
 }
 
-fn list_filter(a: &ListArgs) -> ListFilter {
+pub(crate) fn list_filter(a: &ListArgs) -> ListFilter {
     ListFilter {
         email: a.email.as_ref().map(|e| e.trim().to_lowercase()),
         search: a.search.clone(),
@@ -722,6 +852,16 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Ctl(c) => {
             let app = open(&cli).await?;
             let r = crate::verify_cmd::ctl(&app, c).await;
+            app.close().await;
+            return r;
+        }
+        Command::User(_)
+        | Command::Domain(_)
+        | Command::Global(_)
+        | Command::Select(_)
+        | Command::Recipients { .. } => {
+            let app = open(&cli).await?;
+            let r = crate::policy_cmd::run(&app, &cli.command).await;
             app.close().await;
             return r;
         }

@@ -3,6 +3,7 @@
 
 mod cli;
 mod limbo;
+mod policy_cmd;
 mod render;
 mod verify_cmd;
 

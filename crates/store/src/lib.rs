@@ -11,6 +11,7 @@
 
 mod error;
 mod migrate;
+mod policy;
 mod trust;
 
 use certmail_pki::Certificate;
@@ -18,6 +19,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
 pub use error::StoreError;
+pub use policy::{Party, SelectionKind, SettingRow};
 pub use trust::{CtlEntry, NewCrl, StoredCrl};
 
 /// Result alias of this crate.
@@ -568,6 +570,12 @@ impl Store {
         sqlx::query("DELETE FROM certificate_emails WHERE certificate_id IN (SELECT id FROM certificates WHERE store = $1 AND sha256 = $2)")
             .bind(kind.as_str())
             .bind(sha256)
+            .execute(&mut *tx)
+            .await?;
+        // A selection never names a deleted certificate (unless it is still in the other store).
+        sqlx::query("DELETE FROM selections WHERE sha256 = $1 AND NOT EXISTS (SELECT 1 FROM certificates WHERE sha256 = $1 AND store <> $2)")
+            .bind(sha256)
+            .bind(kind.as_str())
             .execute(&mut *tx)
             .await?;
         let done = sqlx::query("DELETE FROM certificates WHERE store = $1 AND sha256 = $2")

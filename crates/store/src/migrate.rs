@@ -24,6 +24,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0002_crl_ctl.sql"),
         postgres: include_str!("../migrations/postgres/0002_crl_ctl.sql"),
     },
+    Migration {
+        version: 3,
+        name: "policy",
+        sqlite: include_str!("../migrations/sqlite/0003_policy.sql"),
+        postgres: include_str!("../migrations/postgres/0003_policy.sql"),
+    },
 ];
 
 /// Brings the schema up to the newest version.

@@ -1,0 +1,588 @@
+//! Users, domains and global settings with inheritance, and the selection of encryption,
+//! signing and additional certificates (the reference's "certificate selection").
+//!
+//! Resolution order for every setting: user -> domain (exact) -> wildcard parents
+//! (`*.b.example.com`, `*.example.com`, ...) -> global -> factory default. Each resolved
+//! value names where it came from.
+
+use certmail_pki::verify::Purpose;
+use certmail_store::{Party, SelectionKind};
+use serde::Serialize;
+
+use crate::error::AppError;
+use crate::trust::Verdict;
+use crate::{App, CertView, Result};
+
+/// A setting's definition.
+#[derive(Debug, Clone, Copy)]
+pub struct SettingDef {
+    /// Key.
+    pub key: &'static str,
+    /// Allowed values (empty: free text, stored sealed).
+    pub values: &'static [&'static str],
+    /// Factory default.
+    pub default: &'static str,
+    /// What it does.
+    pub help: &'static str,
+}
+
+/// The settings (easy to extend: add a line).
+pub const SETTINGS: &[SettingDef] = &[
+    SettingDef {
+        key: "locality",
+        values: &["internal", "external"],
+        default: "external",
+        help: "internal users' mail is decrypted and signed here; external recipients get encrypted mail",
+    },
+    SettingDef {
+        key: "encrypt-mode",
+        values: &["no-encryption", "allow", "force"],
+        default: "allow",
+        help: "allow: encrypt when certificates are available; force: never send in clear (hold or bounce)",
+    },
+    SettingDef {
+        key: "sign",
+        values: &["on", "off"],
+        default: "off",
+        help: "sign outgoing mail",
+    },
+    SettingDef {
+        key: "smime",
+        values: &["on", "off"],
+        default: "on",
+        help: "S/MIME processing enabled",
+    },
+    SettingDef {
+        key: "auto-select",
+        values: &["on", "off"],
+        default: "on",
+        help: "select valid certificates with a matching e-mail address automatically",
+    },
+    SettingDef {
+        key: "strict-decryption",
+        values: &["on", "off"],
+        default: "off",
+        help: "decrypt only with a valid key certificate tied to the recipient; otherwise deliver still encrypted",
+    },
+    SettingDef {
+        key: "pfx-password",
+        values: &[],
+        default: "",
+        help: "last used PKCS#12 password (stored encrypted)",
+    },
+];
+
+fn def(key: &str) -> Result<&'static SettingDef> {
+    SETTINGS.iter().find(|d| d.key == key).ok_or_else(|| {
+        AppError::Setting(format!(
+            "unknown setting {key:?}; known: {}",
+            SETTINGS
+                .iter()
+                .map(|d| d.key)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    })
+}
+
+/// A resolved setting and where it came from.
+#[derive(Debug, Clone, Serialize)]
+pub struct Resolved {
+    /// Key.
+    pub key: &'static str,
+    /// Value (`(set)` for secrets).
+    pub value: String,
+    /// `user`, `domain example.com`, `domain *.example.com`, `global` or `default`.
+    pub source: String,
+}
+
+/// A certificate in use, with where its selection came from.
+#[derive(Debug, Clone, Serialize)]
+pub struct CertUse {
+    /// SHA-256 thumbprint.
+    pub sha256: String,
+    /// Subject.
+    pub subject: String,
+    /// `automatic`, `user`, `domain example.com`, `additional (global)`, ...
+    pub source: String,
+}
+
+/// A candidate that is not used, with the reason.
+#[derive(Debug, Clone, Serialize)]
+pub struct Excluded {
+    /// SHA-256 thumbprint.
+    pub sha256: String,
+    /// Subject (empty when the certificate is gone).
+    pub subject: String,
+    /// Where it was selected.
+    pub source: String,
+    /// Why it is not used.
+    pub reason: String,
+}
+
+/// Everything the gateway needs for one address.
+#[derive(Debug, Clone, Serialize)]
+pub struct Recipient {
+    /// The address (lower case).
+    pub email: String,
+    /// Resolved settings.
+    pub settings: Vec<Resolved>,
+    /// Certificates to encrypt to (selected + inherited + additional).
+    pub encryption: Vec<CertUse>,
+    /// Candidates not used for encryption.
+    pub encryption_excluded: Vec<Excluded>,
+    /// The signing certificate.
+    pub signing: Option<CertUse>,
+    /// Candidates not used for signing.
+    pub signing_excluded: Vec<Excluded>,
+}
+
+/// Normalises and checks an e-mail address.
+pub fn normalise_email(e: &str) -> Result<String> {
+    let e = e.trim().to_lowercase();
+    match e.rsplit_once('@') {
+        Some((l, d))
+            if !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.') =>
+        {
+            Ok(e)
+        }
+        _ => Err(AppError::Setting(format!("{e:?} is not an e-mail address"))),
+    }
+}
+
+/// Normalises and checks a domain (`example.com` or `*.example.com`).
+pub fn normalise_domain(d: &str) -> Result<String> {
+    let d = d.trim().trim_end_matches('.').to_lowercase();
+    let body = d.strip_prefix("*.").unwrap_or(&d);
+    if body.is_empty()
+        || body
+            .split('.')
+            .any(|l| l.is_empty() || !l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+    {
+        return Err(AppError::Setting(format!("{d:?} is not a domain")));
+    }
+    Ok(d)
+}
+
+/// The parties a user inherits from, most specific first.
+pub fn chain_for_user(email: &str) -> Vec<Party> {
+    let mut out = vec![Party::User(email.to_owned())];
+    if let Some((_, domain)) = email.rsplit_once('@') {
+        out.extend(chain_for_domain(domain));
+    } else {
+        out.push(Party::Global);
+    }
+    out
+}
+
+/// The parties a domain inherits from: itself, its wildcard parents nearest first
+/// (`a.b.example.com` -> `*.b.example.com`, `*.example.com`, `*.com`), then global.
+pub fn chain_for_domain(domain: &str) -> Vec<Party> {
+    let mut out = vec![Party::Domain(domain.to_owned())];
+    let mut rest = domain.strip_prefix("*.").unwrap_or(domain);
+    while let Some((_, parent)) = rest.split_once('.') {
+        out.push(Party::Domain(format!("*.{parent}")));
+        rest = parent;
+    }
+    out.push(Party::Global);
+    out
+}
+
+fn source(p: &Party) -> String {
+    match p {
+        Party::Global => "global".into(),
+        Party::Domain(d) => format!("domain {d}"),
+        Party::User(_) => "user".into(),
+    }
+}
+
+impl App {
+    fn seal_setting(&self, party: &Party, key: &str, value: &str) -> Result<String> {
+        let (scope, name) = party.key();
+        let aad = format!("setting:{key}:{scope}:{name}");
+        Ok(hex::encode(
+            self.kek.seal(value.as_bytes(), aad.as_bytes())?,
+        ))
+    }
+
+    /// Reads a secret setting (e.g. the last-used PKCS#12 password) for a user, resolved.
+    pub async fn secret_setting(
+        &self,
+        email: &str,
+        key: &str,
+    ) -> Result<Option<zeroize::Zeroizing<String>>> {
+        let email = normalise_email(email)?;
+        let chain = chain_for_user(&email);
+        let rows = self.store.settings_of(&chain).await?;
+        for p in &chain {
+            if let Some(r) = rows.iter().find(|r| &r.party == p && r.key == key) {
+                let (scope, name) = p.key();
+                let aad = format!("setting:{key}:{scope}:{name}");
+                let sealed = hex::decode(&r.value).map_err(|e| AppError::Corrupt {
+                    what: "secret setting",
+                    reason: e.to_string(),
+                })?;
+                let plain = self.kek.open(&sealed, aad.as_bytes())?;
+                return Ok(Some(zeroize::Zeroizing::new(
+                    String::from_utf8_lossy(&plain).into_owned(),
+                )));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Sets a setting for a party (creating the user/domain object).
+    pub async fn set_setting(&self, party: &Party, key: &str, value: &str) -> Result<()> {
+        let d = def(key)?;
+        let stored = if d.values.is_empty() {
+            self.seal_setting(party, key, value)?
+        } else if d.values.contains(&value) {
+            value.to_owned()
+        } else {
+            return Err(AppError::Setting(format!(
+                "{key} must be one of {}",
+                d.values.join(", ")
+            )));
+        };
+        self.store.ensure_party(party, crate::now()).await?;
+        self.store.set_setting(party, key, &stored).await?;
+        Ok(())
+    }
+
+    /// Resets a setting to "inherit".
+    pub async fn unset_setting(&self, party: &Party, key: &str) -> Result<bool> {
+        def(key)?;
+        Ok(self.store.unset_setting(party, key).await?)
+    }
+
+    /// Resolves every setting along `chain` (most specific first).
+    pub async fn resolve_chain(&self, chain: &[Party]) -> Result<Vec<Resolved>> {
+        let rows = self.store.settings_of(chain).await?;
+        Ok(SETTINGS
+            .iter()
+            .map(|d| {
+                for p in chain {
+                    if let Some(r) = rows.iter().find(|r| &r.party == p && r.key == d.key) {
+                        return Resolved {
+                            key: d.key,
+                            value: if d.values.is_empty() {
+                                "(set)".into()
+                            } else {
+                                r.value.clone()
+                            },
+                            source: source(p),
+                        };
+                    }
+                }
+                Resolved {
+                    key: d.key,
+                    value: if d.values.is_empty() {
+                        "(unset)".into()
+                    } else {
+                        d.default.to_owned()
+                    },
+                    source: "default".into(),
+                }
+            })
+            .collect())
+    }
+
+    async fn cert_by_sha(&self, sha256: &str) -> Option<CertView> {
+        self.get_any(sha256)
+            .await
+            .ok()
+            .filter(|v| v.cert.sha256 == sha256)
+    }
+
+    async fn judge(
+        &self,
+        sha: &str,
+        src: String,
+        purpose: Purpose,
+        now: i64,
+        use_: &mut Vec<CertUse>,
+        excluded: &mut Vec<Excluded>,
+    ) -> Result<()> {
+        if use_.iter().any(|u| u.sha256 == sha) {
+            return Ok(());
+        }
+        match self.cert_by_sha(sha).await {
+            None => excluded.push(Excluded {
+                sha256: sha.to_owned(),
+                subject: String::new(),
+                source: src,
+                reason: "certificate no longer in the store".into(),
+            }),
+            Some(v) => {
+                let verdict: Verdict = self.verify_stored(&v, now, purpose, None).await?;
+                if verdict.status == "valid" {
+                    use_.push(CertUse {
+                        sha256: sha.to_owned(),
+                        subject: v.cert.subject.clone(),
+                        source: src,
+                    });
+                } else {
+                    excluded.push(Excluded {
+                        sha256: sha.to_owned(),
+                        subject: v.cert.subject.clone(),
+                        source: src,
+                        reason: verdict.reason,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Resolves one recipient: settings with their source, the certificates to encrypt to
+    /// and to sign with, and why each excluded candidate is not used.
+    pub async fn recipient(&self, email: &str, now: i64) -> Result<Recipient> {
+        let email = normalise_email(email)?;
+        self.store
+            .ensure_party(&Party::User(email.clone()), now)
+            .await?;
+        let chain = chain_for_user(&email);
+        let settings = self.resolve_chain(&chain).await?;
+        let auto = settings
+            .iter()
+            .any(|r| r.key == "auto-select" && r.value == "on");
+        let mut encryption = Vec::new();
+        let mut enc_excluded = Vec::new();
+        let matching = self.find_by_email(&email).await?;
+        if auto {
+            for v in &matching {
+                let verdict = self
+                    .verify_stored(v, now, Purpose::SmimeEncrypt, Some(&email))
+                    .await?;
+                if verdict.status == "valid" {
+                    encryption.push(CertUse {
+                        sha256: v.cert.sha256.clone(),
+                        subject: v.cert.subject.clone(),
+                        source: "automatic".into(),
+                    });
+                } else {
+                    enc_excluded.push(Excluded {
+                        sha256: v.cert.sha256.clone(),
+                        subject: v.cert.subject.clone(),
+                        source: "automatic".into(),
+                        reason: verdict.reason,
+                    });
+                }
+            }
+        }
+        // Manually selected encryption certificates: the user's, and those inherited from
+        // the domain and its wildcard parents.
+        let no_global: Vec<Party> = chain
+            .iter()
+            .filter(|p| **p != Party::Global)
+            .cloned()
+            .collect();
+        for (p, sha) in self
+            .store
+            .selections_of(&no_global, SelectionKind::Encryption)
+            .await?
+        {
+            self.judge(
+                &sha,
+                source(&p),
+                Purpose::SmimeEncrypt,
+                now,
+                &mut encryption,
+                &mut enc_excluded,
+            )
+            .await?;
+        }
+        for (p, sha) in self
+            .store
+            .selections_of(&chain, SelectionKind::Additional)
+            .await?
+        {
+            self.judge(
+                &sha,
+                format!("additional ({})", source(&p)),
+                Purpose::SmimeEncrypt,
+                now,
+                &mut encryption,
+                &mut enc_excluded,
+            )
+            .await?;
+        }
+        enc_excluded.retain(|e| !encryption.iter().any(|u| u.sha256 == e.sha256));
+
+        // Signing: the manual choice if usable, else automatic (valid, matching, with key;
+        // the one valid longest, then the lowest thumbprint).
+        let mut signing = None;
+        let mut sign_excluded = Vec::new();
+        let manual = self
+            .store
+            .selections_of(&chain[..1], SelectionKind::Signing)
+            .await?;
+        for (_, sha) in manual {
+            let mut used = Vec::new();
+            self.judge(
+                &sha,
+                "user".into(),
+                Purpose::SmimeSign,
+                now,
+                &mut used,
+                &mut sign_excluded,
+            )
+            .await?;
+            match (used.pop(), self.cert_by_sha(&sha).await) {
+                (Some(u), Some(v)) if v.has_key => signing = Some(u),
+                (Some(u), _) => sign_excluded.push(Excluded {
+                    sha256: u.sha256,
+                    subject: u.subject,
+                    source: "user".into(),
+                    reason: "no private key".into(),
+                }),
+                _ => {}
+            }
+        }
+        if signing.is_none() && auto {
+            let mut best: Option<&CertView> = None;
+            for v in &matching {
+                if !v.has_key {
+                    sign_excluded.push(Excluded {
+                        sha256: v.cert.sha256.clone(),
+                        subject: v.cert.subject.clone(),
+                        source: "automatic".into(),
+                        reason: "no private key".into(),
+                    });
+                    continue;
+                }
+                let verdict = self
+                    .verify_stored(v, now, Purpose::SmimeSign, Some(&email))
+                    .await?;
+                if verdict.status != "valid" {
+                    sign_excluded.push(Excluded {
+                        sha256: v.cert.sha256.clone(),
+                        subject: v.cert.subject.clone(),
+                        source: "automatic".into(),
+                        reason: verdict.reason,
+                    });
+                    continue;
+                }
+                let better = best.is_none_or(|b| {
+                    (v.cert.not_after, std::cmp::Reverse(&v.cert.sha256))
+                        > (b.cert.not_after, std::cmp::Reverse(&b.cert.sha256))
+                });
+                if better {
+                    best = Some(v);
+                }
+            }
+            signing = best.map(|v| CertUse {
+                sha256: v.cert.sha256.clone(),
+                subject: v.cert.subject.clone(),
+                source: "automatic".into(),
+            });
+        }
+        Ok(Recipient {
+            email,
+            settings,
+            encryption,
+            encryption_excluded: enc_excluded,
+            signing,
+            signing_excluded: sign_excluded,
+        })
+    }
+
+    /// Manually selects a certificate. Signing selections need a private key.
+    pub async fn select(
+        &self,
+        party: &Party,
+        kind: SelectionKind,
+        thumbprint: &str,
+    ) -> Result<CertView> {
+        let v = self
+            .get(certmail_store::StoreKind::Certificates, thumbprint)
+            .await?;
+        if kind == SelectionKind::Signing && !v.has_key {
+            return Err(AppError::Setting(format!(
+                "{} has no private key: only certificates with a key can sign",
+                v.cert.sha256
+            )));
+        }
+        if kind == SelectionKind::Signing && !matches!(party, Party::User(_)) {
+            return Err(AppError::Setting(
+                "a signing certificate is selected per user".into(),
+            ));
+        }
+        self.store.ensure_party(party, crate::now()).await?;
+        self.store.select(party, kind, &v.cert.sha256).await?;
+        Ok(v)
+    }
+
+    /// Removes a manual selection. Automatically selected certificates cannot be deselected.
+    pub async fn deselect(
+        &self,
+        party: &Party,
+        kind: SelectionKind,
+        thumbprint: Option<&str>,
+    ) -> Result<u64> {
+        let sha = match thumbprint {
+            Some(t) => Some(
+                self.get(certmail_store::StoreKind::Certificates, t)
+                    .await?
+                    .cert
+                    .sha256,
+            ),
+            None => None,
+        };
+        let n = self.store.deselect(party, kind, sha.as_deref()).await?;
+        if n == 0
+            && let (Some(s), Party::User(email), SelectionKind::Encryption) = (&sha, party, kind)
+        {
+            let r = self.recipient(email, crate::now()).await?;
+            if r.encryption
+                .iter()
+                .any(|u| &u.sha256 == s && u.source == "automatic")
+            {
+                return Err(AppError::Setting(format!(
+                    "{s} is selected automatically (valid, with a matching address) and cannot be deselected; set auto-select off for {email} to use manual selection only"
+                )));
+            }
+        }
+        Ok(n)
+    }
+
+    /// Manual selections of a party (its own, not inherited).
+    pub async fn selections(&self, party: &Party, kind: SelectionKind) -> Result<Vec<String>> {
+        Ok(self
+            .store
+            .selections_of(std::slice::from_ref(party), kind)
+            .await?
+            .into_iter()
+            .map(|(_, s)| s)
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inheritance_chains() {
+        let d = |s: &str| Party::Domain(s.into());
+        assert_eq!(
+            chain_for_user("x@a.b.example.com"),
+            vec![
+                Party::User("x@a.b.example.com".into()),
+                d("a.b.example.com"),
+                d("*.b.example.com"),
+                d("*.example.com"),
+                d("*.com"),
+                Party::Global
+            ]
+        );
+        assert_eq!(
+            chain_for_domain("*.example.com"),
+            vec![d("*.example.com"), d("*.com"), Party::Global]
+        );
+        assert!(normalise_email("Bob@Example.COM").is_ok_and(|e| e == "bob@example.com"));
+        assert!(normalise_email("nobody").is_err());
+        assert!(normalise_domain("*.Example.com.").is_ok_and(|d| d == "*.example.com"));
+        assert!(normalise_domain("exa mple.com").is_err());
+    }
+}
