@@ -102,6 +102,7 @@ pub struct InitReport {
 pub struct App {
     pub(crate) store: Store,
     pub(crate) kek: Kek,
+    pub(crate) cache: std::sync::Mutex<trust::TrustCache>,
 }
 
 /// Current time, Unix seconds (the app layer may read the clock; pki may not).
@@ -133,7 +134,11 @@ impl App {
         let kek = keyring::load(&cfg.data_dir, passphrase.as_ref().map(|p| p.as_bytes()))?;
         let store = Store::open(&cfg.database_url()?).await?;
         keyring::check_or_set(&store, &kek).await?;
-        Ok(App { store, kek })
+        Ok(App {
+            store,
+            kek,
+            cache: std::sync::Mutex::new(trust::TrustCache::default()),
+        })
     }
 
     /// The underlying store (for benchmarks and tests).

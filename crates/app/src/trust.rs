@@ -16,6 +16,16 @@ use serde::Serialize;
 use crate::error::{AppError, FileError};
 use crate::{App, CertView, Result};
 
+/// Trust material and verdicts cached per trust generation.
+#[derive(Debug, Default)]
+pub(crate) struct TrustCache {
+    generation: Option<String>,
+    anchors: Option<Arc<Vec<Certificate>>>,
+    ctl: Option<Arc<Ctl>>,
+    /// (thumbprint, purpose, e-mail) -> (verdict, computed at, valid until).
+    verdicts: std::collections::HashMap<(String, u8, Option<String>), (Verdict, i64, i64)>,
+}
+
 /// How many candidate issuer certificates a stored verification loads at most.
 const MAX_CANDIDATES: usize = 64;
 
@@ -423,13 +433,61 @@ impl App {
         purpose: Purpose,
         email: Option<&str>,
     ) -> Result<Verdict> {
-        let anchors: Vec<Certificate> = self
-            .store
-            .all_roots()
-            .await?
-            .iter()
-            .filter_map(|d| Certificate::from_der(d, &AwsLcOps).ok())
-            .collect();
+        // The cache is keyed by the trust generation, which every change of roots, CA
+        // certificates, CRLs or the trust list renews: one cheap read decides whether
+        // anything cached may still be used.
+        let generation = self.store.trust_generation().await?;
+        let key = (
+            view.cert.sha256.clone(),
+            purpose as u8,
+            email.map(str::to_lowercase),
+        );
+        let (anchors, ctl) = {
+            let mut cache = self.cache.lock().map_err(|_| AppError::Corrupt {
+                what: "verdict cache",
+                reason: "poisoned".into(),
+            })?;
+            if cache.generation.as_deref() != Some(generation.as_str()) {
+                *cache = TrustCache {
+                    generation: Some(generation.clone()),
+                    ..TrustCache::default()
+                };
+            }
+            if let Some((v, from, until)) = cache.verdicts.get(&key)
+                && at >= *from
+                && at <= *until
+            {
+                return Ok(v.clone());
+            }
+            (cache.anchors.clone(), cache.ctl.clone())
+        };
+        let anchors = match anchors {
+            Some(a) => a,
+            None => {
+                let a: Arc<Vec<Certificate>> = Arc::new(
+                    self.store
+                        .all_roots()
+                        .await?
+                        .iter()
+                        .filter_map(|d| Certificate::from_der(d, &AwsLcOps).ok())
+                        .collect(),
+                );
+                if let Ok(mut c) = self.cache.lock() {
+                    c.anchors = Some(a.clone());
+                }
+                a
+            }
+        };
+        let ctl = match ctl {
+            Some(c) => c,
+            None => {
+                let c = Arc::new(self.load_ctl().await?);
+                if let Ok(mut cache) = self.cache.lock() {
+                    cache.ctl = Some(c.clone());
+                }
+                c
+            }
+        };
         // Candidate intermediates: walk issuer names upward from the certificate.
         let mut intermediates: Vec<Certificate> = Vec::new();
         let mut seen: HashSet<String> = HashSet::new();
@@ -459,7 +517,11 @@ impl App {
                 }
             }
         }
-        let ctl = self.load_ctl().await?;
+        let crl_until = crls
+            .iter()
+            .filter_map(|c| c.next_update)
+            .min()
+            .unwrap_or(i64::MAX);
         let whitelisted = matches!(ctl.status(&view.cert), Some(CtlStatus::Whitelisted { .. }));
         let opts = Options {
             time: at,
@@ -467,11 +529,31 @@ impl App {
             peer_name: email.map(|e| PeerName::Email(e.to_owned())),
             crls,
             revocation: RevocationPolicy::IfAvailable,
-            ctl: Arc::new(ctl),
+            ctl,
             ..Options::default()
         };
         let r = verify::verify(&view.cert, &intermediates, &anchors, &opts, &AwsLcOps);
-        Ok(Verdict::from_result(&r, whitelisted))
+        // Until when this verdict holds without any change to the trust material: the
+        // earliest notAfter on the path (or the leaf's notBefore while not yet valid) and the
+        // earliest CRL nextUpdate.
+        let until = match &r {
+            Ok(p) => p
+                .certs
+                .iter()
+                .map(|c| c.not_after)
+                .min()
+                .unwrap_or(i64::MAX),
+            Err(VerifyError::NotYetValid { .. }) => view.cert.not_before - 1,
+            Err(_) => i64::MAX,
+        }
+        .min(crl_until);
+        let v = Verdict::from_result(&r, whitelisted);
+        if let Ok(mut cache) = self.cache.lock()
+            && cache.generation.as_deref() == Some(generation.as_str())
+        {
+            cache.verdicts.insert(key, (v.clone(), at, until));
+        }
+        Ok(v)
     }
 
     /// Validates a certificate of either store by thumbprint.

@@ -190,6 +190,8 @@ pub struct Store {
     backend: Backend,
 }
 
+static NEXT_TOKEN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// Certificates per multi-row INSERT.
 const CERT_CHUNK: usize = 200;
 /// E-mail rows per multi-row INSERT.
@@ -297,6 +299,26 @@ impl Store {
         Ok(())
     }
 
+    /// The trust generation: a token renewed by every change that can change a verdict
+    /// (roots, CA certificates, deletions, CRLs, trust list). Caches compare it.
+    pub async fn trust_generation(&self) -> Result<String> {
+        Ok(self.meta_get("trust_generation").await?.unwrap_or_default())
+    }
+
+    /// Renews the trust generation.
+    pub async fn bump_trust_generation(&self) -> Result<()> {
+        let token = format!(
+            "{:x}-{}",
+            std::process::id(),
+            NEXT_TOKEN.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        self.meta_set("trust_generation", &format!("{nanos:x}-{token}"))
+            .await
+    }
+
     /// Stores certificates and sealed keys in one transaction: either all of them are
     /// written or none. Items already present (same store + SHA-256, same key id) are left
     /// as they are and reported [`Outcome::Present`].
@@ -393,6 +415,12 @@ impl Store {
             });
         }
         tx.commit().await?;
+        let affects_trust = certs.iter().zip(&cert_outcomes).any(|((kind, c), o)| {
+            *o == Outcome::Imported && (*kind == StoreKind::Roots || c.is_ca())
+        });
+        if affects_trust {
+            self.bump_trust_generation().await?;
+        }
         Ok((cert_outcomes, key_outcomes))
     }
 
@@ -590,6 +618,7 @@ impl Store {
             });
         }
         tx.commit().await?;
+        self.bump_trust_generation().await?;
         Ok(())
     }
 

@@ -167,6 +167,7 @@ impl Store {
             return Ok(false);
         }
         tx.commit().await?;
+        self.bump_trust_generation().await?;
         Ok(true)
     }
 
@@ -176,6 +177,7 @@ impl Store {
             .bind(id)
             .execute(&self.pool)
             .await?;
+        self.bump_trust_generation().await?;
         Ok(())
     }
 
@@ -191,6 +193,7 @@ impl Store {
         .bind(e.created_at)
         .execute(&self.pool)
         .await?;
+        self.bump_trust_generation().await?;
         Ok(())
     }
 
@@ -219,6 +222,7 @@ impl Store {
             .bind(sha512)
             .execute(&self.pool)
             .await?;
+        self.bump_trust_generation().await?;
         Ok(done.rows_affected() > 0)
     }
 
