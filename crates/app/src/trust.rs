@@ -23,8 +23,11 @@ pub(crate) struct TrustCache {
     anchors: Option<Arc<Vec<Certificate>>>,
     ctl: Option<Arc<Ctl>>,
     /// (thumbprint, purpose, e-mail) -> (verdict, computed at, valid until).
-    verdicts: std::collections::HashMap<(String, u8, Option<String>), (Verdict, i64, i64)>,
+    verdicts: std::collections::HashMap<VerdictKey, (Verdict, i64, i64)>,
 }
+
+/// Cache key of a verdict: thumbprint, purpose, e-mail address.
+type VerdictKey = (String, u8, Option<String>);
 
 /// How many candidate issuer certificates a stored verification loads at most.
 const MAX_CANDIDATES: usize = 64;
