@@ -294,12 +294,14 @@ impl App {
             .filter(|v| v.cert.sha256 == sha256)
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn judge(
         &self,
         sha: &str,
         src: String,
         purpose: Purpose,
         now: i64,
+        generation: &str,
         use_: &mut Vec<CertUse>,
         excluded: &mut Vec<Excluded>,
     ) -> Result<()> {
@@ -314,7 +316,9 @@ impl App {
                 reason: "certificate no longer in the store".into(),
             }),
             Some(v) => {
-                let verdict: Verdict = self.verify_stored(&v, now, purpose, None).await?;
+                let verdict: Verdict = self
+                    .verify_with_generation(&v, now, purpose, None, generation.to_owned())
+                    .await?;
                 if verdict.status == "valid" {
                     use_.push(CertUse {
                         sha256: sha.to_owned(),
@@ -343,6 +347,15 @@ impl App {
             .await?;
         let chain = chain_for_user(&email);
         let settings = self.resolve_chain(&chain).await?;
+        let generation = self.store.trust_generation().await?;
+        let selections = self.store.selections_all(&chain).await?;
+        let selected = |kinds: &[SelectionKind], parties: &[Party]| -> Vec<(Party, String)> {
+            selections
+                .iter()
+                .filter(|(p, k, _)| kinds.contains(k) && parties.contains(p))
+                .map(|(p, _, s)| (p.clone(), s.clone()))
+                .collect()
+        };
         let auto = settings
             .iter()
             .any(|r| r.key == "auto-select" && r.value == "on");
@@ -352,7 +365,13 @@ impl App {
         if auto {
             for v in &matching {
                 let verdict = self
-                    .verify_stored(v, now, Purpose::SmimeEncrypt, Some(&email))
+                    .verify_with_generation(
+                        v,
+                        now,
+                        Purpose::SmimeEncrypt,
+                        Some(&email),
+                        generation.clone(),
+                    )
                     .await?;
                 if verdict.status == "valid" {
                     encryption.push(CertUse {
@@ -377,31 +396,25 @@ impl App {
             .filter(|p| **p != Party::Global)
             .cloned()
             .collect();
-        for (p, sha) in self
-            .store
-            .selections_of(&no_global, SelectionKind::Encryption)
-            .await?
-        {
+        for (p, sha) in selected(&[SelectionKind::Encryption], &no_global) {
             self.judge(
                 &sha,
                 source(&p),
                 Purpose::SmimeEncrypt,
                 now,
+                &generation,
                 &mut encryption,
                 &mut enc_excluded,
             )
             .await?;
         }
-        for (p, sha) in self
-            .store
-            .selections_of(&chain, SelectionKind::Additional)
-            .await?
-        {
+        for (p, sha) in selected(&[SelectionKind::Additional], &chain) {
             self.judge(
                 &sha,
                 format!("additional ({})", source(&p)),
                 Purpose::SmimeEncrypt,
                 now,
+                &generation,
                 &mut encryption,
                 &mut enc_excluded,
             )
@@ -413,10 +426,7 @@ impl App {
         // the one valid longest, then the lowest thumbprint).
         let mut signing = None;
         let mut sign_excluded = Vec::new();
-        let manual = self
-            .store
-            .selections_of(&chain[..1], SelectionKind::Signing)
-            .await?;
+        let manual = selected(&[SelectionKind::Signing], &chain[..1]);
         for (_, sha) in manual {
             let mut used = Vec::new();
             self.judge(
@@ -424,6 +434,7 @@ impl App {
                 "user".into(),
                 Purpose::SmimeSign,
                 now,
+                &generation,
                 &mut used,
                 &mut sign_excluded,
             )
@@ -452,7 +463,13 @@ impl App {
                     continue;
                 }
                 let verdict = self
-                    .verify_stored(v, now, Purpose::SmimeSign, Some(&email))
+                    .verify_with_generation(
+                        v,
+                        now,
+                        Purpose::SmimeSign,
+                        Some(&email),
+                        generation.clone(),
+                    )
                     .await?;
                 if verdict.status != "valid" {
                     sign_excluded.push(Excluded {

@@ -440,6 +440,19 @@ impl App {
         // certificates, CRLs or the trust list renews: one cheap read decides whether
         // anything cached may still be used.
         let generation = self.store.trust_generation().await?;
+        self.verify_with_generation(view, at, purpose, email, generation)
+            .await
+    }
+
+    /// [`App::verify_stored`] with the trust generation already read (one read per request).
+    pub(crate) async fn verify_with_generation(
+        &self,
+        view: &CertView,
+        at: i64,
+        purpose: Purpose,
+        email: Option<&str>,
+        generation: String,
+    ) -> Result<Verdict> {
         let key = (
             view.cert.sha256.clone(),
             purpose as u8,

@@ -30,6 +30,21 @@ enum Bench {
         #[arg(long)]
         database_url: Option<String>,
     },
+    /// Recipient resolution (settings + certificates) among many certificates and users.
+    Recipients {
+        /// Certificates in the store.
+        #[arg(long, default_value_t = 1_000_000)]
+        count: usize,
+        /// User objects (every tenth with a user-level setting).
+        #[arg(long, default_value_t = 100_000)]
+        users: usize,
+        /// Distinct addresses resolved in the timed runs.
+        #[arg(long, default_value_t = 2_000)]
+        sample: usize,
+        /// PostgreSQL URL (default: SQLite).
+        #[arg(long)]
+        database_url: Option<String>,
+    },
     /// Path validation: end-user certificates under root + intermediate with a big CRL,
     /// certmail in process against `openssl verify -crl_check` on the same files.
     Verify {
@@ -247,6 +262,12 @@ fn main() {
             lookups,
             database_url,
         } => rt.block_on(store_bench(count, batch, lookups, database_url)),
+        Bench::Recipients {
+            count,
+            users,
+            sample,
+            database_url,
+        } => rt.block_on(recipients_bench(count, users, sample, database_url)),
         Bench::Verify {
             count,
             crl_entries,
@@ -411,6 +432,166 @@ fn verify_bench(
             v / 2.0,
             ours / (v / 2.0)
         );
+    }
+    Ok(())
+}
+
+async fn recipients_bench(
+    count: usize,
+    users: usize,
+    sample: usize,
+    database_url: Option<String>,
+) -> Result<(), String> {
+    use certmail_store::Party;
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let backend = if database_url.is_some() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
+    let admin = database_url.clone();
+    let bench_db = format!("certmail_rbench_{}", std::process::id());
+    let database_url = match &admin {
+        Some(url) => {
+            let a = certmail_store::Store::open_admin(url)
+                .await
+                .map_err(|e| e.to_string())?;
+            a.execute_admin(&format!("CREATE DATABASE {bench_db}"))
+                .await
+                .map_err(|e| e.to_string())?;
+            a.close().await;
+            Some(format!(
+                "{}/{bench_db}",
+                url.rsplit_once('/').map_or(url.as_str(), |(b, _)| b)
+            ))
+        }
+        None => None,
+    };
+    let cfg = Config {
+        data_dir: dir.path().join("data"),
+        database_url,
+    };
+    App::init(&cfg, None).await.map_err(|e| e.to_string())?;
+    let app = App::open(&cfg, None).await.map_err(|e| e.to_string())?;
+    let pki = TestPki::new("RecipientsBench");
+    let roots = ImportOptions {
+        password: None,
+        roots: certmail_app::RootPolicy::AllToRoots,
+    };
+    app.import_bytes(pki.root.pem.as_bytes(), &roots)
+        .await
+        .map_err(|e| e.to_string())?;
+    app.import_bytes(pki.intermediate.pem.as_bytes(), &ImportOptions::default())
+        .await
+        .map_err(|e| e.to_string())?;
+    let t = Instant::now();
+    let opts = ImportOptions::default();
+    for start in (0..count).step_by(1000) {
+        let bundle: String = (start..(start + 1000).min(count))
+            .map(|i| {
+                certmail_pki::pem::encode(
+                    "CERTIFICATE",
+                    &pki.leaf_shared_key(&LeafSpec::email(&email(i), i as u64 + 1)),
+                )
+            })
+            .collect();
+        app.import_bytes(bundle.as_bytes(), &opts)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    println!(
+        "{backend}: {count} certificates generated and imported in {:.0} s",
+        t.elapsed().as_secs_f64()
+    );
+    let t = Instant::now();
+    let parties: Vec<Party> = (0..users).map(|i| Party::User(email(i))).collect();
+    for chunk in parties.chunks(5000) {
+        app.store()
+            .ensure_parties(chunk, certmail_app::now())
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    for i in (0..users).step_by(10) {
+        app.set_setting(&Party::User(email(i)), "sign", "on")
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    app.set_setting(&Party::Domain("*.example".into()), "encrypt-mode", "force")
+        .await
+        .map_err(|e| e.to_string())?;
+    println!(
+        "{users} users with settings in {:.0} s",
+        t.elapsed().as_secs_f64()
+    );
+
+    let mut seed = 7u64;
+    let targets: Vec<String> = (0..sample)
+        .map(|_| email(lcg(&mut seed) as usize % users))
+        .collect();
+    let now = certmail_app::now();
+    // Warm-up pass: trust material and verdicts cached.
+    for e in &targets {
+        let r = app.recipient(e, now).await.map_err(|e| e.to_string())?;
+        if r.encryption.len() != 1 || r.signing.is_some() {
+            return Err(format!(
+                "{e}: expected one encryption certificate and no signing one (no keys), got {} / {:?}",
+                r.encryption.len(),
+                r.signing
+            ));
+        }
+    }
+    let mut times = Vec::with_capacity(sample);
+    for e in &targets {
+        let t = Instant::now();
+        app.recipient(e, now).await.map_err(|e| e.to_string())?;
+        times.push(t.elapsed());
+    }
+    times.sort();
+    println!(
+        "{backend}: one address, warm caches: p50 {:.3} ms, p99 {:.3} ms ({sample} addresses)",
+        percentile(&times, 0.5).as_secs_f64() * 1e3,
+        percentile(&times, 0.99).as_secs_f64() * 1e3
+    );
+    let mut batches = Vec::new();
+    for chunk in targets.chunks(100) {
+        let t = Instant::now();
+        for e in chunk {
+            app.recipient(e, now).await.map_err(|e| e.to_string())?;
+        }
+        batches.push(t.elapsed());
+    }
+    batches.sort();
+    println!(
+        "{backend}: batch of 100 addresses: p50 {:.1} ms, p99 {:.1} ms",
+        percentile(&batches, 0.5).as_secs_f64() * 1e3,
+        percentile(&batches, 0.99).as_secs_f64() * 1e3
+    );
+    // Cold: a trust change renews the generation, so the next resolution verifies again.
+    app.store()
+        .bump_trust_generation()
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut cold = Vec::new();
+    for e in targets.iter().take(500) {
+        let t = Instant::now();
+        app.recipient(e, now).await.map_err(|e| e.to_string())?;
+        cold.push(t.elapsed());
+    }
+    cold.sort();
+    println!(
+        "{backend}: one address right after a trust change (verdicts recomputed): p50 {:.3} ms, p99 {:.3} ms",
+        percentile(&cold, 0.5).as_secs_f64() * 1e3,
+        percentile(&cold, 0.99).as_secs_f64() * 1e3
+    );
+    app.close().await;
+    if let Some(url) = admin {
+        let a = certmail_store::Store::open_admin(&url)
+            .await
+            .map_err(|e| e.to_string())?;
+        a.execute_admin(&format!("DROP DATABASE {bench_db} WITH (FORCE)"))
+            .await
+            .map_err(|e| e.to_string())?;
+        a.close().await;
     }
     Ok(())
 }

@@ -79,6 +79,22 @@ impl Store {
         Ok(())
     }
 
+    /// Creates many user or domain objects in one transaction (bulk provisioning).
+    pub async fn ensure_parties(&self, parties: &[Party], now: i64) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for p in parties {
+            let (scope, name) = p.key();
+            sqlx::query("INSERT INTO parties (scope, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (scope, name) DO NOTHING")
+                .bind(scope)
+                .bind(name)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Whether a user or domain object exists.
     pub async fn party_exists(&self, party: &Party) -> Result<bool> {
         let (scope, name) = party.key();
@@ -210,6 +226,37 @@ impl Store {
                 .await?,
         };
         Ok(done.rows_affected())
+    }
+
+    /// All selections of several parties in one query: (party, kind, sha256).
+    pub async fn selections_all(
+        &self,
+        parties: &[Party],
+    ) -> Result<Vec<(Party, SelectionKind, String)>> {
+        let (filter, binds) = Self::party_filter(parties, 1);
+        let sql = format!(
+            "SELECT scope, name, kind, sha256 FROM selections WHERE {filter} ORDER BY sha256"
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (scope, name) in &binds {
+            q = q.bind(*scope).bind(name.as_str());
+        }
+        q.fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| {
+                let kind = match r.try_get::<String, _>("kind")?.as_str() {
+                    "signing" => SelectionKind::Signing,
+                    "additional" => SelectionKind::Additional,
+                    _ => SelectionKind::Encryption,
+                };
+                Ok((
+                    Party::from_key(&r.try_get::<String, _>("scope")?, r.try_get("name")?),
+                    kind,
+                    r.try_get("sha256")?,
+                ))
+            })
+            .collect()
     }
 
     /// Selections of a kind for several parties: (party, sha256).
