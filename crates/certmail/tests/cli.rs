@@ -482,3 +482,62 @@ fn stateless_verify_exit_codes() {
         2
     );
 }
+
+#[test]
+fn settings_and_selection_commands() {
+    let env = Env::sqlite();
+    let pki = TestPki::new("Policy");
+    let leaf = pki.leaf(&LeafSpec::email("pat@example.com", 5));
+    env.ok(&["init"]);
+    env.ok(&["root", "import", path(&env.file("root.pem", &pki.root.pem))]);
+    env.ok(&[
+        "cert",
+        "import",
+        path(&env.file("c.pem", format!("{}{}", leaf.pem, pki.intermediate.pem))),
+    ]);
+    env.ok(&["global", "set", "sign", "on"]);
+    env.ok(&["domain", "set", "*.example.com", "encrypt-mode", "force"]);
+    env.ok(&["domain", "set", "example.com", "locality", "internal"]);
+    let shown = env.json(&["user", "show", "pat@example.com", "--json"]);
+    let get = |k: &str| {
+        shown
+            .as_array()
+            .expect("settings")
+            .iter()
+            .find(|s| s["key"] == k)
+            .cloned()
+            .expect("key")
+    };
+    assert_eq!(get("sign")["source"], "global");
+    assert_eq!(get("locality")["source"], "domain example.com");
+    assert_eq!(
+        get("encrypt-mode")["value"],
+        "allow",
+        "*.example.com does not cover example.com itself"
+    );
+    let r = env.json(&["recipients", "pat@example.com", "--json"]);
+    assert_eq!(r[0]["encryption"][0]["source"], "automatic");
+    assert!(r[0]["signing"].is_null(), "no key: nothing to sign with");
+    let sha = r[0]["encryption"][0]["sha256"]
+        .as_str()
+        .expect("sha")
+        .to_owned();
+    let out = env.run(&["select", "signing", "pat@example.com", "--set", &sha]);
+    assert_eq!(code(&out), 1);
+    assert!(stderr(&out).contains("private key"), "{}", stderr(&out));
+    let out = env.run(&["select", "encryption", "pat@example.com", "--remove", &sha]);
+    assert_eq!(code(&out), 1);
+    assert!(stderr(&out).contains("automatically"), "{}", stderr(&out));
+    env.ok(&["select", "additional", "global", "--add", &sha]);
+    let r = env.json(&["recipients", "someone@else.example", "--json"]);
+    assert_eq!(r[0]["encryption"][0]["source"], "additional (global)");
+    assert_eq!(
+        code(&env.run(&["user", "set", "pat@example.com", "colour", "blue"])),
+        1
+    );
+    assert_eq!(
+        code(&env.run(&["user", "set", "not-an-address", "sign", "on"])),
+        2
+    );
+    env.ok(&["user", "unset", "pat@example.com", "sign"]);
+}
