@@ -2,6 +2,7 @@
 //!
 //! The CLI (and later the HTTP API and the gateway) only parse input, call [`App`] and render.
 
+pub mod ca;
 mod error;
 mod import;
 mod keyring;

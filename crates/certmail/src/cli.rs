@@ -67,6 +67,9 @@ pub enum Command {
     /// Select encryption, signing and additional certificates.
     #[command(subcommand)]
     Select(SelectCommand),
+    /// The built-in certificate authority.
+    #[command(subcommand)]
+    Ca(CaCommand),
     /// Show, for each address, the resolved settings and the certificates that would be used.
     Recipients {
         /// Addresses.
@@ -75,6 +78,147 @@ pub enum Command {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CaCommand {
+    /// Create a root and an intermediate CA in one step.
+    Create {
+        /// Root common name.
+        #[arg(long)]
+        root_cn: String,
+        /// Intermediate common name (must differ from the root's).
+        #[arg(long)]
+        intermediate_cn: String,
+        /// Key: rsa2048, rsa3072, rsa4096, p256, p384.
+        #[arg(long, default_value = "rsa2048")]
+        key: String,
+        /// Validity in days.
+        #[arg(long, default_value_t = 3650)]
+        days: u32,
+        /// Signature hash: sha256, sha384, sha512.
+        #[arg(long, default_value = "sha256")]
+        sig: String,
+        /// CA e-mail address.
+        #[arg(long)]
+        email: Option<String>,
+        /// Make it the default CA.
+        #[arg(long)]
+        default: bool,
+    },
+    /// List the CAs.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make a CA the default ("make this the default CA").
+    Default {
+        /// CA id or name.
+        ca: String,
+    },
+    /// Issue an end-user S/MIME certificate and key (built-in request handler).
+    Issue {
+        /// E-mail address.
+        #[arg(long)]
+        email: String,
+        /// Common name.
+        #[arg(long)]
+        cn: String,
+        /// Organisation.
+        #[arg(long)]
+        org: Option<String>,
+        /// First name.
+        #[arg(long)]
+        first_name: Option<String>,
+        /// Last name.
+        #[arg(long)]
+        last_name: Option<String>,
+        /// Validity in days.
+        #[arg(long, default_value_t = 730)]
+        days: u32,
+        /// Key: rsa2048, rsa3072, rsa4096, p256, p384.
+        #[arg(long, default_value = "rsa2048")]
+        key: String,
+        /// Signature hash.
+        #[arg(long, default_value = "sha256")]
+        sig: String,
+        /// CA id or name (default: the default CA).
+        #[arg(long, default_value = "")]
+        ca: String,
+        /// CRL distribution point URL to put in the certificate.
+        #[arg(long)]
+        crl_url: Option<String>,
+        /// Also create a user object for the address.
+        #[arg(long)]
+        add_user: bool,
+    },
+    /// Sign an external PKCS#10 CSR (its self-signature is verified first).
+    SignCsr {
+        /// CSR file (PEM or DER).
+        csr: PathBuf,
+        /// E-mail address (default: from the CSR).
+        #[arg(long)]
+        email: Option<String>,
+        /// Validity in days.
+        #[arg(long, default_value_t = 730)]
+        days: u32,
+        /// CA id or name.
+        #[arg(long, default_value = "")]
+        ca: String,
+        /// Write the certificate (PEM) here.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Revoke a certificate (thumbprint) or serial number (hex).
+    Revoke {
+        /// Thumbprint or serial.
+        what: String,
+        /// Reason: unspecified, keyCompromise, cACompromise, affiliationChanged, superseded,
+        /// cessationOfOperation, certificateHold, privilegeWithdrawn.
+        #[arg(long)]
+        reason: Option<String>,
+        /// CA (for serials).
+        #[arg(long, default_value = "")]
+        ca: String,
+    },
+    /// Create the next CRL of a CA and put it into the CRL store.
+    Crl {
+        /// CA id or name.
+        #[arg(long, default_value = "")]
+        ca: String,
+        /// Serial numbers (hex) to revoke first.
+        #[arg(long)]
+        revoke: Vec<String>,
+        /// Days until nextUpdate.
+        #[arg(long, default_value_t = 7)]
+        next_update_days: u32,
+        /// Only list the serials given now, not those revoked before.
+        #[arg(long)]
+        no_update_existing: bool,
+        /// Leave expired certificates off the CRL.
+        #[arg(long)]
+        drop_expired: bool,
+        /// Also write the CRL (PEM) here.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// PKCS#12 delivery: key + certificate + chain with a random password printed once.
+    P12 {
+        /// Thumbprint.
+        thumbprint: String,
+        /// 3DES / SHA-1 MAC for old clients and gpgsm.
+        #[arg(long)]
+        legacy: bool,
+        #[command(flatten)]
+        password: PasswordArgs,
+        /// Length of a generated password.
+        #[arg(long, default_value_t = 16)]
+        password_length: usize,
+        /// Output file.
+        #[arg(short, long)]
+        output: PathBuf,
     },
 }
 
@@ -560,7 +704,7 @@ fn io_failure(what: &str, e: std::io::Error) -> Failure {
     }
 }
 
-fn read_password(p: &PasswordArgs) -> Result<Option<Zeroizing<String>>, Failure> {
+pub(crate) fn read_password(p: &PasswordArgs) -> Result<Option<Zeroizing<String>>, Failure> {
     if let Some(f) = &p.password_file {
         let text = Zeroizing::new(
             std::fs::read_to_string(f).map_err(|e| io_failure(&f.display().to_string(), e))?,
@@ -612,7 +756,7 @@ pub(crate) fn list_filter(a: &ListArgs) -> ListFilter {
     }
 }
 
-fn write_output(path: Option<&PathBuf>, data: &[u8]) -> Result<(), Failure> {
+pub(crate) fn write_output(path: Option<&PathBuf>, data: &[u8]) -> Result<(), Failure> {
     match path {
         Some(p) => {
             // Write to a temporary file beside the target and rename, so a failed export
@@ -862,6 +1006,12 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         | Command::Recipients { .. } => {
             let app = open(&cli).await?;
             let r = crate::policy_cmd::run(&app, &cli.command).await;
+            app.close().await;
+            return r;
+        }
+        Command::Ca(c) => {
+            let app = open(&cli).await?;
+            let r = crate::ca_cmd::run(&app, c).await;
             app.close().await;
             return r;
         }

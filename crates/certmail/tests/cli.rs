@@ -541,3 +541,167 @@ fn settings_and_selection_commands() {
     );
     env.ok(&["user", "unset", "pat@example.com", "sign"]);
 }
+
+#[test]
+fn built_in_ca_issues_revokes_and_delivers() {
+    if Command::new("openssl").arg("version").output().is_err() {
+        assert!(std::env::var_os("CI").is_none(), "openssl missing in CI");
+        return;
+    }
+    let env = Env::sqlite();
+    env.ok(&["init"]);
+    let out = env.run(&[
+        "ca",
+        "create",
+        "--root-cn",
+        "Same",
+        "--intermediate-cn",
+        "same",
+    ]);
+    assert_eq!(code(&out), 1, "equal common names are refused");
+    assert_eq!(
+        code(&env.run(&[
+            "ca",
+            "create",
+            "--root-cn",
+            "R",
+            "--intermediate-cn",
+            "I",
+            "--key",
+            "rsa1024"
+        ])),
+        2
+    );
+    assert_eq!(
+        code(&env.run(&[
+            "ca",
+            "create",
+            "--root-cn",
+            "R",
+            "--intermediate-cn",
+            "I",
+            "--sig",
+            "sha1"
+        ])),
+        2
+    );
+    env.ok(&[
+        "ca",
+        "create",
+        "--root-cn",
+        "Test Root CA",
+        "--intermediate-cn",
+        "Test S/MIME CA",
+    ]);
+    let out = env.ok(&[
+        "ca",
+        "issue",
+        "--email",
+        "Carol@Example.com",
+        "--cn",
+        "Carol",
+        "--add-user",
+    ]);
+    let sha = out
+        .split_whitespace()
+        .nth(1)
+        .expect("thumbprint")
+        .to_owned();
+    assert_eq!(
+        code(&env.run(&["ca", "issue", "--email", "not-an-address", "--cn", "X"])),
+        1
+    );
+    let dir = env.dir.path();
+    let roots = env.json(&["root", "list", "--json"]);
+    let root_sha = roots[0]["sha256"].as_str().expect("root").to_owned();
+    let cas = env.json(&["ca", "list", "--json"]);
+    let int_sha = cas[0]["intermediate"].as_str().expect("int").to_owned();
+    for (t, f) in [
+        (&root_sha, "root.pem"),
+        (&int_sha, "int.pem"),
+        (&sha, "leaf.pem"),
+    ] {
+        env.ok(&[
+            "cert",
+            "export",
+            t,
+            "--format",
+            "pem",
+            "-o",
+            path(&dir.join(f)),
+        ]);
+    }
+    let openssl = |args: &[&str]| {
+        Command::new("openssl")
+            .current_dir(dir)
+            .args(args)
+            .output()
+            .expect("openssl")
+    };
+    for purpose in ["smimesign", "smimeencrypt"] {
+        let o = openssl(&[
+            "verify",
+            "-purpose",
+            purpose,
+            "-CAfile",
+            "root.pem",
+            "-untrusted",
+            "int.pem",
+            "leaf.pem",
+        ]);
+        assert!(
+            o.status.success(),
+            "{purpose}: {}",
+            String::from_utf8_lossy(&o.stdout)
+        );
+    }
+    // Revoke, publish a CRL, and OpenSSL agrees it is revoked.
+    env.ok(&["ca", "revoke", &sha, "--reason", "keyCompromise"]);
+    env.ok(&["ca", "crl", "-o", path(&dir.join("ca.crl"))]);
+    let o = openssl(&[
+        "crl", "-in", "ca.crl", "-CAfile", "int.pem", "-noout", "-verify",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("verify OK"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = openssl(&[
+        "verify",
+        "-crl_check",
+        "-CRLfile",
+        "ca.crl",
+        "-CAfile",
+        "root.pem",
+        "-untrusted",
+        "int.pem",
+        "leaf.pem",
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("revoked")
+            || String::from_utf8_lossy(&o.stderr).contains("revoked")
+    );
+    let rows = env.json(&["cert", "list", "--email", "carol@example.com", "--json"]);
+    assert_eq!(rows[0]["status"], "revoked");
+    // The CRL number increases with every CRL.
+    env.ok(&["ca", "crl"]);
+    assert_eq!(env.json(&["ca", "list", "--json"])[0]["crl_number"], 2);
+    // PKCS#12 delivery with a generated password, read back by OpenSSL.
+    let out = env.ok(&["ca", "p12", &sha, "-o", path(&dir.join("carol.p12"))]);
+    let pw = out
+        .lines()
+        .find_map(|l| l.strip_prefix("password: "))
+        .expect("password printed")
+        .to_owned();
+    assert_eq!(pw.len(), 16);
+    let o = openssl(&[
+        "pkcs12",
+        "-in",
+        "carol.p12",
+        "-passin",
+        &format!("pass:{pw}"),
+        "-noout",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}

@@ -9,6 +9,7 @@
 //! The store never sees a private key in the clear: it keeps sealed blobs made by the crypto
 //! layer, and the certificate DER with the columns needed for indexed lookups.
 
+mod ca;
 mod error;
 mod migrate;
 mod policy;
@@ -18,6 +19,7 @@ use certmail_pki::Certificate;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
+pub use ca::{CaRow, IssuedRow};
 pub use error::StoreError;
 pub use policy::{Party, SelectionKind, SettingRow};
 pub use trust::{CtlEntry, NewCrl, StoredCrl};

@@ -30,6 +30,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0003_policy.sql"),
         postgres: include_str!("../migrations/postgres/0003_policy.sql"),
     },
+    Migration {
+        version: 4,
+        name: "ca",
+        sqlite: include_str!("../migrations/sqlite/0004_ca.sql"),
+        postgres: include_str!("../migrations/postgres/0004_ca.sql"),
+    },
 ];
 
 /// Brings the schema up to the newest version.

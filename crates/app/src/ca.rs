@@ -1,0 +1,390 @@
+//! The built-in CA's use cases: create, issue (built-in handler), sign external CSRs,
+//! revoke, create CRLs, deliver PKCS#12.
+
+use certmail_ca::{CaError, CaSpec, EndUserRequest, KeySpec, Revocation, SigHash, Signer};
+use certmail_crypto::pkcs12::Pkcs12Form;
+use certmail_crypto::{AwsLcOps, PrivateKey};
+use certmail_pki::Certificate;
+use certmail_pki::crl::Crl;
+use certmail_store::{CaRow, IssuedRow, StoreKind};
+use zeroize::Zeroizing;
+
+use crate::error::AppError;
+use crate::trust::CrlReport;
+use crate::{App, CertView, Result, keyring};
+
+/// Parameters of `ca create`.
+#[derive(Debug, Clone)]
+pub struct CaCreate {
+    /// Root common name.
+    pub root_cn: String,
+    /// Intermediate common name (must differ from the root's).
+    pub intermediate_cn: String,
+    /// Key type.
+    pub key: KeySpec,
+    /// Validity in days.
+    pub days: u32,
+    /// Signature hash.
+    pub hash: SigHash,
+    /// CA e-mail.
+    pub email: Option<String>,
+    /// Make it the default CA.
+    pub make_default: bool,
+}
+
+/// Unambiguous PKCS#12 password alphabet (no 0/O, 1/l/I).
+const PASSWORD_ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+
+/// A random password of `len` characters from the unambiguous alphabet (rejection sampling,
+/// so every character is equally likely).
+pub fn random_password(len: usize) -> Result<Zeroizing<String>> {
+    let mut out = Zeroizing::new(String::with_capacity(len));
+    let n = PASSWORD_ALPHABET.len() as u8;
+    let limit = 256 - (256 % n as u16) as u8 as u16;
+    while out.len() < len {
+        let mut b = [0u8; 32];
+        certmail_crypto::random_bytes(&mut b)?;
+        for x in b {
+            if (x as u16) < limit && out.len() < len {
+                out.push(PASSWORD_ALPHABET[(x % n) as usize] as char);
+            }
+        }
+    }
+    Ok(out)
+}
+
+impl From<CaError> for AppError {
+    fn from(e: CaError) -> Self {
+        AppError::Setting(e.to_string())
+    }
+}
+
+fn hash_of(h: &str) -> SigHash {
+    match h {
+        "sha384" => SigHash::Sha384,
+        "sha512" => SigHash::Sha512,
+        _ => SigHash::Sha256,
+    }
+}
+
+fn hash_name(h: SigHash) -> &'static str {
+    match h {
+        SigHash::Sha256 => "sha256",
+        SigHash::Sha384 => "sha384",
+        SigHash::Sha512 => "sha512",
+    }
+}
+
+impl App {
+    async fn store_cert_with_key(
+        &self,
+        kind: StoreKind,
+        der: &[u8],
+        key: Option<&PrivateKey>,
+    ) -> Result<Certificate> {
+        let cert = Certificate::from_der(der, &AwsLcOps)?;
+        let keys = match key {
+            Some(k) => {
+                vec![keyring::seal(&self.kek, k).map_err(|e| AppError::Setting(e.to_string()))?]
+            }
+            None => Vec::new(),
+        };
+        self.store
+            .import(&[(kind, &cert)], &keys, crate::now())
+            .await?;
+        Ok(cert)
+    }
+
+    /// Creates a root and an intermediate in one step; the root goes to the root store, the
+    /// intermediate to the certificate store, both keys (sealed) to the key store.
+    pub async fn ca_create(&self, c: &CaCreate) -> Result<CaRow> {
+        if c.root_cn
+            .trim()
+            .eq_ignore_ascii_case(c.intermediate_cn.trim())
+        {
+            return Err(AppError::Setting("the root and intermediate common names must differ (otherwise the two certificates cannot be told apart by name)".into()));
+        }
+        let now = crate::now();
+        let root_spec = CaSpec {
+            cn: c.root_cn.clone(),
+            email: c.email.clone(),
+            days: c.days,
+            key: c.key,
+            hash: c.hash,
+            path_len: Some(1),
+        };
+        let (root, root_signer) = certmail_ca::create_root(&root_spec, now)?;
+        let inter_spec = CaSpec {
+            cn: c.intermediate_cn.clone(),
+            path_len: Some(0),
+            ..root_spec
+        };
+        let (inter, _) = certmail_ca::create_intermediate(&root_signer, &inter_spec, now)?;
+        let root_cert = self
+            .store_cert_with_key(StoreKind::Roots, &root.cert_der, Some(&root.key))
+            .await?;
+        let inter_cert = self
+            .store_cert_with_key(StoreKind::Certificates, &inter.cert_der, Some(&inter.key))
+            .await?;
+        Ok(self
+            .store
+            .add_ca(
+                c.intermediate_cn.trim(),
+                &root_cert.sha256,
+                &inter_cert.sha256,
+                hash_name(c.hash),
+                c.make_default,
+                now,
+            )
+            .await?)
+    }
+
+    /// All CAs.
+    pub async fn ca_list(&self) -> Result<Vec<CaRow>> {
+        Ok(self.store.cas().await?)
+    }
+
+    /// Makes a CA the default.
+    pub async fn ca_set_default(&self, id_or_name: &str) -> Result<CaRow> {
+        let ca = self.store.ca(id_or_name).await?;
+        self.store.set_default_ca(ca.id).await?;
+        Ok(self.store.ca(id_or_name).await?)
+    }
+
+    async fn signer(&self, ca: &CaRow) -> Result<Signer> {
+        let view = self.get(StoreKind::Certificates, &ca.signer_sha256).await?;
+        let key = self.private_key(&view.cert).await?;
+        Ok(Signer::from_stored(
+            &view.cert.der,
+            &key,
+            hash_of(&ca.hash),
+        )?)
+    }
+
+    async fn fresh_serial(&self, ca: &CaRow) -> Result<Vec<u8>> {
+        loop {
+            let s = certmail_ca::random_serial()?;
+            if !self.store.serial_used(ca.id, &hex::encode(&s)).await? {
+                return Ok(s);
+            }
+        }
+    }
+
+    async fn record(
+        &self,
+        ca: &CaRow,
+        cert: &Certificate,
+        requester: &str,
+        handler: &str,
+    ) -> Result<()> {
+        self.store
+            .record_issued(&IssuedRow {
+                ca_id: ca.id,
+                serial: cert.serial.clone(),
+                sha256: cert.sha256.clone(),
+                subject: cert.subject.clone(),
+                email: cert.emails.first().cloned(),
+                requester: requester.to_owned(),
+                handler: handler.to_owned(),
+                issued_at: crate::now(),
+                revoked_at: None,
+                reason: None,
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Issues an end-user certificate with the built-in handler (key and certificate at
+    /// once): request -> profile -> validation -> sign -> record -> store.
+    pub async fn ca_issue(
+        &self,
+        ca: &str,
+        req: &EndUserRequest,
+        requester: &str,
+        add_user: bool,
+    ) -> Result<CertView> {
+        let ca = self.store.ca(ca).await?;
+        let signer = self.signer(&ca).await?;
+        let serial = self.fresh_serial(&ca).await?;
+        let issued = certmail_ca::issue_end_user(&signer, req, crate::now(), serial)?;
+        let cert = Certificate::from_der(&issued.cert_der, &AwsLcOps)?;
+        self.record(&ca, &cert, requester, "built-in").await?;
+        self.store_cert_with_key(
+            StoreKind::Certificates,
+            &issued.cert_der,
+            issued.key.as_ref(),
+        )
+        .await?;
+        if add_user && let Some(e) = cert.emails.first() {
+            self.store
+                .ensure_party(&certmail_store::Party::User(e.clone()), crate::now())
+                .await?;
+        }
+        self.get(StoreKind::Certificates, &cert.sha256).await
+    }
+
+    /// Signs an external CSR after verifying its self-signature.
+    pub async fn ca_sign_csr(
+        &self,
+        ca: &str,
+        csr: &[u8],
+        email: Option<&str>,
+        days: u32,
+        requester: &str,
+    ) -> Result<CertView> {
+        let ca = self.store.ca(ca).await?;
+        let signer = self.signer(&ca).await?;
+        let serial = self.fresh_serial(&ca).await?;
+        let issued = certmail_ca::sign_csr(&signer, csr, email, days, crate::now(), serial)?;
+        let cert = Certificate::from_der(&issued.cert_der, &AwsLcOps)?;
+        self.record(&ca, &cert, requester, "csr").await?;
+        self.store_cert_with_key(StoreKind::Certificates, &issued.cert_der, None)
+            .await?;
+        self.get(StoreKind::Certificates, &cert.sha256).await
+    }
+
+    /// Revokes a certificate issued by a CA (by thumbprint, or by serial with `ca`).
+    pub async fn ca_revoke(
+        &self,
+        ca: &str,
+        thumbprint_or_serial: &str,
+        reason: Option<u8>,
+    ) -> Result<(CaRow, String)> {
+        let now = crate::now();
+        if let Ok(v) = self
+            .get(StoreKind::Certificates, thumbprint_or_serial)
+            .await
+            && let Some(rec) = self.store.issued_by_sha256(&v.cert.sha256).await?
+        {
+            let ca = self
+                .store
+                .cas()
+                .await?
+                .into_iter()
+                .find(|c| c.id == rec.ca_id)
+                .ok_or_else(|| AppError::Setting("CA vanished".into()))?;
+            self.store
+                .revoke_serial(ca.id, &rec.serial, now, reason.map(i64::from))
+                .await?;
+            return Ok((ca, rec.serial));
+        }
+        let ca = self.store.ca(ca).await?;
+        let serial = thumbprint_or_serial
+            .to_ascii_lowercase()
+            .trim_start_matches("0x")
+            .to_owned();
+        if serial.is_empty() || !serial.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(AppError::Setting(format!(
+                "{thumbprint_or_serial:?} is neither a certificate issued here nor a hex serial number"
+            )));
+        }
+        if !self
+            .store
+            .revoke_serial(ca.id, &serial, now, reason.map(i64::from))
+            .await?
+        {
+            // A serial this CA has no record of (issued elsewhere or before certmail): record it
+            // as revoked so it stays on every later CRL.
+            self.store
+                .record_issued(&IssuedRow {
+                    ca_id: ca.id,
+                    serial: serial.clone(),
+                    sha256: String::new(),
+                    subject: "(no record)".into(),
+                    email: None,
+                    requester: "revocation".into(),
+                    handler: "external".into(),
+                    issued_at: now,
+                    revoked_at: Some(now),
+                    reason: reason.map(i64::from),
+                })
+                .await?;
+        }
+        Ok((ca, serial))
+    }
+
+    /// Creates the next CRL of a CA and puts it into the CRL store at once. With
+    /// `update_existing` (the default) every serial revoked before stays listed; expired
+    /// certificates are dropped only with `drop_expired`.
+    pub async fn ca_crl(
+        &self,
+        ca: &str,
+        revoke: &[String],
+        next_update_days: u32,
+        update_existing: bool,
+        drop_expired: bool,
+    ) -> Result<CrlReport> {
+        let row = self.store.ca(ca).await?;
+        let now = crate::now();
+        for s in revoke {
+            self.ca_revoke(&row.name, s, None).await?;
+        }
+        let wanted: Vec<String> = revoke
+            .iter()
+            .map(|s| s.to_ascii_lowercase().trim_start_matches("0x").to_owned())
+            .collect();
+        let mut entries = Vec::new();
+        for r in self.store.issued(row.id).await? {
+            let (Some(at), true) = (r.revoked_at, update_existing || wanted.contains(&r.serial))
+            else {
+                continue;
+            };
+            if drop_expired
+                && !r.sha256.is_empty()
+                && let Ok(v) = self.get(StoreKind::Certificates, &r.sha256).await
+                && v.cert.not_after < now
+            {
+                continue;
+            }
+            entries.push(Revocation {
+                serial: hex::decode(&r.serial).map_err(|e| AppError::Setting(e.to_string()))?,
+                date: at,
+                reason: r.reason.and_then(|x| u8::try_from(x).ok()),
+            });
+        }
+        let signer = self.signer(&row).await?;
+        let number = self.store.next_crl_number(row.id).await?;
+        let der = certmail_ca::create_crl(&signer, &entries, number as u64, now, next_update_days)?;
+        self.import_crl(Crl::from_der(&der)?).await
+    }
+
+    /// A PKCS#12 of key + certificate + chain for delivery; the password is random
+    /// (`password_len` characters) unless given.
+    pub async fn ca_p12(
+        &self,
+        thumbprint: &str,
+        password: Option<Zeroizing<String>>,
+        password_len: usize,
+        legacy: bool,
+    ) -> Result<(Vec<u8>, Zeroizing<String>)> {
+        let password = match password {
+            Some(p) => p,
+            None => random_password(password_len)?,
+        };
+        let opts = crate::ExportOptions {
+            chain: true,
+            password: Some(password.clone()),
+            form: if legacy {
+                Pkcs12Form::Legacy
+            } else {
+                Pkcs12Form::Modern
+            },
+        };
+        let data = self
+            .export(thumbprint, crate::ExportFormat::P12, &opts)
+            .await?;
+        Ok((data, password))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_are_random_and_unambiguous() {
+        let a = super::random_password(16).expect("a");
+        let b = super::random_password(16).expect("b");
+        assert_eq!(a.len(), 16);
+        assert_ne!(*a, *b);
+        assert!(a.chars().all(|c| !"0O1lI".contains(c)));
+    }
+}

@@ -1,0 +1,205 @@
+//! `certmail ca ...`.
+
+use std::process::ExitCode;
+
+use certmail_app::App;
+use certmail_app::ca::CaCreate;
+use certmail_ca::{EndUserRequest, KeySpec, SigHash};
+
+use crate::cli::{CaCommand, Failure, read_password, write_output};
+
+fn usage(message: String) -> Failure {
+    Failure { code: 2, message }
+}
+
+fn reason_code(r: &str) -> Result<u8, Failure> {
+    Ok(match r {
+        "unspecified" => 0,
+        "keyCompromise" => 1,
+        "cACompromise" => 2,
+        "affiliationChanged" => 3,
+        "superseded" => 4,
+        "cessationOfOperation" => 5,
+        "certificateHold" => 6,
+        "privilegeWithdrawn" => 9,
+        other => return Err(usage(format!("unknown revocation reason {other:?}"))),
+    })
+}
+
+/// Runs a CA command.
+pub async fn run(app: &App, c: &CaCommand) -> Result<ExitCode, Failure> {
+    match c {
+        CaCommand::Create {
+            root_cn,
+            intermediate_cn,
+            key,
+            days,
+            sig,
+            email,
+            default,
+        } => {
+            let create = CaCreate {
+                root_cn: root_cn.clone(),
+                intermediate_cn: intermediate_cn.clone(),
+                key: KeySpec::parse(key).map_err(|e| usage(e.to_string()))?,
+                days: *days,
+                hash: SigHash::parse(sig).map_err(|e| usage(e.to_string()))?,
+                email: email.clone(),
+                make_default: *default,
+            };
+            let ca = app.ca_create(&create).await?;
+            println!(
+                "created CA {} (id {}){}",
+                ca.name,
+                ca.id,
+                if ca.is_default {
+                    ", the default CA"
+                } else {
+                    ""
+                }
+            );
+            println!("  root {} (root store)", ca.root_sha256);
+            println!("  intermediate {} (certificate store)", ca.signer_sha256);
+        }
+        CaCommand::List { json } => {
+            let cas = app.ca_list().await?;
+            if *json {
+                let rows: Vec<_> = cas
+                    .iter()
+                    .map(|c| serde_json::json!({"id": c.id, "name": c.name, "root": c.root_sha256, "intermediate": c.signer_sha256, "hash": c.hash, "default": c.is_default, "crl_number": c.crl_number}))
+                    .collect();
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&rows).unwrap_or_default()
+                );
+            } else {
+                for c in &cas {
+                    println!(
+                        "{:>3}  {}  {}{}",
+                        c.id,
+                        &c.signer_sha256[..16],
+                        c.name,
+                        if c.is_default { "  (default)" } else { "" }
+                    );
+                }
+                println!("{} CA(s)", cas.len());
+            }
+        }
+        CaCommand::Default { ca } => {
+            let row = app.ca_set_default(ca).await?;
+            println!("default CA: {} (id {})", row.name, row.id);
+        }
+        CaCommand::Issue {
+            email,
+            cn,
+            org,
+            first_name,
+            last_name,
+            days,
+            key,
+            sig,
+            ca,
+            crl_url,
+            add_user,
+        } => {
+            let req = EndUserRequest {
+                email: email.clone(),
+                cn: cn.clone(),
+                org: org.clone(),
+                first_name: first_name.clone(),
+                last_name: last_name.clone(),
+                days: *days,
+                key: KeySpec::parse(key).map_err(|e| usage(e.to_string()))?,
+                hash: SigHash::parse(sig).map_err(|e| usage(e.to_string()))?,
+                crl_url: crl_url.clone(),
+            };
+            let v = app.ca_issue(ca, &req, "cli", *add_user).await?;
+            println!("issued {} {}", v.cert.sha256, v.cert.subject);
+        }
+        CaCommand::SignCsr {
+            csr,
+            email,
+            days,
+            ca,
+            output,
+        } => {
+            let data = std::fs::read(csr).map_err(|e| Failure {
+                code: 1,
+                message: format!("{}: {e}", csr.display()),
+            })?;
+            let v = app
+                .ca_sign_csr(ca, &data, email.as_deref(), *days, "cli")
+                .await?;
+            println!("issued {} {}", v.cert.sha256, v.cert.subject);
+            if let Some(o) = output {
+                write_output(Some(o), v.cert.to_pem().as_bytes())?;
+            }
+        }
+        CaCommand::Revoke { what, reason, ca } => {
+            let code = reason.as_deref().map(reason_code).transpose()?;
+            let (row, serial) = app.ca_revoke(ca, what, code).await?;
+            println!(
+                "revoked serial {serial} of CA {}; run `certmail ca crl --ca {}` to publish",
+                row.name, row.id
+            );
+        }
+        CaCommand::Crl {
+            ca,
+            revoke,
+            next_update_days,
+            no_update_existing,
+            drop_expired,
+            output,
+        } => {
+            let r = app
+                .ca_crl(
+                    ca,
+                    revoke,
+                    *next_update_days,
+                    !*no_update_existing,
+                    *drop_expired,
+                )
+                .await?;
+            println!(
+                "{} CRL {} number {}",
+                r.status,
+                r.sha256,
+                r.number.as_deref().unwrap_or("-")
+            );
+            if let Some(o) = output {
+                let (_, crl) = app.crl(&r.sha256).await?;
+                write_output(Some(o), crl.to_pem().as_bytes())?;
+            }
+        }
+        CaCommand::P12 {
+            thumbprint,
+            legacy,
+            password,
+            password_length,
+            output,
+        } => {
+            if *password_length < 8 {
+                return Err(usage("--password-length must be at least 8".into()));
+            }
+            let given = read_password(password)?;
+            let generated = given.is_none();
+            let (data, pw) = app
+                .ca_p12(thumbprint, given, *password_length, *legacy)
+                .await?;
+            write_output(Some(output), &data)?;
+            println!(
+                "wrote {} ({} form)",
+                output.display(),
+                if *legacy {
+                    "legacy 3DES"
+                } else {
+                    "modern AES-256"
+                }
+            );
+            if generated {
+                println!("password: {}", pw.as_str());
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,254 @@
+//! Certificate authorities and issued-certificate records.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::{Result, Store, StoreError};
+
+/// A CA.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaRow {
+    /// Id.
+    pub id: i64,
+    /// Name (the intermediate's common name).
+    pub name: String,
+    /// Root certificate.
+    pub root_sha256: String,
+    /// The certificate that signs end-user certificates (the intermediate).
+    pub signer_sha256: String,
+    /// Signature hash (`sha256`, `sha384`, `sha512`).
+    pub hash: String,
+    /// The default CA.
+    pub is_default: bool,
+    /// Last CRL number issued.
+    pub crl_number: i64,
+    /// Created.
+    pub created_at: i64,
+}
+
+/// An issued-certificate record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedRow {
+    /// CA.
+    pub ca_id: i64,
+    /// Serial, hex.
+    pub serial: String,
+    /// Certificate thumbprint (empty for serials revoked without a record).
+    pub sha256: String,
+    /// Subject.
+    pub subject: String,
+    /// E-mail.
+    pub email: Option<String>,
+    /// Who asked.
+    pub requester: String,
+    /// Which request handler.
+    pub handler: String,
+    /// When.
+    pub issued_at: i64,
+    /// Revocation time.
+    pub revoked_at: Option<i64>,
+    /// Revocation reason code.
+    pub reason: Option<i64>,
+}
+
+fn ca_from(r: &AnyRow) -> Result<CaRow> {
+    Ok(CaRow {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        root_sha256: r.try_get("root_sha256")?,
+        signer_sha256: r.try_get("signer_sha256")?,
+        hash: r.try_get("hash")?,
+        is_default: r.try_get::<i64, _>("is_default")? != 0,
+        crl_number: r.try_get("crl_number")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+fn issued_from(r: &AnyRow) -> Result<IssuedRow> {
+    Ok(IssuedRow {
+        ca_id: r.try_get("ca_id")?,
+        serial: r.try_get("serial")?,
+        sha256: r.try_get("sha256")?,
+        subject: r.try_get("subject")?,
+        email: r.try_get("email")?,
+        requester: r.try_get("requester")?,
+        handler: r.try_get("handler")?,
+        issued_at: r.try_get("issued_at")?,
+        revoked_at: r.try_get("revoked_at")?,
+        reason: r.try_get("reason")?,
+    })
+}
+
+const CA_COLS: &str =
+    "id, name, root_sha256, signer_sha256, hash, is_default, crl_number, created_at";
+const ISSUED_COLS: &str =
+    "ca_id, serial, sha256, subject, email, requester, handler, issued_at, revoked_at, reason";
+
+impl Store {
+    /// Records a new CA; the first one, or one asked to, becomes the default.
+    pub async fn add_ca(
+        &self,
+        name: &str,
+        root: &str,
+        signer: &str,
+        hash: &str,
+        make_default: bool,
+        now: i64,
+    ) -> Result<CaRow> {
+        let mut tx = self.pool.begin().await?;
+        let count: i64 = sqlx::query("SELECT COUNT(*) AS n FROM cas")
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("n")?;
+        let is_default = make_default || count == 0;
+        if is_default {
+            sqlx::query("UPDATE cas SET is_default = 0")
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("INSERT INTO cas (name, root_sha256, signer_sha256, hash, is_default, crl_number, created_at) VALUES ($1, $2, $3, $4, $5, 0, $6)")
+            .bind(name)
+            .bind(root)
+            .bind(signer)
+            .bind(hash)
+            .bind(i64::from(is_default))
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        self.ca(name).await
+    }
+
+    /// All CAs.
+    pub async fn cas(&self) -> Result<Vec<CaRow>> {
+        let sql = format!("SELECT {CA_COLS} FROM cas ORDER BY id");
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(ca_from)
+            .collect()
+    }
+
+    /// A CA by id or name; `None`/empty means the default.
+    pub async fn ca(&self, id_or_name: &str) -> Result<CaRow> {
+        let cas = self.cas().await?;
+        let found = if id_or_name.is_empty() {
+            cas.into_iter().find(|c| c.is_default)
+        } else {
+            cas.into_iter()
+                .find(|c| c.name == id_or_name || c.id.to_string() == id_or_name)
+        };
+        found.ok_or_else(|| StoreError::NotFound {
+            what: "CA",
+            id: if id_or_name.is_empty() {
+                "(default)".into()
+            } else {
+                id_or_name.to_owned()
+            },
+        })
+    }
+
+    /// Makes a CA the default (exactly one is).
+    pub async fn set_default_ca(&self, id: i64) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE cas SET is_default = 0")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE cas SET is_default = 1 WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records an issued serial. Fails with [`StoreError::Database`] on a reused serial: the
+    /// primary key (ca_id, serial) is what guarantees a serial is never used twice per CA.
+    pub async fn record_issued(&self, r: &IssuedRow) -> Result<()> {
+        sqlx::query("INSERT INTO issued (ca_id, serial, sha256, subject, email, requester, handler, issued_at, revoked_at, reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+            .bind(r.ca_id)
+            .bind(&r.serial)
+            .bind(&r.sha256)
+            .bind(&r.subject)
+            .bind(r.email.as_deref())
+            .bind(&r.requester)
+            .bind(&r.handler)
+            .bind(r.issued_at)
+            .bind(r.revoked_at)
+            .bind(r.reason)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Whether a serial is already recorded for a CA.
+    pub async fn serial_used(&self, ca_id: i64, serial: &str) -> Result<bool> {
+        Ok(
+            sqlx::query("SELECT 1 AS one FROM issued WHERE ca_id = $1 AND serial = $2")
+                .bind(ca_id)
+                .bind(serial)
+                .fetch_optional(&self.pool)
+                .await?
+                .is_some(),
+        )
+    }
+
+    /// Issued records of a CA.
+    pub async fn issued(&self, ca_id: i64) -> Result<Vec<IssuedRow>> {
+        let sql =
+            format!("SELECT {ISSUED_COLS} FROM issued WHERE ca_id = $1 ORDER BY issued_at, serial");
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(ca_id)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(issued_from)
+            .collect()
+    }
+
+    /// The record of an issued certificate by thumbprint.
+    pub async fn issued_by_sha256(&self, sha256: &str) -> Result<Option<IssuedRow>> {
+        let sql = format!("SELECT {ISSUED_COLS} FROM issued WHERE sha256 = $1");
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(sha256)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| issued_from(&r))
+            .transpose()
+    }
+
+    /// Marks a serial revoked (keeps the first revocation time).
+    pub async fn revoke_serial(
+        &self,
+        ca_id: i64,
+        serial: &str,
+        at: i64,
+        reason: Option<i64>,
+    ) -> Result<bool> {
+        let done = sqlx::query("UPDATE issued SET revoked_at = COALESCE(revoked_at, $1), reason = $2 WHERE ca_id = $3 AND serial = $4")
+            .bind(at)
+            .bind(reason)
+            .bind(ca_id)
+            .bind(serial)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Increments and returns the CA's CRL number (monotonic).
+    pub async fn next_crl_number(&self, ca_id: i64) -> Result<i64> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE cas SET crl_number = crl_number + 1 WHERE id = $1")
+            .bind(ca_id)
+            .execute(&mut *tx)
+            .await?;
+        let n: i64 = sqlx::query("SELECT crl_number FROM cas WHERE id = $1")
+            .bind(ca_id)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("crl_number")?;
+        tx.commit().await?;
+        Ok(n)
+    }
+}
