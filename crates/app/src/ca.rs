@@ -388,3 +388,155 @@ mod tests {
         assert!(a.chars().all(|c| !"0O1lI".contains(c)));
     }
 }
+
+/// The outcome of a bulk run.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct BulkReport {
+    /// Rows that parsed (what a preview would issue).
+    pub rows: usize,
+    /// (line, e-mail, thumbprint) issued.
+    pub issued: Vec<(usize, String, String)>,
+    /// (line, e-mail, reason) skipped: the address already has a valid signing certificate.
+    pub skipped: Vec<(usize, String, String)>,
+    /// (line, e-mail, reason) that failed to issue.
+    pub failed: Vec<(usize, String, String)>,
+    /// Rows that did not parse or validate, naming line and column.
+    pub row_errors: Vec<String>,
+}
+
+/// Options of a bulk run.
+#[derive(Debug, Clone)]
+pub struct BulkOptions {
+    /// CA id or name ("" = default).
+    pub ca: String,
+    /// Key type.
+    pub key: KeySpec,
+    /// Digest.
+    pub hash: SigHash,
+    /// Validity in days.
+    pub days: u32,
+    /// Parse and validate only.
+    pub preview: bool,
+    /// CSV limits.
+    pub limits: certmail_ca::csv::Limits,
+}
+
+impl App {
+    /// Bulk requests from CSV: parse and validate everything first (a preview stops there),
+    /// then issue row by row. Bad rows are reported and the rest issued; addresses that
+    /// already have a valid signing certificate are skipped, so a run can be resumed
+    /// without duplicates.
+    pub async fn ca_bulk(
+        &self,
+        csv: &[u8],
+        opts: &BulkOptions,
+        progress: &mut (dyn FnMut(usize, usize) + Send),
+    ) -> Result<BulkReport> {
+        let (rows, problems) = certmail_ca::csv::parse(csv, opts.limits)
+            .map_err(|e| AppError::Setting(format!("CSV: {e}")))?;
+        let mut report = BulkReport {
+            rows: rows.len(),
+            row_errors: problems.iter().map(ToString::to_string).collect(),
+            ..BulkReport::default()
+        };
+        if opts.preview {
+            return Ok(report);
+        }
+        self.store.ca(&opts.ca).await?;
+        let total = rows.len();
+        for (i, row) in rows.into_iter().enumerate() {
+            progress(i, total);
+            let now = crate::now();
+            if let Some(s) = self.recipient(&row.email, now).await?.signing {
+                report.skipped.push((
+                    row.line,
+                    row.email,
+                    format!("already has a valid signing certificate {}", s.sha256),
+                ));
+                continue;
+            }
+            let req = EndUserRequest {
+                email: row.email.clone(),
+                cn: row.cn,
+                org: row.org,
+                first_name: row.first_name,
+                last_name: row.last_name,
+                days: opts.days,
+                key: opts.key,
+                hash: opts.hash,
+                crl_url: None,
+            };
+            match self.ca_issue(&opts.ca, &req, "bulk", true).await {
+                Ok(v) => report.issued.push((row.line, row.email, v.cert.sha256)),
+                Err(e) => report.failed.push((row.line, row.email, e.to_string())),
+            }
+        }
+        progress(total, total);
+        Ok(report)
+    }
+}
+
+impl App {
+    /// Renews a certificate issued by a certmail CA: same subject and e-mail, new validity,
+    /// a new key unless `same_key`.
+    pub async fn ca_renew(&self, thumbprint: &str, same_key: bool, days: u32) -> Result<CertView> {
+        let old = self.get(StoreKind::Certificates, thumbprint).await?;
+        let rec = self
+            .store
+            .issued_by_sha256(&old.cert.sha256)
+            .await?
+            .ok_or_else(|| {
+                AppError::Setting(format!(
+                    "{} was not issued by a certmail CA",
+                    old.cert.sha256
+                ))
+            })?;
+        let ca = self
+            .store
+            .cas()
+            .await?
+            .into_iter()
+            .find(|c| c.id == rec.ca_id)
+            .ok_or_else(|| AppError::Setting("its CA is gone".into()))?;
+        let attrs = old.cert.subject_attributes();
+        let attr = |oid: &str| attrs.iter().find(|(o, _)| o == oid).map(|(_, v)| v.clone());
+        let key_spec = match &old.cert.public_key {
+            certmail_pki::KeyAlgorithm::Rsa { bits } if *bits >= 4096 => KeySpec::Rsa4096,
+            certmail_pki::KeyAlgorithm::Rsa { bits } if *bits >= 3072 => KeySpec::Rsa3072,
+            certmail_pki::KeyAlgorithm::Rsa { .. } => KeySpec::Rsa2048,
+            certmail_pki::KeyAlgorithm::Ec { curve } if curve == "P-384" => KeySpec::P384,
+            _ => KeySpec::P256,
+        };
+        let req =
+            EndUserRequest {
+                email: old.cert.emails.first().cloned().ok_or_else(|| {
+                    AppError::Setting("the certificate has no e-mail address".into())
+                })?,
+                cn: old.cert.common_name.clone().unwrap_or_default(),
+                org: attr("2.5.4.10"),
+                first_name: attr("2.5.4.42"),
+                last_name: attr("2.5.4.4"),
+                days,
+                key: key_spec,
+                hash: hash_of(&ca.hash),
+                crl_url: old.cert.crl_distribution_points.first().cloned(),
+            };
+        let signer = self.signer(&ca).await?;
+        let serial = self.fresh_serial(&ca).await?;
+        let issued = if same_key {
+            let key = self.private_key(&old.cert).await?;
+            certmail_ca::issue_with_key(&signer, &req, &key, crate::now(), serial)?
+        } else {
+            certmail_ca::issue_end_user(&signer, &req, crate::now(), serial)?
+        };
+        let cert = Certificate::from_der(&issued.cert_der, &AwsLcOps)?;
+        self.record(&ca, &cert, "renewal", "built-in").await?;
+        self.store_cert_with_key(
+            StoreKind::Certificates,
+            &issued.cert_der,
+            issued.key.as_ref(),
+        )
+        .await?;
+        self.get(StoreKind::Certificates, &cert.sha256).await
+    }
+}

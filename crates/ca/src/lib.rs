@@ -5,6 +5,8 @@
 //! CRLs are built with `rcgen` over aws-lc-rs keys; private keys leave this crate only as
 //! [`certmail_crypto::PrivateKey`] values, which the app seals before storing.
 
+pub mod csv;
+
 use certmail_crypto::{CryptoError, PrivateKey};
 use rcgen::{
     BasicConstraints, CertificateParams, CertificateRevocationListParams, CrlDistributionPoint,
@@ -307,18 +309,25 @@ pub struct EndUserRequest {
 const MAX_CN: usize = 64;
 const MAX_EMAIL: usize = 255;
 
-/// Validation step: e-mail syntax, CN present, lengths.
-pub fn validate(req: &EndUserRequest) -> Result<(), CaError> {
-    let e = req.email.trim();
-    let ok = e.len() <= MAX_EMAIL
+/// E-mail syntax for certificates: an ASCII local part without spaces, a dotted LDH domain,
+/// at most 255 characters (SAN rfc822Name is an IA5String).
+pub fn valid_email(e: &str) -> bool {
+    e.len() <= MAX_EMAIL
         && e.rsplit_once('@').is_some_and(|(l, d)| {
             !l.is_empty()
+                && l.is_ascii()
                 && !l.contains(char::is_whitespace)
                 && d.contains('.')
                 && d.split('.').all(|x| {
                     !x.is_empty() && x.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
                 })
-        });
+        })
+}
+
+/// Validation step: e-mail syntax, CN present, lengths.
+pub fn validate(req: &EndUserRequest) -> Result<(), CaError> {
+    let e = req.email.trim();
+    let ok = valid_email(e);
     if !ok {
         return Err(CaError::Invalid(format!(
             "{e:?} is not a valid e-mail address"
@@ -428,6 +437,39 @@ pub fn issue_end_user(
     Ok(IssuedCert {
         cert_der: cert.der().to_vec(),
         key: Some(to_private(&key)?),
+        serial,
+    })
+}
+
+/// Issues under the profile for an existing key (renewal with the same key, or a pending
+/// request's key).
+pub fn issue_with_key(
+    ca: &Signer,
+    req: &EndUserRequest,
+    key: &PrivateKey,
+    now: i64,
+    serial: Vec<u8>,
+) -> Result<IssuedCert, CaError> {
+    validate(req)?;
+    let pem = zeroize::Zeroizing::new(certmail_pki::pem::encode("PRIVATE KEY", key.pkcs8_der()));
+    let is_rsa = matches!(key.algorithm(), certmail_pki::KeyAlgorithm::Rsa { .. });
+    let alg = algorithm(
+        if is_rsa {
+            KeySpec::Rsa2048
+        } else if matches!(key.algorithm(), certmail_pki::KeyAlgorithm::Ec { curve } if curve == "P-384")
+        {
+            KeySpec::P384
+        } else {
+            KeySpec::P256
+        },
+        req.hash,
+    );
+    let kp = KeyPair::from_pem_and_sign_algo(&pem, alg).map_err(build)?;
+    let params = profile(req, is_rsa, now, &serial)?;
+    let cert = params.signed_by(&kp, ca.issuer()).map_err(build)?;
+    Ok(IssuedCert {
+        cert_der: cert.der().to_vec(),
+        key: None,
         serial,
     })
 }

@@ -135,6 +135,97 @@ pub async fn run(app: &App, c: &CaCommand) -> Result<ExitCode, Failure> {
                 write_output(Some(o), v.cert.to_pem().as_bytes())?;
             }
         }
+        CaCommand::Bulk {
+            file,
+            preview,
+            ca,
+            key,
+            sig,
+            days,
+            max_rows,
+            json,
+        } => {
+            let data = std::fs::read(file).map_err(|e| Failure {
+                code: 1,
+                message: format!("{}: {e}", file.display()),
+            })?;
+            let opts = certmail_app::ca::BulkOptions {
+                ca: ca.clone(),
+                key: KeySpec::parse(key).map_err(|e| usage(e.to_string()))?,
+                hash: SigHash::parse(sig).map_err(|e| usage(e.to_string()))?,
+                days: *days,
+                preview: *preview,
+                limits: certmail_ca::csv::Limits {
+                    max_rows: *max_rows,
+                    max_entry: 256,
+                },
+            };
+            let show_progress = !*json && !*preview;
+            let mut progress = |done: usize, total: usize| {
+                if show_progress && total > 0 {
+                    let width = 30;
+                    let filled = done * width / total;
+                    eprint!(
+                        "\r[{}{}] {done}/{total}",
+                        "#".repeat(filled),
+                        " ".repeat(width - filled)
+                    );
+                    if done == total {
+                        eprintln!();
+                    }
+                }
+            };
+            let r = app.ca_bulk(&data, &opts, &mut progress).await?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
+            } else {
+                for e in &r.row_errors {
+                    println!("row error: {e}");
+                }
+                if *preview {
+                    println!(
+                        "preview: {} request(s) valid, {} row error(s); nothing issued",
+                        r.rows,
+                        r.row_errors.len()
+                    );
+                } else {
+                    for (line, email, sha) in &r.issued {
+                        println!("issued line {line} {email} {sha}");
+                    }
+                    for (line, email, why) in &r.skipped {
+                        println!("skipped line {line} {email}: {why}");
+                    }
+                    for (line, email, why) in &r.failed {
+                        println!("failed line {line} {email}: {why}");
+                    }
+                    println!(
+                        "{} issued, {} skipped, {} failed, {} row error(s)",
+                        r.issued.len(),
+                        r.skipped.len(),
+                        r.failed.len(),
+                        r.row_errors.len()
+                    );
+                }
+            }
+            return Ok(if r.failed.is_empty() && r.row_errors.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            });
+        }
+        CaCommand::Renew {
+            thumbprint,
+            same_key,
+            days,
+        } => {
+            let v = app.ca_renew(thumbprint, *same_key, *days).await?;
+            println!(
+                "renewed: {} {} (not after {})",
+                v.cert.sha256,
+                v.cert.subject,
+                v.cert.not_after_rfc3339()
+            );
+        }
         CaCommand::Revoke { what, reason, ca } => {
             let code = reason.as_deref().map(reason_code).transpose()?;
             let (row, serial) = app.ca_revoke(ca, what, code).await?;

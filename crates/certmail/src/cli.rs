@@ -171,6 +171,44 @@ pub enum CaCommand {
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
+    /// Bulk requests from a CSV file (first row names the columns: EMAIL, COMMONNAME,
+    /// ORGANISATION, FIRSTNAME, LASTNAME or their aliases).
+    Bulk {
+        /// The CSV file.
+        file: PathBuf,
+        /// Parse and validate only; issue nothing.
+        #[arg(long)]
+        preview: bool,
+        /// CA id or name.
+        #[arg(long, default_value = "")]
+        ca: String,
+        /// Key type.
+        #[arg(long, default_value = "rsa2048")]
+        key: String,
+        /// Signature hash.
+        #[arg(long, default_value = "sha256")]
+        sig: String,
+        /// Validity in days.
+        #[arg(long, default_value_t = 730)]
+        days: u32,
+        /// Maximum requests per file.
+        #[arg(long, default_value_t = 10_000)]
+        max_rows: usize,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Renew a certificate issued by a certmail CA (same subject and e-mail, new validity).
+    Renew {
+        /// Thumbprint.
+        thumbprint: String,
+        /// Keep the key (default: a new key).
+        #[arg(long)]
+        same_key: bool,
+        /// Validity in days.
+        #[arg(long, default_value_t = 730)]
+        days: u32,
+    },
     /// Revoke a certificate (thumbprint) or serial number (hex).
     Revoke {
         /// Thumbprint or serial.

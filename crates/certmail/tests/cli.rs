@@ -705,3 +705,76 @@ fn built_in_ca_issues_revokes_and_delivers() {
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+#[test]
+fn bulk_csv_preview_run_resume_and_renew() {
+    let env = Env::sqlite();
+    env.ok(&["init"]);
+    env.ok(&[
+        "ca",
+        "create",
+        "--root-cn",
+        "Bulk Root",
+        "--intermediate-cn",
+        "Bulk CA",
+        "--key",
+        "p256",
+    ]);
+    let csv = env.file("b.csv", "EMAIL,cn,o\nu1@example.com,\"One, U\",Ex\nnot-mail,Two,\nu3@example.com,Three,\nu1@example.com,Dup,\n");
+    let before = env.ok(&["cert", "list", "--json"]);
+    let out = env.run(&["ca", "bulk", path(&csv), "--preview"]);
+    assert_eq!(code(&out), 1, "row errors make the exit code 1");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("line 3, column EMAIL")
+            && text.contains("duplicate of line 2")
+            && text.contains("2 request(s) valid"),
+        "{text}"
+    );
+    assert_eq!(
+        env.ok(&["cert", "list", "--json"]),
+        before,
+        "a preview issues nothing"
+    );
+    let r: serde_json::Value = serde_json::from_slice(
+        &env.run(&["ca", "bulk", path(&csv), "--key", "p256", "--json"])
+            .stdout,
+    )
+    .expect("json");
+    assert_eq!(r["issued"].as_array().expect("issued").len(), 2);
+    // Resumed / re-run: nothing twice.
+    let r: serde_json::Value = serde_json::from_slice(
+        &env.run(&["ca", "bulk", path(&csv), "--key", "p256", "--json"])
+            .stdout,
+    )
+    .expect("json");
+    assert_eq!(r["issued"].as_array().expect("issued").len(), 0);
+    assert_eq!(r["skipped"].as_array().expect("skipped").len(), 2);
+    let rows = env.json(&["cert", "list", "--email", "u1@example.com", "--json"]);
+    assert_eq!(rows.as_array().expect("rows").len(), 1);
+    assert_eq!(
+        rows[0]["subject"],
+        "emailAddress=u1@example.com,O=Ex,CN=One\\, U"
+    );
+    // Renew keeps subject and address; with --same-key the key id is unchanged.
+    let sha = rows[0]["sha256"].as_str().expect("sha").to_owned();
+    let key_id = rows[0]["key_id"].as_str().expect("key").to_owned();
+    env.ok(&["ca", "renew", &sha, "--same-key", "--days", "30"]);
+    env.ok(&["ca", "renew", &sha]);
+    let rows = env.json(&["cert", "list", "--email", "u1@example.com", "--json"]);
+    assert_eq!(rows.as_array().expect("rows").len(), 3);
+    assert!(
+        rows.as_array()
+            .expect("rows")
+            .iter()
+            .all(|r| r["subject"] == "emailAddress=u1@example.com,O=Ex,CN=One\\, U")
+    );
+    assert_eq!(
+        rows.as_array()
+            .expect("rows")
+            .iter()
+            .filter(|r| r["key_id"] == key_id.as_str())
+            .count(),
+        2
+    );
+}

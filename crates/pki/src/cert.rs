@@ -489,6 +489,18 @@ impl Certificate {
         self.subject == self.issuer
     }
 
+    /// The subject's attributes in order (dotted OID, string value), re-read from the DER.
+    pub fn subject_attributes(&self) -> Vec<(String, String)> {
+        let Ok(c) = x509_cert::Certificate::from_der(&self.der) else {
+            return Vec::new();
+        };
+        c.tbs_certificate()
+            .subject()
+            .iter()
+            .filter_map(|atv| any_string(&atv.value).map(|v| (atv.oid.to_string(), v)))
+            .collect()
+    }
+
     /// The serial number's bytes (big-endian, as encoded).
     pub fn serial_bytes(&self) -> Vec<u8> {
         hex::decode(&self.serial).unwrap_or_default()
