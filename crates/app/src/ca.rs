@@ -540,3 +540,120 @@ impl App {
         self.get(StoreKind::Certificates, &cert.sha256).await
     }
 }
+
+/// What a request handler did with a request.
+#[derive(Debug)]
+pub enum HandlerOutcome {
+    /// Issued at once.
+    Issued(Box<CertView>),
+    /// Queued: the certificate arrives later (upload, or the background job polls).
+    Pending(i64),
+}
+
+/// A certificate request handler. `built-in` issues synchronously; `csr` creates the key and
+/// a PKCS#10 request and waits in the pending queue. An external CA (EJBCA, an ACME server,
+/// another certmail) is another implementation: `submit` sends the CSR and returns
+/// `Pending`, and the background job calls `poll` for due requests, rescheduling with
+/// exponential backoff ([`backoff`]) until the certificate comes back and is stored with
+/// [`App::ca_upload`].
+pub trait RequestHandler {
+    /// Name stored with the request and the issued-certificate record.
+    fn name(&self) -> &'static str;
+    /// Handles one request.
+    fn submit(
+        &self,
+        app: &App,
+        ca: &str,
+        req: &EndUserRequest,
+    ) -> impl std::future::Future<Output = Result<HandlerOutcome>>;
+}
+
+/// The built-in handler: key and certificate at once.
+pub struct BuiltIn;
+
+/// The CSR handler: key + PKCS#10 request, queued until the signed certificate is uploaded.
+pub struct CsrHandler;
+
+impl RequestHandler for BuiltIn {
+    fn name(&self) -> &'static str {
+        "built-in"
+    }
+
+    async fn submit(&self, app: &App, ca: &str, req: &EndUserRequest) -> Result<HandlerOutcome> {
+        Ok(HandlerOutcome::Issued(Box::new(
+            app.ca_issue(ca, req, "request", false).await?,
+        )))
+    }
+}
+
+impl RequestHandler for CsrHandler {
+    fn name(&self) -> &'static str {
+        "csr"
+    }
+
+    async fn submit(&self, app: &App, _ca: &str, req: &EndUserRequest) -> Result<HandlerOutcome> {
+        let (csr, key) = certmail_ca::create_csr(req)?;
+        // The key waits in the key store; the certificate links to it by public key on upload.
+        let sealed = keyring::seal(&app.kek, &key).map_err(|e| AppError::Setting(e.to_string()))?;
+        app.store.import(&[], &[sealed], crate::now()).await?;
+        let subject = format!("CN={},emailAddress={}", req.cn, req.email.to_lowercase());
+        let id = app
+            .store
+            .add_pending(
+                self.name(),
+                &req.email.to_lowercase(),
+                &subject,
+                key.key_id(),
+                &csr,
+                crate::now(),
+            )
+            .await?;
+        Ok(HandlerOutcome::Pending(id))
+    }
+}
+
+/// Retry delay after `attempts` failures: 1 min doubling up to 1 day.
+pub fn backoff(attempts: i64) -> i64 {
+    (60i64 << attempts.clamp(0, 11)).min(86_400)
+}
+
+impl App {
+    /// The pending requests.
+    pub async fn ca_pending(&self) -> Result<Vec<certmail_store::PendingRow>> {
+        Ok(self.store.pending().await?)
+    }
+
+    /// Uploads a certificate issued for a pending request: matched to the pending key by
+    /// public key, stored (the key links at once), and the request leaves the queue.
+    pub async fn ca_upload(&self, data: &[u8]) -> Result<(CertView, i64)> {
+        let certs = crate::import::parse_certificates_only(data)
+            .map_err(|e| AppError::Setting(e.to_string()))?;
+        let pending = self.store.pending().await?;
+        for c in certs {
+            if let Some(p) = pending.iter().find(|p| p.key_id == c.key_id) {
+                self.store
+                    .import(&[(StoreKind::Certificates, &c)], &[], crate::now())
+                    .await?;
+                self.store.delete_pending(p.id).await?;
+                return Ok((self.get(StoreKind::Certificates, &c.sha256).await?, p.id));
+            }
+        }
+        Err(AppError::Setting(
+            "no certificate in the file matches the key of a pending request".into(),
+        ))
+    }
+
+    /// Deletes a pending request and its key (no certificate uses it).
+    pub async fn ca_pending_delete(&self, id: i64) -> Result<()> {
+        let p = self
+            .store
+            .pending()
+            .await?
+            .into_iter()
+            .find(|p| p.id == id)
+            .ok_or_else(|| AppError::Setting(format!("no pending request {id}")))?;
+        self.store.delete_pending(id).await?;
+        let _ = self.store.delete_key(&p.key_id, false).await;
+        Ok(())
+    }
+}

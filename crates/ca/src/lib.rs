@@ -441,6 +441,22 @@ pub fn issue_end_user(
     })
 }
 
+/// Creates a key and a PKCS#10 request for it (the CSR request handler): the subject and
+/// e-mail of the profile, for an external CA to sign.
+pub fn create_csr(req: &EndUserRequest) -> Result<(Vec<u8>, PrivateKey), CaError> {
+    validate(req)?;
+    let key = generate_key(req.key, req.hash)?;
+    let full = profile(req, req.key.is_rsa(), 0, &[1])?;
+    // A CSR carries the subject and the requested extensions only (rcgen refuses the rest).
+    let mut params = CertificateParams::default();
+    params.distinguished_name = full.distinguished_name;
+    params.subject_alt_names = full.subject_alt_names;
+    params.key_usages = full.key_usages;
+    params.extended_key_usages = full.extended_key_usages;
+    let csr = params.serialize_request(&key).map_err(build)?;
+    Ok((csr.der().to_vec(), to_private(&key)?))
+}
+
 /// Issues under the profile for an existing key (renewal with the same key, or a pending
 /// request's key).
 pub fn issue_with_key(
@@ -504,9 +520,23 @@ pub fn sign_csr(
         SanType::Rfc822Name(e) => Some(e.as_str().to_owned()),
         _ => None,
     });
-    let email = email.map(str::to_owned).or(san_email).ok_or_else(|| {
-        CaError::Invalid("the CSR carries no e-mail address: pass --email".into())
-    })?;
+    let dn_email = csr
+        .params
+        .distinguished_name
+        .get(&DnType::CustomDnType(vec![1, 2, 840, 113549, 1, 9, 1]))
+        .and_then(|v| match v {
+            rcgen::DnValue::Ia5String(s) => Some(s.as_str().to_owned()),
+            rcgen::DnValue::Utf8String(s) => Some(s.clone()),
+            rcgen::DnValue::PrintableString(s) => Some(s.as_str().to_owned()),
+            _ => None,
+        });
+    let email = email
+        .map(str::to_owned)
+        .or(san_email)
+        .or(dn_email)
+        .ok_or_else(|| {
+            CaError::Invalid("the CSR carries no e-mail address: pass --email".into())
+        })?;
     let req = EndUserRequest {
         email,
         cn,

@@ -6,7 +6,9 @@ use certmail_app::App;
 use certmail_app::ca::CaCreate;
 use certmail_ca::{EndUserRequest, KeySpec, SigHash};
 
-use crate::cli::{CaCommand, Failure, read_password, write_output};
+use certmail_app::ca::{BuiltIn, CsrHandler, HandlerOutcome, RequestHandler};
+
+use crate::cli::{CaCommand, Failure, PendingCommand, read_password, write_output};
 
 fn usage(message: String) -> Failure {
     Failure { code: 2, message }
@@ -213,6 +215,124 @@ pub async fn run(app: &App, c: &CaCommand) -> Result<ExitCode, Failure> {
                 ExitCode::from(1)
             });
         }
+        CaCommand::Request {
+            handler,
+            email,
+            cn,
+            org,
+            key,
+            sig,
+            days,
+            ca,
+        } => {
+            let req = EndUserRequest {
+                email: email.clone(),
+                cn: cn.clone(),
+                org: org.clone(),
+                first_name: None,
+                last_name: None,
+                days: *days,
+                key: KeySpec::parse(key).map_err(|e| usage(e.to_string()))?,
+                hash: SigHash::parse(sig).map_err(|e| usage(e.to_string()))?,
+                crl_url: None,
+            };
+            let outcome = match handler.as_str() {
+                "csr" => CsrHandler.submit(app, ca, &req).await?,
+                "built-in" => BuiltIn.submit(app, ca, &req).await?,
+                other => {
+                    return Err(usage(format!(
+                        "unknown request handler {other:?}: use csr or built-in"
+                    )));
+                }
+            };
+            match outcome {
+                HandlerOutcome::Issued(v) => {
+                    println!("issued {} {}", v.cert.sha256, v.cert.subject)
+                }
+                HandlerOutcome::Pending(id) => println!(
+                    "pending request {id}: `certmail ca pending download {id}` for the CSR, then `certmail ca pending upload CERT`"
+                ),
+            }
+        }
+        CaCommand::Pending(p) => match p {
+            PendingCommand::List { json } => {
+                let rows = app.ca_pending().await?;
+                if *json {
+                    let out: Vec<_> = rows
+                        .iter()
+                        .map(|r| serde_json::json!({"id": r.id, "handler": r.handler, "email": r.email, "subject": r.subject, "key_id": r.key_id, "created_at": r.created_at, "next_attempt": r.next_attempt, "attempts": r.attempts, "last_error": r.last_error}))
+                        .collect();
+                    println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+                } else {
+                    for r in &rows {
+                        println!(
+                            "{:>4}  {:<8}  {:<32}  next {}",
+                            r.id,
+                            r.handler,
+                            r.email,
+                            certmail_pki::time::format_rfc3339(r.next_attempt)
+                        );
+                    }
+                    println!("{} pending request(s)", rows.len());
+                }
+            }
+            PendingCommand::Download { id, output } => {
+                let r = app
+                    .ca_pending()
+                    .await?
+                    .into_iter()
+                    .find(|r| r.id == *id)
+                    .ok_or_else(|| Failure {
+                        code: 1,
+                        message: format!("no pending request {id}"),
+                    })?;
+                write_output(
+                    output.as_ref(),
+                    certmail_pki::pem::encode("CERTIFICATE REQUEST", &r.csr).as_bytes(),
+                )?;
+            }
+            PendingCommand::Upload { file } => {
+                let data = std::fs::read(file).map_err(|e| Failure {
+                    code: 1,
+                    message: format!("{}: {e}", file.display()),
+                })?;
+                let (v, id) = app.ca_upload(&data).await?;
+                println!(
+                    "pending request {id} completed: {} {} (key linked: {})",
+                    v.cert.sha256,
+                    v.cert.subject,
+                    if v.has_key { "yes" } else { "no" }
+                );
+            }
+            PendingCommand::Reschedule { id, delay } => {
+                let r = app
+                    .ca_pending()
+                    .await?
+                    .into_iter()
+                    .find(|r| r.id == *id)
+                    .ok_or_else(|| Failure {
+                        code: 1,
+                        message: format!("no pending request {id}"),
+                    })?;
+                let at = certmail_app::now()
+                    + delay.unwrap_or_else(|| certmail_app::ca::backoff(r.attempts));
+                app.store()
+                    .reschedule_pending(*id, at, None)
+                    .await
+                    .map_err(|e| Failure {
+                        code: 1,
+                        message: e.to_string(),
+                    })?;
+                println!(
+                    "pending request {id} next attempt {}",
+                    certmail_pki::time::format_rfc3339(at)
+                );
+            }
+            PendingCommand::Delete { id } => {
+                app.ca_pending_delete(*id).await?;
+                println!("deleted pending request {id}");
+            }
+        },
         CaCommand::Renew {
             thumbprint,
             same_key,

@@ -154,6 +154,37 @@ pub enum CaCommand {
         #[arg(long)]
         add_user: bool,
     },
+    /// Request a certificate through a request handler (`csr`: key + PKCS#10 request into
+    /// the pending queue; `built-in`: issued at once).
+    Request {
+        /// Handler: csr or built-in.
+        #[arg(long, default_value = "csr")]
+        handler: String,
+        /// E-mail address.
+        #[arg(long)]
+        email: String,
+        /// Common name.
+        #[arg(long)]
+        cn: String,
+        /// Organisation.
+        #[arg(long)]
+        org: Option<String>,
+        /// Key type.
+        #[arg(long, default_value = "rsa2048")]
+        key: String,
+        /// Signature hash.
+        #[arg(long, default_value = "sha256")]
+        sig: String,
+        /// Validity in days (built-in handler).
+        #[arg(long, default_value_t = 730)]
+        days: u32,
+        /// CA id or name (built-in handler).
+        #[arg(long, default_value = "")]
+        ca: String,
+    },
+    /// The pending-requests queue.
+    #[command(subcommand)]
+    Pending(PendingCommand),
     /// Sign an external PKCS#10 CSR (its self-signature is verified first).
     SignCsr {
         /// CSR file (PEM or DER).
@@ -257,6 +288,42 @@ pub enum CaCommand {
         /// Output file.
         #[arg(short, long)]
         output: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PendingCommand {
+    /// List pending requests.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a pending request's CSR (PEM).
+    Download {
+        /// Request id.
+        id: i64,
+        /// Output file (default: standard output).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Upload the issued certificate: matched to its pending key and stored.
+    Upload {
+        /// Certificate file.
+        file: PathBuf,
+    },
+    /// Try a request again later.
+    Reschedule {
+        /// Request id.
+        id: i64,
+        /// Seconds from now (default: the handler's backoff).
+        #[arg(long)]
+        delay: Option<i64>,
+    },
+    /// Delete a pending request and its key.
+    Delete {
+        /// Request id.
+        id: i64,
     },
 }
 

@@ -778,3 +778,137 @@ fn bulk_csv_preview_run_resume_and_renew() {
         2
     );
 }
+
+#[test]
+fn csr_handler_pending_queue_and_external_csrs() {
+    if Command::new("openssl").arg("version").output().is_err() {
+        assert!(std::env::var_os("CI").is_none(), "openssl missing in CI");
+        return;
+    }
+    let env = Env::sqlite();
+    let dir = env.dir.path().to_owned();
+    env.ok(&["init"]);
+    env.ok(&[
+        "ca",
+        "create",
+        "--root-cn",
+        "Q Root",
+        "--intermediate-cn",
+        "Q CA",
+        "--key",
+        "p256",
+    ]);
+    let out = env.ok(&[
+        "ca",
+        "request",
+        "--handler",
+        "csr",
+        "--email",
+        "q@example.com",
+        "--cn",
+        "Q User",
+        "--key",
+        "p256",
+    ]);
+    assert!(out.starts_with("pending request 1"), "{out}");
+    let pending = env.json(&["ca", "pending", "list", "--json"]);
+    assert_eq!(pending[0]["email"], "q@example.com");
+    // The key waits in the key store without a certificate.
+    let keys = env.json(&["key", "list", "--json"]);
+    assert!(
+        keys.as_array()
+            .expect("keys")
+            .iter()
+            .any(|k| k["key_id"] == pending[0]["key_id"]
+                && k["certificates"].as_array().is_some_and(Vec::is_empty))
+    );
+    env.ok(&[
+        "ca",
+        "pending",
+        "download",
+        "1",
+        "-o",
+        path(&dir.join("q.csr")),
+    ]);
+    let o = Command::new("openssl")
+        .current_dir(&dir)
+        .args(["req", "-in", "q.csr", "-noout", "-verify"])
+        .output()
+        .expect("openssl");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("verify OK")
+            || String::from_utf8_lossy(&o.stdout).contains("verify OK")
+    );
+    env.ok(&["ca", "pending", "reschedule", "1", "--delay", "3600"]);
+    // An external CA signs it (here: our own sign-csr); the upload completes the request.
+    env.ok(&[
+        "ca",
+        "sign-csr",
+        path(&dir.join("q.csr")),
+        "-o",
+        path(&dir.join("q.pem")),
+    ]);
+    let out = env.ok(&["ca", "pending", "upload", path(&dir.join("q.pem"))]);
+    assert!(out.contains("key linked: yes"), "{out}");
+    assert!(
+        env.json(&["ca", "pending", "list", "--json"])
+            .as_array()
+            .expect("rows")
+            .is_empty()
+    );
+    // An OpenSSL-made CSR is signed; a tampered one is refused.
+    let run = |args: &[&str]| {
+        Command::new("openssl")
+            .current_dir(&dir)
+            .args(args)
+            .output()
+            .expect("openssl")
+    };
+    run(&[
+        "req",
+        "-new",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "x.key",
+        "-out",
+        "x.csr",
+        "-subj",
+        "/CN=X User/emailAddress=x@example.com",
+    ]);
+    let out = env.ok(&["ca", "sign-csr", path(&dir.join("x.csr"))]);
+    assert!(out.contains("x@example.com"), "{out}");
+    let der = run(&["req", "-in", "x.csr", "-outform", "der"]).stdout;
+    let mut bad = der.clone();
+    let n = bad.len();
+    bad[n - 10] ^= 0x55;
+    let badfile = env.file("bad.csr", &bad);
+    let out = env.run(&["ca", "sign-csr", path(&badfile)]);
+    assert_eq!(code(&out), 1);
+    assert!(stderr(&out).contains("CSR"), "{}", stderr(&out));
+    // Deleting a pending request deletes its unused key.
+    env.ok(&[
+        "ca",
+        "request",
+        "--email",
+        "gone@example.com",
+        "--cn",
+        "Gone",
+        "--key",
+        "p256",
+    ]);
+    let before = env
+        .json(&["key", "list", "--json"])
+        .as_array()
+        .expect("keys")
+        .len();
+    env.ok(&["ca", "pending", "delete", "2"]);
+    assert_eq!(
+        env.json(&["key", "list", "--json"])
+            .as_array()
+            .expect("keys")
+            .len(),
+        before - 1
+    );
+}

@@ -252,3 +252,105 @@ impl Store {
         Ok(n)
     }
 }
+
+/// A pending certificate request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingRow {
+    /// Id.
+    pub id: i64,
+    /// Handler (`csr`, or an external CA's name).
+    pub handler: String,
+    /// E-mail address.
+    pub email: String,
+    /// Requested subject (display form).
+    pub subject: String,
+    /// Key id of the pending key (the key waits in the key store).
+    pub key_id: String,
+    /// The PKCS#10 request, DER.
+    pub csr: Vec<u8>,
+    /// Created.
+    pub created_at: i64,
+    /// When the handler should try again.
+    pub next_attempt: i64,
+    /// Attempts so far.
+    pub attempts: i64,
+    /// The last handler error.
+    pub last_error: Option<String>,
+}
+
+fn pending_from(r: &AnyRow) -> Result<PendingRow> {
+    Ok(PendingRow {
+        id: r.try_get("id")?,
+        handler: r.try_get("handler")?,
+        email: r.try_get("email")?,
+        subject: r.try_get("subject")?,
+        key_id: r.try_get("key_id")?,
+        csr: r.try_get("csr")?,
+        created_at: r.try_get("created_at")?,
+        next_attempt: r.try_get("next_attempt")?,
+        attempts: r.try_get("attempts")?,
+        last_error: r.try_get("last_error")?,
+    })
+}
+
+const PENDING_COLS: &str =
+    "id, handler, email, subject, key_id, csr, created_at, next_attempt, attempts, last_error";
+
+impl Store {
+    /// Queues a pending request.
+    pub async fn add_pending(
+        &self,
+        handler: &str,
+        email: &str,
+        subject: &str,
+        key_id: &str,
+        csr: &[u8],
+        now: i64,
+    ) -> Result<i64> {
+        sqlx::query("INSERT INTO pending_requests (handler, email, subject, key_id, csr, created_at, next_attempt, attempts) VALUES ($1, $2, $3, $4, $5, $6, $6, 0)")
+            .bind(handler)
+            .bind(email)
+            .bind(subject)
+            .bind(key_id)
+            .bind(csr)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        let row = sqlx::query("SELECT id FROM pending_requests WHERE key_id = $1")
+            .bind(key_id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get("id")?)
+    }
+
+    /// The pending requests.
+    pub async fn pending(&self) -> Result<Vec<PendingRow>> {
+        let sql = format!("SELECT {PENDING_COLS} FROM pending_requests ORDER BY id");
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(pending_from)
+            .collect()
+    }
+
+    /// Sets when a pending request is tried next.
+    pub async fn reschedule_pending(&self, id: i64, at: i64, error: Option<&str>) -> Result<bool> {
+        let done = sqlx::query("UPDATE pending_requests SET next_attempt = $1, last_error = $2, attempts = attempts + 1 WHERE id = $3")
+            .bind(at)
+            .bind(error)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Removes a pending request.
+    pub async fn delete_pending(&self, id: i64) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM pending_requests WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+}

@@ -19,7 +19,7 @@ use certmail_pki::Certificate;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
-pub use ca::{CaRow, IssuedRow};
+pub use ca::{CaRow, IssuedRow, PendingRow};
 pub use error::StoreError;
 pub use policy::{Party, SelectionKind, SettingRow};
 pub use trust::{CtlEntry, NewCrl, StoredCrl};

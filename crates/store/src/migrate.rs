@@ -36,6 +36,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0004_ca.sql"),
         postgres: include_str!("../migrations/postgres/0004_ca.sql"),
     },
+    Migration {
+        version: 5,
+        name: "pending",
+        sqlite: include_str!("../migrations/sqlite/0005_pending.sql"),
+        postgres: include_str!("../migrations/postgres/0005_pending.sql"),
+    },
 ];
 
 /// Brings the schema up to the newest version.
