@@ -657,3 +657,167 @@ impl App {
         Ok(())
     }
 }
+
+/// CA configuration: the defaults of certificate requests (the reference's "CA configuration").
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct CaConfig {
+    /// Default common name for new certificates (empty: must be given).
+    pub common_name: String,
+    /// Validity of new end-user certificates, days.
+    pub validity_days: u32,
+    /// Key type of new keys.
+    pub key: KeySpec,
+    /// Signature hash.
+    pub hash: SigHash,
+    /// Sender address for certificate mail.
+    pub ca_email: Option<String>,
+    /// Length of generated PKCS#12 passwords.
+    pub password_length: usize,
+    /// Store the generated PKCS#12 password in the user's settings (`pfx-password`).
+    pub store_password: bool,
+    /// Put `crl_distribution_point` into new certificates (built-in handler).
+    pub add_crl_distribution_point: bool,
+    /// The CRL distribution point URL.
+    pub crl_distribution_point: Option<String>,
+    /// Default request handler (`built-in` or `csr`).
+    pub request_handler: String,
+}
+
+impl Default for CaConfig {
+    fn default() -> Self {
+        CaConfig {
+            common_name: String::new(),
+            validity_days: 730,
+            key: KeySpec::Rsa2048,
+            hash: SigHash::Sha256,
+            ca_email: None,
+            password_length: 16,
+            store_password: false,
+            add_crl_distribution_point: false,
+            crl_distribution_point: None,
+            request_handler: "built-in".into(),
+        }
+    }
+}
+
+const CONFIG_KEY: &str = "ca_config";
+
+impl App {
+    /// The CA configuration (defaults when never set).
+    pub async fn ca_config(&self) -> Result<CaConfig> {
+        match self.store.meta_get(CONFIG_KEY).await? {
+            Some(j) => serde_json::from_str(&j).map_err(|e| AppError::Corrupt {
+                what: "CA configuration",
+                reason: e.to_string(),
+            }),
+            None => Ok(CaConfig::default()),
+        }
+    }
+
+    /// Sets one CA configuration value, checked.
+    pub async fn ca_config_set(&self, key: &str, value: &str) -> Result<CaConfig> {
+        let mut c = self.ca_config().await?;
+        let bad = |why: String| AppError::Setting(why);
+        let flag = |v: &str| match v {
+            "on" | "true" | "yes" => Ok(true),
+            "off" | "false" | "no" => Ok(false),
+            _ => Err(bad(format!("{key} is on or off"))),
+        };
+        match key {
+            "common-name" => c.common_name = value.to_owned(),
+            "validity-days" => {
+                c.validity_days = value
+                    .parse()
+                    .ok()
+                    .filter(|d| (1..=3650).contains(d))
+                    .ok_or_else(|| bad("validity-days is 1 to 3650".into()))?
+            }
+            "key" => c.key = KeySpec::parse(value)?,
+            "signature" => c.hash = SigHash::parse(value)?,
+            "ca-email" => {
+                if !certmail_ca::valid_email(value) {
+                    return Err(bad(format!("{value:?} is not an e-mail address")));
+                }
+                c.ca_email = Some(value.to_lowercase());
+            }
+            "password-length" => {
+                c.password_length = value
+                    .parse()
+                    .ok()
+                    .filter(|n| (8..=64).contains(n))
+                    .ok_or_else(|| bad("password-length is 8 to 64".into()))?
+            }
+            "store-password" => c.store_password = flag(value)?,
+            "add-crl-distribution-point" => c.add_crl_distribution_point = flag(value)?,
+            "crl-distribution-point" => {
+                if !(value.starts_with("http://")
+                    || value.starts_with("https://")
+                    || value.starts_with("ldap://"))
+                {
+                    return Err(bad(
+                        "crl-distribution-point must be an http, https or ldap URL".into(),
+                    ));
+                }
+                c.crl_distribution_point = Some(value.to_owned());
+            }
+            "request-handler" => {
+                if value != "built-in" && value != "csr" {
+                    return Err(bad("request-handler is built-in or csr".into()));
+                }
+                c.request_handler = value.to_owned();
+            }
+            _ => {
+                return Err(bad(format!(
+                    "unknown CA setting {key:?}; known: common-name, validity-days, key, signature, ca-email, password-length, store-password, add-crl-distribution-point, crl-distribution-point, request-handler"
+                )));
+            }
+        }
+        let j = serde_json::to_string(&c).map_err(|e| AppError::Corrupt {
+            what: "CA configuration",
+            reason: e.to_string(),
+        })?;
+        self.store.meta_set(CONFIG_KEY, &j).await?;
+        Ok(c)
+    }
+
+    /// PKCS#12 delivery to a recipient: the certificate must carry the recipient's address
+    /// unless `allow_mismatch`; the generated password is stored in the user's settings when
+    /// the configuration or `store_password` asks for it.
+    pub async fn ca_deliver(
+        &self,
+        thumbprint: &str,
+        to: Option<&str>,
+        allow_mismatch: bool,
+        password: Option<Zeroizing<String>>,
+        legacy: bool,
+        store_password: bool,
+    ) -> Result<(Vec<u8>, Zeroizing<String>, Option<String>)> {
+        let cfg = self.ca_config().await?;
+        let view = self.get_any(thumbprint).await?;
+        let to = match to {
+            Some(t) => Some(crate::policy::normalise_email(t)?),
+            None => view.cert.emails.first().cloned(),
+        };
+        if let Some(t) = &to
+            && !view.cert.emails.contains(t)
+            && !allow_mismatch
+        {
+            return Err(AppError::Setting(format!(
+                "the certificate is for {} but the recipient is {t}; pass --allow-mismatch to deliver it anyway",
+                view.cert.emails.join(", ")
+            )));
+        }
+        let generated = password.is_none();
+        let (data, pw) = self
+            .ca_p12(thumbprint, password, cfg.password_length, legacy)
+            .await?;
+        if generated
+            && (store_password || cfg.store_password)
+            && let Some(t) = &to
+        {
+            self.set_setting(&certmail_store::Party::User(t.clone()), "pfx-password", &pw)
+                .await?;
+        }
+        Ok((data, pw, to))
+    }
+}

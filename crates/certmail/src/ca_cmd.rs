@@ -87,6 +87,18 @@ pub async fn run(app: &App, c: &CaCommand) -> Result<ExitCode, Failure> {
                 println!("{} CA(s)", cas.len());
             }
         }
+        CaCommand::Config { key, value, json } => {
+            let cfg = match (key, value) {
+                (Some(k), Some(v)) => app.ca_config_set(k, v).await?,
+                (Some(k), None) => return Err(usage(format!("give a value for {k}"))),
+                _ => app.ca_config().await?,
+            };
+            if *json || key.is_none() {
+                println!("{}", serde_json::to_string_pretty(&cfg).unwrap_or_default());
+            } else {
+                println!("{} set", key.as_deref().unwrap_or_default());
+            }
+        }
         CaCommand::Default { ca } => {
             let row = app.ca_set_default(ca).await?;
             println!("default CA: {} (id {})", row.name, row.id);
@@ -104,16 +116,28 @@ pub async fn run(app: &App, c: &CaCommand) -> Result<ExitCode, Failure> {
             crl_url,
             add_user,
         } => {
+            let cfg = app.ca_config().await?;
+            let cn = cn.clone().unwrap_or_else(|| cfg.common_name.clone());
             let req = EndUserRequest {
                 email: email.clone(),
-                cn: cn.clone(),
+                cn,
                 org: org.clone(),
                 first_name: first_name.clone(),
                 last_name: last_name.clone(),
-                days: *days,
-                key: KeySpec::parse(key).map_err(|e| usage(e.to_string()))?,
-                hash: SigHash::parse(sig).map_err(|e| usage(e.to_string()))?,
-                crl_url: crl_url.clone(),
+                days: days.unwrap_or(cfg.validity_days),
+                key: match key {
+                    Some(k) => KeySpec::parse(k).map_err(|e| usage(e.to_string()))?,
+                    None => cfg.key,
+                },
+                hash: match sig {
+                    Some(h) => SigHash::parse(h).map_err(|e| usage(e.to_string()))?,
+                    None => cfg.hash,
+                },
+                crl_url: crl_url.clone().or_else(|| {
+                    cfg.add_crl_distribution_point
+                        .then(|| cfg.crl_distribution_point.clone())
+                        .flatten()
+                }),
             };
             let v = app.ca_issue(ca, &req, "cli", *add_user).await?;
             println!("issued {} {}", v.cert.sha256, v.cert.subject);
@@ -235,6 +259,10 @@ pub async fn run(app: &App, c: &CaCommand) -> Result<ExitCode, Failure> {
                 key: KeySpec::parse(key).map_err(|e| usage(e.to_string()))?,
                 hash: SigHash::parse(sig).map_err(|e| usage(e.to_string()))?,
                 crl_url: None,
+            };
+            let handler = match handler {
+                Some(h) => h.clone(),
+                None => app.ca_config().await?.request_handler,
             };
             let outcome = match handler.as_str() {
                 "csr" => CsrHandler.submit(app, ca, &req).await?,
@@ -386,21 +414,28 @@ pub async fn run(app: &App, c: &CaCommand) -> Result<ExitCode, Failure> {
             thumbprint,
             legacy,
             password,
-            password_length,
+            to,
+            allow_mismatch,
+            store_password,
             output,
         } => {
-            if *password_length < 8 {
-                return Err(usage("--password-length must be at least 8".into()));
-            }
             let given = read_password(password)?;
             let generated = given.is_none();
-            let (data, pw) = app
-                .ca_p12(thumbprint, given, *password_length, *legacy)
+            let (data, pw, to) = app
+                .ca_deliver(
+                    thumbprint,
+                    to.as_deref(),
+                    *allow_mismatch,
+                    given,
+                    *legacy,
+                    *store_password,
+                )
                 .await?;
             write_output(Some(output), &data)?;
             println!(
-                "wrote {} ({} form)",
+                "wrote {} for {} ({} form)",
                 output.display(),
+                to.as_deref().unwrap_or("-"),
                 if *legacy {
                     "legacy 3DES"
                 } else {

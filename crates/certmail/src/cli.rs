@@ -113,6 +113,18 @@ pub enum CaCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Show or set the CA configuration (defaults of certificate requests).
+    Config {
+        /// Setting to change (common-name, validity-days, key, signature, ca-email,
+        /// password-length, store-password, add-crl-distribution-point,
+        /// crl-distribution-point, request-handler).
+        key: Option<String>,
+        /// New value.
+        value: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Make a CA the default ("make this the default CA").
     Default {
         /// CA id or name.
@@ -123,9 +135,9 @@ pub enum CaCommand {
         /// E-mail address.
         #[arg(long)]
         email: String,
-        /// Common name.
+        /// Common name (default: the configured one).
         #[arg(long)]
-        cn: String,
+        cn: Option<String>,
         /// Organisation.
         #[arg(long)]
         org: Option<String>,
@@ -135,15 +147,15 @@ pub enum CaCommand {
         /// Last name.
         #[arg(long)]
         last_name: Option<String>,
-        /// Validity in days.
-        #[arg(long, default_value_t = 730)]
-        days: u32,
-        /// Key: rsa2048, rsa3072, rsa4096, p256, p384.
-        #[arg(long, default_value = "rsa2048")]
-        key: String,
-        /// Signature hash.
-        #[arg(long, default_value = "sha256")]
-        sig: String,
+        /// Validity in days (default: configured).
+        #[arg(long)]
+        days: Option<u32>,
+        /// Key: rsa2048, rsa3072, rsa4096, p256, p384 (default: configured).
+        #[arg(long)]
+        key: Option<String>,
+        /// Signature hash (default: configured).
+        #[arg(long)]
+        sig: Option<String>,
         /// CA id or name (default: the default CA).
         #[arg(long, default_value = "")]
         ca: String,
@@ -157,9 +169,9 @@ pub enum CaCommand {
     /// Request a certificate through a request handler (`csr`: key + PKCS#10 request into
     /// the pending queue; `built-in`: issued at once).
     Request {
-        /// Handler: csr or built-in.
-        #[arg(long, default_value = "csr")]
-        handler: String,
+        /// Handler: csr or built-in (default: configured).
+        #[arg(long)]
+        handler: Option<String>,
         /// E-mail address.
         #[arg(long)]
         email: String,
@@ -282,9 +294,15 @@ pub enum CaCommand {
         legacy: bool,
         #[command(flatten)]
         password: PasswordArgs,
-        /// Length of a generated password.
-        #[arg(long, default_value_t = 16)]
-        password_length: usize,
+        /// The recipient (default: the certificate's first address).
+        #[arg(long)]
+        to: Option<String>,
+        /// Deliver even when the certificate does not carry the recipient's address.
+        #[arg(long)]
+        allow_mismatch: bool,
+        /// Store the generated password in the user's settings (pfx-password).
+        #[arg(long)]
+        store_password: bool,
         /// Output file.
         #[arg(short, long)]
         output: PathBuf,

@@ -891,6 +891,8 @@ fn csr_handler_pending_queue_and_external_csrs() {
     env.ok(&[
         "ca",
         "request",
+        "--handler",
+        "csr",
         "--email",
         "gone@example.com",
         "--cn",
@@ -911,4 +913,91 @@ fn csr_handler_pending_queue_and_external_csrs() {
             .len(),
         before - 1
     );
+}
+
+#[test]
+fn ca_configuration_and_delivery_rules() {
+    let env = Env::sqlite();
+    env.ok(&["init"]);
+    env.ok(&[
+        "ca",
+        "create",
+        "--root-cn",
+        "Cfg Root",
+        "--intermediate-cn",
+        "Cfg CA",
+        "--key",
+        "p256",
+    ]);
+    let cfg = env.json(&["ca", "config", "--json"]);
+    assert_eq!(cfg["password_length"], 16);
+    assert_eq!(cfg["request_handler"], "built-in");
+    env.ok(&["ca", "config", "key", "p256"]);
+    env.ok(&["ca", "config", "validity-days", "90"]);
+    env.ok(&["ca", "config", "password-length", "24"]);
+    env.ok(&["ca", "config", "store-password", "on"]);
+    env.ok(&[
+        "ca",
+        "config",
+        "crl-distribution-point",
+        "http://crl.example.com/ca.crl",
+    ]);
+    env.ok(&["ca", "config", "add-crl-distribution-point", "on"]);
+    assert_eq!(code(&env.run(&["ca", "config", "key", "rsa1024"])), 1);
+    assert_eq!(code(&env.run(&["ca", "config", "colour", "blue"])), 1);
+    assert_eq!(code(&env.run(&["ca", "config", "password-length", "4"])), 1);
+    // Issuance takes the configured defaults.
+    let out = env.ok(&["ca", "issue", "--email", "dee@example.com", "--cn", "Dee"]);
+    let sha = out.split_whitespace().nth(1).expect("sha").to_owned();
+    let c = env.json(&["cert", "show", &sha, "--json"]);
+    assert_eq!(c["public_key"]["curve"], "P-256");
+    assert_eq!(
+        c["crl_distribution_points"][0],
+        "http://crl.example.com/ca.crl"
+    );
+    let days =
+        (c["not_after"].as_i64().expect("na") - c["not_before"].as_i64().expect("nb")) / 86_400;
+    assert_eq!(days, 90);
+    // Delivery: a mismatching recipient needs --allow-mismatch; the password is stored.
+    let p12 = env.dir.path().join("dee.p12");
+    let out = env.run(&[
+        "ca",
+        "p12",
+        &sha,
+        "--to",
+        "someone@example.com",
+        "-o",
+        path(&p12),
+    ]);
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("--allow-mismatch"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!p12.exists());
+    let out = env.ok(&["ca", "p12", &sha, "-o", path(&p12)]);
+    let pw = out
+        .lines()
+        .find_map(|l| l.strip_prefix("password: "))
+        .expect("password");
+    assert_eq!(pw.len(), 24);
+    let shown = env.json(&["user", "show", "dee@example.com", "--json"]);
+    assert!(
+        shown
+            .as_array()
+            .expect("s")
+            .iter()
+            .any(|s| s["key"] == "pfx-password" && s["value"] == "(set)")
+    );
+    env.ok(&[
+        "ca",
+        "p12",
+        &sha,
+        "--to",
+        "someone@example.com",
+        "--allow-mismatch",
+        "-o",
+        path(&p12),
+    ]);
 }
