@@ -1001,3 +1001,181 @@ fn ca_configuration_and_delivery_rules() {
         path(&p12),
     ]);
 }
+
+#[test]
+fn ca_certificates_pass_nss_and_gpgsm() {
+    let have = |tool: &str| Command::new(tool).arg("--help").output().is_ok();
+    if !have("certutil") || !have("gpgsm") {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "certutil/gpgsm missing in CI"
+        );
+        eprintln!("skipping: certutil or gpgsm not installed");
+        return;
+    }
+    let env = Env::sqlite();
+    let dir = env.dir.path().to_owned();
+    env.ok(&["init"]);
+    env.ok(&[
+        "ca",
+        "create",
+        "--root-cn",
+        "Nss Root",
+        "--intermediate-cn",
+        "Nss CA",
+    ]);
+    let rsa = env.ok(&[
+        "ca",
+        "issue",
+        "--email",
+        "rsa@example.com",
+        "--cn",
+        "Rsa User",
+        "--key",
+        "rsa2048",
+    ]);
+    let ec = env.ok(&[
+        "ca",
+        "issue",
+        "--email",
+        "ec@example.com",
+        "--cn",
+        "Ec User",
+        "--key",
+        "p256",
+    ]);
+    let root = env.json(&["root", "list", "--json"])[0]["sha256"]
+        .as_str()
+        .expect("root")
+        .to_owned();
+    let int = env.json(&["ca", "list", "--json"])[0]["intermediate"]
+        .as_str()
+        .expect("int")
+        .to_owned();
+    let rsa_sha = rsa.split_whitespace().nth(1).expect("sha").to_owned();
+    let ec_sha = ec.split_whitespace().nth(1).expect("sha").to_owned();
+    for (t, f) in [
+        (&root, "root.pem"),
+        (&int, "int.pem"),
+        (&rsa_sha, "rsa.pem"),
+        (&ec_sha, "ec.pem"),
+    ] {
+        env.ok(&[
+            "cert",
+            "export",
+            t,
+            "--format",
+            "pem",
+            "-o",
+            path(&dir.join(f)),
+        ]);
+    }
+    let db = format!("sql:{}", dir.join("nss").display());
+    std::fs::create_dir(dir.join("nss")).expect("nss dir");
+    let certutil = |args: &[&str]| {
+        Command::new("certutil")
+            .args(args)
+            .output()
+            .expect("certutil")
+    };
+    assert!(
+        certutil(&["-N", "--empty-password", "-d", &db])
+            .status
+            .success()
+    );
+    for (nick, file, trust) in [
+        ("root", "root.pem", "C,C,C"),
+        ("int", "int.pem", ",,"),
+        ("rsa", "rsa.pem", ",,"),
+        ("ec", "ec.pem", ",,"),
+    ] {
+        let o = certutil(&[
+            "-A",
+            "-d",
+            &db,
+            "-n",
+            nick,
+            "-t",
+            trust,
+            "-i",
+            path(&dir.join(file)),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    for nick in ["rsa", "ec"] {
+        for usage in ["S", "R"] {
+            let o = certutil(&["-V", "-d", &db, "-n", nick, "-u", usage]);
+            let text = String::from_utf8_lossy(&o.stdout).into_owned()
+                + &String::from_utf8_lossy(&o.stderr);
+            assert!(
+                text.contains("certificate is valid"),
+                "{nick} -u {usage}: {text}"
+            );
+        }
+    }
+    // The legacy PKCS#12 is imported by gpgsm (which cannot read the modern form).
+    let p12 = dir.join("rsa.p12");
+    let out = env.ok(&["ca", "p12", &rsa_sha, "--legacy", "-o", path(&p12)]);
+    let pw = out
+        .lines()
+        .find_map(|l| l.strip_prefix("password: "))
+        .expect("password")
+        .to_owned();
+    let home = dir.join("gnupg");
+    std::fs::create_dir(&home).expect("home");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    }
+    std::fs::write(home.join("gpg-agent.conf"), "allow-loopback-pinentry\n").expect("agent conf");
+    let mut child = Command::new("gpgsm")
+        .env("GNUPGHOME", &home)
+        .args([
+            "--batch",
+            "--disable-dirmngr",
+            "--pinentry-mode",
+            "loopback",
+            "--passphrase-fd",
+            "0",
+            "--import",
+            path(&p12),
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("gpgsm");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        writeln!(stdin, "{pw}").expect("write");
+    }
+    let o = child.wait_with_output().expect("gpgsm");
+    let listed = Command::new("gpgsm")
+        .env("GNUPGHOME", &home)
+        .args([
+            "--batch",
+            "--disable-dirmngr",
+            "--with-colons",
+            "--list-secret-keys",
+        ])
+        .output()
+        .expect("list");
+    let _ = Command::new("gpgconf")
+        .env("GNUPGHOME", &home)
+        .args(["--kill", "all"])
+        .output();
+    assert!(
+        o.status.success(),
+        "gpgsm import: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&listed.stdout)
+            .to_uppercase()
+            .contains(&rsa_sha.to_uppercase()),
+        "{}",
+        String::from_utf8_lossy(&listed.stdout)
+    );
+}
