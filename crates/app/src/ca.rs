@@ -152,7 +152,8 @@ impl App {
     }
 
     async fn signer(&self, ca: &CaRow) -> Result<Signer> {
-        let view = self.get(StoreKind::Certificates, &ca.signer_sha256).await?;
+        // The signer is an intermediate (certificate store) or an imported root (root store).
+        let view = self.get_any(&ca.signer_sha256).await?;
         let key = self.private_key(&view.cert).await?;
         Ok(Signer::from_stored(
             &view.cert.der,
@@ -819,5 +820,116 @@ impl App {
                 .await?;
         }
         Ok((data, pw, to))
+    }
+}
+
+impl App {
+    /// A new intermediate CA under the root of an existing CA.
+    pub async fn ca_create_under(
+        &self,
+        parent: &str,
+        intermediate_cn: &str,
+        key: KeySpec,
+        days: u32,
+        hash: SigHash,
+        email: Option<String>,
+        make_default: bool,
+    ) -> Result<CaRow> {
+        let parent = self.store.ca(parent).await?;
+        let root = self.get(StoreKind::Roots, &parent.root_sha256).await?;
+        if root
+            .cert
+            .common_name
+            .as_deref()
+            .is_some_and(|cn| cn.eq_ignore_ascii_case(intermediate_cn.trim()))
+        {
+            return Err(AppError::Setting(
+                "the intermediate's common name must differ from the root's".into(),
+            ));
+        }
+        let root_key = self.private_key(&root.cert).await?;
+        let root_signer = Signer::from_stored(&root.cert.der, &root_key, hash)?;
+        let spec = CaSpec {
+            cn: intermediate_cn.to_owned(),
+            email,
+            days,
+            key,
+            hash,
+            path_len: Some(0),
+        };
+        let (inter, _) = certmail_ca::create_intermediate(&root_signer, &spec, crate::now())?;
+        let cert = self
+            .store_cert_with_key(StoreKind::Certificates, &inter.cert_der, Some(&inter.key))
+            .await?;
+        Ok(self
+            .store
+            .add_ca(
+                intermediate_cn.trim(),
+                &root.cert.sha256,
+                &cert.sha256,
+                hash_name(hash),
+                make_default,
+                crate::now(),
+            )
+            .await?)
+    }
+
+    /// Imports an existing CA (its certificate and key, e.g. from a PKCS#12 or PEM files).
+    /// A self-signed CA certificate goes to the root store and signs itself; otherwise the
+    /// root is looked up among the stored roots by the chain.
+    pub async fn ca_import(
+        &self,
+        cert_der: &[u8],
+        key: &PrivateKey,
+        hash: SigHash,
+        make_default: bool,
+    ) -> Result<CaRow> {
+        let cert = Certificate::from_der(cert_der, &AwsLcOps)?;
+        if !cert.is_ca() {
+            return Err(AppError::Setting(format!(
+                "{} is not a CA certificate (basicConstraints cA)",
+                cert.subject
+            )));
+        }
+        if cert.key_id != key.key_id() {
+            return Err(AppError::Setting(
+                "the key does not belong to the certificate".into(),
+            ));
+        }
+        Signer::from_stored(cert_der, key, hash)?;
+        let root_sha = if cert.is_self_issued() {
+            self.store_cert_with_key(StoreKind::Roots, cert_der, Some(key))
+                .await?;
+            cert.sha256.clone()
+        } else {
+            self.store_cert_with_key(StoreKind::Certificates, cert_der, Some(key))
+                .await?;
+            let chain = self.chain(&cert).await?;
+            chain
+                .last()
+                .filter(|r| r.is_self_issued())
+                .map(|r| r.sha256.clone())
+                .ok_or_else(|| {
+                    AppError::Setting(format!(
+                        "no root for {} in the stores: import its root first",
+                        cert.subject
+                    ))
+                })?
+        };
+        let name = cert
+            .common_name
+            .clone()
+            .unwrap_or_else(|| cert.subject.clone());
+        Ok(self
+            .store
+            .add_ca(
+                &name,
+                &root_sha,
+                &cert.sha256,
+                hash_name(hash),
+                make_default,
+                crate::now(),
+            )
+            .await?)
     }
 }

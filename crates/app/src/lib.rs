@@ -349,6 +349,18 @@ impl App {
     }
 }
 
+/// Reads the first private key of a file (PEM, DER or PKCS#12) without storing it.
+pub fn parse_key_file(
+    data: &[u8],
+    password: Option<&str>,
+) -> std::result::Result<PrivateKey, FileError> {
+    import::parse(data, password)?
+        .keys
+        .into_iter()
+        .next()
+        .ok_or(FileError::Empty)
+}
+
 /// Parses a file without storing anything (for `cert show FILE`).
 pub fn inspect_file(path: &Path) -> std::result::Result<Vec<Certificate>, FileError> {
     let data = import::read_file(path)?;

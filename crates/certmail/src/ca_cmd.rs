@@ -33,6 +33,7 @@ pub async fn run(app: &App, c: &CaCommand) -> Result<ExitCode, Failure> {
     match c {
         CaCommand::Create {
             root_cn,
+            under,
             intermediate_cn,
             key,
             days,
@@ -40,16 +41,35 @@ pub async fn run(app: &App, c: &CaCommand) -> Result<ExitCode, Failure> {
             email,
             default,
         } => {
-            let create = CaCreate {
-                root_cn: root_cn.clone(),
-                intermediate_cn: intermediate_cn.clone(),
-                key: KeySpec::parse(key).map_err(|e| usage(e.to_string()))?,
-                days: *days,
-                hash: SigHash::parse(sig).map_err(|e| usage(e.to_string()))?,
-                email: email.clone(),
-                make_default: *default,
+            let key = KeySpec::parse(key).map_err(|e| usage(e.to_string()))?;
+            let hash = SigHash::parse(sig).map_err(|e| usage(e.to_string()))?;
+            let ca = match (root_cn, under) {
+                (_, Some(parent)) => {
+                    app.ca_create_under(
+                        parent,
+                        intermediate_cn,
+                        key,
+                        *days,
+                        hash,
+                        email.clone(),
+                        *default,
+                    )
+                    .await?
+                }
+                (Some(root_cn), None) => {
+                    let create = CaCreate {
+                        root_cn: root_cn.clone(),
+                        intermediate_cn: intermediate_cn.clone(),
+                        key,
+                        days: *days,
+                        hash,
+                        email: email.clone(),
+                        make_default: *default,
+                    };
+                    app.ca_create(&create).await?
+                }
+                (None, None) => return Err(usage("give --root-cn or --under".into())),
             };
-            let ca = app.ca_create(&create).await?;
             println!(
                 "created CA {} (id {}){}",
                 ca.name,
@@ -62,6 +82,50 @@ pub async fn run(app: &App, c: &CaCommand) -> Result<ExitCode, Failure> {
             );
             println!("  root {} (root store)", ca.root_sha256);
             println!("  intermediate {} (certificate store)", ca.signer_sha256);
+        }
+        CaCommand::Import {
+            cert,
+            key,
+            password,
+            sig,
+            default,
+        } => {
+            let pw = read_password(password)?;
+            let hash = SigHash::parse(sig).map_err(|e| usage(e.to_string()))?;
+            let read = |p: &std::path::PathBuf| {
+                std::fs::read(p).map_err(|e| Failure {
+                    code: 1,
+                    message: format!("{}: {e}", p.display()),
+                })
+            };
+            let certs = certmail_app::inspect_file(cert).map_err(|e| Failure {
+                code: 1,
+                message: format!("{}: {e}", cert.display()),
+            })?;
+            let key_data = read(key)?;
+            let key = certmail_app::parse_key_file(&key_data, pw.as_ref().map(|p| p.as_str()))
+                .map_err(|e| Failure {
+                    code: 1,
+                    message: format!("{}: {e}", key.display()),
+                })?;
+            let ca_cert = certs
+                .iter()
+                .find(|c| c.key_id == key.key_id())
+                .ok_or_else(|| Failure {
+                    code: 1,
+                    message: "no certificate in the file matches the key".into(),
+                })?;
+            let row = app.ca_import(&ca_cert.der, &key, hash, *default).await?;
+            println!(
+                "imported CA {} (id {}){}",
+                row.name,
+                row.id,
+                if row.is_default {
+                    ", the default CA"
+                } else {
+                    ""
+                }
+            );
         }
         CaCommand::List { json } => {
             let cas = app.ca_list().await?;

@@ -83,11 +83,15 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum CaCommand {
-    /// Create a root and an intermediate CA in one step.
+    /// Create a root and an intermediate CA in one step (or, with --under, an intermediate
+    /// under the root of an existing CA).
     Create {
         /// Root common name.
-        #[arg(long)]
-        root_cn: String,
+        #[arg(long, required_unless_present = "under")]
+        root_cn: Option<String>,
+        /// Create only an intermediate under this existing CA's root.
+        #[arg(long, conflicts_with = "root_cn")]
+        under: Option<String>,
         /// Intermediate common name (must differ from the root's).
         #[arg(long)]
         intermediate_cn: String,
@@ -112,6 +116,23 @@ pub enum CaCommand {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Import an existing CA: its certificate and key (PEM/DER/PKCS#12 files).
+    Import {
+        /// Certificate file.
+        #[arg(long)]
+        cert: PathBuf,
+        /// Key file (may be the same PKCS#12 file).
+        #[arg(long)]
+        key: PathBuf,
+        #[command(flatten)]
+        password: PasswordArgs,
+        /// Signature hash for what it signs.
+        #[arg(long, default_value = "sha256")]
+        sig: String,
+        /// Make it the default CA.
+        #[arg(long)]
+        default: bool,
     },
     /// Show or set the CA configuration (defaults of certificate requests).
     Config {

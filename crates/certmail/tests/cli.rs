@@ -1179,3 +1179,88 @@ fn ca_certificates_pass_nss_and_gpgsm() {
         String::from_utf8_lossy(&listed.stdout)
     );
 }
+
+#[test]
+fn ca_intermediate_under_existing_root_and_ca_import() {
+    let env = Env::sqlite();
+    env.ok(&["init"]);
+    env.ok(&[
+        "ca",
+        "create",
+        "--root-cn",
+        "Top Root",
+        "--intermediate-cn",
+        "First CA",
+        "--key",
+        "p256",
+    ]);
+    let out = env.ok(&[
+        "ca",
+        "create",
+        "--under",
+        "First CA",
+        "--intermediate-cn",
+        "Second CA",
+        "--key",
+        "p256",
+        "--default",
+    ]);
+    assert!(
+        out.contains("Second CA") && out.contains("default"),
+        "{out}"
+    );
+    let cas = env.json(&["ca", "list", "--json"]);
+    assert_eq!(cas.as_array().expect("cas").len(), 2);
+    assert_eq!(cas[0]["root"], cas[1]["root"], "same root");
+    assert_eq!(
+        cas.as_array()
+            .expect("cas")
+            .iter()
+            .filter(|c| c["default"] == true)
+            .count(),
+        1
+    );
+    let out = env.ok(&["ca", "issue", "--email", "s@example.com", "--cn", "S"]);
+    let sha = out.split_whitespace().nth(1).expect("sha").to_owned();
+    let v = env.json(&["cert", "verify", &sha, "--json"]);
+    assert_eq!(v["status"], "valid");
+    assert_eq!(v["chain_subjects"][1], "CN=Second CA");
+    env.ok(&["ca", "default", "First CA"]);
+    assert_eq!(env.json(&["ca", "list", "--json"])[0]["default"], true);
+
+    // Importing an existing CA (certificate + key) from another installation.
+    let other = Env::sqlite();
+    other.ok(&["init"]);
+    let pki = TestPki::new("Imported");
+    let root = other.file("root.pem", &pki.root.pem);
+    let key_file = other.file("root.key", &pki.root.key_pem);
+    other.ok(&[
+        "ca",
+        "import",
+        "--cert",
+        path(&root),
+        "--key",
+        path(&key_file),
+    ]);
+    let out = other.ok(&[
+        "ca",
+        "issue",
+        "--email",
+        "i@example.com",
+        "--cn",
+        "I",
+        "--key",
+        "p256",
+    ]);
+    let sha = out.split_whitespace().nth(1).expect("sha").to_owned();
+    assert_eq!(
+        other.json(&["cert", "verify", &sha, "--json"])["status"],
+        "valid"
+    );
+    // A key that does not belong to the certificate is refused.
+    let wrong = other.file("wrong.key", &pki.intermediate.key_pem);
+    assert_eq!(
+        code(&other.run(&["ca", "import", "--cert", path(&root), "--key", path(&wrong)])),
+        1
+    );
+}
