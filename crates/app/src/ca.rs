@@ -828,15 +828,13 @@ impl App {
     pub async fn ca_create_under(
         &self,
         parent: &str,
-        intermediate_cn: &str,
-        key: KeySpec,
-        days: u32,
-        hash: SigHash,
-        email: Option<String>,
+        spec: CaSpec,
         make_default: bool,
     ) -> Result<CaRow> {
         let parent = self.store.ca(parent).await?;
         let root = self.get(StoreKind::Roots, &parent.root_sha256).await?;
+        let intermediate_cn = spec.cn.clone();
+        let hash = spec.hash;
         if root
             .cert
             .common_name
@@ -850,12 +848,8 @@ impl App {
         let root_key = self.private_key(&root.cert).await?;
         let root_signer = Signer::from_stored(&root.cert.der, &root_key, hash)?;
         let spec = CaSpec {
-            cn: intermediate_cn.to_owned(),
-            email,
-            days,
-            key,
-            hash,
             path_len: Some(0),
+            ..spec
         };
         let (inter, _) = certmail_ca::create_intermediate(&root_signer, &spec, crate::now())?;
         let cert = self

@@ -45,16 +45,15 @@ pub async fn run(app: &App, c: &CaCommand) -> Result<ExitCode, Failure> {
             let hash = SigHash::parse(sig).map_err(|e| usage(e.to_string()))?;
             let ca = match (root_cn, under) {
                 (_, Some(parent)) => {
-                    app.ca_create_under(
-                        parent,
-                        intermediate_cn,
+                    let spec = certmail_ca::CaSpec {
+                        cn: intermediate_cn.clone(),
+                        email: email.clone(),
+                        days: *days,
                         key,
-                        *days,
                         hash,
-                        email.clone(),
-                        *default,
-                    )
-                    .await?
+                        path_len: Some(0),
+                    };
+                    app.ca_create_under(parent, spec, *default).await?
                 }
                 (Some(root_cn), None) => {
                     let create = CaCreate {
