@@ -405,6 +405,9 @@ pub struct BulkReport {
     pub row_errors: Vec<String>,
 }
 
+/// Requests issued per batch (one transaction each) in a bulk run.
+const BULK_BATCH: usize = 500;
+
 /// Options of a bulk run.
 #[derive(Debug, Clone)]
 pub struct BulkOptions {
@@ -423,6 +426,74 @@ pub struct BulkOptions {
 }
 
 impl App {
+    /// Issues a batch with the built-in handler: the CA key is unsealed once, keys are made
+    /// and certificates signed on every core, and the certificates, keys and issued records
+    /// are written in a few transactions. Returns, per request, the thumbprint or the error.
+    pub async fn ca_issue_batch(
+        &self,
+        ca: &str,
+        reqs: &[EndUserRequest],
+        requester: &str,
+    ) -> Result<Vec<std::result::Result<String, String>>> {
+        let ca = self.store.ca(ca).await?;
+        let signer = self.signer(&ca).await?;
+        let mut serials = Vec::with_capacity(reqs.len());
+        for _ in reqs {
+            serials.push(certmail_ca::random_serial()?);
+        }
+        let threads = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        let now = crate::now();
+        let results = certmail_ca::issue_many(&signer, reqs, now, serials, threads);
+        let mut certs = Vec::new();
+        let mut keys = Vec::new();
+        let mut out = Vec::with_capacity(results.len());
+        for r in results {
+            match r {
+                Ok(issued) => {
+                    let cert = Certificate::from_der(&issued.cert_der, &AwsLcOps)?;
+                    if let Some(k) = &issued.key {
+                        keys.push(
+                            keyring::seal(&self.kek, k)
+                                .map_err(|e| AppError::Setting(e.to_string()))?,
+                        );
+                    }
+                    out.push(Ok(cert.sha256.clone()));
+                    certs.push(cert);
+                }
+                Err(e) => out.push(Err(e.to_string())),
+            }
+        }
+        let records: Vec<IssuedRow> = certs
+            .iter()
+            .map(|c| IssuedRow {
+                ca_id: ca.id,
+                serial: c.serial.clone(),
+                sha256: c.sha256.clone(),
+                subject: c.subject.clone(),
+                email: c.emails.first().cloned(),
+                requester: requester.to_owned(),
+                handler: "built-in".into(),
+                issued_at: now,
+                revoked_at: None,
+                reason: None,
+            })
+            .collect();
+        self.store.record_issued_many(&records).await?;
+        let refs: Vec<(StoreKind, &Certificate)> =
+            certs.iter().map(|c| (StoreKind::Certificates, c)).collect();
+        self.store.import(&refs, &keys, now).await?;
+        let users: Vec<certmail_store::Party> = certs
+            .iter()
+            .filter_map(|c| {
+                c.emails
+                    .first()
+                    .map(|e| certmail_store::Party::User(e.clone()))
+            })
+            .collect();
+        self.store.ensure_parties(&users, now).await?;
+        Ok(out)
+    }
+
     /// Bulk requests from CSV: parse and validate everything first (a preview stops there),
     /// then issue row by row. Bad rows are reported and the rest issued; addresses that
     /// already have a valid signing certificate are skipped, so a run can be resumed
@@ -445,31 +516,42 @@ impl App {
         }
         self.store.ca(&opts.ca).await?;
         let total = rows.len();
-        for (i, row) in rows.into_iter().enumerate() {
-            progress(i, total);
-            let now = crate::now();
-            if let Some(s) = self.recipient(&row.email, now).await?.signing {
+        let mut todo = Vec::new();
+        for row in rows {
+            if let Some(s) = self.recipient(&row.email, crate::now()).await?.signing {
                 report.skipped.push((
                     row.line,
                     row.email,
                     format!("already has a valid signing certificate {}", s.sha256),
                 ));
-                continue;
+            } else {
+                todo.push(row);
             }
-            let req = EndUserRequest {
-                email: row.email.clone(),
-                cn: row.cn,
-                org: row.org,
-                first_name: row.first_name,
-                last_name: row.last_name,
-                days: opts.days,
-                key: opts.key,
-                hash: opts.hash,
-                crl_url: None,
-            };
-            match self.ca_issue(&opts.ca, &req, "bulk", true).await {
-                Ok(v) => report.issued.push((row.line, row.email, v.cert.sha256)),
-                Err(e) => report.failed.push((row.line, row.email, e.to_string())),
+        }
+        // Issued in batches so a long run survives partially, with progress per batch.
+        let done_before = total - todo.len();
+        for (b, batch) in todo.chunks(BULK_BATCH).enumerate() {
+            progress(done_before + b * BULK_BATCH, total);
+            let reqs: Vec<EndUserRequest> = batch
+                .iter()
+                .map(|row| EndUserRequest {
+                    email: row.email.clone(),
+                    cn: row.cn.clone(),
+                    org: row.org.clone(),
+                    first_name: row.first_name.clone(),
+                    last_name: row.last_name.clone(),
+                    days: opts.days,
+                    key: opts.key,
+                    hash: opts.hash,
+                    crl_url: None,
+                })
+                .collect();
+            let results = self.ca_issue_batch(&opts.ca, &reqs, "bulk").await?;
+            for (row, r) in batch.iter().zip(results) {
+                match r {
+                    Ok(sha) => report.issued.push((row.line, row.email.clone(), sha)),
+                    Err(e) => report.failed.push((row.line, row.email.clone(), e)),
+                }
             }
         }
         progress(total, total);
@@ -925,5 +1007,18 @@ impl App {
                 crate::now(),
             )
             .await?)
+    }
+}
+
+impl App {
+    /// Refreshes a self-signed domain certificate: same serial and key, new validity.
+    pub async fn ca_refresh(&self, thumbprint: &str, days: u32) -> Result<CertView> {
+        let old = self.get_any(thumbprint).await?;
+        let key = self.private_key(&old.cert).await?;
+        let der = certmail_ca::refresh_self_signed(&old.cert, &key, days, crate::now())?;
+        let cert = self
+            .store_cert_with_key(StoreKind::Certificates, &der, None)
+            .await?;
+        self.get(StoreKind::Certificates, &cert.sha256).await
     }
 }

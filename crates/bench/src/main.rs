@@ -45,6 +45,19 @@ enum Bench {
         #[arg(long)]
         database_url: Option<String>,
     },
+    /// Bulk issuance from CSV against openssl req + openssl ca and cfssl gencert, plus a
+    /// 100,000-entry CRL.
+    Ca {
+        /// Certificates to issue from CSV.
+        #[arg(long, default_value_t = 10_000)]
+        count: usize,
+        /// Key type: p256 or rsa2048.
+        #[arg(long, default_value = "p256")]
+        key: String,
+        /// Certificates for each of the external tools (their rate is per certificate).
+        #[arg(long, default_value_t = 100)]
+        sample: usize,
+    },
     /// Path validation: end-user certificates under root + intermediate with a big CRL,
     /// certmail in process against `openssl verify -crl_check` on the same files.
     Verify {
@@ -268,6 +281,7 @@ fn main() {
             sample,
             database_url,
         } => rt.block_on(recipients_bench(count, users, sample, database_url)),
+        Bench::Ca { count, key, sample } => rt.block_on(ca_bench(count, &key, sample)),
         Bench::Verify {
             count,
             crl_entries,
@@ -593,5 +607,210 @@ async fn recipients_bench(
             .map_err(|e| e.to_string())?;
         a.close().await;
     }
+    Ok(())
+}
+
+fn run_tool(cmd: &mut std::process::Command) -> Result<(), String> {
+    let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!("{cmd:?}: {}", String::from_utf8_lossy(&out.stderr)))
+    }
+}
+
+async fn ca_bench(count: usize, key: &str, sample: usize) -> Result<(), String> {
+    use certmail_ca::{EndUserRequest, KeySpec, SigHash};
+    let spec = KeySpec::parse(key).map_err(|e| e.to_string())?;
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let cfg = Config {
+        data_dir: dir.path().join("data"),
+        database_url: None,
+    };
+    App::init(&cfg, None).await.map_err(|e| e.to_string())?;
+    let app = App::open(&cfg, None).await.map_err(|e| e.to_string())?;
+    let create = certmail_app::ca::CaCreate {
+        root_cn: "Bench Root".into(),
+        intermediate_cn: "Bench CA".into(),
+        key: spec,
+        days: 3650,
+        hash: SigHash::Sha256,
+        email: None,
+        make_default: true,
+    };
+    let ca = app.ca_create(&create).await.map_err(|e| e.to_string())?;
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+
+    // The limit: key generation + signing alone, on every core, no store.
+    let int = app
+        .get_any(&ca.signer_sha256)
+        .await
+        .map_err(|e| e.to_string())?;
+    let int_key = app
+        .private_key(&int.cert)
+        .await
+        .map_err(|e| e.to_string())?;
+    let signer = certmail_ca::Signer::from_stored(&int.cert.der, &int_key, SigHash::Sha256)
+        .map_err(|e| e.to_string())?;
+    let n_limit = if spec == KeySpec::P256 { 2000 } else { 100 };
+    let reqs: Vec<EndUserRequest> = (0..n_limit)
+        .map(|i| EndUserRequest {
+            email: format!("limit{i}@example.com"),
+            cn: format!("Limit {i}"),
+            org: None,
+            first_name: None,
+            last_name: None,
+            days: 365,
+            key: spec,
+            hash: SigHash::Sha256,
+            crl_url: None,
+        })
+        .collect();
+    let serials = (0..n_limit)
+        .map(|_| certmail_ca::random_serial().unwrap_or_default())
+        .collect();
+    let t = Instant::now();
+    let r = certmail_ca::issue_many(&signer, &reqs, certmail_app::now(), serials, threads);
+    let limit = n_limit as f64 / t.elapsed().as_secs_f64();
+    if r.iter().any(Result::is_err) {
+        return Err("limit run failed".into());
+    }
+    println!(
+        "limit: key generation + signing, {threads} threads, no store: {limit:.0} certificates/s ({n_limit} certificates)"
+    );
+
+    // certmail: CSV -> parse -> validate -> issue -> record -> store.
+    let mut csv = String::from("EMAIL,COMMONNAME,ORGANISATION\n");
+    for i in 0..count {
+        csv.push_str(&format!("user{i}@bulk.example,\"User {i}, Bulk\",Bench\n"));
+    }
+    let opts = certmail_app::ca::BulkOptions {
+        ca: String::new(),
+        key: spec,
+        hash: SigHash::Sha256,
+        days: 365,
+        preview: false,
+        limits: certmail_ca::csv::Limits {
+            max_rows: count.max(10_000),
+            max_entry: 256,
+        },
+    };
+    let t = Instant::now();
+    let report = app
+        .ca_bulk(csv.as_bytes(), &opts, &mut |_, _| {})
+        .await
+        .map_err(|e| e.to_string())?;
+    let secs = t.elapsed().as_secs_f64();
+    if report.issued.len() != count {
+        return Err(format!(
+            "issued {} of {count}: {:?}",
+            report.issued.len(),
+            report.failed.first()
+        ));
+    }
+    let ours = count as f64 / secs;
+    println!(
+        "certmail ca bulk: {count} {key} certificates from CSV in {secs:.1} s = {ours:.0} certificates/s = {:.2} of the limit",
+        ours / limit
+    );
+
+    // CRL of 100,000 revoked serials.
+    let revoked: Vec<certmail_ca::Revocation> = (0..100_000u64)
+        .map(|i| certmail_ca::Revocation {
+            serial: (i + 1_000_000).to_be_bytes().to_vec(),
+            date: certmail_app::now(),
+            reason: Some(1),
+        })
+        .collect();
+    let t = Instant::now();
+    let crl = certmail_ca::create_crl(&signer, &revoked, 1, certmail_app::now(), 7)
+        .map_err(|e| e.to_string())?;
+    println!(
+        "CRL with 100,000 revoked serials built and signed in {:.2} s ({} KiB)",
+        t.elapsed().as_secs_f64(),
+        crl.len() / 1024
+    );
+
+    // OpenSSL: openssl req (key + CSR) then openssl ca, one certificate at a time.
+    let w = dir.path().join("ossl");
+    std::fs::create_dir_all(w.join("new")).map_err(|e| e.to_string())?;
+    std::fs::write(w.join("int.pem"), int.cert.to_pem()).map_err(|e| e.to_string())?;
+    std::fs::write(
+        w.join("int.key"),
+        certmail_pki::pem::encode("PRIVATE KEY", int_key.pkcs8_der()),
+    )
+    .map_err(|e| e.to_string())?;
+    std::fs::write(w.join("index.txt"), "").map_err(|e| e.to_string())?;
+    std::fs::write(w.join("serial"), "1000\n").map_err(|e| e.to_string())?;
+    std::fs::write(
+        w.join("ca.cnf"),
+        "[ca]\ndefault_ca=CA\n[CA]\ndatabase=index.txt\nserial=serial\nnew_certs_dir=new\ncertificate=int.pem\nprivate_key=int.key\ndefault_md=sha256\ndefault_days=365\npolicy=p\nunique_subject=no\ncopy_extensions=copy\nx509_extensions=ext\n[p]\ncommonName=supplied\nemailAddress=optional\norganizationName=optional\n[ext]\nbasicConstraints=CA:false\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=emailProtection\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n",
+    )
+    .map_err(|e| e.to_string())?;
+    let newkey = if spec == KeySpec::P256 {
+        vec!["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]
+    } else {
+        vec!["-newkey", "rsa:2048"]
+    };
+    let t = Instant::now();
+    for i in 0..sample {
+        run_tool(
+            std::process::Command::new("openssl")
+                .current_dir(&w)
+                .args([
+                    "req",
+                    "-new",
+                    "-nodes",
+                    "-keyout",
+                    "k.pem",
+                    "-out",
+                    "r.csr",
+                    "-subj",
+                    &format!("/CN=User {i}/emailAddress=o{i}@bulk.example"),
+                ])
+                .args(&newkey),
+        )?;
+        run_tool(std::process::Command::new("openssl").current_dir(&w).args([
+            "ca", "-batch", "-config", "ca.cnf", "-in", "r.csr", "-out", "c.pem", "-notext",
+        ]))?;
+    }
+    let ossl = sample as f64 / t.elapsed().as_secs_f64();
+    println!(
+        "openssl req + openssl ca: {ossl:.1} certificates/s ({sample} certificates); certmail {:.0}x",
+        ours / ossl
+    );
+
+    // cfssl gencert.
+    if std::process::Command::new("cfssl")
+        .arg("version")
+        .output()
+        .is_ok()
+    {
+        let (algo, size) = if spec == KeySpec::P256 {
+            ("ecdsa", 256)
+        } else {
+            ("rsa", 2048)
+        };
+        std::fs::write(w.join("cfg.json"), r#"{"signing":{"default":{"expiry":"8760h","usages":["digital signature","key encipherment","email protection"]}}}"#).map_err(|e| e.to_string())?;
+        let t = Instant::now();
+        for i in 0..sample {
+            let csr = format!(
+                r#"{{"CN":"User {i}","hosts":["c{i}@bulk.example"],"key":{{"algo":"{algo}","size":{size}}}}}"#
+            );
+            std::fs::write(w.join("csr.json"), csr).map_err(|e| e.to_string())?;
+            run_tool(std::process::Command::new("cfssl").current_dir(&w).args([
+                "gencert", "-ca", "int.pem", "-ca-key", "int.key", "-config", "cfg.json",
+                "csr.json",
+            ]))?;
+        }
+        let cf = sample as f64 / t.elapsed().as_secs_f64();
+        println!(
+            "cfssl gencert: {cf:.1} certificates/s ({sample} certificates); certmail {:.0}x",
+            ours / cf
+        );
+    } else {
+        println!("cfssl not installed (Debian package golang-cfssl): skipped");
+    }
+    app.close().await;
     Ok(())
 }

@@ -441,6 +441,131 @@ pub fn issue_end_user(
     })
 }
 
+/// Issues many end-user certificates at once, key generation and signing spread over
+/// `threads` threads (RSA key generation dominates bulk runs). Results keep the input order.
+pub fn issue_many(
+    ca: &Signer,
+    reqs: &[EndUserRequest],
+    now: i64,
+    serials: Vec<Vec<u8>>,
+    threads: usize,
+) -> Vec<Result<IssuedCert, CaError>> {
+    let threads = threads.max(1);
+    let chunk = reqs.len().div_ceil(threads).max(1);
+    let mut serials = serials.into_iter();
+    let work: Vec<Vec<(&EndUserRequest, Vec<u8>)>> = reqs
+        .chunks(chunk)
+        .map(|c| {
+            c.iter()
+                .map(|r| (r, serials.next().unwrap_or_default()))
+                .collect()
+        })
+        .collect();
+    std::thread::scope(|s| {
+        let handles: Vec<_> = work
+            .into_iter()
+            .map(|part| {
+                s.spawn(move || {
+                    part.into_iter()
+                        .map(|(r, serial)| issue_end_user(ca, r, now, serial))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    vec![Err(CaError::Build("a signing thread panicked".into()))]
+                })
+            })
+            .collect()
+    })
+}
+
+/// Refreshes a self-signed domain (server) certificate, CommuniGate's "Refresh Self-Signed":
+/// the same serial number, subject, names, usages and key, with a new validity period.
+pub fn refresh_self_signed(
+    cert: &certmail_pki::Certificate,
+    key: &PrivateKey,
+    days: u32,
+    now: i64,
+) -> Result<Vec<u8>, CaError> {
+    if !cert.is_self_issued() || cert.is_ca() {
+        return Err(CaError::Refused(
+            "only self-signed domain certificates (not CAs) are refreshed".into(),
+        ));
+    }
+    if days == 0 {
+        return Err(CaError::Invalid("validity must be at least one day".into()));
+    }
+    let mut p = CertificateParams::default();
+    let mut dn = DistinguishedName::new();
+    for (oid, v) in cert.subject_attributes() {
+        let ty = match oid.as_str() {
+            "2.5.4.3" => DnType::CommonName,
+            "2.5.4.10" => DnType::OrganizationName,
+            "2.5.4.11" => DnType::OrganizationalUnitName,
+            "2.5.4.6" => DnType::CountryName,
+            "2.5.4.7" => DnType::LocalityName,
+            "2.5.4.8" => DnType::StateOrProvinceName,
+            other => {
+                DnType::CustomDnType(other.split('.').filter_map(|x| x.parse().ok()).collect())
+            }
+        };
+        dn.push(ty, v.as_str());
+    }
+    p.distinguished_name = dn;
+    for d in &cert.dns_names {
+        p.subject_alt_names
+            .push(SanType::DnsName(d.as_str().try_into().map_err(build)?));
+    }
+    for e in &cert.emails {
+        p.subject_alt_names
+            .push(SanType::Rfc822Name(e.as_str().try_into().map_err(build)?));
+    }
+    p.key_usages = cert
+        .key_usage
+        .iter()
+        .flatten()
+        .filter_map(|k| {
+            Some(match k.as_str() {
+                "digitalSignature" => KeyUsagePurpose::DigitalSignature,
+                "nonRepudiation" => KeyUsagePurpose::ContentCommitment,
+                "keyEncipherment" => KeyUsagePurpose::KeyEncipherment,
+                "dataEncipherment" => KeyUsagePurpose::DataEncipherment,
+                "keyAgreement" => KeyUsagePurpose::KeyAgreement,
+                _ => return None,
+            })
+        })
+        .collect();
+    p.extended_key_usages = cert
+        .extended_key_usage
+        .iter()
+        .flatten()
+        .filter_map(|e| {
+            Some(match e.as_str() {
+                "serverAuth" => ExtendedKeyUsagePurpose::ServerAuth,
+                "clientAuth" => ExtendedKeyUsagePurpose::ClientAuth,
+                "emailProtection" => ExtendedKeyUsagePurpose::EmailProtection,
+                _ => return None,
+            })
+        })
+        .collect();
+    p.serial_number = Some(SerialNumber::from_slice(&cert.serial_bytes()));
+    p.not_before = at(now - 300)?;
+    p.not_after = at(now + i64::from(days) * 86_400)?;
+    let pem = zeroize::Zeroizing::new(certmail_pki::pem::encode("PRIVATE KEY", key.pkcs8_der()));
+    let spec = match key.algorithm() {
+        certmail_pki::KeyAlgorithm::Rsa { .. } => KeySpec::Rsa2048,
+        certmail_pki::KeyAlgorithm::Ec { curve } if curve == "P-384" => KeySpec::P384,
+        _ => KeySpec::P256,
+    };
+    let kp =
+        KeyPair::from_pem_and_sign_algo(&pem, algorithm(spec, SigHash::Sha256)).map_err(build)?;
+    Ok(p.self_signed(&kp).map_err(build)?.der().to_vec())
+}
+
 /// Creates a key and a PKCS#10 request for it (the CSR request handler): the subject and
 /// e-mail of the profile, for an external CA to sign.
 pub fn create_csr(req: &EndUserRequest) -> Result<(Vec<u8>, PrivateKey), CaError> {

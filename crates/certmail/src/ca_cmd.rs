@@ -437,6 +437,16 @@ pub async fn run(app: &App, c: &CaCommand) -> Result<ExitCode, Failure> {
                 v.cert.not_after_rfc3339()
             );
         }
+        CaCommand::Refresh { thumbprint, days } => {
+            let v = app.ca_refresh(thumbprint, *days).await?;
+            println!(
+                "refreshed: {} {} serial {} (not after {})",
+                v.cert.sha256,
+                v.cert.subject,
+                v.cert.serial,
+                v.cert.not_after_rfc3339()
+            );
+        }
         CaCommand::Revoke { what, reason, ca } => {
             let code = reason.as_deref().map(reason_code).transpose()?;
             let (row, serial) = app.ca_revoke(ca, what, code).await?;

@@ -273,6 +273,14 @@ pub enum CaCommand {
         #[arg(long, default_value_t = 730)]
         days: u32,
     },
+    /// Refresh a self-signed domain certificate: same serial and key, new validity.
+    Refresh {
+        /// Thumbprint.
+        thumbprint: String,
+        /// Validity in days.
+        #[arg(long, default_value_t = 365)]
+        days: u32,
+    },
     /// Revoke a certificate (thumbprint) or serial number (hex).
     Revoke {
         /// Thumbprint or serial.

@@ -1264,3 +1264,88 @@ fn ca_intermediate_under_existing_root_and_ca_import() {
         1
     );
 }
+
+#[test]
+fn refresh_self_signed_domain_certificate() {
+    let env = Env::sqlite();
+    let dir = env.dir.path().to_owned();
+    env.ok(&["init"]);
+    let o = Command::new("openssl")
+        .current_dir(&dir)
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "d.key",
+            "-out",
+            "d.pem",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=mail.example.com/O=Example",
+        ])
+        .args([
+            "-addext",
+            "subjectAltName=DNS:mail.example.com",
+            "-addext",
+            "basicConstraints=critical,CA:false",
+            "-addext",
+            "extendedKeyUsage=serverAuth",
+        ])
+        .output();
+    let Ok(o) = o else {
+        assert!(std::env::var_os("CI").is_none(), "openssl missing in CI");
+        return;
+    };
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let both = env.file(
+        "d.both",
+        format!(
+            "{}{}",
+            std::fs::read_to_string(dir.join("d.pem")).expect("pem"),
+            std::fs::read_to_string(dir.join("d.key")).expect("key")
+        ),
+    );
+    env.ok(&["key", "import", path(&both)]);
+    let old = env.json(&["cert", "list", "--json"])[0].clone();
+    let out = env.ok(&[
+        "ca",
+        "refresh",
+        old["sha256"].as_str().expect("sha"),
+        "--days",
+        "400",
+    ]);
+    assert!(out.starts_with("refreshed"), "{out}");
+    let all = env.json(&["cert", "list", "--sort", "not-after", "--json"]);
+    let new = all.as_array().expect("rows").last().expect("new").clone();
+    assert_ne!(new["sha256"], old["sha256"]);
+    assert_eq!(new["serial"], old["serial"], "same serial");
+    assert_eq!(new["key_id"], old["key_id"], "same key");
+    assert_eq!(new["subject"], old["subject"]);
+    assert_eq!(new["dns_names"], old["dns_names"]);
+    assert!(
+        new["not_after"].as_i64().expect("na")
+            > old["not_after"].as_i64().expect("na") + 300 * 86_400
+    );
+    // A CA is not refreshed this way.
+    env.ok(&[
+        "ca",
+        "create",
+        "--root-cn",
+        "R",
+        "--intermediate-cn",
+        "I",
+        "--key",
+        "p256",
+    ]);
+    let root = env.json(&["root", "list", "--json"])[0]["sha256"]
+        .as_str()
+        .expect("root")
+        .to_owned();
+    assert_eq!(code(&env.run(&["ca", "refresh", &root])), 1);
+}

@@ -182,6 +182,28 @@ impl Store {
         Ok(())
     }
 
+    /// Records many issued serials in one transaction (all or none).
+    pub async fn record_issued_many(&self, rows: &[IssuedRow]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for r in rows {
+            sqlx::query("INSERT INTO issued (ca_id, serial, sha256, subject, email, requester, handler, issued_at, revoked_at, reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+                .bind(r.ca_id)
+                .bind(&r.serial)
+                .bind(&r.sha256)
+                .bind(&r.subject)
+                .bind(r.email.as_deref())
+                .bind(&r.requester)
+                .bind(&r.handler)
+                .bind(r.issued_at)
+                .bind(r.revoked_at)
+                .bind(r.reason)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Whether a serial is already recorded for a CA.
     pub async fn serial_used(&self, ca_id: i64, serial: &str) -> Result<bool> {
         Ok(
