@@ -649,6 +649,28 @@ pub trait RequestHandler {
         ca: &str,
         req: &EndUserRequest,
     ) -> impl std::future::Future<Output = Result<HandlerOutcome>>;
+
+    /// Asks an asynchronous CA for the certificate of a pending request: `Ok(Some(cert))`
+    /// when issued (PEM or DER), `Ok(None)` while still waiting, `Err` on failure. The
+    /// default is for handlers without a remote CA (`csr`: an administrator uploads).
+    fn poll(
+        &self,
+        _app: &App,
+        _pending: &certmail_store::PendingRow,
+    ) -> impl std::future::Future<Output = Result<Option<Vec<u8>>>> {
+        async { Ok(None) }
+    }
+}
+
+/// What one run of the pending-requests job did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct PendingRun {
+    /// Requests completed (certificate stored, key linked).
+    pub completed: usize,
+    /// Requests still waiting (rescheduled with backoff).
+    pub waiting: usize,
+    /// Requests whose handler failed (rescheduled with backoff, error kept).
+    pub failed: usize,
 }
 
 /// The built-in handler: key and certificate at once.
@@ -724,6 +746,42 @@ impl App {
         Err(AppError::Setting(
             "no certificate in the file matches the key of a pending request".into(),
         ))
+    }
+
+    /// One run of the pending-requests job for `handler`: every due request is polled; an
+    /// issued certificate is stored and completes the request, anything else is rescheduled
+    /// with exponential backoff ([`backoff`]) and the error kept. `certmail serve` runs this
+    /// periodically; `certmail ca pending run` runs it once.
+    pub async fn ca_process_pending<H: RequestHandler>(
+        &self,
+        handler: &H,
+        now: i64,
+    ) -> Result<PendingRun> {
+        let mut run = PendingRun::default();
+        for p in self.store.pending().await? {
+            if p.handler != handler.name() || p.next_attempt > now {
+                continue;
+            }
+            match handler.poll(self, &p).await {
+                Ok(Some(cert)) => {
+                    self.ca_upload(&cert).await?;
+                    run.completed += 1;
+                }
+                Ok(None) => {
+                    self.store
+                        .reschedule_pending(p.id, now + backoff(p.attempts), None)
+                        .await?;
+                    run.waiting += 1;
+                }
+                Err(e) => {
+                    self.store
+                        .reschedule_pending(p.id, now + backoff(p.attempts), Some(&e.to_string()))
+                        .await?;
+                    run.failed += 1;
+                }
+            }
+        }
+        Ok(run)
     }
 
     /// Deletes a pending request and its key (no certificate uses it).

@@ -1113,6 +1113,32 @@ fn ca_certificates_pass_nss_and_gpgsm() {
             );
         }
     }
+    // The modern PKCS#12 is read by NSS pk12util.
+    let modern = dir.join("ec.p12");
+    let out = env.ok(&["ca", "p12", &ec_sha, "-o", path(&modern)]);
+    let mpw = out
+        .lines()
+        .find_map(|l| l.strip_prefix("password: "))
+        .expect("password")
+        .to_owned();
+    let o = Command::new("pk12util")
+        .args(["-i", path(&modern), "-d", &db, "-W", &mpw])
+        .output()
+        .expect("pk12util");
+    assert!(
+        o.status.success(),
+        "pk12util: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let keys = certutil(&["-K", "-d", &db]);
+    assert!(
+        String::from_utf8_lossy(&keys.stdout)
+            .to_lowercase()
+            .contains("ec"),
+        "{}",
+        String::from_utf8_lossy(&keys.stdout)
+    );
     // The legacy PKCS#12 is imported by gpgsm (which cannot read the modern form).
     let p12 = dir.join("rsa.p12");
     let out = env.ok(&["ca", "p12", &rsa_sha, "--legacy", "-o", path(&p12)]);
@@ -1348,4 +1374,123 @@ fn refresh_self_signed_domain_certificate() {
         .expect("root")
         .to_owned();
     assert_eq!(code(&env.run(&["ca", "refresh", &root])), 1);
+}
+
+/// The CA functions on the PostgreSQL back end (the other CA tests run on SQLite).
+#[test]
+fn ca_on_postgres() {
+    let Ok(admin) = std::env::var("CERTMAIL_TEST_DATABASE_URL") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI run without CERTMAIL_TEST_DATABASE_URL"
+        );
+        eprintln!("skipping: CERTMAIL_TEST_DATABASE_URL not set");
+        return;
+    };
+    let name = format!("certmail_ca_{}", std::process::id());
+    let sql = |q: &str| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("rt");
+        rt.block_on(async {
+            let s = certmail_store::Store::open_admin(&admin)
+                .await
+                .expect("admin");
+            s.execute_admin(q).await.expect("admin sql");
+            s.close().await;
+        });
+    };
+    sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+    sql(&format!("CREATE DATABASE {name}"));
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+    let mut env = Env::sqlite();
+    env.database_url = Some(format!("{base}/{name}"));
+    let dir = env.dir.path().to_owned();
+    env.ok(&["init"]);
+    env.ok(&[
+        "ca",
+        "create",
+        "--root-cn",
+        "Pg Root",
+        "--intermediate-cn",
+        "Pg CA",
+        "--key",
+        "p256",
+    ]);
+    env.ok(&[
+        "ca",
+        "create",
+        "--under",
+        "Pg CA",
+        "--intermediate-cn",
+        "Pg CA 2",
+        "--key",
+        "p256",
+    ]);
+    env.ok(&["ca", "config", "key", "p256"]);
+    let out = env.ok(&["ca", "issue", "--email", "pg@example.com", "--cn", "Pg"]);
+    let sha = out.split_whitespace().nth(1).expect("sha").to_owned();
+    let csv = env.file("b.csv", "email,cn\nb1@example.com,B1\nb2@example.com,B2\n");
+    env.ok(&["ca", "bulk", path(&csv)]);
+    env.ok(&["ca", "renew", &sha, "--same-key"]);
+    env.ok(&["ca", "revoke", &sha, "--reason", "superseded"]);
+    env.ok(&["ca", "crl", "--next-update-days", "3"]);
+    assert_eq!(
+        env.json(&["cert", "list", "--email", "pg@example.com", "--json"])
+            .as_array()
+            .expect("rows")
+            .iter()
+            .filter(|r| r["status"] == "revoked")
+            .count(),
+        1
+    );
+    env.ok(&[
+        "ca",
+        "request",
+        "--handler",
+        "csr",
+        "--email",
+        "q@example.com",
+        "--cn",
+        "Q",
+        "--key",
+        "p256",
+    ]);
+    env.ok(&[
+        "ca",
+        "pending",
+        "download",
+        "1",
+        "-o",
+        path(&dir.join("q.csr")),
+    ]);
+    env.ok(&[
+        "ca",
+        "sign-csr",
+        path(&dir.join("q.csr")),
+        "-o",
+        path(&dir.join("q.pem")),
+    ]);
+    assert!(
+        env.ok(&["ca", "pending", "upload", path(&dir.join("q.pem"))])
+            .contains("key linked: yes")
+    );
+    env.ok(&[
+        "ca",
+        "p12",
+        &sha,
+        "--legacy",
+        "-o",
+        path(&dir.join("pg.p12")),
+    ]);
+    assert_eq!(
+        env.json(&["ca", "list", "--json"])
+            .as_array()
+            .expect("cas")
+            .len(),
+        2
+    );
+    assert!(!env.data().join("certmail.db").exists());
+    sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
 }
