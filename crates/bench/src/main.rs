@@ -133,25 +133,8 @@ async fn store_bench(
     } else {
         "SQLite"
     };
-    // PostgreSQL: a fresh database beside the given one, dropped at the end.
-    let admin = database_url.clone();
-    let bench_db = format!("certmail_bench_{}", std::process::id());
-    let database_url = match &admin {
-        Some(url) => {
-            let a = certmail_store::Store::open_admin(url)
-                .await
-                .map_err(|e| e.to_string())?;
-            a.execute_admin(&format!("CREATE DATABASE {bench_db}"))
-                .await
-                .map_err(|e| e.to_string())?;
-            a.close().await;
-            Some(format!(
-                "{}/{bench_db}",
-                url.rsplit_once('/').map_or(url.as_str(), |(b, _)| b)
-            ))
-        }
-        None => None,
-    };
+    let db = bench_database(&database_url, "bench").await?;
+    let database_url = db.as_ref().map(|(_, _, u)| u.clone());
     let cfg = Config {
         data_dir: dir.path().join("data"),
         database_url,
@@ -245,11 +228,38 @@ async fn store_bench(
     let again = Certificate::from_der(&c.der, &AwsLcOps).map_err(|e| e.to_string())?;
     assert_eq!(again.sha256, c.sha256);
     app.close().await;
-    if let Some(url) = admin {
-        let a = certmail_store::Store::open_admin(&url)
+    drop_bench_database(db).await?;
+    Ok(())
+}
+
+/// With a PostgreSQL URL: a fresh database beside the given one (the run's own, dropped by
+/// [`drop_bench_database`]). Without: `None`, i.e. SQLite in the data directory.
+async fn bench_database(
+    url: &Option<String>,
+    tag: &str,
+) -> Result<Option<(String, String, String)>, String> {
+    let Some(admin) = url else { return Ok(None) };
+    let db = format!("certmail_{tag}_{}", std::process::id());
+    let a = certmail_store::Store::open_admin(admin)
+        .await
+        .map_err(|e| e.to_string())?;
+    a.execute_admin(&format!("CREATE DATABASE {db}"))
+        .await
+        .map_err(|e| e.to_string())?;
+    a.close().await;
+    let url = format!(
+        "{}/{db}",
+        admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b)
+    );
+    Ok(Some((admin.clone(), db, url)))
+}
+
+async fn drop_bench_database(db: Option<(String, String, String)>) -> Result<(), String> {
+    if let Some((admin, name, _)) = db {
+        let a = certmail_store::Store::open_admin(&admin)
             .await
             .map_err(|e| e.to_string())?;
-        a.execute_admin(&format!("DROP DATABASE {bench_db} WITH (FORCE)"))
+        a.execute_admin(&format!("DROP DATABASE {name} WITH (FORCE)"))
             .await
             .map_err(|e| e.to_string())?;
         a.close().await;
@@ -463,24 +473,8 @@ async fn recipients_bench(
     } else {
         "SQLite"
     };
-    let admin = database_url.clone();
-    let bench_db = format!("certmail_rbench_{}", std::process::id());
-    let database_url = match &admin {
-        Some(url) => {
-            let a = certmail_store::Store::open_admin(url)
-                .await
-                .map_err(|e| e.to_string())?;
-            a.execute_admin(&format!("CREATE DATABASE {bench_db}"))
-                .await
-                .map_err(|e| e.to_string())?;
-            a.close().await;
-            Some(format!(
-                "{}/{bench_db}",
-                url.rsplit_once('/').map_or(url.as_str(), |(b, _)| b)
-            ))
-        }
-        None => None,
-    };
+    let db = bench_database(&database_url, "rbench").await?;
+    let database_url = db.as_ref().map(|(_, _, u)| u.clone());
     let cfg = Config {
         data_dir: dir.path().join("data"),
         database_url,
@@ -598,15 +592,7 @@ async fn recipients_bench(
         percentile(&cold, 0.99).as_secs_f64() * 1e3
     );
     app.close().await;
-    if let Some(url) = admin {
-        let a = certmail_store::Store::open_admin(&url)
-            .await
-            .map_err(|e| e.to_string())?;
-        a.execute_admin(&format!("DROP DATABASE {bench_db} WITH (FORCE)"))
-            .await
-            .map_err(|e| e.to_string())?;
-        a.close().await;
-    }
+    drop_bench_database(db).await?;
     Ok(())
 }
 

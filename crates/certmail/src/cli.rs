@@ -636,6 +636,35 @@ pub struct PasswordArgs {
     pub password_env: Option<String>,
 }
 
+/// Arguments shared by `cert import` and `key import` (one importer takes every format).
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Files to import.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub password: PasswordArgs,
+    /// Put self-issued (root) certificates found in the files into the root store.
+    #[arg(long)]
+    pub trust_roots: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl ImportArgs {
+    fn options(&self) -> Result<ImportOptions, Failure> {
+        Ok(ImportOptions {
+            password: read_password(&self.password)?,
+            roots: if self.trust_roots {
+                RootPolicy::TrustSelfIssued
+            } else {
+                RootPolicy::CertificateStore
+            },
+        })
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// Only certificates with this e-mail address (exact, case-insensitive; uses the index).
@@ -696,19 +725,7 @@ pub enum Format {
 #[derive(Debug, Subcommand)]
 pub enum CertCommand {
     /// Import certificates (PEM, DER, PKCS#7) and keys (PKCS#12, PEM/DER private keys).
-    Import {
-        /// Files to import.
-        #[arg(required = true)]
-        files: Vec<PathBuf>,
-        #[command(flatten)]
-        password: PasswordArgs,
-        /// Put self-issued (root) certificates found in the files into the root store.
-        #[arg(long)]
-        trust_roots: bool,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Import(ImportArgs),
     /// List the certificate store.
     List(ListArgs),
     /// Show a stored certificate (thumbprint or unambiguous prefix) or a certificate file.
@@ -765,19 +782,7 @@ pub enum CertCommand {
 #[derive(Debug, Subcommand)]
 pub enum KeyCommand {
     /// Import private keys (PKCS#12, PKCS#8, PKCS#1, SEC1) and any certificates with them.
-    Import {
-        /// Files to import.
-        #[arg(required = true)]
-        files: Vec<PathBuf>,
-        #[command(flatten)]
-        password: PasswordArgs,
-        /// Put self-issued (root) certificates found in the files into the root store.
-        #[arg(long)]
-        trust_roots: bool,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Import(ImportArgs),
     /// List private keys and the certificates using them.
     List {
         /// Print JSON.
@@ -963,22 +968,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             println!("  database: {}", report.database);
         }
         Command::Cert(c) => match c {
-            CertCommand::Import {
-                files,
-                password,
-                trust_roots,
-                json,
-            } => {
-                let opts = ImportOptions {
-                    password: read_password(password)?,
-                    roots: if *trust_roots {
-                        RootPolicy::TrustSelfIssued
-                    } else {
-                        RootPolicy::CertificateStore
-                    },
-                };
-                return import(&cli, files, opts, *json).await;
-            }
+            CertCommand::Import(a) => return import(&cli, &a.files, a.options()?, a.json).await,
             CertCommand::List(a) => {
                 let app = open(&cli).await?;
                 let rows = app.list(StoreKind::Certificates, &list_filter(a)).await?;
@@ -1089,22 +1079,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             }
         },
         Command::Key(k) => match k {
-            KeyCommand::Import {
-                files,
-                password,
-                trust_roots,
-                json,
-            } => {
-                let opts = ImportOptions {
-                    password: read_password(password)?,
-                    roots: if *trust_roots {
-                        RootPolicy::TrustSelfIssued
-                    } else {
-                        RootPolicy::CertificateStore
-                    },
-                };
-                return import(&cli, files, opts, *json).await;
-            }
+            KeyCommand::Import(a) => return import(&cli, &a.files, a.options()?, a.json).await,
             KeyCommand::List { json } => {
                 let app = open(&cli).await?;
                 let keys = app.keys().await?;

@@ -61,6 +61,59 @@ impl Env {
     }
 }
 
+/// A fresh PostgreSQL database for one test (dropped afterwards), or `None` (skip) when no
+/// server is configured outside CI.
+struct PgDb {
+    admin: String,
+    name: String,
+}
+
+impl PgDb {
+    fn sql(admin: &str, q: &str) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("rt");
+        rt.block_on(async {
+            let s = certmail_store::Store::open_admin(admin)
+                .await
+                .expect("admin");
+            s.execute_admin(q).await.expect("admin sql");
+            s.close().await;
+        });
+    }
+
+    fn create(tag: &str) -> Option<(Env, PgDb)> {
+        let Ok(admin) = std::env::var("CERTMAIL_TEST_DATABASE_URL") else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI run without CERTMAIL_TEST_DATABASE_URL"
+            );
+            eprintln!("skipping: CERTMAIL_TEST_DATABASE_URL not set");
+            return None;
+        };
+        let name = format!("certmail_{tag}_{}", std::process::id());
+        Self::sql(
+            &admin,
+            &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+        );
+        Self::sql(&admin, &format!("CREATE DATABASE {name}"));
+        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+        let mut env = Env::sqlite();
+        env.database_url = Some(format!("{base}/{name}"));
+        Some((env, PgDb { admin, name }))
+    }
+}
+
+impl Drop for PgDb {
+    fn drop(&mut self) {
+        Self::sql(
+            &self.admin,
+            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+        );
+    }
+}
+
 fn path(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
@@ -134,39 +187,14 @@ fn sqlite_import_list_export() {
 
 #[test]
 fn postgres_import_list_export() {
-    let Ok(admin) = std::env::var("CERTMAIL_TEST_DATABASE_URL") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI run without CERTMAIL_TEST_DATABASE_URL"
-        );
-        eprintln!("skipping: CERTMAIL_TEST_DATABASE_URL not set");
+    let Some((env, _db)) = PgDb::create("cli") else {
         return;
     };
-    let name = format!("certmail_cli_{}", std::process::id());
-    let psql = |sql: &str| {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("rt");
-        rt.block_on(async {
-            let s = certmail_store::Store::open_admin(&admin)
-                .await
-                .expect("admin");
-            s.execute_admin(sql).await.expect("admin sql");
-            s.close().await;
-        });
-    };
-    psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-    psql(&format!("CREATE DATABASE {name}"));
-    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-    let mut env = Env::sqlite();
-    env.database_url = Some(format!("{base}/{name}"));
     import_and_list(&env);
     assert!(
         !env.data().join("certmail.db").exists(),
         "PostgreSQL run must not create the SQLite file"
     );
-    psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
 }
 
 #[test]
@@ -1379,33 +1407,9 @@ fn refresh_self_signed_domain_certificate() {
 /// The CA functions on the PostgreSQL back end (the other CA tests run on SQLite).
 #[test]
 fn ca_on_postgres() {
-    let Ok(admin) = std::env::var("CERTMAIL_TEST_DATABASE_URL") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI run without CERTMAIL_TEST_DATABASE_URL"
-        );
-        eprintln!("skipping: CERTMAIL_TEST_DATABASE_URL not set");
+    let Some((env, _db)) = PgDb::create("ca") else {
         return;
     };
-    let name = format!("certmail_ca_{}", std::process::id());
-    let sql = |q: &str| {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("rt");
-        rt.block_on(async {
-            let s = certmail_store::Store::open_admin(&admin)
-                .await
-                .expect("admin");
-            s.execute_admin(q).await.expect("admin sql");
-            s.close().await;
-        });
-    };
-    sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-    sql(&format!("CREATE DATABASE {name}"));
-    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-    let mut env = Env::sqlite();
-    env.database_url = Some(format!("{base}/{name}"));
     let dir = env.dir.path().to_owned();
     env.ok(&["init"]);
     env.ok(&[
@@ -1492,5 +1496,4 @@ fn ca_on_postgres() {
         2
     );
     assert!(!env.data().join("certmail.db").exists());
-    sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
 }

@@ -166,20 +166,7 @@ impl Store {
     /// Records an issued serial. Fails with [`StoreError::Database`] on a reused serial: the
     /// primary key (ca_id, serial) is what guarantees a serial is never used twice per CA.
     pub async fn record_issued(&self, r: &IssuedRow) -> Result<()> {
-        sqlx::query("INSERT INTO issued (ca_id, serial, sha256, subject, email, requester, handler, issued_at, revoked_at, reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
-            .bind(r.ca_id)
-            .bind(&r.serial)
-            .bind(&r.sha256)
-            .bind(&r.subject)
-            .bind(r.email.as_deref())
-            .bind(&r.requester)
-            .bind(&r.handler)
-            .bind(r.issued_at)
-            .bind(r.revoked_at)
-            .bind(r.reason)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        self.record_issued_many(std::slice::from_ref(r)).await
     }
 
     /// Records many issued serials in one transaction (all or none).
