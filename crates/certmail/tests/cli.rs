@@ -1183,6 +1183,10 @@ fn ca_certificates_pass_nss_and_gpgsm() {
         std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o700)).expect("chmod");
     }
     std::fs::write(home.join("gpg-agent.conf"), "allow-loopback-pinentry\n").expect("agent conf");
+    let _ = Command::new("gpgconf")
+        .env("GNUPGHOME", &home)
+        .args(["--launch", "gpg-agent"])
+        .output();
     let mut child = Command::new("gpgsm")
         .env("GNUPGHOME", &home)
         .args([

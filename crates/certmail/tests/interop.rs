@@ -1664,6 +1664,12 @@ impl GnupgHome {
         fs::set_permissions(&path, fs::Permissions::from_mode(0o700)).expect("chmod GNUPGHOME");
         fs::write(path.join("gpg-agent.conf"), "allow-loopback-pinentry\n")
             .expect("write gpg-agent.conf");
+        // Start the agent up front: gpgsm's own autostart can time out on a busy machine.
+        let _ = Command::new("gpgconf")
+            .env("GNUPGHOME", &path)
+            .args(["--launch", "gpg-agent"])
+            .stdin(Stdio::null())
+            .output();
         GnupgHome(path)
     }
 
@@ -1726,17 +1732,29 @@ fn export_p12_legacy_read_by_gpgsm() {
     assert!(!info.contains("PBES2"), "{info}");
 
     let home = GnupgHome::new(d.join("gnupg"));
-    let out = run_with_stdin(
-        home.gpgsm().current_dir(d).args([
-            "--pinentry-mode",
-            "loopback",
-            "--passphrase-fd",
-            "0",
-            "--import",
-            "legacy.p12",
-        ]),
-        b"gpg pw\n",
-    );
+    // gpg-agent is a separate daemon: on a loaded machine its first answer can come late, so
+    // the import is tried up to three times (a wrong file or password fails every time).
+    let mut out = None;
+    for _ in 0..3 {
+        let o = run_with_stdin(
+            home.gpgsm().current_dir(d).args([
+                "--pinentry-mode",
+                "loopback",
+                "--passphrase-fd",
+                "0",
+                "--import",
+                "legacy.p12",
+            ]),
+            b"gpg pw\n",
+        );
+        let ok = o.status.success();
+        out = Some(o);
+        if ok {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    let out = out.expect("one attempt");
     let log = all_output(&out);
     assert!(
         out.status.success(),
