@@ -257,13 +257,7 @@ impl App {
             .await
             && let Some(rec) = self.store.issued_by_sha256(&v.cert.sha256).await?
         {
-            let ca = self
-                .store
-                .cas()
-                .await?
-                .into_iter()
-                .find(|c| c.id == rec.ca_id)
-                .ok_or_else(|| AppError::Setting("CA vanished".into()))?;
+            let ca = self.store.ca_by_id(rec.ca_id).await?;
             self.store
                 .revoke_serial(ca.id, &rec.serial, now, reason.map(i64::from))
                 .await?;
@@ -574,13 +568,7 @@ impl App {
                     old.cert.sha256
                 ))
             })?;
-        let ca = self
-            .store
-            .cas()
-            .await?
-            .into_iter()
-            .find(|c| c.id == rec.ca_id)
-            .ok_or_else(|| AppError::Setting("its CA is gone".into()))?;
+        let ca = self.store.ca_by_id(rec.ca_id).await?;
         let attrs = old.cert.subject_attributes();
         let attr = |oid: &str| attrs.iter().find(|(o, _)| o == oid).map(|(_, v)| v.clone());
         let key_spec = match &old.cert.public_key {
@@ -784,15 +772,19 @@ impl App {
         Ok(run)
     }
 
-    /// Deletes a pending request and its key (no certificate uses it).
-    pub async fn ca_pending_delete(&self, id: i64) -> Result<()> {
-        let p = self
-            .store
+    /// One pending request by id.
+    pub async fn ca_pending_get(&self, id: i64) -> Result<certmail_store::PendingRow> {
+        self.store
             .pending()
             .await?
             .into_iter()
             .find(|p| p.id == id)
-            .ok_or_else(|| AppError::Setting(format!("no pending request {id}")))?;
+            .ok_or_else(|| AppError::Setting(format!("no pending request {id}")))
+    }
+
+    /// Deletes a pending request and its key (no certificate uses it).
+    pub async fn ca_pending_delete(&self, id: i64) -> Result<()> {
+        let p = self.ca_pending_get(id).await?;
         self.store.delete_pending(id).await?;
         let _ = self.store.delete_key(&p.key_id, false).await;
         Ok(())

@@ -155,17 +155,10 @@ pub fn parse_crl_file(data: &[u8]) -> std::result::Result<Vec<Crl>, FileError> {
     Ok(vec![Crl::from_der(data)?])
 }
 
-/// Compares two hex CRL numbers numerically.
-fn cmp_number(a: &str, b: &str) -> std::cmp::Ordering {
-    let a = a.trim_start_matches('0');
-    let b = b.trim_start_matches('0');
-    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
-}
-
 /// Newer by CRL number, then thisUpdate (the replacement order).
 fn is_newer(new: &Crl, old: &NewCrl) -> bool {
     match (&new.number, &old.number) {
-        (Some(n), Some(o)) => match cmp_number(n, o) {
+        (Some(n), Some(o)) => match certmail_pki::crl::cmp_number(n, o) {
             std::cmp::Ordering::Equal => new.this_update > old.this_update,
             ord => ord == std::cmp::Ordering::Greater,
         },

@@ -122,6 +122,24 @@ pub fn generate_key(key: KeySpec, hash: SigHash) -> Result<KeyPair, CaError> {
     .map_err(build)
 }
 
+/// An rcgen key pair for a stored key, signing with `hash` (the key type decides RSA or the
+/// ECDSA curve). Returns whether it is RSA (the end-user profile's key usage depends on it).
+fn key_pair(key: &PrivateKey, hash: SigHash) -> Result<(KeyPair, bool), CaError> {
+    let spec = match key.algorithm() {
+        certmail_pki::KeyAlgorithm::Rsa { .. } => KeySpec::Rsa2048,
+        certmail_pki::KeyAlgorithm::Ec { curve } if curve == "P-384" => KeySpec::P384,
+        certmail_pki::KeyAlgorithm::Ec { curve } if curve == "P-256" => KeySpec::P256,
+        other => {
+            return Err(CaError::Refused(format!(
+                "a key of type {other} cannot sign here"
+            )));
+        }
+    };
+    let pem = zeroize::Zeroizing::new(certmail_pki::pem::encode("PRIVATE KEY", key.pkcs8_der()));
+    let kp = KeyPair::from_pem_and_sign_algo(&pem, algorithm(spec, hash)).map_err(build)?;
+    Ok((kp, spec.is_rsa()))
+}
+
 /// A random positive serial number of 128 bits (RFC 5280 4.1.2.2 allows 20 octets; CA/B
 /// BR 7.1 wants at least 64 bits from a CSPRNG).
 pub fn random_serial() -> Result<Vec<u8>, CaError> {
@@ -156,19 +174,7 @@ impl Signer {
         key: &PrivateKey,
         hash: SigHash,
     ) -> Result<Signer, CaError> {
-        let spec = match key.algorithm() {
-            certmail_pki::KeyAlgorithm::Rsa { .. } => KeySpec::Rsa2048,
-            certmail_pki::KeyAlgorithm::Ec { curve } if curve == "P-384" => KeySpec::P384,
-            certmail_pki::KeyAlgorithm::Ec { curve } if curve == "P-256" => KeySpec::P256,
-            other => {
-                return Err(CaError::Refused(format!(
-                    "a CA key of type {other} cannot sign here"
-                )));
-            }
-        };
-        let pem =
-            zeroize::Zeroizing::new(certmail_pki::pem::encode("PRIVATE KEY", key.pkcs8_der()));
-        let key = KeyPair::from_pem_and_sign_algo(&pem, algorithm(spec, hash)).map_err(build)?;
+        let (key, _) = key_pair(key, hash)?;
         let pem = certmail_pki::pem::encode("CERTIFICATE", cert_der);
         let issuer = Issuer::from_ca_cert_pem(&pem, key).map_err(build)?;
         Ok(Signer {
@@ -555,14 +561,7 @@ pub fn refresh_self_signed(
     p.serial_number = Some(SerialNumber::from_slice(&cert.serial_bytes()));
     p.not_before = at(now - 300)?;
     p.not_after = at(now + i64::from(days) * 86_400)?;
-    let pem = zeroize::Zeroizing::new(certmail_pki::pem::encode("PRIVATE KEY", key.pkcs8_der()));
-    let spec = match key.algorithm() {
-        certmail_pki::KeyAlgorithm::Rsa { .. } => KeySpec::Rsa2048,
-        certmail_pki::KeyAlgorithm::Ec { curve } if curve == "P-384" => KeySpec::P384,
-        _ => KeySpec::P256,
-    };
-    let kp =
-        KeyPair::from_pem_and_sign_algo(&pem, algorithm(spec, SigHash::Sha256)).map_err(build)?;
+    let (kp, _) = key_pair(key, SigHash::Sha256)?;
     Ok(p.self_signed(&kp).map_err(build)?.der().to_vec())
 }
 
@@ -592,20 +591,7 @@ pub fn issue_with_key(
     serial: Vec<u8>,
 ) -> Result<IssuedCert, CaError> {
     validate(req)?;
-    let pem = zeroize::Zeroizing::new(certmail_pki::pem::encode("PRIVATE KEY", key.pkcs8_der()));
-    let is_rsa = matches!(key.algorithm(), certmail_pki::KeyAlgorithm::Rsa { .. });
-    let alg = algorithm(
-        if is_rsa {
-            KeySpec::Rsa2048
-        } else if matches!(key.algorithm(), certmail_pki::KeyAlgorithm::Ec { curve } if curve == "P-384")
-        {
-            KeySpec::P384
-        } else {
-            KeySpec::P256
-        },
-        req.hash,
-    );
-    let kp = KeyPair::from_pem_and_sign_algo(&pem, alg).map_err(build)?;
+    let (kp, is_rsa) = key_pair(key, req.hash)?;
     let params = profile(req, is_rsa, now, &serial)?;
     let cert = params.signed_by(&kp, ca.issuer()).map_err(build)?;
     Ok(IssuedCert {

@@ -368,15 +368,7 @@ pub async fn run(app: &App, c: &CaCommand) -> Result<ExitCode, Failure> {
                 }
             }
             PendingCommand::Download { id, output } => {
-                let r = app
-                    .ca_pending()
-                    .await?
-                    .into_iter()
-                    .find(|r| r.id == *id)
-                    .ok_or_else(|| Failure {
-                        code: 1,
-                        message: format!("no pending request {id}"),
-                    })?;
+                let r = app.ca_pending_get(*id).await?;
                 write_output(
                     output.as_ref(),
                     certmail_pki::pem::encode("CERTIFICATE REQUEST", &r.csr).as_bytes(),
@@ -396,15 +388,7 @@ pub async fn run(app: &App, c: &CaCommand) -> Result<ExitCode, Failure> {
                 );
             }
             PendingCommand::Reschedule { id, delay } => {
-                let r = app
-                    .ca_pending()
-                    .await?
-                    .into_iter()
-                    .find(|r| r.id == *id)
-                    .ok_or_else(|| Failure {
-                        code: 1,
-                        message: format!("no pending request {id}"),
-                    })?;
+                let r = app.ca_pending_get(*id).await?;
                 let at = certmail_app::now()
                     + delay.unwrap_or_else(|| certmail_app::ca::backoff(r.attempts));
                 app.store()

@@ -27,6 +27,12 @@ mod oid {
     pub const CERTIFICATE_ISSUER: &str = "2.5.29.29";
 }
 
+/// Compares two CRL numbers given in hex (as [`Crl::number`] holds them) numerically.
+pub fn cmp_number(a: &str, b: &str) -> std::cmp::Ordering {
+    let (a, b) = (a.trim_start_matches('0'), b.trim_start_matches('0'));
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
 /// Revocation reasons (RFC 5280 5.3.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -1607,12 +1607,6 @@ fn indirect_crl_signer<'a>(
     Err(last)
 }
 
-/// Compares hex numbers (CRL numbers) numerically.
-fn cmp_hex(a: &str, b: &str) -> std::cmp::Ordering {
-    let (a, b) = (a.trim_start_matches('0'), b.trim_start_matches('0'));
-    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
-}
-
 /// RFC 5280 6.3 for every certificate below the anchor in `path` (leaf first).
 fn check_revocation(
     path: &[&Certificate],
@@ -1709,7 +1703,7 @@ fn check_revocation(
         let newest_base = bases
             .iter()
             .filter_map(|c| c.number.clone())
-            .max_by(|a, b| cmp_hex(a, b));
+            .max_by(|a, b| crate::crl::cmp_number(a, b));
         let delta = usable
             .iter()
             .copied()
@@ -1717,11 +1711,11 @@ fn check_revocation(
                 c.delta_base.as_ref().is_some_and(|db| {
                     newest_base
                         .as_ref()
-                        .is_some_and(|nb| cmp_hex(nb, db).is_ge())
+                        .is_some_and(|nb| crate::crl::cmp_number(nb, db).is_ge())
                 })
             })
             .max_by(|a, b| {
-                cmp_hex(
+                crate::crl::cmp_number(
                     a.number.as_deref().unwrap_or(""),
                     b.number.as_deref().unwrap_or(""),
                 )

@@ -149,6 +149,22 @@ impl Store {
         })
     }
 
+    /// A CA by its id.
+    pub async fn ca_by_id(&self, id: i64) -> Result<CaRow> {
+        let sql = format!("SELECT {CA_COLS} FROM cas WHERE id = $1");
+        match sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+        {
+            Some(r) => ca_from(&r),
+            None => Err(StoreError::NotFound {
+                what: "CA",
+                id: id.to_string(),
+            }),
+        }
+    }
+
     /// Makes a CA the default (exactly one is).
     pub async fn set_default_ca(&self, id: i64) -> Result<()> {
         let mut tx = self.pool.begin().await?;

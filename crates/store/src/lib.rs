@@ -212,9 +212,32 @@ fn cert_from_row(row: &AnyRow) -> Result<StoredCertificate> {
     })
 }
 
-/// Upper bound for a hex prefix range scan: every hex string starting with `p` sorts below it.
-fn prefix_end(p: &str) -> String {
-    format!("{p}~")
+/// The range `[lower, upper)` of hex strings starting with `prefix` (lower-cased; every hex
+/// string starting with it sorts below `prefix~`), or why `prefix` is not hex.
+pub(crate) fn prefix_range(prefix: &str) -> Result<(String, String)> {
+    let p = prefix.to_ascii_lowercase();
+    if p.is_empty() || !p.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(StoreError::BadThumbprint(prefix.to_owned()));
+    }
+    let end = format!("{p}~");
+    Ok((p, end))
+}
+
+/// The one row a prefix look-up (`LIMIT 2`) found: none is NotFound, two are ambiguous.
+pub(crate) fn exactly_one<T>(
+    rows: &[AnyRow],
+    what: &'static str,
+    prefix: &str,
+    f: impl Fn(&AnyRow) -> Result<T>,
+) -> Result<T> {
+    match rows {
+        [] => Err(StoreError::NotFound {
+            what,
+            id: prefix.to_owned(),
+        }),
+        [one] => f(one),
+        _ => Err(StoreError::Ambiguous(prefix.to_owned())),
+    }
 }
 
 impl Store {
@@ -441,27 +464,17 @@ impl Store {
 
     /// Finds one certificate by a thumbprint (SHA-256 hex) or an unambiguous prefix of it.
     pub async fn find_by_prefix(&self, kind: StoreKind, prefix: &str) -> Result<StoredCertificate> {
-        let p = prefix.to_ascii_lowercase();
-        if p.is_empty() || !p.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(StoreError::BadThumbprint(prefix.to_owned()));
-        }
+        let (lower, upper) = prefix_range(prefix)?;
         let sql = format!(
             "SELECT {CERT_COLUMNS} FROM certificates c WHERE c.store = $1 AND c.sha256 >= $2 AND c.sha256 < $3 ORDER BY c.sha256 LIMIT 2"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(kind.as_str())
-            .bind(&p)
-            .bind(prefix_end(&p))
+            .bind(&lower)
+            .bind(&upper)
             .fetch_all(&self.pool)
             .await?;
-        match rows.len() {
-            0 => Err(StoreError::NotFound {
-                what: kind.as_str(),
-                id: prefix.to_owned(),
-            }),
-            1 => cert_from_row(&rows[0]),
-            _ => Err(StoreError::Ambiguous(prefix.to_owned())),
-        }
+        exactly_one(&rows, kind.as_str(), prefix, cert_from_row)
     }
 
     /// Certificates (certificate store) carrying `email` (lower-case), via the e-mail index.
@@ -672,23 +685,13 @@ impl Store {
 
     /// Resolves a key id prefix to one key id.
     pub async fn resolve_key_prefix(&self, prefix: &str) -> Result<String> {
-        let p = prefix.to_ascii_lowercase();
-        if p.is_empty() || !p.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(StoreError::BadThumbprint(prefix.to_owned()));
-        }
+        let (lower, upper) = prefix_range(prefix)?;
         let rows = sqlx::query("SELECT key_id FROM private_keys WHERE key_id >= $1 AND key_id < $2 ORDER BY key_id LIMIT 2")
-            .bind(&p)
-            .bind(prefix_end(&p))
+            .bind(&lower)
+            .bind(&upper)
             .fetch_all(&self.pool)
             .await?;
-        match rows.len() {
-            0 => Err(StoreError::NotFound {
-                what: "keys",
-                id: prefix.to_owned(),
-            }),
-            1 => Ok(rows[0].try_get("key_id")?),
-            _ => Err(StoreError::Ambiguous(prefix.to_owned())),
-        }
+        exactly_one(&rows, "keys", prefix, |r| Ok(r.try_get("key_id")?))
     }
 
     /// Deletes a key. If certificates use it, refuses unless `force`, naming them.

@@ -265,23 +265,12 @@ impl Store {
         parties: &[Party],
         kind: SelectionKind,
     ) -> Result<Vec<(Party, String)>> {
-        let (filter, binds) = Self::party_filter(parties, 2);
-        let sql = format!(
-            "SELECT scope, name, sha256 FROM selections WHERE kind = $1 AND ({filter}) ORDER BY sha256"
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(kind.as_str());
-        for (scope, name) in &binds {
-            q = q.bind(*scope).bind(name.as_str());
-        }
-        q.fetch_all(&self.pool)
+        Ok(self
+            .selections_all(parties)
             .await?
-            .iter()
-            .map(|r| {
-                Ok((
-                    Party::from_key(&r.try_get::<String, _>("scope")?, r.try_get("name")?),
-                    r.try_get("sha256")?,
-                ))
-            })
-            .collect()
+            .into_iter()
+            .filter(|(_, k, _)| *k == kind)
+            .map(|(p, _, s)| (p, s))
+            .collect())
     }
 }

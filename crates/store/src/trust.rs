@@ -3,7 +3,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::{Result, Store, StoreError};
+use crate::{Result, Store};
 
 /// A CRL row to store.
 #[derive(Debug, Clone)]
@@ -104,26 +104,16 @@ impl Store {
 
     /// One CRL by SHA-256 prefix.
     pub async fn find_crl(&self, prefix: &str) -> Result<StoredCrl> {
-        let p = prefix.to_ascii_lowercase();
-        if p.is_empty() || !p.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(StoreError::BadThumbprint(prefix.to_owned()));
-        }
+        let (lower, upper) = crate::prefix_range(prefix)?;
         let sql = format!(
             "SELECT {CRL_COLUMNS} FROM crls WHERE sha256 >= $1 AND sha256 < $2 ORDER BY sha256 LIMIT 2"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(&p)
-            .bind(format!("{p}~"))
+            .bind(&lower)
+            .bind(&upper)
             .fetch_all(&self.pool)
             .await?;
-        match rows.len() {
-            0 => Err(StoreError::NotFound {
-                what: "CRL",
-                id: prefix.to_owned(),
-            }),
-            1 => crl_from_row(&rows[0]),
-            _ => Err(StoreError::Ambiguous(prefix.to_owned())),
-        }
+        crate::exactly_one(&rows, "CRL", prefix, crl_from_row)
     }
 
     /// Stores a CRL. When `current`, it becomes the one in use for its issuer (and kind:
