@@ -22,6 +22,9 @@ pub(crate) struct TrustCache {
     generation: Option<String>,
     anchors: Option<Arc<Vec<Certificate>>>,
     ctl: Option<Arc<Ctl>>,
+    /// Parsed current CRLs per issuer DN: a big CRL is parsed once per trust generation
+    /// (every CRL change renews it), not on every verdict.
+    crls: std::collections::HashMap<String, Vec<Arc<Crl>>>,
     /// (thumbprint, purpose, e-mail) -> (verdict, computed at, valid until).
     verdicts: std::collections::HashMap<VerdictKey, (Verdict, i64, i64)>,
 }
@@ -520,11 +523,25 @@ impl App {
         issuers.sort_unstable();
         issuers.dedup();
         for i in issuers {
-            for s in self.store.crls_of(i).await? {
-                if s.current {
-                    crls.push(Arc::new(Crl::from_der(&s.crl.der)?));
+            let cached = self.cache.lock().ok().and_then(|c| c.crls.get(i).cloned());
+            let of_issuer = match cached {
+                Some(v) => v,
+                None => {
+                    let mut v = Vec::new();
+                    for s in self.store.crls_of(i).await? {
+                        if s.current {
+                            v.push(Arc::new(Crl::from_der(&s.crl.der)?));
+                        }
+                    }
+                    if let Ok(mut c) = self.cache.lock()
+                        && c.generation.as_deref() == Some(generation.as_str())
+                    {
+                        c.crls.insert(i.to_owned(), v.clone());
+                    }
+                    v
                 }
-            }
+            };
+            crls.extend(of_issuer);
         }
         let crl_until = crls
             .iter()
