@@ -244,6 +244,16 @@ impl TestPki {
         self.leaf_with_key(spec, &key)
     }
 
+    /// An S/MIME end-user certificate with a fresh RSA-2048 key (keyUsage digitalSignature
+    /// and keyEncipherment).
+    pub fn leaf_rsa(&self, spec: &LeafSpec) -> Issued {
+        let key = must(
+            KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_2048),
+            "RSA leaf key",
+        );
+        self.leaf_inner(spec, &key, Vec::new())
+    }
+
     /// Like [`TestPki::leaf`] but reusing one shared key (fast, for bulk benchmarks).
     pub fn leaf_shared_key(&self, spec: &LeafSpec) -> Vec<u8> {
         let key = &self.leaf_key;
@@ -262,6 +272,8 @@ impl TestPki {
     ) -> Issued {
         let mut p = CertificateParams::default();
         p.custom_extensions = extra;
+        // basicConstraints cA:false, which also makes rcgen write a subjectKeyIdentifier.
+        p.is_ca = IsCa::ExplicitNoCa;
         let mut dn = DistinguishedName::new();
         dn.push(DnType::CommonName, spec.cn.as_str());
         p.distinguished_name = dn;
@@ -270,10 +282,17 @@ impl TestPki {
             .iter()
             .map(|e| SanType::Rfc822Name(must(e.as_str().try_into(), "email")))
             .collect();
-        p.key_usages = vec![
-            KeyUsagePurpose::DigitalSignature,
-            KeyUsagePurpose::KeyAgreement,
-        ];
+        p.key_usages = if key.algorithm() == &rcgen::PKCS_RSA_SHA256 {
+            vec![
+                KeyUsagePurpose::DigitalSignature,
+                KeyUsagePurpose::KeyEncipherment,
+            ]
+        } else {
+            vec![
+                KeyUsagePurpose::DigitalSignature,
+                KeyUsagePurpose::KeyAgreement,
+            ]
+        };
         p.extended_key_usages = vec![ExtendedKeyUsagePurpose::EmailProtection];
         p.not_before = must(
             time::OffsetDateTime::from_unix_timestamp(spec.not_before),

@@ -1,0 +1,148 @@
+//! Base64 as MIME uses it: 76-character lines with CRLF on output, any whitespace on input.
+//! Table driven and allocation-free per line, so it runs at memory speed on large messages.
+
+use std::io::Write;
+
+use crate::SmimeError;
+
+const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+const fn decode_table() -> [u8; 256] {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 64 {
+        t[ALPHABET[i] as usize] = i as u8;
+        i += 1;
+    }
+    t
+}
+const DECODE: [u8; 256] = decode_table();
+const WS: u8 = 0xfe;
+
+fn enc_block(src: &[u8], out: &mut [u8]) {
+    let n = (src[0] as u32) << 16 | (src[1] as u32) << 8 | src[2] as u32;
+    out[0] = ALPHABET[(n >> 18) as usize & 63];
+    out[1] = ALPHABET[(n >> 12) as usize & 63];
+    out[2] = ALPHABET[(n >> 6) as usize & 63];
+    out[3] = ALPHABET[n as usize & 63];
+}
+
+/// Encodes `data` as CRLF-terminated 76-character lines, written to `w` in large chunks.
+pub fn encode_lines<W: Write + ?Sized>(data: &[u8], w: &mut W) -> std::io::Result<()> {
+    const LINES: usize = 512;
+    let mut buf = vec![0u8; LINES * 78];
+    let mut chunks = data.chunks(57 * LINES);
+    for chunk in chunks.by_ref() {
+        let mut o = 0;
+        for line in chunk.chunks(57) {
+            let full = line.len() / 3 * 3;
+            for b in line[..full].chunks_exact(3) {
+                enc_block(b, &mut buf[o..o + 4]);
+                o += 4;
+            }
+            let rem = &line[full..];
+            if !rem.is_empty() {
+                let mut tmp = [0u8; 3];
+                tmp[..rem.len()].copy_from_slice(rem);
+                let mut q = [0u8; 4];
+                enc_block(&tmp, &mut q);
+                if rem.len() == 1 {
+                    q[2] = b'=';
+                }
+                q[3] = b'=';
+                buf[o..o + 4].copy_from_slice(&q);
+                o += 4;
+            }
+            buf[o] = b'\r';
+            buf[o + 1] = b'\n';
+            o += 2;
+        }
+        w.write_all(&buf[..o])?;
+    }
+    Ok(())
+}
+
+/// [`encode_lines`] into a new vector.
+pub fn encode_to_vec(data: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(data.len() / 57 * 78 + 80);
+    encode_lines(data, &mut v).expect("writing to a Vec cannot fail");
+    v
+}
+
+/// Decodes base64 text, ignoring whitespace; stops at the first `=` padding.
+pub fn decode(text: &[u8]) -> Result<Vec<u8>, SmimeError> {
+    let mut table = DECODE;
+    for c in [b' ', b'\t', b'\r', b'\n'] {
+        table[c as usize] = WS;
+    }
+    let mut out = Vec::with_capacity(text.len() / 4 * 3 + 3);
+    let mut acc: u32 = 0;
+    let mut n = 0;
+    let mut i = 0;
+    let bad = |i: usize, c: u8| {
+        SmimeError::Malformed(format!(
+            "base64: invalid character {:?} at offset {i}",
+            c as char
+        ))
+    };
+    // Fast path: whole 76-character lines.
+    while i < text.len() {
+        let c = text[i];
+        let v = table[c as usize];
+        if v < 64 {
+            acc = (acc << 6) | v as u32;
+            n += 1;
+            if n == 4 {
+                out.extend_from_slice(&[(acc >> 16) as u8, (acc >> 8) as u8, acc as u8]);
+                acc = 0;
+                n = 0;
+            }
+        } else if v == WS {
+        } else if c == b'=' {
+            break;
+        } else {
+            return Err(bad(i, c));
+        }
+        i += 1;
+    }
+    match n {
+        0 => {}
+        2 => out.push((acc >> 4) as u8),
+        3 => out.extend_from_slice(&[(acc >> 10) as u8, (acc >> 2) as u8]),
+        _ => {
+            return Err(SmimeError::Malformed(
+                "base64: truncated (a lone final character)".into(),
+            ));
+        }
+    }
+    // Only padding and whitespace may follow.
+    if let Some((j, c)) = text[i..]
+        .iter()
+        .enumerate()
+        .find(|(_, c)| !matches!(c, b'=' | b' ' | b'\t' | b'\r' | b'\n'))
+    {
+        return Err(bad(i + j, *c));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_all_lengths() {
+        for len in 0..200 {
+            let data: Vec<u8> = (0..len).map(|i| (i * 37 + 11) as u8).collect();
+            let enc = encode_to_vec(&data);
+            assert!(enc.split(|b| *b == b'\n').all(|l| l.len() <= 77));
+            assert_eq!(decode(&enc).expect("decode"), data, "len {len}");
+        }
+        assert_eq!(encode_to_vec(b"foobar"), b"Zm9vYmFy\r\n");
+        assert_eq!(encode_to_vec(b"fo"), b"Zm8=\r\n");
+        assert_eq!(decode(b"Zm9v\nYmE=\n").expect("ws"), b"fooba");
+        assert!(decode(b"Zm9v*").is_err());
+        assert!(decode(b"Zm9vY").is_err());
+        assert!(decode(b"Zm8=Zm8=").is_err());
+    }
+}

@@ -1,0 +1,969 @@
+//! EnvelopedData (RFC 5652 6) and AuthEnvelopedData (RFC 5083/5084): building for any number
+//! of RSA (PKCS#1 v1.5 or OAEP key transport) and EC (RFC 5753 ephemeral-static ECDH)
+//! recipients, and decrypting with whichever private key matches a RecipientInfo.
+//!
+//! The content is encrypted in place in the buffer it arrives in, and decrypted from its BER
+//! chunks into one buffer, so a large message costs one copy of its content, whatever the
+//! number of recipients. PKCS#1 v1.5 failures take the RFC 3218 path: a random key of the
+//! right length is used instead, so the caller sees the same "cannot decrypt" whether the key
+//! transport or the content was wrong.
+
+use aws_lc_rs::aead::{self, Aad, LessSafeKey, Nonce, UnboundKey};
+use aws_lc_rs::agreement::{self, UnparsedPublicKey};
+use aws_lc_rs::cipher::{
+    self, DecryptionContext, EncryptionContext, PaddedBlockDecryptingKey, PaddedBlockEncryptingKey,
+    UnboundCipherKey,
+};
+use aws_lc_rs::digest;
+use aws_lc_rs::iv::FixedLength;
+use aws_lc_rs::key_wrap::{self, KeyEncryptionKey, KeyWrap};
+use aws_lc_rs::rsa::{
+    self, OaepPrivateDecryptingKey, OaepPublicEncryptingKey, Pkcs1PrivateDecryptingKey,
+    Pkcs1PublicEncryptingKey, PublicEncryptingKey,
+};
+use certmail_crypto::random_bytes;
+use certmail_pki::Certificate;
+use zeroize::Zeroizing;
+
+use crate::SmimeError;
+use crate::asn1::{self, Element, tag};
+use crate::keys::{CertId, KeyPair, Parsed, cert_id};
+use crate::oids;
+
+/// Content-encryption algorithms certmail writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub enum Cipher {
+    /// AES-128-CBC.
+    Aes128Cbc,
+    /// AES-192-CBC.
+    Aes192Cbc,
+    /// AES-256-CBC (the default: every S/MIME client reads it).
+    #[default]
+    Aes256Cbc,
+    /// AES-128-GCM AuthEnvelopedData.
+    Aes128Gcm,
+    /// AES-256-GCM AuthEnvelopedData (RFC 5083/5084; Outlook cannot read it).
+    Aes256Gcm,
+}
+
+impl Cipher {
+    fn oid(self) -> &'static str {
+        match self {
+            Cipher::Aes128Cbc => oids::AES128_CBC,
+            Cipher::Aes192Cbc => oids::AES192_CBC,
+            Cipher::Aes256Cbc => oids::AES256_CBC,
+            Cipher::Aes128Gcm => oids::AES128_GCM,
+            Cipher::Aes256Gcm => oids::AES256_GCM,
+        }
+    }
+
+    fn key_len(self) -> usize {
+        match self {
+            Cipher::Aes128Cbc | Cipher::Aes128Gcm => 16,
+            Cipher::Aes192Cbc => 24,
+            Cipher::Aes256Cbc | Cipher::Aes256Gcm => 32,
+        }
+    }
+
+    /// Whether this is an AuthEnvelopedData cipher.
+    pub fn is_aead(self) -> bool {
+        matches!(self, Cipher::Aes128Gcm | Cipher::Aes256Gcm)
+    }
+}
+
+/// Options for building an envelope.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EncryptOptions {
+    /// Content cipher.
+    pub cipher: Cipher,
+    /// RSAES-OAEP (SHA-256, MGF1-SHA-256) instead of PKCS#1 v1.5 for RSA recipients.
+    pub oaep: bool,
+    /// Identify recipients by subject key identifier instead of issuer and serial number.
+    pub by_key_id: bool,
+}
+
+/// A DER encoding in three pieces: the header, the (large) content and the trailer.
+/// Written one after the other they are the complete structure.
+#[derive(Debug, Default)]
+pub struct Der3 {
+    /// Everything before the content bytes.
+    pub head: Vec<u8>,
+    /// The content bytes.
+    pub body: Vec<u8>,
+    /// Everything after.
+    pub tail: Vec<u8>,
+}
+
+impl Der3 {
+    /// Total length.
+    pub fn len(&self) -> usize {
+        self.head.len() + self.body.len() + self.tail.len()
+    }
+
+    /// Whether empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Joined (small structures, tests).
+    pub fn concat(&self) -> Vec<u8> {
+        [&self.head[..], &self.body, &self.tail].concat()
+    }
+}
+
+fn crypto(what: &str) -> SmimeError {
+    SmimeError::Crypto(what.to_owned())
+}
+
+/// The SubjectPublicKeyInfo DER of a certificate (for aws-lc-rs key parsing).
+fn spki_der(cert: &Certificate) -> Result<Vec<u8>, SmimeError> {
+    let top = Element::parse(&cert.der)?.children()?;
+    let tbs = top
+        .first()
+        .ok_or_else(|| SmimeError::Malformed("empty certificate".into()))?
+        .children()?;
+    let skip = usize::from(tbs.first().is_some_and(|e| e.tag == 0xa0));
+    tbs.get(skip + 5)
+        .filter(|e| e.tag == tag::SEQUENCE)
+        .map(|e| e.raw.to_vec())
+        .ok_or_else(|| SmimeError::Malformed("certificate without a public key".into()))
+}
+
+fn oaep_params_sha256() -> Vec<u8> {
+    let sha256 = asn1::alg(oids::SHA256, Some(&asn1::NULL));
+    let mgf = asn1::alg(oids::MGF1, Some(&sha256));
+    asn1::seq(&[&asn1::cons(0xa0, &[&sha256]), &asn1::cons(0xa1, &[&mgf])])
+}
+
+/// X9.63 KDF (RFC 5753 7.2, SEC 1 3.6.1).
+fn x963_kdf(hash: &'static digest::Algorithm, z: &[u8], shared_info: &[u8], len: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len + 64);
+    let mut counter: u32 = 1;
+    while out.len() < len {
+        let mut ctx = digest::Context::new(hash);
+        ctx.update(z);
+        ctx.update(&counter.to_be_bytes());
+        ctx.update(shared_info);
+        out.extend_from_slice(ctx.finish().as_ref());
+        counter += 1;
+    }
+    out.truncate(len);
+    out
+}
+
+/// ECC-CMS-SharedInfo (RFC 5753 7.2).
+fn ecc_shared_info(wrap_oid: &str, ukm: Option<&[u8]>, kek_len: usize) -> Vec<u8> {
+    let key_info = asn1::alg(wrap_oid, None);
+    let bits = ((kek_len * 8) as u32).to_be_bytes();
+    let supp = asn1::cons(0xa2, &[&asn1::tlv(tag::OCTET_STRING, &bits)]);
+    match ukm {
+        Some(u) => {
+            let e = asn1::cons(0xa0, &[&asn1::tlv(tag::OCTET_STRING, u)]);
+            asn1::seq(&[&key_info, &e, &supp])
+        }
+        None => asn1::seq(&[&key_info, &supp]),
+    }
+}
+
+fn wrap_for(key_len: usize) -> Result<(&'static str, usize), SmimeError> {
+    Ok(match key_len {
+        16 => (oids::AES128_WRAP, 16),
+        24 | 32 => (oids::AES256_WRAP, 32),
+        _ => {
+            return Err(SmimeError::Unsupported(
+                "key length for AES key wrap".into(),
+            ));
+        }
+    })
+}
+
+fn aes_wrap(kek: &[u8], cek: &[u8]) -> Result<Vec<u8>, SmimeError> {
+    let mut out = vec![0u8; cek.len() + 8];
+    let n = match kek.len() {
+        16 => KeyEncryptionKey::new(&key_wrap::AES_128, kek),
+        32 => KeyEncryptionKey::new(&key_wrap::AES_256, kek),
+        _ => return Err(SmimeError::Unsupported("AES-192 key wrap".into())),
+    }
+    .map_err(|_| crypto("key wrap"))?
+    .wrap(cek, &mut out)
+    .map_err(|_| crypto("key wrap"))?
+    .len();
+    out.truncate(n);
+    Ok(out)
+}
+
+fn aes_unwrap(kek: &[u8], wrapped: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+    let mut out = Zeroizing::new(vec![0u8; wrapped.len()]);
+    let n = match kek.len() {
+        16 => KeyEncryptionKey::new(&key_wrap::AES_128, kek),
+        32 => KeyEncryptionKey::new(&key_wrap::AES_256, kek),
+        _ => return None,
+    }
+    .ok()?
+    .unwrap(wrapped, &mut out)
+    .ok()?
+    .len();
+    out.truncate(n);
+    Some(out)
+}
+
+fn ecdh_alg(curve: &str) -> Option<&'static agreement::Algorithm> {
+    match curve {
+        oids::P256 => Some(&agreement::ECDH_P256),
+        oids::P384 => Some(&agreement::ECDH_P384),
+        oids::P521 => Some(&agreement::ECDH_P521),
+        _ => None,
+    }
+}
+
+fn recipient_info(
+    cert: &Certificate,
+    cek: &[u8],
+    opts: &EncryptOptions,
+) -> Result<(Vec<u8>, bool), SmimeError> {
+    let rid = cert_id(cert, opts.by_key_id)?;
+    let key_oid = cert.vd.key_oid.as_str();
+    if key_oid == oids::RSA {
+        let pk = PublicEncryptingKey::from_der(&spki_der(cert)?)
+            .map_err(|e| SmimeError::Certificate(format!("{}: {e}", cert.subject)))?;
+        let (alg, ek) = if opts.oaep {
+            let k = OaepPublicEncryptingKey::new(pk).map_err(|_| crypto("OAEP key"))?;
+            let mut out = vec![0u8; k.ciphertext_size()];
+            let n = k
+                .encrypt(&rsa::OAEP_SHA256_MGF1SHA256, cek, &mut out, None)
+                .map_err(|_| crypto("OAEP encryption"))?
+                .len();
+            out.truncate(n);
+            (asn1::alg(oids::RSA_OAEP, Some(&oaep_params_sha256())), out)
+        } else {
+            let k = Pkcs1PublicEncryptingKey::new(pk).map_err(|_| crypto("RSA key"))?;
+            let mut out = vec![0u8; k.ciphertext_size()];
+            let n = k
+                .encrypt(cek, &mut out)
+                .map_err(|_| crypto("RSA encryption"))?
+                .len();
+            out.truncate(n);
+            (asn1::alg(oids::RSA, Some(&asn1::NULL)), out)
+        };
+        let (version, rid) = match &rid {
+            CertId::IssuerSerial { .. } => (0, rid.issuer_serial_der().unwrap_or_default()),
+            CertId::KeyId(k) => (2, asn1::tlv(0x80, k)),
+        };
+        let ktri = asn1::seq(&[
+            &asn1::uint(version),
+            &rid,
+            &alg,
+            &asn1::tlv(tag::OCTET_STRING, &ek),
+        ]);
+        Ok((ktri, version != 0))
+    } else if key_oid == oids::EC_PUBLIC_KEY {
+        let curve = cert.vd.key_curve.as_deref().unwrap_or_default();
+        let alg = ecdh_alg(curve)
+            .ok_or_else(|| SmimeError::Unsupported(format!("EC curve {curve} for ECDH")))?;
+        let eph = agreement::PrivateKey::generate(alg).map_err(|_| crypto("ECDH key"))?;
+        let eph_pub = eph.compute_public_key().map_err(|_| crypto("ECDH key"))?;
+        let (wrap_oid, kek_len) = wrap_for(cek.len())?;
+        let shared = ecc_shared_info(wrap_oid, None, kek_len);
+        let kek = agreement::agree(
+            &eph,
+            UnparsedPublicKey::new(alg, cert.vd.public_key.as_slice()),
+            SmimeError::Certificate(format!("{}: bad EC public key", cert.subject)),
+            |z| {
+                Ok(Zeroizing::new(x963_kdf(
+                    &digest::SHA256,
+                    z,
+                    &shared,
+                    kek_len,
+                )))
+            },
+        )?;
+        let wrapped = aes_wrap(&kek, cek)?;
+        let mut bits = vec![0u8];
+        bits.extend_from_slice(eph_pub.as_ref());
+        let originator = asn1::cons(
+            0xa0,
+            &[&asn1::cons(
+                0xa1,
+                &[
+                    &asn1::alg(oids::EC_PUBLIC_KEY, None),
+                    &asn1::tlv(tag::BIT_STRING, &bits),
+                ],
+            )],
+        );
+        let kea = asn1::alg(oids::ECDH_SHA256KDF, Some(&asn1::alg(wrap_oid, None)));
+        let rid = match &rid {
+            CertId::IssuerSerial { .. } => rid.issuer_serial_der().unwrap_or_default(),
+            CertId::KeyId(k) => asn1::cons(0xa0, &[&asn1::tlv(tag::OCTET_STRING, k)]),
+        };
+        let rek = asn1::seq(&[&rid, &asn1::tlv(tag::OCTET_STRING, &wrapped)]);
+        let kari = asn1::cons(
+            0xa1,
+            &[&asn1::uint(3), &originator, &kea, &asn1::seq(&[&rek])],
+        );
+        Ok((kari, true))
+    } else {
+        Err(SmimeError::Unsupported(format!(
+            "{}: {} keys cannot receive encrypted mail",
+            cert.subject, key_oid
+        )))
+    }
+}
+
+/// Encrypts `content` (a MIME entity, CRLF) to every certificate in `recipients`. The
+/// buffer is encrypted in place and becomes the envelope's body.
+pub fn encrypt(
+    mut content: Vec<u8>,
+    recipients: &[Certificate],
+    opts: &EncryptOptions,
+) -> Result<Der3, SmimeError> {
+    if recipients.is_empty() {
+        return Err(SmimeError::Usage("no recipients to encrypt to".into()));
+    }
+    let mut cek = Zeroizing::new(vec![0u8; opts.cipher.key_len()]);
+    random_bytes(&mut cek).map_err(|_| crypto("RNG"))?;
+    let mut ris = Vec::with_capacity(recipients.len());
+    let mut v2 = false;
+    for r in recipients {
+        let (ri, not_v0) = recipient_info(r, &cek, opts)?;
+        v2 |= not_v0;
+        ris.push(ri);
+    }
+    let ris = asn1::set_of(ris);
+    let (alg, mac) = if opts.cipher.is_aead() {
+        let mut nonce = [0u8; 12];
+        random_bytes(&mut nonce).map_err(|_| crypto("RNG"))?;
+        let a = if opts.cipher.key_len() == 16 {
+            &aead::AES_128_GCM
+        } else {
+            &aead::AES_256_GCM
+        };
+        let key = LessSafeKey::new(UnboundKey::new(a, &cek).map_err(|_| crypto("AES key"))?);
+        let tag = key
+            .seal_in_place_separate_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::empty(),
+                &mut content,
+            )
+            .map_err(|_| crypto("AES-GCM"))?;
+        let params = asn1::seq(&[&asn1::tlv(tag::OCTET_STRING, &nonce), &asn1::uint(16)]);
+        (
+            asn1::alg(opts.cipher.oid(), Some(&params)),
+            Some(asn1::tlv(tag::OCTET_STRING, tag.as_ref())),
+        )
+    } else {
+        let mut iv = [0u8; 16];
+        random_bytes(&mut iv).map_err(|_| crypto("RNG"))?;
+        let a = match opts.cipher {
+            Cipher::Aes128Cbc => &cipher::AES_128,
+            Cipher::Aes192Cbc => &cipher::AES_192,
+            _ => &cipher::AES_256,
+        };
+        let key = PaddedBlockEncryptingKey::cbc_pkcs7(
+            UnboundCipherKey::new(a, &cek).map_err(|_| crypto("AES key"))?,
+        )
+        .map_err(|_| crypto("AES key"))?;
+        content.reserve_exact(16);
+        key.less_safe_encrypt(
+            &mut content,
+            EncryptionContext::Iv128(FixedLength::from(iv)),
+        )
+        .map_err(|_| crypto("AES-CBC"))?;
+        (
+            asn1::alg(opts.cipher.oid(), Some(&asn1::tlv(tag::OCTET_STRING, &iv))),
+            None,
+        )
+    };
+    // EncryptedContentInfo header, then the outer headers around it.
+    let mut eci_prefix = asn1::oid(oids::DATA);
+    eci_prefix.extend_from_slice(&alg);
+    asn1::push_header(&mut eci_prefix, 0x80, content.len());
+    let eci_len = eci_prefix.len() + content.len();
+    let eci_hdr = asn1::header(tag::SEQUENCE, eci_len);
+    let version = if opts.cipher.is_aead() {
+        asn1::uint(0)
+    } else {
+        asn1::uint(if v2 { 2 } else { 0 })
+    };
+    let tail = mac.unwrap_or_default();
+    let inner_len = version.len() + ris.len() + eci_hdr.len() + eci_len + tail.len();
+    let inner_hdr = asn1::header(tag::SEQUENCE, inner_len);
+    let explicit_len = inner_hdr.len() + inner_len;
+    let explicit_hdr = asn1::header(0xa0, explicit_len);
+    let ct_oid = asn1::oid(if opts.cipher.is_aead() {
+        oids::AUTH_ENVELOPED_DATA
+    } else {
+        oids::ENVELOPED_DATA
+    });
+    let outer_len = ct_oid.len() + explicit_hdr.len() + explicit_len;
+    let mut head = asn1::header(tag::SEQUENCE, outer_len);
+    for p in [
+        &ct_oid,
+        &explicit_hdr,
+        &inner_hdr,
+        &version,
+        &ris,
+        &eci_hdr,
+        &eci_prefix,
+    ] {
+        head.extend_from_slice(p);
+    }
+    Ok(Der3 {
+        head,
+        body: content,
+        tail,
+    })
+}
+
+/// One RecipientInfo as read.
+#[derive(Debug)]
+pub enum RecipientInfo<'a> {
+    /// Key transport (RSA).
+    KeyTrans {
+        /// Recipient.
+        rid: CertId,
+        /// Key-encryption algorithm OID.
+        alg: String,
+        /// Its parameters, if any.
+        params: Option<Element<'a>>,
+        /// The encrypted content-encryption key.
+        encrypted_key: &'a [u8],
+    },
+    /// Key agreement (ECDH).
+    KeyAgree {
+        /// Originator's ephemeral public point.
+        originator: Vec<u8>,
+        /// User keying material.
+        ukm: Option<Vec<u8>>,
+        /// Key agreement algorithm OID.
+        alg: String,
+        /// Key wrap algorithm OID.
+        wrap: String,
+        /// Recipients and their wrapped keys.
+        keys: Vec<(CertId, &'a [u8])>,
+    },
+    /// Anything else (KEK, password, other): listed, never used.
+    Other(u8),
+}
+
+impl RecipientInfo<'_> {
+    /// The recipients this entry addresses.
+    pub fn ids(&self) -> Vec<&CertId> {
+        match self {
+            RecipientInfo::KeyTrans { rid, .. } => vec![rid],
+            RecipientInfo::KeyAgree { keys, .. } => keys.iter().map(|(r, _)| r).collect(),
+            RecipientInfo::Other(_) => vec![],
+        }
+    }
+}
+
+/// A parsed EnvelopedData or AuthEnvelopedData.
+#[derive(Debug)]
+pub struct Enveloped<'a> {
+    /// AuthEnvelopedData (GCM).
+    pub authenticated: bool,
+    /// Recipient entries.
+    pub recipients: Vec<RecipientInfo<'a>>,
+    /// Content-encryption algorithm OID.
+    pub cipher: String,
+    params: Option<Element<'a>>,
+    content: Vec<&'a [u8]>,
+    auth_attrs: Option<Vec<u8>>,
+    mac: Vec<u8>,
+}
+
+/// What decryption found, for the report.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Decrypted {
+    /// Content cipher name.
+    pub cipher: String,
+    /// Key transport / agreement name.
+    pub key_algorithm: String,
+    /// Every recipient the message was encrypted to.
+    pub recipients: Vec<String>,
+    /// The certificate whose key decrypted it (SHA-256 thumbprint).
+    pub decrypted_with: String,
+}
+
+fn parse_ri(e: Element<'_>) -> Result<RecipientInfo<'_>, SmimeError> {
+    match e.tag {
+        tag::SEQUENCE => {
+            let c = e.children()?;
+            if c.len() != 4 {
+                return Err(SmimeError::Malformed("KeyTransRecipientInfo".into()));
+            }
+            let rid = match c[1].tag {
+                tag::SEQUENCE => CertId::from_issuer_serial(&c[1])?,
+                0x80 | 0xa0 => CertId::KeyId(c[1].octets()?),
+                _ => return Err(SmimeError::Malformed("RecipientIdentifier".into())),
+            };
+            let alg = c[2].children()?;
+            Ok(RecipientInfo::KeyTrans {
+                rid,
+                alg: alg
+                    .first()
+                    .ok_or_else(|| SmimeError::Malformed("AlgorithmIdentifier".into()))?
+                    .oid()?,
+                params: alg.get(1).copied(),
+                encrypted_key: c[3].body,
+            })
+        }
+        0xa1 => {
+            let c = e.children()?;
+            // version, originator [0], ukm [1]?, keyEncryptionAlgorithm, recipientEncryptedKeys
+            let mut i = 1;
+            let orig = c
+                .get(i)
+                .filter(|x| x.tag == 0xa0)
+                .ok_or_else(|| SmimeError::Malformed("KeyAgreeRecipientInfo originator".into()))?
+                .children()?;
+            let okey = orig
+                .first()
+                .filter(|x| x.tag == 0xa1)
+                .ok_or_else(|| {
+                    SmimeError::Unsupported("key agreement without an originator key".into())
+                })?
+                .children()?;
+            let bits = okey
+                .get(1)
+                .filter(|x| x.tag == tag::BIT_STRING && !x.body.is_empty())
+                .ok_or_else(|| SmimeError::Malformed("originator public key".into()))?;
+            i += 1;
+            let mut ukm = None;
+            if let Some(u) = c.get(i).filter(|x| x.tag == 0xa1) {
+                ukm = Some(
+                    u.children()?
+                        .first()
+                        .ok_or_else(|| SmimeError::Malformed("ukm".into()))?
+                        .octets()?,
+                );
+                i += 1;
+            }
+            let kea = c
+                .get(i)
+                .ok_or_else(|| SmimeError::Malformed("keyEncryptionAlgorithm".into()))?
+                .children()?;
+            let alg = kea
+                .first()
+                .ok_or_else(|| SmimeError::Malformed("keyEncryptionAlgorithm".into()))?
+                .oid()?;
+            let wrap = kea
+                .get(1)
+                .ok_or_else(|| SmimeError::Malformed("key wrap algorithm".into()))?
+                .children()?
+                .first()
+                .ok_or_else(|| SmimeError::Malformed("key wrap algorithm".into()))?
+                .oid()?;
+            let mut keys = Vec::new();
+            for rek in c
+                .get(i + 1)
+                .ok_or_else(|| SmimeError::Malformed("recipientEncryptedKeys".into()))?
+                .children()?
+            {
+                let r = rek.children()?;
+                if r.len() != 2 {
+                    return Err(SmimeError::Malformed("RecipientEncryptedKey".into()));
+                }
+                let rid = match r[0].tag {
+                    tag::SEQUENCE => CertId::from_issuer_serial(&r[0])?,
+                    0xa0 => CertId::KeyId(
+                        r[0].children()?
+                            .first()
+                            .ok_or_else(|| SmimeError::Malformed("rKeyId".into()))?
+                            .octets()?,
+                    ),
+                    _ => return Err(SmimeError::Malformed("KeyAgreeRecipientIdentifier".into())),
+                };
+                keys.push((rid, r[1].body));
+            }
+            Ok(RecipientInfo::KeyAgree {
+                originator: bits.body[1..].to_vec(),
+                ukm,
+                alg,
+                wrap,
+                keys,
+            })
+        }
+        t => Ok(RecipientInfo::Other(t)),
+    }
+}
+
+/// Parses an EnvelopedData or AuthEnvelopedData ContentInfo (DER or BER).
+pub fn parse(der: &[u8]) -> Result<Enveloped<'_>, SmimeError> {
+    let ci = Element::parse(der)?.expect(tag::SEQUENCE, "ContentInfo")?;
+    let c = ci.children()?;
+    let ct = c
+        .first()
+        .ok_or_else(|| SmimeError::Malformed("empty ContentInfo".into()))?
+        .oid()?;
+    let authenticated = match ct.as_str() {
+        oids::ENVELOPED_DATA => false,
+        oids::AUTH_ENVELOPED_DATA => true,
+        other => {
+            return Err(SmimeError::Malformed(format!(
+                "not an enveloped-data object (content type {other})"
+            )));
+        }
+    };
+    let body = c
+        .get(1)
+        .filter(|e| e.tag == 0xa0)
+        .ok_or_else(|| SmimeError::Malformed("ContentInfo without content".into()))?
+        .children()?;
+    let ed = body
+        .first()
+        .ok_or_else(|| SmimeError::Malformed("empty EnvelopedData".into()))?
+        .expect(tag::SEQUENCE, "EnvelopedData")?
+        .children()?;
+    let mut i = 1;
+    if ed.get(i).is_some_and(|e| e.tag == 0xa0) {
+        i += 1; // originatorInfo
+    }
+    let ris = ed
+        .get(i)
+        .filter(|e| e.tag == tag::SET)
+        .ok_or_else(|| SmimeError::Malformed("recipientInfos".into()))?
+        .children()?
+        .into_iter()
+        .map(parse_ri)
+        .collect::<Result<Vec<_>, _>>()?;
+    let eci = ed
+        .get(i + 1)
+        .ok_or_else(|| SmimeError::Malformed("encryptedContentInfo".into()))?
+        .children()?;
+    let alg = eci
+        .get(1)
+        .ok_or_else(|| SmimeError::Malformed("contentEncryptionAlgorithm".into()))?
+        .children()?;
+    let content = match eci.get(2) {
+        Some(e) if e.tag & 0xdf == 0x80 => e.octet_chunks()?,
+        _ => return Err(SmimeError::Malformed("no encrypted content".into())),
+    };
+    let (mut auth_attrs, mut mac) = (None, Vec::new());
+    if authenticated {
+        let mut j = i + 2;
+        if let Some(a) = ed.get(j).filter(|e| e.tag == 0xa1) {
+            let mut d = a.to_der()?;
+            d[0] = tag::SET;
+            auth_attrs = Some(d);
+            j += 1;
+        }
+        mac = ed
+            .get(j)
+            .filter(|e| e.tag & 0xdf == tag::OCTET_STRING)
+            .ok_or_else(|| SmimeError::Malformed("AuthEnvelopedData without mac".into()))?
+            .octets()?;
+    }
+    Ok(Enveloped {
+        authenticated,
+        recipients: ris,
+        cipher: alg
+            .first()
+            .ok_or_else(|| SmimeError::Malformed("contentEncryptionAlgorithm".into()))?
+            .oid()?,
+        params: alg.get(1).copied(),
+        content,
+        auth_attrs,
+        mac,
+    })
+}
+
+fn kdf_hash(alg: &str) -> Option<&'static digest::Algorithm> {
+    Some(match alg {
+        oids::ECDH_SHA1KDF => &digest::SHA1_FOR_LEGACY_USE_ONLY,
+        oids::ECDH_SHA224KDF => &digest::SHA224,
+        oids::ECDH_SHA256KDF => &digest::SHA256,
+        oids::ECDH_SHA384KDF => &digest::SHA384,
+        oids::ECDH_SHA512KDF => &digest::SHA512,
+        _ => return None,
+    })
+}
+
+impl Enveloped<'_> {
+    /// Every recipient, described.
+    pub fn recipient_names(&self) -> Vec<String> {
+        self.recipients
+            .iter()
+            .flat_map(|r| match r {
+                RecipientInfo::Other(t) => vec![format!("unsupported RecipientInfo {t:#04x}")],
+                _ => r.ids().into_iter().map(CertId::describe).collect(),
+            })
+            .collect()
+    }
+
+    /// Every recipient identifier.
+    pub fn recipient_ids(&self) -> Vec<CertId> {
+        self.recipients
+            .iter()
+            .flat_map(|r| r.ids().into_iter().cloned())
+            .collect()
+    }
+
+    fn key_len(&self) -> Result<usize, SmimeError> {
+        Ok(match self.cipher.as_str() {
+            oids::AES128_CBC | oids::AES128_GCM => 16,
+            oids::AES192_CBC | oids::AES192_GCM | oids::DES_EDE3_CBC => 24,
+            oids::AES256_CBC | oids::AES256_GCM => 32,
+            other => {
+                return Err(SmimeError::Unsupported(format!(
+                    "content encryption algorithm {}",
+                    oids::name(other)
+                )));
+            }
+        })
+    }
+
+    /// Recovers the content-encryption key with `kp`, if one of the RecipientInfos names it.
+    /// `Ok(None)`: no RecipientInfo for this key.
+    fn cek_for(
+        &self,
+        kp: &KeyPair,
+        key_len: usize,
+    ) -> Result<Option<(Zeroizing<Vec<u8>>, String)>, SmimeError> {
+        for ri in &self.recipients {
+            match (ri, &kp.key) {
+                (
+                    RecipientInfo::KeyTrans {
+                        rid,
+                        alg,
+                        params,
+                        encrypted_key,
+                    },
+                    Parsed::Rsa { decrypt, .. },
+                ) if rid.matches(&kp.cert) => {
+                    let mut out = Zeroizing::new(vec![0u8; decrypt.key_size_bytes()]);
+                    let got = match alg.as_str() {
+                        oids::RSA => {
+                            let k = Pkcs1PrivateDecryptingKey::new(decrypt.clone())
+                                .map_err(|_| crypto("RSA key"))?;
+                            k.decrypt(encrypted_key, &mut out).ok().map(|p| p.len())
+                        }
+                        oids::RSA_OAEP => {
+                            let oaep = oaep_alg(*params)?;
+                            let k = OaepPrivateDecryptingKey::new(decrypt.clone())
+                                .map_err(|_| crypto("RSA key"))?;
+                            match k.decrypt(oaep, encrypted_key, &mut out, None) {
+                                Ok(p) => Some(p.len()),
+                                // OAEP failures are not an oracle (RFC 8017 7.1.2 note).
+                                Err(_) => return Err(SmimeError::Decrypt),
+                            }
+                        }
+                        other => {
+                            return Err(SmimeError::Unsupported(format!(
+                                "key transport {}",
+                                oids::name(other)
+                            )));
+                        }
+                    };
+                    // RFC 3218 2.3.2: on any PKCS#1 v1.5 failure carry on with a random
+                    // key, so that the failure shows only as a content decryption error.
+                    let cek = match got {
+                        Some(n) if n == key_len => {
+                            out.truncate(n);
+                            out
+                        }
+                        _ => {
+                            let mut r = Zeroizing::new(vec![0u8; key_len]);
+                            random_bytes(&mut r).map_err(|_| crypto("RNG"))?;
+                            r
+                        }
+                    };
+                    return Ok(Some((cek, oids::name(alg).to_owned())));
+                }
+                (
+                    RecipientInfo::KeyAgree {
+                        originator,
+                        ukm,
+                        alg,
+                        wrap,
+                        keys,
+                    },
+                    Parsed::Ec { curve, agree, .. },
+                ) => {
+                    let Some((_, wrapped)) = keys.iter().find(|(r, _)| r.matches(&kp.cert)) else {
+                        continue;
+                    };
+                    let hash = kdf_hash(alg).ok_or_else(|| {
+                        SmimeError::Unsupported(format!("key agreement {}", oids::name(alg)))
+                    })?;
+                    let kek_len = match wrap.as_str() {
+                        oids::AES128_WRAP => 16,
+                        oids::AES256_WRAP => 32,
+                        other => {
+                            return Err(SmimeError::Unsupported(format!("key wrap {other}")));
+                        }
+                    };
+                    let ecdh = ecdh_alg(curve).ok_or_else(|| crypto("curve"))?;
+                    let shared = ecc_shared_info(wrap, ukm.as_deref(), kek_len);
+                    let kek = agreement::agree(
+                        agree,
+                        UnparsedPublicKey::new(ecdh, originator.as_slice()),
+                        SmimeError::Decrypt,
+                        |z| Ok(Zeroizing::new(x963_kdf(hash, z, &shared, kek_len))),
+                    )?;
+                    let cek = aes_unwrap(&kek, wrapped).ok_or(SmimeError::Decrypt)?;
+                    if cek.len() != key_len {
+                        return Err(SmimeError::Decrypt);
+                    }
+                    return Ok(Some((cek, oids::name(alg).to_owned())));
+                }
+                _ => {}
+            }
+        }
+        Ok(None)
+    }
+
+    /// Decrypts with the first key in `keys` that a RecipientInfo names.
+    pub fn decrypt(&self, keys: &[&KeyPair]) -> Result<(Vec<u8>, Decrypted), SmimeError> {
+        let key_len = self.key_len()?;
+        let mut found = None;
+        for kp in keys {
+            if let Some((cek, alg)) = self.cek_for(kp, key_len)? {
+                found = Some((cek, alg, *kp));
+                break;
+            }
+        }
+        let Some((cek, key_algorithm, kp)) = found else {
+            return Err(SmimeError::NoKey(self.recipient_names()));
+        };
+        let total: usize = self.content.iter().map(|c| c.len()).sum();
+        let mut buf = Vec::with_capacity(total + 16);
+        for c in &self.content {
+            buf.extend_from_slice(c);
+        }
+        let params = self.params;
+        let iv = || -> Result<Vec<u8>, SmimeError> {
+            params
+                .filter(|p| p.tag & 0xdf == tag::OCTET_STRING)
+                .ok_or_else(|| SmimeError::Malformed("cipher without IV".into()))?
+                .octets()
+        };
+        // 3DES is read (old mail), never written.
+        #[allow(deprecated)]
+        let n = match self.cipher.as_str() {
+            oids::AES128_CBC | oids::AES192_CBC | oids::AES256_CBC | oids::DES_EDE3_CBC => {
+                let iv = iv()?;
+                let (alg, ctx) = match (self.cipher.as_str(), iv.len()) {
+                    (oids::DES_EDE3_CBC, 8) => (
+                        &cipher::DES_EDE3_FOR_LEGACY_USE_ONLY,
+                        DecryptionContext::Iv64(
+                            FixedLength::try_from(&iv[..]).map_err(|_| crypto("IV"))?,
+                        ),
+                    ),
+                    (oids::DES_EDE3_CBC, _) => return Err(SmimeError::Malformed("3DES IV".into())),
+                    (_, 16) => (
+                        match key_len {
+                            16 => &cipher::AES_128,
+                            24 => &cipher::AES_192,
+                            _ => &cipher::AES_256,
+                        },
+                        DecryptionContext::Iv128(
+                            FixedLength::try_from(&iv[..]).map_err(|_| crypto("IV"))?,
+                        ),
+                    ),
+                    _ => return Err(SmimeError::Malformed("AES-CBC IV is not 16 bytes".into())),
+                };
+                if buf.is_empty() || buf.len() % alg.block_len() != 0 {
+                    return Err(SmimeError::Decrypt);
+                }
+                let key = PaddedBlockDecryptingKey::cbc_pkcs7(
+                    UnboundCipherKey::new(alg, &cek).map_err(|_| SmimeError::Decrypt)?,
+                )
+                .map_err(|_| SmimeError::Decrypt)?;
+                key.decrypt(&mut buf, ctx)
+                    .map_err(|_| SmimeError::Decrypt)?
+                    .len()
+            }
+            oids::AES128_GCM | oids::AES256_GCM => {
+                let p = params
+                    .ok_or_else(|| SmimeError::Malformed("GCM without parameters".into()))?
+                    .children()?;
+                let nonce = p
+                    .first()
+                    .ok_or_else(|| SmimeError::Malformed("GCM nonce".into()))?
+                    .octets()?;
+                let icv = p.get(1).map(|e| e.small_uint()).transpose()?.unwrap_or(12);
+                if icv != 16 || self.mac.len() != 16 {
+                    return Err(SmimeError::Unsupported(format!(
+                        "AES-GCM with a {icv}-byte tag (certmail reads 16-byte tags)"
+                    )));
+                }
+                let nonce = Nonce::try_assume_unique_for_key(&nonce)
+                    .map_err(|_| SmimeError::Unsupported("GCM nonce not 12 bytes".into()))?;
+                let a = if key_len == 16 {
+                    &aead::AES_128_GCM
+                } else {
+                    &aead::AES_256_GCM
+                };
+                let key =
+                    LessSafeKey::new(UnboundKey::new(a, &cek).map_err(|_| SmimeError::Decrypt)?);
+                buf.extend_from_slice(&self.mac);
+                let aad = self.auth_attrs.as_deref().unwrap_or_default();
+                key.open_in_place(nonce, Aad::from(aad), &mut buf)
+                    .map_err(|_| SmimeError::Decrypt)?
+                    .len()
+            }
+            oids::AES192_GCM => return Err(SmimeError::Unsupported("AES-192-GCM".into())),
+            other => {
+                return Err(SmimeError::Unsupported(format!(
+                    "content encryption algorithm {}",
+                    oids::name(other)
+                )));
+            }
+        };
+        buf.truncate(n);
+        Ok((
+            buf,
+            Decrypted {
+                cipher: oids::name(&self.cipher).to_owned(),
+                key_algorithm,
+                recipients: self.recipient_names(),
+                decrypted_with: kp.cert.sha256.clone(),
+            },
+        ))
+    }
+}
+
+fn oaep_alg(params: Option<Element<'_>>) -> Result<&'static rsa::OaepAlgorithm, SmimeError> {
+    // RSAES-OAEP-params: hashFunc [0], maskGenFunc [1], pSourceFunc [2]; defaults SHA-1.
+    let mut hash = oids::SHA1.to_owned();
+    let mut mgf_hash = oids::SHA1.to_owned();
+    if let Some(p) = params.filter(|p| p.tag == tag::SEQUENCE) {
+        for f in p.children()? {
+            let inner = f.children()?;
+            let alg = inner
+                .first()
+                .ok_or_else(|| SmimeError::Malformed("OAEP parameters".into()))?
+                .children()?;
+            match f.tag {
+                0xa0 => {
+                    hash = alg
+                        .first()
+                        .ok_or_else(|| SmimeError::Malformed("OAEP hash".into()))?
+                        .oid()?
+                }
+                0xa1 => {
+                    mgf_hash = alg
+                        .get(1)
+                        .ok_or_else(|| SmimeError::Malformed("OAEP MGF".into()))?
+                        .children()?
+                        .first()
+                        .ok_or_else(|| SmimeError::Malformed("OAEP MGF hash".into()))?
+                        .oid()?
+                }
+                0xa2 => return Err(SmimeError::Unsupported("OAEP with a label".into())),
+                _ => {}
+            }
+        }
+    }
+    match (hash.as_str(), mgf_hash.as_str()) {
+        (oids::SHA1, oids::SHA1) => Ok(&rsa::OAEP_SHA1_MGF1SHA1),
+        (oids::SHA256, oids::SHA256) => Ok(&rsa::OAEP_SHA256_MGF1SHA256),
+        (oids::SHA384, oids::SHA384) => Ok(&rsa::OAEP_SHA384_MGF1SHA384),
+        (oids::SHA512, oids::SHA512) => Ok(&rsa::OAEP_SHA512_MGF1SHA512),
+        (h, m) => Err(SmimeError::Unsupported(format!(
+            "RSAES-OAEP with {} and MGF1-{}",
+            oids::name(h),
+            oids::name(m)
+        ))),
+    }
+}

@@ -1,0 +1,589 @@
+//! S/MIME at the message level: wrapping a message's entity into multipart/signed,
+//! opaque signed-data or enveloped-data (RFC 8551 3), and unwrapping any nesting of those
+//! layers while recording what each layer said.
+
+use std::io::Write;
+
+use certmail_pki::Certificate;
+
+use crate::envelope::{self, Decrypted, Der3, EncryptOptions};
+use crate::keys::{CertId, KeyPair};
+use crate::mime::{self, Entity};
+use crate::signed::{self, SignOptions, SignerCheck};
+use crate::{SmimeError, b64};
+
+/// Most S/MIME layers unwrapped in one message.
+pub const MAX_LAYERS: usize = 8;
+
+/// A message split for wrapping: the header fields that stay on the outside and the MIME
+/// entity (content headers and body, CRLF) that is signed or encrypted.
+struct Split {
+    outer: Vec<u8>,
+    entity: Vec<u8>,
+}
+
+fn split(msg: &[u8]) -> Result<Split, SmimeError> {
+    let e = mime::parse(msg)?;
+    let mut outer = Vec::new();
+    let mut content = Vec::new();
+    for h in &e.headers {
+        if h.is_content() {
+            content.extend_from_slice(&mime::canonical(h.raw));
+        } else if !h.is("MIME-Version") {
+            outer.extend_from_slice(&mime::canonical(h.raw));
+        }
+    }
+    if content.is_empty() {
+        content.extend_from_slice(b"Content-Type: text/plain; charset=us-ascii\r\n");
+    }
+    let body = mime::canonical(e.body);
+    let mut entity = Vec::with_capacity(content.len() + 2 + body.len() + 16);
+    entity.extend_from_slice(&content);
+    entity.extend_from_slice(b"\r\n");
+    entity.extend_from_slice(&body);
+    Ok(Split { outer, entity })
+}
+
+fn write_der_base64<W: Write + ?Sized>(der: &Der3, w: &mut W) -> std::io::Result<()> {
+    // Base64 works on 3-byte groups: carry the remainder of each piece into the next.
+    let mut carry: Vec<u8> = Vec::with_capacity(57 * 2);
+    for piece in [&der.head[..], &der.body, &der.tail] {
+        let mut p = piece;
+        if !carry.is_empty() {
+            let take = (57 - carry.len()).min(p.len());
+            carry.extend_from_slice(&p[..take]);
+            p = &p[take..];
+            if carry.len() < 57 {
+                continue;
+            }
+            b64::encode_lines(&carry, w)?;
+            carry.clear();
+        }
+        let whole = p.len() / 57 * 57;
+        b64::encode_lines(&p[..whole], w)?;
+        carry.extend_from_slice(&p[whole..]);
+    }
+    b64::encode_lines(&carry, w)
+}
+
+/// Signs a message. Detached gives multipart/signed (readable without S/MIME support);
+/// otherwise application/pkcs7-mime; smime-type=signed-data.
+pub fn sign_message<W: Write + ?Sized>(
+    msg: &[u8],
+    signer: &KeyPair,
+    chain: &[Certificate],
+    opts: &SignOptions,
+    detached: bool,
+    out: &mut W,
+) -> Result<(), SmimeError> {
+    let Split { outer, entity } = split(msg)?;
+    let io = |e: std::io::Error| SmimeError::Io(e.to_string());
+    if detached {
+        let sig = signed::sign(signed::Content::Detached(&entity), signer, chain, opts)?;
+        let hash = signed::effective_hash(signer, opts);
+        let b = mime::boundary();
+        out.write_all(&outer).map_err(io)?;
+        write!(
+            out,
+            "MIME-Version: 1.0\r\nContent-Type: multipart/signed; protocol=\"application/pkcs7-signature\";\r\n micalg={}; boundary=\"{b}\"\r\n\r\nThis is a cryptographically signed message in MIME format.\r\n\r\n--{b}\r\n",
+            signed::micalg(hash)
+        )
+        .map_err(io)?;
+        out.write_all(&entity).map_err(io)?;
+        write!(
+            out,
+            "\r\n--{b}\r\nContent-Type: application/pkcs7-signature; name=\"smime.p7s\"\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=\"smime.p7s\"\r\nContent-Description: S/MIME Cryptographic Signature\r\n\r\n"
+        )
+        .map_err(io)?;
+        write_der_base64(&sig, out).map_err(io)?;
+        write!(out, "\r\n--{b}--\r\n").map_err(io)?;
+    } else {
+        let der = signed::sign(signed::Content::Encapsulated(entity), signer, chain, opts)?;
+        out.write_all(&outer).map_err(io)?;
+        out.write_all(
+            b"MIME-Version: 1.0\r\nContent-Type: application/pkcs7-mime; smime-type=signed-data;\r\n name=\"smime.p7m\"\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=\"smime.p7m\"\r\nContent-Description: S/MIME Signed Message\r\n\r\n",
+        )
+        .map_err(io)?;
+        write_der_base64(&der, out).map_err(io)?;
+    }
+    Ok(())
+}
+
+/// Encrypts a message to `recipients` (enveloped-data, or authEnveloped-data for GCM).
+pub fn encrypt_message<W: Write + ?Sized>(
+    msg: &[u8],
+    recipients: &[Certificate],
+    opts: &EncryptOptions,
+    out: &mut W,
+) -> Result<(), SmimeError> {
+    let Split { outer, entity } = split(msg)?;
+    let der = envelope::encrypt(entity, recipients, opts)?;
+    let io = |e: std::io::Error| SmimeError::Io(e.to_string());
+    out.write_all(&outer).map_err(io)?;
+    let smime_type = if opts.cipher.is_aead() {
+        "authEnveloped-data"
+    } else {
+        "enveloped-data"
+    };
+    write!(
+        out,
+        "MIME-Version: 1.0\r\nContent-Type: application/pkcs7-mime; smime-type={smime_type};\r\n name=\"smime.p7m\"\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=\"smime.p7m\"\r\nContent-Description: S/MIME Encrypted Message\r\n\r\n"
+    )
+    .map_err(io)?;
+    write_der_base64(&der, out).map_err(io)
+}
+
+/// What an entity is, S/MIME-wise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// application/pkcs7-mime enveloped-data or authEnveloped-data.
+    Enveloped,
+    /// application/pkcs7-mime signed-data (opaque).
+    SignedOpaque,
+    /// multipart/signed with an S/MIME signature.
+    MultipartSigned,
+    /// Anything else.
+    Plain,
+}
+
+fn is_pkcs7_mime(ct: &mime::ContentType, e: &Entity<'_>) -> bool {
+    match ct.mime.as_str() {
+        "application/pkcs7-mime" | "application/x-pkcs7-mime" => true,
+        "application/octet-stream" => {
+            let name = ct.param("name").map(str::to_owned).or_else(|| {
+                e.header("Content-Disposition")
+                    .map(|h| mime::ContentType::parse(&h.value()))
+                    .and_then(|d| d.param("filename").map(str::to_owned))
+            });
+            name.is_some_and(|n| n.to_ascii_lowercase().ends_with(".p7m"))
+        }
+        _ => false,
+    }
+}
+
+/// Classifies an entity by its Content-Type (and, without smime-type, by the CMS inside).
+pub fn kind(e: &Entity<'_>) -> Kind {
+    let ct = e.content_type();
+    if ct.mime == "multipart/signed" {
+        let proto = ct
+            .param("protocol")
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if proto == "application/pkcs7-signature" || proto == "application/x-pkcs7-signature" {
+            return Kind::MultipartSigned;
+        }
+        return Kind::Plain;
+    }
+    if !is_pkcs7_mime(&ct, e) {
+        return Kind::Plain;
+    }
+    match ct
+        .param("smime-type")
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("enveloped-data") | Some("authenveloped-data") => Kind::Enveloped,
+        Some("signed-data") => Kind::SignedOpaque,
+        Some("certs-only") | Some("compressed-data") => Kind::Plain,
+        _ => {
+            // No smime-type (older clients): look at the CMS content type.
+            match e.decoded_body().ok().and_then(|b| cms_type(&b)) {
+                Some(t) if t == crate::oids::SIGNED_DATA => Kind::SignedOpaque,
+                Some(t)
+                    if t == crate::oids::ENVELOPED_DATA
+                        || t == crate::oids::AUTH_ENVELOPED_DATA =>
+                {
+                    Kind::Enveloped
+                }
+                _ => Kind::Plain,
+            }
+        }
+    }
+}
+
+fn cms_type(der: &[u8]) -> Option<String> {
+    let (ci, _) = crate::asn1::read(der).ok()?;
+    let (oid, _) = crate::asn1::read(ci.body).ok()?;
+    oid.oid().ok()
+}
+
+/// The verdict of the trust engine on one signer, filled in by the caller.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Trust {
+    /// Whether the signer's certificate is trusted for S/MIME signing.
+    pub trusted: bool,
+    /// Status word from the trust engine (`valid`, `expired`, `untrusted`, ...).
+    pub status: String,
+    /// Reason in words (empty when trusted).
+    pub reason: String,
+}
+
+/// One signer of one layer.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SignerReport {
+    /// The cryptographic check.
+    #[serde(flatten)]
+    pub check: SignerCheck,
+    /// Whether the digest, attributes and signature verified.
+    pub verified: bool,
+    /// Why not, when not.
+    pub failure: Option<String>,
+    /// The signer's e-mail addresses (from the certificate).
+    pub emails: Vec<String>,
+    /// SHA-256 thumbprint of the signer's certificate.
+    pub thumbprint: Option<String>,
+    /// Subject of the signer's certificate.
+    pub subject: Option<String>,
+    /// Whether an address of the certificate is a From address (None: no From header).
+    pub from_match: Option<bool>,
+    /// The trust engine's verdict (filled in by the caller).
+    pub trust: Option<Trust>,
+}
+
+impl SignerReport {
+    /// Valid, trusted and (when there is a From address) matching it.
+    pub fn ok(&self) -> bool {
+        self.verified
+            && self.trust.as_ref().is_some_and(|t| t.trusted)
+            && self.from_match != Some(false)
+    }
+}
+
+/// One layer, outermost first.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(tag = "layer", rename_all = "kebab-case")]
+pub enum Layer {
+    /// A signature layer.
+    Signed {
+        /// Opaque signed-data rather than multipart/signed.
+        opaque: bool,
+        /// Each signer.
+        signers: Vec<SignerReport>,
+        /// Certificates the message carried.
+        #[serde(skip)]
+        certificates: Vec<Certificate>,
+    },
+    /// An encryption layer.
+    Encrypted(Decrypted),
+}
+
+/// The result of unwrapping.
+#[derive(Debug)]
+pub struct Unwrapped {
+    /// The message after unwrapping (without report headers).
+    pub message: Vec<u8>,
+    /// The layers, outermost first.
+    pub layers: Vec<Layer>,
+}
+
+impl Unwrapped {
+    /// Every signer of every layer.
+    pub fn signers(&self) -> impl Iterator<Item = &SignerReport> {
+        self.layers.iter().flat_map(|l| match l {
+            Layer::Signed { signers, .. } => signers.as_slice(),
+            Layer::Encrypted(_) => &[],
+        })
+    }
+
+    /// Every signer, mutable (to fill in trust).
+    pub fn signers_mut(&mut self) -> impl Iterator<Item = &mut SignerReport> {
+        self.layers.iter_mut().flat_map(|l| match l {
+            Layer::Signed { signers, .. } => signers.as_mut_slice(),
+            Layer::Encrypted(_) => &mut [],
+        })
+    }
+
+    /// Whether there was at least one signer and every signer is [`SignerReport::ok`].
+    pub fn all_signatures_ok(&self) -> bool {
+        let mut any = false;
+        for s in self.signers() {
+            any = true;
+            if !s.ok() {
+                return false;
+            }
+        }
+        any
+    }
+}
+
+/// Options for unwrapping.
+#[derive(Debug, Clone, Default)]
+pub struct UnwrapOptions {
+    /// Accept SHA-1 signatures.
+    pub allow_sha1: bool,
+    /// Signer certificates from outside the message (the store).
+    pub extra_certs: Vec<Certificate>,
+}
+
+/// Replaces the entity of `msg` (its content headers and body) with `inner`, keeping the
+/// other header fields of `msg`.
+fn rewrap(outer: &Entity<'_>, inner: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(inner.len() + 2048);
+    for h in &outer.headers {
+        if !h.is_content() && !h.is("MIME-Version") {
+            out.extend_from_slice(&mime::canonical(h.raw));
+        }
+    }
+    out.extend_from_slice(b"MIME-Version: 1.0\r\n");
+    let inner = mime::canonical(inner);
+    if mime::parse(&inner).is_ok_and(|e| !e.headers.is_empty()) {
+        out.extend_from_slice(&inner);
+    } else {
+        // Content without a header section: it is text/plain (RFC 2045 5.2).
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(&inner);
+    }
+    out
+}
+
+/// The addresses in the From header.
+pub fn from_addresses(e: &Entity<'_>) -> Vec<String> {
+    let Some(h) = e.header("From") else {
+        return Vec::new();
+    };
+    let v = h.value();
+    let mut out = Vec::new();
+    for part in v.split(',') {
+        let addr = match (part.rfind('<'), part.rfind('>')) {
+            (Some(a), Some(b)) if a < b => &part[a + 1..b],
+            _ => part.trim(),
+        };
+        let addr = addr.trim().to_ascii_lowercase();
+        if addr.contains('@') {
+            out.push(addr);
+        }
+    }
+    out
+}
+
+fn report(check: SignerCheck, from: &[String]) -> SignerReport {
+    let (emails, thumbprint, subject) = match &check.cert {
+        Some(c) => (
+            c.emails
+                .iter()
+                .map(|e| e.to_ascii_lowercase())
+                .collect::<Vec<_>>(),
+            Some(c.sha256.clone()),
+            Some(c.subject.clone()),
+        ),
+        None => (Vec::new(), None, None),
+    };
+    let from_match = if from.is_empty() {
+        None
+    } else {
+        Some(emails.iter().any(|e| from.contains(e)))
+    };
+    SignerReport {
+        verified: check.result.is_ok(),
+        failure: check.result.clone().err(),
+        emails,
+        thumbprint,
+        subject,
+        from_match,
+        trust: None,
+        check,
+    }
+}
+
+/// Unwraps every S/MIME layer of `msg`: decrypts with `keys`, verifies signatures (trust is
+/// left to the caller), unwraps opaque signed-data, and keeps the innermost multipart/signed
+/// as it is (so a mail client can still check it).
+pub fn unwrap(
+    msg: &[u8],
+    keys: &[&KeyPair],
+    opts: &UnwrapOptions,
+) -> Result<Unwrapped, SmimeError> {
+    let from = from_addresses(&mime::parse(msg)?);
+    let mut layers = Vec::new();
+    let mut current: Option<Vec<u8>> = None;
+    loop {
+        let cur: &[u8] = current.as_deref().unwrap_or(msg);
+        let e = mime::parse(cur)?;
+        let k = kind(&e);
+        if k == Kind::Plain {
+            break;
+        }
+        if layers.len() >= MAX_LAYERS {
+            return Err(SmimeError::Limit(format!(
+                "more than {MAX_LAYERS} nested S/MIME layers"
+            )));
+        }
+        match k {
+            Kind::Enveloped => {
+                let der = e.decoded_body()?;
+                let env = envelope::parse(&der)?;
+                let (plain, info) = env.decrypt(keys)?;
+                drop(env);
+                drop(der);
+                let next = rewrap(&e, &plain);
+                layers.push(Layer::Encrypted(info));
+                current = Some(next);
+            }
+            Kind::SignedOpaque => {
+                let der = e.decoded_body()?;
+                let sd = signed::parse(&der)?;
+                let checks = sd.verify(None, None, &opts.extra_certs, opts.allow_sha1);
+                let content = sd.content_bytes().ok_or_else(|| {
+                    SmimeError::Malformed("signed-data without content and no detached part".into())
+                })?;
+                layers.push(Layer::Signed {
+                    opaque: true,
+                    signers: checks.into_iter().map(|c| report(c, &from)).collect(),
+                    certificates: sd.certificates.clone(),
+                });
+                let next = rewrap(&e, &content);
+                current = Some(next);
+            }
+            Kind::MultipartSigned => {
+                let ct = e.content_type();
+                let boundary = ct.param("boundary").unwrap_or_default();
+                let parts = mime::multipart_parts(e.body, boundary)?;
+                if parts.len() != 2 {
+                    return Err(SmimeError::Mime(format!(
+                        "multipart/signed with {} parts (expected 2)",
+                        parts.len()
+                    )));
+                }
+                let sig_entity = mime::parse(parts[1])?;
+                let der = sig_entity.decoded_body()?;
+                let sd = signed::parse(&der)?;
+                let canon = mime::canonical(parts[0]);
+                let alt = match &canon {
+                    std::borrow::Cow::Owned(_) => Some(parts[0]),
+                    std::borrow::Cow::Borrowed(_) => None,
+                };
+                let checks = sd.verify(Some(&canon), alt, &opts.extra_certs, opts.allow_sha1);
+                layers.push(Layer::Signed {
+                    opaque: false,
+                    signers: checks.into_iter().map(|c| report(c, &from)).collect(),
+                    certificates: sd.certificates.clone(),
+                });
+                // Go on into the signed part only if it is itself S/MIME.
+                let inner = mime::parse(parts[0])?;
+                if kind(&inner) == Kind::Plain {
+                    break;
+                }
+                let next = rewrap(&e, parts[0]);
+                current = Some(next);
+            }
+            Kind::Plain => break,
+        }
+    }
+    Ok(Unwrapped {
+        message: current.unwrap_or_else(|| msg.to_vec()),
+        layers,
+    })
+}
+
+/// The recipients an encrypted message (outermost layer) is addressed to; empty if the
+/// message is not encrypted.
+pub fn recipients_of(msg: &[u8]) -> Result<Vec<CertId>, SmimeError> {
+    let e = mime::parse(msg)?;
+    if kind(&e) != Kind::Enveloped {
+        return Ok(Vec::new());
+    }
+    let der = e.decoded_body()?;
+    Ok(envelope::parse(&der)?.recipient_ids())
+}
+
+/// Header name prefix of the report headers.
+pub const HEADER_PREFIX: &str = "X-Certmail-";
+
+fn yes(b: bool) -> &'static str {
+    if b { "True" } else { "False" }
+}
+
+/// The report headers for `layers`: per layer (1 = outermost) and per signer (1-based).
+pub fn report_headers(layers: &[Layer]) -> Vec<(String, String)> {
+    let mut h = Vec::new();
+    for (li, l) in layers.iter().enumerate() {
+        let l_no = li + 1;
+        match l {
+            Layer::Encrypted(d) => {
+                h.push((format!("X-Certmail-Encrypted-{l_no}"), "True".into()));
+                h.push((
+                    format!("X-Certmail-Encryption-Algorithm-{l_no}"),
+                    format!("{}, {}", d.cipher, d.key_algorithm),
+                ));
+                h.push((
+                    format!("X-Certmail-Encryption-Recipients-{l_no}"),
+                    d.recipients.join("; "),
+                ));
+                h.push((
+                    format!("X-Certmail-Decrypted-With-{l_no}"),
+                    d.decrypted_with.clone(),
+                ));
+            }
+            Layer::Signed {
+                opaque, signers, ..
+            } => {
+                h.push((
+                    format!("X-Certmail-Signed-{l_no}"),
+                    if *opaque { "opaque" } else { "detached" }.into(),
+                ));
+                for (si, s) in signers.iter().enumerate() {
+                    let id = format!("{}-{l_no}", si);
+                    h.push((
+                        format!("X-Certmail-Signer-Verified-{id}"),
+                        yes(s.verified).into(),
+                    ));
+                    if let Some(f) = &s.failure {
+                        h.push((format!("X-Certmail-Signer-Verified-Info-{id}"), f.clone()));
+                    }
+                    let trusted = s.trust.as_ref().is_some_and(|t| t.trusted);
+                    h.push((
+                        format!("X-Certmail-Signer-Trusted-{id}"),
+                        yes(trusted).into(),
+                    ));
+                    if let Some(t) = &s.trust
+                        && !t.reason.is_empty()
+                    {
+                        h.push((
+                            format!("X-Certmail-Signer-Trusted-Info-{id}"),
+                            format!("{}: {}", t.status, t.reason),
+                        ));
+                    }
+                    if !s.emails.is_empty() {
+                        h.push((format!("X-Certmail-Signer-Email-{id}"), s.emails.join(", ")));
+                    }
+                    if let Some(m) = s.from_match {
+                        h.push((format!("X-Certmail-Signer-Email-Match-{id}"), yes(m).into()));
+                    }
+                    if let Some(t) = &s.thumbprint {
+                        h.push((format!("X-Certmail-Signer-Thumbprint-{id}"), t.clone()));
+                    }
+                    h.push((
+                        format!("X-Certmail-Signer-Algorithm-{id}"),
+                        format!("{} {}", s.check.digest, s.check.algorithm),
+                    ));
+                }
+            }
+        }
+    }
+    h
+}
+
+/// `msg` with incoming `X-Certmail-*` headers removed (they could be forged) and `headers`
+/// added at the top.
+pub fn add_headers(msg: &[u8], headers: &[(String, String)]) -> Result<Vec<u8>, SmimeError> {
+    let e = mime::parse(msg)?;
+    let mut out = Vec::with_capacity(msg.len() + headers.len() * 80);
+    for (n, v) in headers {
+        let clean: String = v
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        out.extend_from_slice(mime::fold(n, &clean).as_bytes());
+    }
+    for h in &e.headers {
+        if h.name.len() >= HEADER_PREFIX.len()
+            && h.name[..HEADER_PREFIX.len()].eq_ignore_ascii_case(HEADER_PREFIX)
+        {
+            continue;
+        }
+        out.extend_from_slice(&mime::canonical(h.raw));
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(e.body);
+    Ok(out)
+}

@@ -1,0 +1,83 @@
+//! Object identifiers used by CMS and S/MIME (dotted form).
+
+#![allow(missing_docs)]
+
+pub const DATA: &str = "1.2.840.113549.1.7.1";
+pub const SIGNED_DATA: &str = "1.2.840.113549.1.7.2";
+pub const ENVELOPED_DATA: &str = "1.2.840.113549.1.7.3";
+pub const AUTH_ENVELOPED_DATA: &str = "1.2.840.113549.1.9.16.1.23";
+
+pub const ATTR_CONTENT_TYPE: &str = "1.2.840.113549.1.9.3";
+pub const ATTR_MESSAGE_DIGEST: &str = "1.2.840.113549.1.9.4";
+pub const ATTR_SIGNING_TIME: &str = "1.2.840.113549.1.9.5";
+pub const ATTR_SMIME_CAPABILITIES: &str = "1.2.840.113549.1.9.15";
+pub const ATTR_ENCRYPTION_KEY_PREFERENCE: &str = "1.2.840.113549.1.9.16.2.11";
+
+pub const SHA1: &str = "1.3.14.3.2.26";
+pub const SHA224: &str = "2.16.840.1.101.3.4.2.4";
+pub const SHA256: &str = "2.16.840.1.101.3.4.2.1";
+pub const SHA384: &str = "2.16.840.1.101.3.4.2.2";
+pub const SHA512: &str = "2.16.840.1.101.3.4.2.3";
+
+pub const RSA: &str = "1.2.840.113549.1.1.1";
+pub const RSA_OAEP: &str = "1.2.840.113549.1.1.7";
+pub const MGF1: &str = "1.2.840.113549.1.1.8";
+pub const RSA_PSS: &str = "1.2.840.113549.1.1.10";
+pub const EC_PUBLIC_KEY: &str = "1.2.840.10045.2.1";
+pub const ECDSA_SHA256: &str = "1.2.840.10045.4.3.2";
+pub const ECDSA_SHA384: &str = "1.2.840.10045.4.3.3";
+pub const ECDSA_SHA512: &str = "1.2.840.10045.4.3.4";
+
+pub const AES128_CBC: &str = "2.16.840.1.101.3.4.1.2";
+pub const AES192_CBC: &str = "2.16.840.1.101.3.4.1.22";
+pub const AES256_CBC: &str = "2.16.840.1.101.3.4.1.42";
+pub const AES128_GCM: &str = "2.16.840.1.101.3.4.1.6";
+pub const AES192_GCM: &str = "2.16.840.1.101.3.4.1.26";
+pub const AES256_GCM: &str = "2.16.840.1.101.3.4.1.46";
+pub const AES128_WRAP: &str = "2.16.840.1.101.3.4.1.5";
+pub const AES192_WRAP: &str = "2.16.840.1.101.3.4.1.25";
+pub const AES256_WRAP: &str = "2.16.840.1.101.3.4.1.45";
+pub const DES_EDE3_CBC: &str = "1.2.840.113549.3.7";
+pub const RC2_CBC: &str = "1.2.840.113549.3.2";
+
+/// dhSinglePass-stdDH-sha1kdf-scheme (RFC 3278, OpenSSL's default).
+pub const ECDH_SHA1KDF: &str = "1.3.133.16.840.63.0.2";
+/// dhSinglePass-stdDH-sha224kdf-scheme (RFC 5753).
+pub const ECDH_SHA224KDF: &str = "1.3.132.1.11.0";
+/// dhSinglePass-stdDH-sha256kdf-scheme.
+pub const ECDH_SHA256KDF: &str = "1.3.132.1.11.1";
+/// dhSinglePass-stdDH-sha384kdf-scheme.
+pub const ECDH_SHA384KDF: &str = "1.3.132.1.11.2";
+/// dhSinglePass-stdDH-sha512kdf-scheme.
+pub const ECDH_SHA512KDF: &str = "1.3.132.1.11.3";
+
+pub const P256: &str = "1.2.840.10045.3.1.7";
+pub const P384: &str = "1.3.132.0.34";
+pub const P521: &str = "1.3.132.0.35";
+
+/// A short name for an algorithm OID (for reports).
+pub fn name(oid: &str) -> &str {
+    match oid {
+        AES128_CBC => "AES-128-CBC",
+        AES192_CBC => "AES-192-CBC",
+        AES256_CBC => "AES-256-CBC",
+        AES128_GCM => "AES-128-GCM",
+        AES192_GCM => "AES-192-GCM",
+        AES256_GCM => "AES-256-GCM",
+        DES_EDE3_CBC => "3DES-CBC",
+        RC2_CBC => "RC2-CBC",
+        RSA => "RSA PKCS#1 v1.5",
+        RSA_OAEP => "RSAES-OAEP",
+        ECDH_SHA1KDF => "ECDH (SHA-1 KDF)",
+        ECDH_SHA224KDF => "ECDH (SHA-224 KDF)",
+        ECDH_SHA256KDF => "ECDH (SHA-256 KDF)",
+        ECDH_SHA384KDF => "ECDH (SHA-384 KDF)",
+        ECDH_SHA512KDF => "ECDH (SHA-512 KDF)",
+        SHA1 => "SHA-1",
+        SHA224 => "SHA-224",
+        SHA256 => "SHA-256",
+        SHA384 => "SHA-384",
+        SHA512 => "SHA-512",
+        other => other,
+    }
+}
