@@ -40,6 +40,9 @@ pub enum AppError {
     /// A parse failure.
     #[error(transparent)]
     Pki(#[from] PkiError),
+    /// An S/MIME operation failed (bad message, no key, unsupported algorithm...).
+    #[error(transparent)]
+    Smime(#[from] certmail_smime::SmimeError),
     /// The certificate has no private key in the key store.
     #[error("certificate {0} has no private key in the key store")]
     NoPrivateKey(String),
@@ -106,6 +109,9 @@ pub enum FileError {
     /// A certificate or container that does not parse.
     #[error(transparent)]
     Pki(#[from] PkiError),
+    /// An S/MIME operation failed (bad message, no key, unsupported algorithm...).
+    #[error(transparent)]
+    Smime(#[from] certmail_smime::SmimeError),
     /// A key or PKCS#12 that cannot be read.
     #[error(transparent)]
     Crypto(#[from] CryptoError),

@@ -7,6 +7,7 @@ mod error;
 mod import;
 mod keyring;
 pub mod policy;
+pub mod smime;
 pub mod trust;
 
 use std::path::{Path, PathBuf};

@@ -70,6 +70,9 @@ pub enum Command {
     /// The built-in certificate authority.
     #[command(subcommand)]
     Ca(CaCommand),
+    /// Sign, encrypt, decrypt and verify S/MIME messages.
+    #[command(subcommand)]
+    Smime(crate::smime_cmd::SmimeCommand),
     /// Show, for each address, the resolved settings and the certificates that would be used.
     Recipients {
         /// Addresses.
@@ -929,7 +932,7 @@ pub(crate) fn write_output(path: Option<&PathBuf>, data: &[u8]) -> Result<(), Fa
     }
 }
 
-async fn open(cli: &Cli) -> Result<App, Failure> {
+pub(crate) async fn open(cli: &Cli) -> Result<App, Failure> {
     Ok(App::open(&config(cli), passphrase()).await?)
 }
 
@@ -1114,6 +1117,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             }
         }
         Command::Verify(v) => return crate::verify_cmd::stateless(v),
+        Command::Smime(c) => return crate::smime_cmd::run(&cli, c).await,
         Command::Crl(c) => {
             let app = open(&cli).await?;
             let r = crate::verify_cmd::crl(&app, c).await;

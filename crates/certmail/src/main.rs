@@ -6,6 +6,7 @@ mod cli;
 mod limbo;
 mod policy_cmd;
 mod render;
+mod smime_cmd;
 mod verify_cmd;
 
 use std::process::ExitCode;

@@ -823,7 +823,10 @@ impl Enveloped<'_> {
             }
         }
         let Some((cek, key_algorithm, kp)) = found else {
-            return Err(SmimeError::NoKey(self.recipient_names()));
+            return Err(SmimeError::NoKey {
+                names: self.recipient_names(),
+                ids: self.recipient_ids(),
+            });
         };
         let total: usize = self.content.iter().map(|c| c.len()).sum();
         let mut buf = Vec::with_capacity(total + 16);

@@ -68,6 +68,25 @@ impl CertId {
         }
     }
 
+    /// The store's look-up keys: (issuer DN as the store writes it, serial hex) or SKI hex.
+    pub fn store_lookup(&self) -> (Option<(String, String)>, Option<String>) {
+        match self {
+            CertId::IssuerSerial { issuer, serial } => {
+                use der::Decode;
+                let name = x509_cert::name::Name::from_der(issuer)
+                    .map(|n| certmail_pki::cert::format_name(&n))
+                    .ok();
+                let body = Element::parse(serial).map(|e| e.body).unwrap_or_default();
+                let trimmed = match body {
+                    [0, rest @ ..] if !rest.is_empty() => rest,
+                    b => b,
+                };
+                (name.map(|n| (n, hex::encode(trimmed))), None)
+            }
+            CertId::KeyId(k) => (None, Some(hex::encode(k))),
+        }
+    }
+
     /// Human-readable form for reports: `issuer DN / serial hex` or `ski:HEX`.
     pub fn describe(&self) -> String {
         match self {

@@ -45,8 +45,13 @@ pub enum SmimeError {
     #[error("unsupported: {0}")]
     Unsupported(String),
     /// No private key for any of the message's recipients.
-    #[error("no private key for any recipient of the message (encrypted to: {})", .0.join("; "))]
-    NoKey(Vec<String>),
+    #[error("no private key for any recipient of the message (encrypted to: {})", .names.join("; "))]
+    NoKey {
+        /// The recipients, described.
+        names: Vec<String>,
+        /// The recipients' identifiers (to look keys up and retry).
+        ids: Vec<CertId>,
+    },
     /// Decryption failed: wrong key, or corrupt or tampered content (deliberately vague:
     /// RFC 3218).
     #[error("decryption failed: wrong key, or the encrypted content is corrupt or was changed")]

@@ -163,7 +163,7 @@ fn wrong_key_tampering_and_garbage_give_typed_errors() {
     let enc = encrypt(MSG, &[&alice], &EncryptOptions::default());
     // Bob's key is not a recipient.
     match message::unwrap(&enc, &[&bob.kp], &UnwrapOptions::default()) {
-        Err(SmimeError::NoKey(r)) => assert!(r[0].contains("serial"), "{r:?}"),
+        Err(SmimeError::NoKey { names, .. }) => assert!(names[0].contains("serial"), "{names:?}"),
         other => panic!("expected NoKey, got {other:?}"),
     }
     // Flip a ciphertext byte deep in the body: CBC padding or content garbage; the GCM

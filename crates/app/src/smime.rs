@@ -1,0 +1,193 @@
+//! S/MIME over the stores: signers and their chains from the certificate and key stores,
+//! recipients through the selection rules, decryption keys found by RecipientInfo, signer
+//! trust from the trust engine, and partner certificates collected from signed mail.
+
+use certmail_crypto::PrivateKey;
+use certmail_pki::Certificate;
+use certmail_pki::verify::Purpose;
+use certmail_smime::message::{self, Layer, Trust, UnwrapOptions, Unwrapped};
+use certmail_smime::{CertId, KeyPair, SmimeError};
+use certmail_store::StoreKind;
+
+use crate::{App, AppError, CertView, ImportOptions, Result};
+
+/// How a signer's certificate was judged.
+pub fn judge_time(status: &str, signing_time: Option<i64>, now: i64) -> Option<i64> {
+    // Re-check at the signing time only for a certificate that has expired since: a mail
+    // signed while the certificate was valid stays valid to read later (as mail clients
+    // do). The signing time is the signer's claim, so it is only believed when it lies in
+    // the past; revocation is always taken from the CRLs held now.
+    match signing_time {
+        Some(t) if status == "expired" && t <= now => Some(t),
+        _ => None,
+    }
+}
+
+impl App {
+    /// A signer from the stores: the certificate (thumbprint or prefix, certificate store),
+    /// its private key and its chain (for inclusion in the signature).
+    pub async fn smime_signer(&self, thumbprint: &str) -> Result<(KeyPair, Vec<Certificate>)> {
+        let view = self.get(StoreKind::Certificates, thumbprint).await?;
+        let key = self.private_key(&view.cert).await?;
+        let chain = self.chain(&view.cert).await?;
+        Ok((KeyPair::new(view.cert, &key)?, chain))
+    }
+
+    /// The encryption certificates for `emails` through the selection rules. An address
+    /// without any usable certificate is an error naming it and why its candidates failed.
+    pub async fn smime_recipients(&self, emails: &[String], now: i64) -> Result<Vec<Certificate>> {
+        let mut out: Vec<Certificate> = Vec::new();
+        for e in emails {
+            let r = self.recipient(e, now).await?;
+            if r.encryption.is_empty() {
+                let why: Vec<String> = r
+                    .encryption_excluded
+                    .iter()
+                    .map(|x| format!("{} ({})", x.subject, x.reason))
+                    .collect();
+                return Err(AppError::Setting(format!(
+                    "no valid encryption certificate for {}{}",
+                    r.email,
+                    if why.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", why.join("; "))
+                    }
+                )));
+            }
+            for u in r.encryption {
+                if !out.iter().any(|c| c.sha256 == u.sha256) {
+                    out.push(self.get_any(&u.sha256).await?.cert);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Key pairs from the key store for these recipient identifiers.
+    pub async fn smime_keys_for(&self, ids: &[CertId]) -> Result<Vec<KeyPair>> {
+        let mut out: Vec<KeyPair> = Vec::new();
+        for id in ids {
+            let found = match id.store_lookup() {
+                (Some((issuer, serial)), _) => {
+                    self.store.find_by_issuer_serial(&issuer, &serial).await?
+                }
+                (_, Some(ski)) => self.store.find_by_ski(&ski).await?,
+                _ => Vec::new(),
+            };
+            for s in found.into_iter().filter(|s| s.has_key) {
+                let cert = Certificate::from_der(&s.der, &certmail_crypto::AwsLcOps)?;
+                if !id.matches(&cert) || out.iter().any(|k| k.cert.sha256 == cert.sha256) {
+                    continue;
+                }
+                let key: PrivateKey = self.private_key(&cert).await?;
+                out.push(KeyPair::new(cert, &key)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Unwraps every layer of `msg` with `given` keys plus any key in the key store that a
+    /// RecipientInfo names, then judges every signer with the trust engine at `at` and
+    /// collects the certificates of validly signed layers into the certificate store.
+    pub async fn smime_unwrap(
+        &self,
+        msg: &[u8],
+        given: Vec<KeyPair>,
+        opts: &UnwrapOptions,
+        at: i64,
+    ) -> Result<Unwrapped> {
+        let mut keys = given;
+        let mut unwrapped = loop {
+            let refs: Vec<&KeyPair> = keys.iter().collect();
+            match message::unwrap(msg, &refs, opts) {
+                Err(SmimeError::NoKey { names, ids }) => {
+                    let more = self.smime_keys_for(&ids).await?;
+                    if more.is_empty() {
+                        return Err(SmimeError::NoKey { names, ids }.into());
+                    }
+                    keys.extend(more);
+                }
+                other => break other?,
+            }
+        };
+        self.smime_collect(&unwrapped).await?;
+        self.smime_judge(&mut unwrapped, at).await?;
+        Ok(unwrapped)
+    }
+
+    /// Imports the certificates of every layer with a verified signature (the usual way a
+    /// partner's certificate arrives). Roots are not trusted by this.
+    pub async fn smime_collect(&self, u: &Unwrapped) -> Result<usize> {
+        let mut pem = String::new();
+        for l in &u.layers {
+            if let Layer::Signed {
+                signers,
+                certificates,
+                ..
+            } = l
+                && signers.iter().any(|s| s.verified)
+            {
+                for c in certificates {
+                    pem.push_str(&c.to_pem());
+                }
+            }
+        }
+        if pem.is_empty() {
+            return Ok(0);
+        }
+        let items = self
+            .import_bytes(pem.as_bytes(), &ImportOptions::default())
+            .await
+            .map_err(|e| AppError::Setting(format!("collecting certificates: {e}")))?;
+        Ok(items.len())
+    }
+
+    /// Fills in the trust verdict of every signer (see [`judge_time`] for the time used).
+    pub async fn smime_judge(&self, u: &mut Unwrapped, at: i64) -> Result<()> {
+        for s in u.signers_mut() {
+            let Some(sha) = s.thumbprint.clone() else {
+                s.trust = Some(Trust {
+                    trusted: false,
+                    status: "unknown-signer".into(),
+                    reason: "the signer's certificate is not available".into(),
+                });
+                continue;
+            };
+            let view: CertView = match self.get_any(&sha).await {
+                Ok(v) => v,
+                Err(_) => {
+                    // Not stored (signature did not verify, so nothing was collected).
+                    s.trust = Some(Trust {
+                        trusted: false,
+                        status: "not-verified".into(),
+                        reason: "the signature did not verify".into(),
+                    });
+                    continue;
+                }
+            };
+            let mut v = self
+                .verify_stored(&view, at, Purpose::SmimeSign, None)
+                .await?;
+            let mut note = String::new();
+            if let Some(t) = judge_time(v.status, s.check.signing_time, at) {
+                let then = self
+                    .verify_stored(&view, t, Purpose::SmimeSign, None)
+                    .await?;
+                if then.status == "valid" {
+                    note = format!(
+                        "expired since signing; valid at the signing time {}",
+                        certmail_pki::time::format_rfc3339(t)
+                    );
+                    v = then;
+                }
+            }
+            s.trust = Some(Trust {
+                trusted: v.status == "valid",
+                status: v.status.to_owned(),
+                reason: if v.reason.is_empty() { note } else { v.reason },
+            });
+        }
+        Ok(())
+    }
+}

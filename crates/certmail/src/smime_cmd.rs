@@ -1,0 +1,516 @@
+//! `certmail smime sign|encrypt|decrypt|verify`: each reads a message file (or standard
+//! input) and writes the result to standard output. With no certificate options the stores
+//! are used; with them, nothing is opened.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use certmail_app::trust::{Verdict, certificates_from_files, crls_from_files};
+use certmail_app::{App, AppError};
+use certmail_crypto::AwsLcOps;
+use certmail_pki::Certificate;
+use certmail_pki::sig::Hash;
+use certmail_pki::verify::{self, Options, Purpose, RevocationPolicy};
+use certmail_smime::message::{self, Trust, UnwrapOptions, Unwrapped};
+use certmail_smime::{Cipher, EncryptOptions, KeyPair, SignOptions, SmimeError};
+use clap::{Args, Subcommand, ValueEnum};
+
+use crate::cli::{Cli, Failure, PasswordArgs, read_password};
+
+/// `certmail smime ...`.
+#[derive(Debug, Subcommand)]
+pub enum SmimeCommand {
+    /// Sign a message (multipart/signed by default, --opaque for signed-data).
+    Sign(SignArgs),
+    /// Encrypt a message to recipients (selected certificates and/or files).
+    Encrypt(EncryptArgs),
+    /// Decrypt a message (every layer), verifying any signatures found inside.
+    Decrypt(DecryptArgs),
+    /// Verify the signatures of a message; exit 0 only when every one is valid and trusted.
+    Verify(VerifyArgs),
+}
+
+/// Digest choice.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum DigestArg {
+    /// SHA-256.
+    Sha256,
+    /// SHA-384.
+    Sha384,
+    /// SHA-512.
+    Sha512,
+}
+
+/// Cipher choice.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum CipherArg {
+    /// AES-128-CBC.
+    Aes128,
+    /// AES-192-CBC.
+    Aes192,
+    /// AES-256-CBC (default).
+    Aes256,
+    /// AES-128-GCM (AuthEnvelopedData).
+    #[value(name = "aes128-gcm")]
+    Aes128Gcm,
+    /// AES-256-GCM (AuthEnvelopedData; Outlook cannot read it).
+    #[value(name = "aes256-gcm")]
+    Aes256Gcm,
+}
+
+/// Arguments of `smime sign`.
+#[derive(Debug, Args)]
+pub struct SignArgs {
+    /// Message file (standard input when absent).
+    pub input: Option<PathBuf>,
+    /// Signing certificate in the store (SHA-256 thumbprint or unique prefix).
+    #[arg(long, conflicts_with_all = ["cert", "key"], required_unless_present = "cert")]
+    pub signer: Option<String>,
+    /// Signing certificate file (PEM/DER; further certificates in it are sent as the chain).
+    #[arg(long, requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// Private key file (PEM, DER or PKCS#12).
+    #[arg(long, requires = "cert")]
+    pub key: Option<PathBuf>,
+    #[command(flatten)]
+    pub password: PasswordArgs,
+    /// More certificates to include (chain files).
+    #[arg(long)]
+    pub chain: Vec<PathBuf>,
+    /// Digest (EC keys use their curve's digest).
+    #[arg(long, value_enum, default_value = "sha256")]
+    pub digest: DigestArg,
+    /// RSASSA-PSS instead of PKCS#1 v1.5.
+    #[arg(long)]
+    pub pss: bool,
+    /// application/pkcs7-mime signed-data instead of multipart/signed.
+    #[arg(long)]
+    pub opaque: bool,
+}
+
+/// Arguments of `smime encrypt`.
+#[derive(Debug, Args)]
+pub struct EncryptArgs {
+    /// Message file (standard input when absent).
+    pub input: Option<PathBuf>,
+    /// Recipient addresses: their selected encryption certificates from the stores.
+    #[arg(long, required_unless_present = "cert")]
+    pub to: Vec<String>,
+    /// Recipient certificate files (added to those of --to).
+    #[arg(long)]
+    pub cert: Vec<PathBuf>,
+    /// Content cipher.
+    #[arg(long, value_enum, default_value = "aes256")]
+    pub cipher: CipherArg,
+    /// RSAES-OAEP (SHA-256) key transport instead of PKCS#1 v1.5.
+    #[arg(long)]
+    pub oaep: bool,
+    /// Identify recipients by subject key identifier instead of issuer and serial.
+    #[arg(long)]
+    pub key_id: bool,
+}
+
+/// Arguments of `smime decrypt`.
+#[derive(Debug, Args)]
+pub struct DecryptArgs {
+    /// Message file (standard input when absent).
+    pub input: Option<PathBuf>,
+    /// Recipient certificate file (with --key; the stores are not used then).
+    #[arg(long, requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// Private key file (PEM, DER or PKCS#12).
+    #[arg(long, requires = "cert")]
+    pub key: Option<PathBuf>,
+    #[command(flatten)]
+    pub password: PasswordArgs,
+    /// Print the layer report as JSON on standard error.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `smime verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Message file (standard input when absent).
+    pub input: Option<PathBuf>,
+    /// Trusted root certificate files (the stores are not used when any certificate option
+    /// is given).
+    #[arg(long)]
+    pub root: Vec<PathBuf>,
+    /// Intermediate certificate files.
+    #[arg(long)]
+    pub intermediate: Vec<PathBuf>,
+    /// CRL files.
+    #[arg(long)]
+    pub crl: Vec<PathBuf>,
+    /// Validation time (RFC 3339) instead of now.
+    #[arg(long)]
+    pub at: Option<String>,
+    /// Print the report as JSON (instead of the message with report headers).
+    #[arg(long)]
+    pub json: bool,
+    /// Accept SHA-1 signatures (old mail).
+    #[arg(long)]
+    pub allow_sha1: bool,
+}
+
+fn bad_input(e: impl std::fmt::Display) -> Failure {
+    Failure {
+        code: 2,
+        message: e.to_string(),
+    }
+}
+
+fn smime_failure(e: SmimeError) -> Failure {
+    let code = match e {
+        SmimeError::Io(_) => 1,
+        _ => 2,
+    };
+    Failure {
+        code,
+        message: e.to_string(),
+    }
+}
+
+fn app_failure(e: AppError) -> Failure {
+    match e {
+        AppError::Smime(s) => smime_failure(s),
+        other => other.into(),
+    }
+}
+
+fn read_input(p: Option<&PathBuf>) -> Result<Vec<u8>, Failure> {
+    let mut data = Vec::new();
+    match p {
+        Some(p) if p.as_os_str() != "-" => {
+            data = std::fs::read(p).map_err(|e| bad_input(format!("{}: {e}", p.display())))?;
+        }
+        _ => {
+            std::io::stdin()
+                .read_to_end(&mut data)
+                .map_err(|e| bad_input(format!("standard input: {e}")))?;
+        }
+    }
+    if data.is_empty() {
+        return Err(bad_input("the message is empty"));
+    }
+    Ok(data)
+}
+
+fn cert_files(files: &[PathBuf]) -> Result<Vec<Certificate>, Failure> {
+    certificates_from_files(files).map_err(|(f, e)| bad_input(format!("{f}: {e}")))
+}
+
+fn key_pair(
+    cert: &PathBuf,
+    key: &PathBuf,
+    password: &PasswordArgs,
+) -> Result<(KeyPair, Vec<Certificate>), Failure> {
+    let mut certs = cert_files(std::slice::from_ref(cert))?;
+    if certs.is_empty() {
+        return Err(bad_input(format!("{}: no certificate", cert.display())));
+    }
+    let leaf = certs.remove(0);
+    let pw = read_password(password)?;
+    let data = std::fs::read(key).map_err(|e| bad_input(format!("{}: {e}", key.display())))?;
+    let k = certmail_app::parse_key_file(&data, pw.as_ref().map(|p| p.as_str()))
+        .map_err(|e| bad_input(format!("{}: {e}", key.display())))?;
+    Ok((KeyPair::new(leaf, &k).map_err(smime_failure)?, certs))
+}
+
+fn stdout_buffered() -> std::io::BufWriter<std::io::StdoutLock<'static>> {
+    std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock())
+}
+
+fn flush(mut w: impl Write) -> Result<(), Failure> {
+    w.flush().map_err(|e| Failure {
+        code: 1,
+        message: format!("standard output: {e}"),
+    })
+}
+
+/// Runs `certmail smime ...`.
+pub async fn run(cli: &Cli, c: &SmimeCommand) -> Result<ExitCode, Failure> {
+    match c {
+        SmimeCommand::Sign(a) => sign(cli, a).await,
+        SmimeCommand::Encrypt(a) => encrypt(cli, a).await,
+        SmimeCommand::Decrypt(a) => decrypt(cli, a).await,
+        SmimeCommand::Verify(a) => verify(cli, a).await,
+    }
+}
+
+async fn sign(cli: &Cli, a: &SignArgs) -> Result<ExitCode, Failure> {
+    let msg = read_input(a.input.as_ref())?;
+    let (kp, mut chain) = match (&a.signer, &a.cert, &a.key) {
+        (Some(t), _, _) => {
+            let app = crate::cli::open(cli).await?;
+            let r = app.smime_signer(t).await;
+            app.close().await;
+            r.map_err(app_failure)?
+        }
+        (None, Some(c), Some(k)) => key_pair(c, k, &a.password)?,
+        _ => return Err(bad_input("give --signer or --cert and --key")),
+    };
+    chain.extend(cert_files(&a.chain)?);
+    let opts = SignOptions {
+        hash: match a.digest {
+            DigestArg::Sha256 => Hash::Sha256,
+            DigestArg::Sha384 => Hash::Sha384,
+            DigestArg::Sha512 => Hash::Sha512,
+        },
+        pss: a.pss,
+        signing_time: certmail_app::now(),
+        encryption_cert: None,
+    };
+    let mut out = stdout_buffered();
+    message::sign_message(&msg, &kp, &chain, &opts, !a.opaque, &mut out).map_err(smime_failure)?;
+    flush(out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn encrypt(cli: &Cli, a: &EncryptArgs) -> Result<ExitCode, Failure> {
+    let msg = read_input(a.input.as_ref())?;
+    let mut recipients = cert_files(&a.cert)?;
+    if !a.to.is_empty() {
+        let app = crate::cli::open(cli).await?;
+        let r = app.smime_recipients(&a.to, certmail_app::now()).await;
+        app.close().await;
+        for c in r.map_err(app_failure)? {
+            if !recipients.iter().any(|x| x.sha256 == c.sha256) {
+                recipients.push(c);
+            }
+        }
+    }
+    let opts = EncryptOptions {
+        cipher: match a.cipher {
+            CipherArg::Aes128 => Cipher::Aes128Cbc,
+            CipherArg::Aes192 => Cipher::Aes192Cbc,
+            CipherArg::Aes256 => Cipher::Aes256Cbc,
+            CipherArg::Aes128Gcm => Cipher::Aes128Gcm,
+            CipherArg::Aes256Gcm => Cipher::Aes256Gcm,
+        },
+        oaep: a.oaep,
+        by_key_id: a.key_id,
+    };
+    let mut out = stdout_buffered();
+    message::encrypt_message(&msg, &recipients, &opts, &mut out).map_err(smime_failure)?;
+    flush(out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Stateless trust: the given roots, intermediates (plus the certificates in the message)
+/// and CRLs, at `at` — re-checked at the signing time for a certificate expired since.
+fn judge_stateless(
+    u: &mut Unwrapped,
+    roots: &[Certificate],
+    intermediates: &[Certificate],
+    crls: &[Arc<certmail_pki::crl::Crl>],
+    at: i64,
+) {
+    let mut pool: Vec<Certificate> = intermediates.to_vec();
+    for l in &u.layers {
+        if let message::Layer::Signed { certificates, .. } = l {
+            pool.extend(certificates.iter().cloned());
+        }
+    }
+    for s in u.signers_mut() {
+        let Some(cert) = s.check.cert.clone() else {
+            s.trust = Some(Trust {
+                trusted: false,
+                status: "unknown-signer".into(),
+                reason: "the signer's certificate is not available".into(),
+            });
+            continue;
+        };
+        let judge = |t: i64| {
+            let opts = Options {
+                time: t,
+                purpose: Purpose::SmimeSign,
+                crls: crls.to_vec(),
+                revocation: RevocationPolicy::IfAvailable,
+                ..Options::default()
+            };
+            Verdict::from_result(
+                &verify::verify(&cert, &pool, roots, &opts, &AwsLcOps),
+                false,
+            )
+        };
+        let mut v = judge(at);
+        let mut note = String::new();
+        if let Some(t) = certmail_app::smime::judge_time(v.status, s.check.signing_time, at) {
+            let then = judge(t);
+            if then.status == "valid" {
+                note = "expired since signing; valid at the signing time".into();
+                v = then;
+            }
+        }
+        s.trust = Some(Trust {
+            trusted: v.status == "valid",
+            status: v.status.to_owned(),
+            reason: if v.reason.is_empty() { note } else { v.reason },
+        });
+    }
+}
+
+fn write_result(u: &Unwrapped) -> Result<(), Failure> {
+    let headers = message::report_headers(&u.layers);
+    let out_msg = message::add_headers(&u.message, &headers).map_err(smime_failure)?;
+    let mut out = stdout_buffered();
+    out.write_all(&out_msg).map_err(|e| Failure {
+        code: 1,
+        message: format!("standard output: {e}"),
+    })?;
+    flush(out)
+}
+
+fn summary(u: &Unwrapped) {
+    for (i, l) in u.layers.iter().enumerate() {
+        match l {
+            message::Layer::Encrypted(d) => eprintln!(
+                "layer {}: encrypted ({}, {}) to {} recipient(s); decrypted with {}",
+                i + 1,
+                d.cipher,
+                d.key_algorithm,
+                d.recipients.len(),
+                d.decrypted_with
+            ),
+            message::Layer::Signed {
+                opaque, signers, ..
+            } => {
+                for s in signers {
+                    let t = s.trust.as_ref();
+                    eprintln!(
+                        "layer {}: {} signature by {}: {}{}; {}{}",
+                        i + 1,
+                        if *opaque { "opaque" } else { "detached" },
+                        s.subject.as_deref().unwrap_or(&s.check.signer_id),
+                        if s.verified { "verified" } else { "NOT verified" },
+                        s.failure
+                            .as_ref()
+                            .map(|f| format!(" ({f})"))
+                            .unwrap_or_default(),
+                        t.map_or("not judged".into(), |t| if t.trusted {
+                            "trusted".to_owned()
+                        } else {
+                            format!("NOT trusted ({}: {})", t.status, t.reason)
+                        }),
+                        match s.from_match {
+                            Some(false) => "; signer does not match From",
+                            _ => "",
+                        }
+                    );
+                }
+            }
+        }
+    }
+}
+
+async fn unwrap_with(
+    cli: &Cli,
+    msg: &[u8],
+    given: Vec<KeyPair>,
+    stateless: Option<(&[Certificate], &[Certificate], &[Arc<certmail_pki::crl::Crl>])>,
+    opts: &UnwrapOptions,
+    at: i64,
+) -> Result<Unwrapped, Failure> {
+    match stateless {
+        Some((roots, inter, crls)) => {
+            let refs: Vec<&KeyPair> = given.iter().collect();
+            let mut u = message::unwrap(msg, &refs, opts).map_err(smime_failure)?;
+            judge_stateless(&mut u, roots, inter, crls, at);
+            Ok(u)
+        }
+        None => {
+            let app: App = crate::cli::open(cli).await?;
+            let r = app.smime_unwrap(msg, given, opts, at).await;
+            app.close().await;
+            r.map_err(app_failure)
+        }
+    }
+}
+
+async fn decrypt(cli: &Cli, a: &DecryptArgs) -> Result<ExitCode, Failure> {
+    let msg = read_input(a.input.as_ref())?;
+    let (given, stateless) = match (&a.cert, &a.key) {
+        (Some(c), Some(k)) => (vec![key_pair(c, k, &a.password)?.0], true),
+        _ => (Vec::new(), false),
+    };
+    let empty: (&[Certificate], &[Certificate], &[Arc<certmail_pki::crl::Crl>]) = (&[], &[], &[]);
+    let u = unwrap_with(
+        cli,
+        &msg,
+        given,
+        stateless.then_some(empty),
+        &UnwrapOptions::default(),
+        certmail_app::now(),
+    )
+    .await?;
+    drop(msg);
+    if !u
+        .layers
+        .iter()
+        .any(|l| matches!(l, message::Layer::Encrypted(_)))
+    {
+        return Err(bad_input("the message is not encrypted"));
+    }
+    if a.json {
+        eprintln!(
+            "{}",
+            serde_json::to_string_pretty(&u.layers).unwrap_or_default()
+        );
+    } else {
+        summary(&u);
+    }
+    write_result(&u)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn verify(cli: &Cli, a: &VerifyArgs) -> Result<ExitCode, Failure> {
+    let msg = read_input(a.input.as_ref())?;
+    let at = crate::verify_cmd::parse_at(a.at.as_deref())?;
+    let stateless = !a.root.is_empty() || !a.intermediate.is_empty() || !a.crl.is_empty();
+    let roots = cert_files(&a.root)?;
+    let inter = cert_files(&a.intermediate)?;
+    let crls: Vec<Arc<certmail_pki::crl::Crl>> = crls_from_files(&a.crl)
+        .map_err(|(f, e)| bad_input(format!("{f}: {e}")))?
+        .into_iter()
+        .map(Arc::new)
+        .collect();
+    let opts = UnwrapOptions {
+        allow_sha1: a.allow_sha1,
+        extra_certs: inter.clone(),
+    };
+    let u = unwrap_with(
+        cli,
+        &msg,
+        Vec::new(),
+        stateless.then_some((&roots[..], &inter[..], &crls[..])),
+        &opts,
+        at,
+    )
+    .await?;
+    if u.signers().next().is_none() {
+        eprintln!("the message is not signed");
+        return Ok(ExitCode::from(1));
+    }
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "ok": u.all_signatures_ok(),
+                "layers": u.layers,
+            }))
+            .unwrap_or_default()
+        );
+    } else {
+        summary(&u);
+        write_result(&u)?;
+    }
+    Ok(if u.all_signatures_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
