@@ -386,7 +386,11 @@ fn summary(u: &Unwrapped) {
                         i + 1,
                         if *opaque { "opaque" } else { "detached" },
                         s.subject.as_deref().unwrap_or(&s.check.signer_id),
-                        if s.verified { "verified" } else { "NOT verified" },
+                        if s.verified {
+                            "verified"
+                        } else {
+                            "NOT verified"
+                        },
                         s.failure
                             .as_ref()
                             .map(|f| format!(" ({f})"))
@@ -411,7 +415,11 @@ async fn unwrap_with(
     cli: &Cli,
     msg: &[u8],
     given: Vec<KeyPair>,
-    stateless: Option<(&[Certificate], &[Certificate], &[Arc<certmail_pki::crl::Crl>])>,
+    stateless: Option<(
+        &[Certificate],
+        &[Certificate],
+        &[Arc<certmail_pki::crl::Crl>],
+    )>,
     opts: &UnwrapOptions,
     at: i64,
 ) -> Result<Unwrapped, Failure> {
@@ -437,7 +445,11 @@ async fn decrypt(cli: &Cli, a: &DecryptArgs) -> Result<ExitCode, Failure> {
         (Some(c), Some(k)) => (vec![key_pair(c, k, &a.password)?.0], true),
         _ => (Vec::new(), false),
     };
-    let empty: (&[Certificate], &[Certificate], &[Arc<certmail_pki::crl::Crl>]) = (&[], &[], &[]);
+    let empty: (
+        &[Certificate],
+        &[Certificate],
+        &[Arc<certmail_pki::crl::Crl>],
+    ) = (&[], &[], &[]);
     let u = unwrap_with(
         cli,
         &msg,
