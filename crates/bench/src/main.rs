@@ -12,6 +12,8 @@ use certmail_pki::Certificate;
 use certmail_testkit::{LeafSpec, TestPki};
 use clap::Parser;
 
+mod smime;
+
 #[derive(Debug, Parser)]
 #[command(about = "certmail benchmarks")]
 enum Bench {
@@ -73,6 +75,22 @@ enum Bench {
         /// Skip the OpenSSL runs.
         #[arg(long)]
         no_openssl: bool,
+    },
+    /// S/MIME: 10 KB messages/s and large-message MiB/s in process against openssl cms,
+    /// and peak memory of the CLI on a large message.
+    Smime {
+        /// Seconds per 10 KB measurement.
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+        /// Large message sizes in MiB.
+        #[arg(long, value_delimiter = ',', default_value = "1,25")]
+        large: Vec<usize>,
+        /// Message size (MiB) for the peak-memory runs.
+        #[arg(long, default_value_t = 50)]
+        memory: usize,
+        /// The certmail binary for the peak-memory runs (e.g. target/release/certmail).
+        #[arg(long)]
+        certmail: Option<std::path::PathBuf>,
     },
 }
 
@@ -298,6 +316,12 @@ fn main() {
             key,
             no_openssl,
         } => verify_bench(count, crl_entries, &key, !no_openssl),
+        Bench::Smime {
+            seconds,
+            large,
+            memory,
+            certmail,
+        } => smime::smime_bench(seconds, &large, memory, certmail),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");

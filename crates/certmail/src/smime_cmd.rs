@@ -356,12 +356,8 @@ fn judge_stateless(
 
 fn write_result(u: &Unwrapped) -> Result<(), Failure> {
     let headers = message::report_headers(&u.layers);
-    let out_msg = message::add_headers(&u.message, &headers).map_err(smime_failure)?;
     let mut out = stdout_buffered();
-    out.write_all(&out_msg).map_err(|e| Failure {
-        code: 1,
-        message: format!("standard output: {e}"),
-    })?;
+    message::write_with_headers(&u.message, &headers, &mut out).map_err(smime_failure)?;
     flush(out)
 }
 

@@ -19,12 +19,27 @@ const fn decode_table() -> [u8; 256] {
 const DECODE: [u8; 256] = decode_table();
 const WS: u8 = 0xfe;
 
+/// Two output characters for every 12-bit value (8 KiB, stays in L1).
+const fn pair_table() -> [[u8; 2]; 4096] {
+    let mut t = [[0u8; 2]; 4096];
+    let mut i = 0;
+    while i < 4096 {
+        t[i] = [ALPHABET[i >> 6], ALPHABET[i & 63]];
+        i += 1;
+    }
+    t
+}
+static PAIRS: [[u8; 2]; 4096] = pair_table();
+
+#[inline(always)]
 fn enc_block(src: &[u8], out: &mut [u8]) {
-    let n = (src[0] as u32) << 16 | (src[1] as u32) << 8 | src[2] as u32;
-    out[0] = ALPHABET[(n >> 18) as usize & 63];
-    out[1] = ALPHABET[(n >> 12) as usize & 63];
-    out[2] = ALPHABET[(n >> 6) as usize & 63];
-    out[3] = ALPHABET[n as usize & 63];
+    let n = (src[0] as usize) << 16 | (src[1] as usize) << 8 | src[2] as usize;
+    let a = PAIRS[n >> 12];
+    let b = PAIRS[n & 0xfff];
+    out[0] = a[0];
+    out[1] = a[1];
+    out[2] = b[0];
+    out[3] = b[1];
 }
 
 /// Encodes `data` as CRLF-terminated 76-character lines, written to `w` in large chunks.
@@ -62,6 +77,46 @@ pub fn encode_lines<W: Write + ?Sized>(data: &[u8], w: &mut W) -> std::io::Resul
     Ok(())
 }
 
+/// A streaming encoder: bytes written to it come out as CRLF-terminated 76-character lines
+/// on the inner writer; [`LineEncoder::finish`] writes the last, shorter line.
+pub struct LineEncoder<'w, W: Write + ?Sized> {
+    inner: &'w mut W,
+    carry: Vec<u8>,
+}
+
+impl<'w, W: Write + ?Sized> LineEncoder<'w, W> {
+    /// A new encoder over `inner`.
+    pub fn new(inner: &'w mut W) -> Self {
+        LineEncoder {
+            inner,
+            carry: Vec::with_capacity(57),
+        }
+    }
+
+    /// Encodes `data` (whole lines go out at once; a remainder waits for more).
+    pub fn write(&mut self, mut data: &[u8]) -> std::io::Result<()> {
+        if !self.carry.is_empty() {
+            let take = (57 - self.carry.len()).min(data.len());
+            self.carry.extend_from_slice(&data[..take]);
+            data = &data[take..];
+            if self.carry.len() < 57 {
+                return Ok(());
+            }
+            encode_lines(&self.carry, self.inner)?;
+            self.carry.clear();
+        }
+        let whole = data.len() / 57 * 57;
+        encode_lines(&data[..whole], self.inner)?;
+        self.carry.extend_from_slice(&data[whole..]);
+        Ok(())
+    }
+
+    /// Writes what is left.
+    pub fn finish(self) -> std::io::Result<()> {
+        encode_lines(&self.carry, self.inner)
+    }
+}
+
 /// [`encode_lines`] into a new vector.
 pub fn encode_to_vec(data: &[u8]) -> Vec<u8> {
     let mut v = Vec::with_capacity(data.len() / 57 * 78 + 80);
@@ -71,11 +126,21 @@ pub fn encode_to_vec(data: &[u8]) -> Vec<u8> {
 
 /// Decodes base64 text, ignoring whitespace; stops at the first `=` padding.
 pub fn decode(text: &[u8]) -> Result<Vec<u8>, SmimeError> {
+    decode_with_headroom(text, 0)
+}
+
+/// [`decode`] into a vector with `headroom` spare bytes reserved at the end and at least as
+/// many free in front of nothing: callers that later grow the buffer (padding, a header
+/// section spliced in front) then do so without reallocating a large message.
+pub fn decode_with_headroom(text: &[u8], headroom: usize) -> Result<Vec<u8>, SmimeError> {
     let mut table = DECODE;
     for c in [b' ', b'\t', b'\r', b'\n'] {
         table[c as usize] = WS;
     }
-    let mut out = Vec::with_capacity(text.len() / 4 * 3 + 3);
+    let len = text.len() / 4 * 3 + 3;
+    let mut out = Vec::with_capacity(len + headroom);
+    out.resize(len, 0);
+    let mut o = 0;
     let mut acc: u32 = 0;
     let mut n = 0;
     let mut i = 0;
@@ -85,15 +150,35 @@ pub fn decode(text: &[u8]) -> Result<Vec<u8>, SmimeError> {
             c as char
         ))
     };
-    // Fast path: whole 76-character lines.
     while i < text.len() {
+        // Fast path: four alphabet characters at once (the bulk of every line).
+        if n == 0 && i + 4 <= text.len() {
+            let (a, b, c, d) = (
+                table[text[i] as usize],
+                table[text[i + 1] as usize],
+                table[text[i + 2] as usize],
+                table[text[i + 3] as usize],
+            );
+            if (a | b | c | d) < 64 {
+                let v = (a as u32) << 18 | (b as u32) << 12 | (c as u32) << 6 | d as u32;
+                out[o] = (v >> 16) as u8;
+                out[o + 1] = (v >> 8) as u8;
+                out[o + 2] = v as u8;
+                o += 3;
+                i += 4;
+                continue;
+            }
+        }
         let c = text[i];
         let v = table[c as usize];
         if v < 64 {
             acc = (acc << 6) | v as u32;
             n += 1;
             if n == 4 {
-                out.extend_from_slice(&[(acc >> 16) as u8, (acc >> 8) as u8, acc as u8]);
+                out[o] = (acc >> 16) as u8;
+                out[o + 1] = (acc >> 8) as u8;
+                out[o + 2] = acc as u8;
+                o += 3;
                 acc = 0;
                 n = 0;
             }
@@ -107,8 +192,15 @@ pub fn decode(text: &[u8]) -> Result<Vec<u8>, SmimeError> {
     }
     match n {
         0 => {}
-        2 => out.push((acc >> 4) as u8),
-        3 => out.extend_from_slice(&[(acc >> 10) as u8, (acc >> 2) as u8]),
+        2 => {
+            out[o] = (acc >> 4) as u8;
+            o += 1;
+        }
+        3 => {
+            out[o] = (acc >> 10) as u8;
+            out[o + 1] = (acc >> 2) as u8;
+            o += 2;
+        }
         _ => {
             return Err(SmimeError::Malformed(
                 "base64: truncated (a lone final character)".into(),
@@ -123,6 +215,7 @@ pub fn decode(text: &[u8]) -> Result<Vec<u8>, SmimeError> {
     {
         return Err(bad(i + j, *c));
     }
+    out.truncate(o);
     Ok(out)
 }
 

@@ -309,6 +309,103 @@ fn recipient_info(
     }
 }
 
+/// Encrypts the concatenation of `parts` with AES-CBC to every certificate in `recipients`,
+/// writing the EnvelopedData as base64 lines to `out` as it goes: memory use is a few
+/// buffers of 64 KiB whatever the message size.
+pub fn encrypt_cbc_stream<W: std::io::Write + ?Sized>(
+    parts: &[&[u8]],
+    recipients: &[Certificate],
+    opts: &EncryptOptions,
+    out: &mut W,
+) -> Result<(), SmimeError> {
+    use aws_lc_rs::cipher::StreamingEncryptingKey;
+    if opts.cipher.is_aead() {
+        return Err(SmimeError::Usage("streaming is for CBC ciphers".into()));
+    }
+    let io = |e: std::io::Error| SmimeError::Io(e.to_string());
+    let total: usize = parts.iter().map(|p| p.len()).sum();
+    let padded = (total / 16 + 1) * 16;
+    let (head, cek, iv) = envelope_head(padded, recipients, opts)?;
+    let a = match opts.cipher {
+        Cipher::Aes128Cbc => &cipher::AES_128,
+        Cipher::Aes192Cbc => &cipher::AES_192,
+        _ => &cipher::AES_256,
+    };
+    let mut key = StreamingEncryptingKey::less_safe_cbc_pkcs7(
+        UnboundCipherKey::new(a, &cek).map_err(|_| crypto("AES key"))?,
+        EncryptionContext::Iv128(FixedLength::from(iv)),
+    )
+    .map_err(|_| crypto("AES key"))?;
+    let mut enc = crate::b64::LineEncoder::new(out);
+    enc.write(&head).map_err(io)?;
+    const CHUNK: usize = 57 * 1024;
+    let mut buf = vec![0u8; CHUNK + 16];
+    for p in parts {
+        for chunk in p.chunks(CHUNK) {
+            let n = key
+                .update(chunk, &mut buf)
+                .map_err(|_| crypto("AES-CBC"))?
+                .written()
+                .len();
+            enc.write(&buf[..n]).map_err(io)?;
+        }
+    }
+    let (_, last) = key.finish(&mut buf).map_err(|_| crypto("AES-CBC"))?;
+    let n = last.written().len();
+    enc.write(&buf[..n]).map_err(io)?;
+    enc.finish().map_err(io)
+}
+
+/// The DER up to the encrypted content of an EnvelopedData with `content_len` bytes of
+/// AES-CBC ciphertext, with a fresh key and IV.
+fn envelope_head(
+    content_len: usize,
+    recipients: &[Certificate],
+    opts: &EncryptOptions,
+) -> Result<(Vec<u8>, Zeroizing<Vec<u8>>, [u8; 16]), SmimeError> {
+    if recipients.is_empty() {
+        return Err(SmimeError::Usage("no recipients to encrypt to".into()));
+    }
+    let mut cek = Zeroizing::new(vec![0u8; opts.cipher.key_len()]);
+    random_bytes(&mut cek).map_err(|_| crypto("RNG"))?;
+    let mut ris = Vec::with_capacity(recipients.len());
+    let mut v2 = false;
+    for r in recipients {
+        let (ri, not_v0) = recipient_info(r, &cek, opts)?;
+        v2 |= not_v0;
+        ris.push(ri);
+    }
+    let ris = asn1::set_of(ris);
+    let mut iv = [0u8; 16];
+    random_bytes(&mut iv).map_err(|_| crypto("RNG"))?;
+    let alg = asn1::alg(opts.cipher.oid(), Some(&asn1::tlv(tag::OCTET_STRING, &iv)));
+    let mut eci_prefix = asn1::oid(oids::DATA);
+    eci_prefix.extend_from_slice(&alg);
+    asn1::push_header(&mut eci_prefix, 0x80, content_len);
+    let eci_len = eci_prefix.len() + content_len;
+    let eci_hdr = asn1::header(tag::SEQUENCE, eci_len);
+    let version = asn1::uint(if v2 { 2 } else { 0 });
+    let inner_len = version.len() + ris.len() + eci_hdr.len() + eci_len;
+    let inner_hdr = asn1::header(tag::SEQUENCE, inner_len);
+    let explicit_len = inner_hdr.len() + inner_len;
+    let explicit_hdr = asn1::header(0xa0, explicit_len);
+    let ct_oid = asn1::oid(oids::ENVELOPED_DATA);
+    let outer_len = ct_oid.len() + explicit_hdr.len() + explicit_len;
+    let mut head = asn1::header(tag::SEQUENCE, outer_len);
+    for p in [
+        &ct_oid,
+        &explicit_hdr,
+        &inner_hdr,
+        &version,
+        &ris,
+        &eci_hdr,
+        &eci_prefix,
+    ] {
+        head.extend_from_slice(p);
+    }
+    Ok((head, cek, iv))
+}
+
 /// Encrypts `content` (a MIME entity, CRLF) to every certificate in `recipients`. The
 /// buffer is encrypted in place and becomes the envelope's body.
 pub fn encrypt(
@@ -812,8 +909,8 @@ impl Enveloped<'_> {
         Ok(None)
     }
 
-    /// Decrypts with the first key in `keys` that a RecipientInfo names.
-    pub fn decrypt(&self, keys: &[&KeyPair]) -> Result<(Vec<u8>, Decrypted), SmimeError> {
+    /// Finds the key, recovers the content-encryption key and copies out the parameters.
+    fn prepare(&self, keys: &[&KeyPair]) -> Result<Prepared, SmimeError> {
         let key_len = self.key_len()?;
         let mut found = None;
         for kp in keys {
@@ -828,23 +925,107 @@ impl Enveloped<'_> {
                 ids: self.recipient_ids(),
             });
         };
+        let (iv, icv) = match self.cipher.as_str() {
+            oids::AES128_GCM | oids::AES256_GCM => {
+                let p = self
+                    .params
+                    .ok_or_else(|| SmimeError::Malformed("GCM without parameters".into()))?
+                    .children()?;
+                let nonce = p
+                    .first()
+                    .ok_or_else(|| SmimeError::Malformed("GCM nonce".into()))?
+                    .octets()?;
+                let icv = p.get(1).map(|e| e.small_uint()).transpose()?.unwrap_or(12);
+                (nonce, icv)
+            }
+            _ => (
+                self.params
+                    .filter(|p| p.tag & 0xdf == tag::OCTET_STRING)
+                    .ok_or_else(|| SmimeError::Malformed("cipher without IV".into()))?
+                    .octets()?,
+                0,
+            ),
+        };
+        Ok(Prepared {
+            cek,
+            cipher: self.cipher.clone(),
+            key_len,
+            iv,
+            icv,
+            mac: self.mac.clone(),
+            aad: self.auth_attrs.clone().unwrap_or_default(),
+            info: Decrypted {
+                cipher: oids::name(&self.cipher).to_owned(),
+                key_algorithm,
+                recipients: self.recipient_names(),
+                decrypted_with: kp.cert.sha256.clone(),
+            },
+        })
+    }
+
+    /// Decrypts with the first key in `keys` that a RecipientInfo names (into a new buffer).
+    pub fn decrypt(&self, keys: &[&KeyPair]) -> Result<(Vec<u8>, Decrypted), SmimeError> {
+        let p = self.prepare(keys)?;
         let total: usize = self.content.iter().map(|c| c.len()).sum();
         let mut buf = Vec::with_capacity(total + 16);
         for c in &self.content {
             buf.extend_from_slice(c);
         }
-        let params = self.params;
-        let iv = || -> Result<Vec<u8>, SmimeError> {
-            params
-                .filter(|p| p.tag & 0xdf == tag::OCTET_STRING)
-                .ok_or_else(|| SmimeError::Malformed("cipher without IV".into()))?
-                .octets()
-        };
+        p.run(&mut buf)?;
+        Ok((buf, p.info))
+    }
+}
+
+/// Parses and decrypts `der` in its own buffer: the content chunks are moved together and
+/// decrypted in place, so a large message needs no second buffer.
+pub fn decrypt_owned(
+    mut der: Vec<u8>,
+    keys: &[&KeyPair],
+) -> Result<(Vec<u8>, Decrypted), SmimeError> {
+    let (prepared, ranges) = {
+        let env = parse(&der)?;
+        let p = env.prepare(keys)?;
+        let base = der.as_ptr() as usize;
+        let ranges: Vec<(usize, usize)> = env
+            .content
+            .iter()
+            .map(|c| {
+                let s = c.as_ptr() as usize - base;
+                (s, s + c.len())
+            })
+            .collect();
+        (p, ranges)
+    };
+    let mut w = 0;
+    for (s, e) in ranges {
+        der.copy_within(s..e, w);
+        w += e - s;
+    }
+    der.truncate(w);
+    prepared.run(&mut der)?;
+    Ok((der, prepared.info))
+}
+
+/// Everything needed to decrypt, owned (so the content buffer can be mutated).
+struct Prepared {
+    cek: Zeroizing<Vec<u8>>,
+    cipher: String,
+    key_len: usize,
+    iv: Vec<u8>,
+    icv: u64,
+    mac: Vec<u8>,
+    aad: Vec<u8>,
+    info: Decrypted,
+}
+
+impl Prepared {
+    /// Decrypts `buf` in place and truncates it to the plaintext.
+    fn run(&self, buf: &mut Vec<u8>) -> Result<(), SmimeError> {
+        let (cek, iv, key_len) = (&self.cek, &self.iv, self.key_len);
         // 3DES is read (old mail), never written.
         #[allow(deprecated)]
         let n = match self.cipher.as_str() {
             oids::AES128_CBC | oids::AES192_CBC | oids::AES256_CBC | oids::DES_EDE3_CBC => {
-                let iv = iv()?;
                 let (alg, ctx) = match (self.cipher.as_str(), iv.len()) {
                     (oids::DES_EDE3_CBC, 8) => (
                         &cipher::DES_EDE3_FOR_LEGACY_USE_ONLY,
@@ -869,28 +1050,21 @@ impl Enveloped<'_> {
                     return Err(SmimeError::Decrypt);
                 }
                 let key = PaddedBlockDecryptingKey::cbc_pkcs7(
-                    UnboundCipherKey::new(alg, &cek).map_err(|_| SmimeError::Decrypt)?,
+                    UnboundCipherKey::new(alg, cek).map_err(|_| SmimeError::Decrypt)?,
                 )
                 .map_err(|_| SmimeError::Decrypt)?;
-                key.decrypt(&mut buf, ctx)
+                key.decrypt(buf, ctx)
                     .map_err(|_| SmimeError::Decrypt)?
                     .len()
             }
             oids::AES128_GCM | oids::AES256_GCM => {
-                let p = params
-                    .ok_or_else(|| SmimeError::Malformed("GCM without parameters".into()))?
-                    .children()?;
-                let nonce = p
-                    .first()
-                    .ok_or_else(|| SmimeError::Malformed("GCM nonce".into()))?
-                    .octets()?;
-                let icv = p.get(1).map(|e| e.small_uint()).transpose()?.unwrap_or(12);
-                if icv != 16 || self.mac.len() != 16 {
+                if self.icv != 16 || self.mac.len() != 16 {
                     return Err(SmimeError::Unsupported(format!(
-                        "AES-GCM with a {icv}-byte tag (certmail reads 16-byte tags)"
+                        "AES-GCM with a {}-byte tag (certmail reads 16-byte tags)",
+                        self.icv
                     )));
                 }
-                let nonce = Nonce::try_assume_unique_for_key(&nonce)
+                let nonce = Nonce::try_assume_unique_for_key(iv)
                     .map_err(|_| SmimeError::Unsupported("GCM nonce not 12 bytes".into()))?;
                 let a = if key_len == 16 {
                     &aead::AES_128_GCM
@@ -898,10 +1072,9 @@ impl Enveloped<'_> {
                     &aead::AES_256_GCM
                 };
                 let key =
-                    LessSafeKey::new(UnboundKey::new(a, &cek).map_err(|_| SmimeError::Decrypt)?);
+                    LessSafeKey::new(UnboundKey::new(a, cek).map_err(|_| SmimeError::Decrypt)?);
                 buf.extend_from_slice(&self.mac);
-                let aad = self.auth_attrs.as_deref().unwrap_or_default();
-                key.open_in_place(nonce, Aad::from(aad), &mut buf)
+                key.open_in_place(nonce, Aad::from(&self.aad[..]), buf)
                     .map_err(|_| SmimeError::Decrypt)?
                     .len()
             }
@@ -914,15 +1087,7 @@ impl Enveloped<'_> {
             }
         };
         buf.truncate(n);
-        Ok((
-            buf,
-            Decrypted {
-                cipher: oids::name(&self.cipher).to_owned(),
-                key_algorithm,
-                recipients: self.recipient_names(),
-                decrypted_with: kp.cert.sha256.clone(),
-            },
-        ))
+        Ok(())
     }
 }
 

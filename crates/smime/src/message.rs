@@ -22,6 +22,36 @@ struct Split {
     entity: Vec<u8>,
 }
 
+/// The entity as two pieces without copying the body: content headers (with the blank
+/// line) and the CRLF body (borrowed when the message already uses CRLF).
+struct SplitParts<'a> {
+    outer: Vec<u8>,
+    content_headers: Vec<u8>,
+    body: std::borrow::Cow<'a, [u8]>,
+}
+
+fn split_parts(msg: &[u8]) -> Result<SplitParts<'_>, SmimeError> {
+    let e = mime::parse(msg)?;
+    let mut outer = Vec::new();
+    let mut content = Vec::new();
+    for h in &e.headers {
+        if h.is_content() {
+            content.extend_from_slice(&mime::canonical(h.raw));
+        } else if !h.is("MIME-Version") {
+            outer.extend_from_slice(&mime::canonical(h.raw));
+        }
+    }
+    if content.is_empty() {
+        content.extend_from_slice(b"Content-Type: text/plain; charset=us-ascii\r\n");
+    }
+    content.extend_from_slice(b"\r\n");
+    Ok(SplitParts {
+        outer,
+        content_headers: content,
+        body: mime::canonical(e.body),
+    })
+}
+
 fn split(msg: &[u8]) -> Result<Split, SmimeError> {
     let e = mime::parse(msg)?;
     let mut outer = Vec::new();
@@ -45,25 +75,11 @@ fn split(msg: &[u8]) -> Result<Split, SmimeError> {
 }
 
 fn write_der_base64<W: Write + ?Sized>(der: &Der3, w: &mut W) -> std::io::Result<()> {
-    // Base64 works on 3-byte groups: carry the remainder of each piece into the next.
-    let mut carry: Vec<u8> = Vec::with_capacity(57 * 2);
-    for piece in [&der.head[..], &der.body, &der.tail] {
-        let mut p = piece;
-        if !carry.is_empty() {
-            let take = (57 - carry.len()).min(p.len());
-            carry.extend_from_slice(&p[..take]);
-            p = &p[take..];
-            if carry.len() < 57 {
-                continue;
-            }
-            b64::encode_lines(&carry, w)?;
-            carry.clear();
-        }
-        let whole = p.len() / 57 * 57;
-        b64::encode_lines(&p[..whole], w)?;
-        carry.extend_from_slice(&p[whole..]);
-    }
-    b64::encode_lines(&carry, w)
+    let mut enc = b64::LineEncoder::new(w);
+    enc.write(&der.head)?;
+    enc.write(&der.body)?;
+    enc.write(&der.tail)?;
+    enc.finish()
 }
 
 /// Signs a message. Detached gives multipart/signed (readable without S/MIME support);
@@ -116,9 +132,26 @@ pub fn encrypt_message<W: Write + ?Sized>(
     opts: &EncryptOptions,
     out: &mut W,
 ) -> Result<(), SmimeError> {
+    let io = |e: std::io::Error| SmimeError::Io(e.to_string());
+    if !opts.cipher.is_aead() {
+        // CBC streams: the entity is encrypted chunk by chunk straight into the base64
+        // output, so no copy of the message is made.
+        let parts = split_parts(msg)?;
+        out.write_all(&parts.outer).map_err(io)?;
+        write!(
+            out,
+            "MIME-Version: 1.0\r\nContent-Type: application/pkcs7-mime; smime-type=enveloped-data;\r\n name=\"smime.p7m\"\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=\"smime.p7m\"\r\nContent-Description: S/MIME Encrypted Message\r\n\r\n"
+        )
+        .map_err(io)?;
+        return envelope::encrypt_cbc_stream(
+            &[&parts.content_headers, &parts.body],
+            recipients,
+            opts,
+            out,
+        );
+    }
     let Split { outer, entity } = split(msg)?;
     let der = envelope::encrypt(entity, recipients, opts)?;
-    let io = |e: std::io::Error| SmimeError::Io(e.to_string());
     out.write_all(&outer).map_err(io)?;
     let smime_type = if opts.cipher.is_aead() {
         "authEnveloped-data"
@@ -315,6 +348,34 @@ pub struct UnwrapOptions {
     pub extra_certs: Vec<Certificate>,
 }
 
+/// The header fields of `outer` that stay outside (all but Content-* and MIME-Version),
+/// CRLF, with MIME-Version: 1.0 added.
+fn outer_headers(outer: &Entity<'_>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(2048);
+    for h in &outer.headers {
+        if !h.is_content() && !h.is("MIME-Version") {
+            out.extend_from_slice(&mime::canonical(h.raw));
+        }
+    }
+    out.extend_from_slice(b"MIME-Version: 1.0\r\n");
+    out
+}
+
+/// [`rewrap`] for a decrypted buffer: the outer headers are spliced in front of it in place
+/// (the buffer was allocated with room for them), so no second copy of the content is made.
+fn rewrap_owned(outer: Vec<u8>, mut inner: Vec<u8>) -> Vec<u8> {
+    if mime::has_bare_lf(&inner) {
+        inner = mime::canonical(&inner).into_owned();
+    }
+    let has_headers = mime::parse(&inner).is_ok_and(|e| !e.headers.is_empty());
+    let mut prefix = outer;
+    if !has_headers {
+        prefix.extend_from_slice(b"\r\n");
+    }
+    inner.splice(0..0, prefix);
+    inner
+}
+
 /// Replaces the entity of `msg` (its content headers and body) with `inner`, keeping the
 /// other header fields of `msg`.
 fn rewrap(outer: &Entity<'_>, inner: &[u8]) -> Vec<u8> {
@@ -410,14 +471,14 @@ pub fn unwrap(
         }
         match k {
             Kind::Enveloped => {
-                let der = e.decoded_body()?;
-                let env = envelope::parse(&der)?;
-                let (plain, info) = env.decrypt(keys)?;
-                drop(env);
-                drop(der);
-                let next = rewrap(&e, &plain);
+                let outer = outer_headers(&e);
+                let der = match e.transfer_encoding().as_str() {
+                    "base64" => b64::decode_with_headroom(e.body, outer.len() + 64)?,
+                    _ => e.decoded_body()?.into_owned(),
+                };
+                let (plain, info) = envelope::decrypt_owned(der, keys)?;
                 layers.push(Layer::Encrypted(info));
-                current = Some(next);
+                current = Some(rewrap_owned(outer, plain));
             }
             Kind::SignedOpaque => {
                 let der = e.decoded_body()?;
@@ -566,8 +627,19 @@ pub fn report_headers(layers: &[Layer]) -> Vec<(String, String)> {
 /// `msg` with incoming `X-Certmail-*` headers removed (they could be forged) and `headers`
 /// added at the top.
 pub fn add_headers(msg: &[u8], headers: &[(String, String)]) -> Result<Vec<u8>, SmimeError> {
-    let e = mime::parse(msg)?;
     let mut out = Vec::with_capacity(msg.len() + headers.len() * 80);
+    write_with_headers(msg, headers, &mut out)?;
+    Ok(out)
+}
+
+/// [`add_headers`] written straight to `out` (no second copy of a large message).
+pub fn write_with_headers<W: Write + ?Sized>(
+    msg: &[u8],
+    headers: &[(String, String)],
+    w: &mut W,
+) -> Result<(), SmimeError> {
+    let e = mime::parse(msg)?;
+    let mut out = Vec::with_capacity(8192);
     for (n, v) in headers {
         let clean: String = v
             .chars()
@@ -584,6 +656,7 @@ pub fn add_headers(msg: &[u8], headers: &[(String, String)]) -> Result<Vec<u8>, 
         out.extend_from_slice(&mime::canonical(h.raw));
     }
     out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(e.body);
-    Ok(out)
+    let io = |e: std::io::Error| SmimeError::Io(e.to_string());
+    w.write_all(&out).map_err(io)?;
+    w.write_all(e.body).map_err(io)
 }

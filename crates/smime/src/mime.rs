@@ -135,25 +135,18 @@ pub fn parse(data: &[u8]) -> Result<Entity<'_>, SmimeError> {
     })
 }
 
-/// Position of `b` in `s`.
+/// Position of `b` in `s` (SIMD).
 pub fn memchr(b: u8, s: &[u8]) -> Option<usize> {
-    s.iter().position(|c| *c == b)
+    memchr::memchr(b, s)
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() || hay.len() < needle.len() {
-        return None;
-    }
-    let first = needle[0];
-    let mut i = 0;
-    while i + needle.len() <= hay.len() {
-        let j = memchr(first, &hay[i..hay.len() - needle.len() + 1])?;
-        if &hay[i + j..i + j + needle.len()] == needle {
-            return Some(i + j);
-        }
-        i += j + 1;
-    }
-    None
+    memchr::memmem::find(hay, needle)
+}
+
+/// Whether `data` has a line feed not preceded by a carriage return.
+pub fn has_bare_lf(data: &[u8]) -> bool {
+    memchr::memchr_iter(b'\n', data).any(|i| i == 0 || data[i - 1] != b'\r')
 }
 
 impl<'a> Entity<'a> {
@@ -321,22 +314,19 @@ pub fn multipart_parts<'a>(body: &'a [u8], boundary: &str) -> Result<Vec<&'a [u8
 
 /// The entity with every line end made CRLF (bare LF becomes CRLF; existing CRLF stays).
 pub fn canonical(data: &[u8]) -> Cow<'_, [u8]> {
-    let bare = data
-        .iter()
-        .enumerate()
-        .any(|(i, b)| *b == b'\n' && (i == 0 || data[i - 1] != b'\r'));
-    if !bare {
+    if !has_bare_lf(data) {
         return Cow::Borrowed(data);
     }
     let mut out = Vec::with_capacity(data.len() + data.len() / 40);
-    let mut prev = 0u8;
-    for &b in data {
-        if b == b'\n' && prev != b'\r' {
+    let mut last = 0;
+    for i in memchr::memchr_iter(b'\n', data) {
+        if i == 0 || data[i - 1] != b'\r' {
+            out.extend_from_slice(&data[last..i]);
             out.push(b'\r');
+            last = i;
         }
-        out.push(b);
-        prev = b;
     }
+    out.extend_from_slice(&data[last..]);
     Cow::Owned(out)
 }
 
