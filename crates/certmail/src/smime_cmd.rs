@@ -156,6 +156,13 @@ pub struct VerifyArgs {
     pub allow_sha1: bool,
 }
 
+/// Explicit trust inputs: roots, intermediates, CRLs (the stores are not used).
+type Explicit<'a> = (
+    &'a [Certificate],
+    &'a [Certificate],
+    &'a [Arc<certmail_pki::crl::Crl>],
+);
+
 fn bad_input(e: impl std::fmt::Display) -> Failure {
     Failure {
         code: 2,
@@ -411,11 +418,7 @@ async fn unwrap_with(
     cli: &Cli,
     msg: &[u8],
     given: Vec<KeyPair>,
-    stateless: Option<(
-        &[Certificate],
-        &[Certificate],
-        &[Arc<certmail_pki::crl::Crl>],
-    )>,
+    stateless: Option<Explicit<'_>>,
     opts: &UnwrapOptions,
     at: i64,
 ) -> Result<Unwrapped, Failure> {
@@ -441,11 +444,7 @@ async fn decrypt(cli: &Cli, a: &DecryptArgs) -> Result<ExitCode, Failure> {
         (Some(c), Some(k)) => (vec![key_pair(c, k, &a.password)?.0], true),
         _ => (Vec::new(), false),
     };
-    let empty: (
-        &[Certificate],
-        &[Certificate],
-        &[Arc<certmail_pki::crl::Crl>],
-    ) = (&[], &[], &[]);
+    let empty: Explicit<'_> = (&[], &[], &[]);
     let u = unwrap_with(
         cli,
         &msg,

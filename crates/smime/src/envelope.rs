@@ -325,14 +325,10 @@ pub fn encrypt_cbc_stream<W: std::io::Write + ?Sized>(
     let io = |e: std::io::Error| SmimeError::Io(e.to_string());
     let total: usize = parts.iter().map(|p| p.len()).sum();
     let padded = (total / 16 + 1) * 16;
-    let (head, cek, iv) = envelope_head(padded, recipients, opts)?;
-    let a = match opts.cipher {
-        Cipher::Aes128Cbc => &cipher::AES_128,
-        Cipher::Aes192Cbc => &cipher::AES_192,
-        _ => &cipher::AES_256,
-    };
+    let (head, ck) = envelope_head(padded, 0, recipients, opts)?;
+    let iv: [u8; 16] = ck.iv[..].try_into().map_err(|_| crypto("IV"))?;
     let mut key = StreamingEncryptingKey::less_safe_cbc_pkcs7(
-        UnboundCipherKey::new(a, &cek).map_err(|_| crypto("AES key"))?,
+        UnboundCipherKey::new(cbc_alg(opts.cipher), &ck.cek).map_err(|_| crypto("AES key"))?,
         EncryptionContext::Iv128(FixedLength::from(iv)),
     )
     .map_err(|_| crypto("AES key"))?;
@@ -356,16 +352,25 @@ pub fn encrypt_cbc_stream<W: std::io::Write + ?Sized>(
     enc.finish().map_err(io)
 }
 
-/// The DER up to the encrypted content of an EnvelopedData with `content_len` bytes of
-/// AES-CBC ciphertext, with a fresh key and IV.
+/// A fresh content-encryption key with its IV (CBC) or nonce (GCM).
+struct ContentKey {
+    cek: Zeroizing<Vec<u8>>,
+    iv: Vec<u8>,
+}
+
+/// The DER up to the encrypted content of an EnvelopedData (CBC) or AuthEnvelopedData
+/// (GCM) whose content is `content_len` bytes and is followed by `tail_len` bytes (the GCM
+/// mac), with a fresh key.
 fn envelope_head(
     content_len: usize,
+    tail_len: usize,
     recipients: &[Certificate],
     opts: &EncryptOptions,
-) -> Result<(Vec<u8>, Zeroizing<Vec<u8>>, [u8; 16]), SmimeError> {
+) -> Result<(Vec<u8>, ContentKey), SmimeError> {
     if recipients.is_empty() {
         return Err(SmimeError::Usage("no recipients to encrypt to".into()));
     }
+    let aead = opts.cipher.is_aead();
     let mut cek = Zeroizing::new(vec![0u8; opts.cipher.key_len()]);
     random_bytes(&mut cek).map_err(|_| crypto("RNG"))?;
     let mut ris = Vec::with_capacity(recipients.len());
@@ -376,117 +381,26 @@ fn envelope_head(
         ris.push(ri);
     }
     let ris = asn1::set_of(ris);
-    let mut iv = [0u8; 16];
+    let mut iv = vec![0u8; if aead { 12 } else { 16 }];
     random_bytes(&mut iv).map_err(|_| crypto("RNG"))?;
-    let alg = asn1::alg(opts.cipher.oid(), Some(&asn1::tlv(tag::OCTET_STRING, &iv)));
+    let params = if aead {
+        asn1::seq(&[&asn1::tlv(tag::OCTET_STRING, &iv), &asn1::uint(16)])
+    } else {
+        asn1::tlv(tag::OCTET_STRING, &iv)
+    };
+    let alg = asn1::alg(opts.cipher.oid(), Some(&params));
     let mut eci_prefix = asn1::oid(oids::DATA);
     eci_prefix.extend_from_slice(&alg);
     asn1::push_header(&mut eci_prefix, 0x80, content_len);
     let eci_len = eci_prefix.len() + content_len;
     let eci_hdr = asn1::header(tag::SEQUENCE, eci_len);
-    let version = asn1::uint(if v2 { 2 } else { 0 });
-    let inner_len = version.len() + ris.len() + eci_hdr.len() + eci_len;
+    // RFC 5652 6.1 / RFC 5083 2.1: AuthEnvelopedData is always version 0.
+    let version = asn1::uint(if v2 && !aead { 2 } else { 0 });
+    let inner_len = version.len() + ris.len() + eci_hdr.len() + eci_len + tail_len;
     let inner_hdr = asn1::header(tag::SEQUENCE, inner_len);
     let explicit_len = inner_hdr.len() + inner_len;
     let explicit_hdr = asn1::header(0xa0, explicit_len);
-    let ct_oid = asn1::oid(oids::ENVELOPED_DATA);
-    let outer_len = ct_oid.len() + explicit_hdr.len() + explicit_len;
-    let mut head = asn1::header(tag::SEQUENCE, outer_len);
-    for p in [
-        &ct_oid,
-        &explicit_hdr,
-        &inner_hdr,
-        &version,
-        &ris,
-        &eci_hdr,
-        &eci_prefix,
-    ] {
-        head.extend_from_slice(p);
-    }
-    Ok((head, cek, iv))
-}
-
-/// Encrypts `content` (a MIME entity, CRLF) to every certificate in `recipients`. The
-/// buffer is encrypted in place and becomes the envelope's body.
-pub fn encrypt(
-    mut content: Vec<u8>,
-    recipients: &[Certificate],
-    opts: &EncryptOptions,
-) -> Result<Der3, SmimeError> {
-    if recipients.is_empty() {
-        return Err(SmimeError::Usage("no recipients to encrypt to".into()));
-    }
-    let mut cek = Zeroizing::new(vec![0u8; opts.cipher.key_len()]);
-    random_bytes(&mut cek).map_err(|_| crypto("RNG"))?;
-    let mut ris = Vec::with_capacity(recipients.len());
-    let mut v2 = false;
-    for r in recipients {
-        let (ri, not_v0) = recipient_info(r, &cek, opts)?;
-        v2 |= not_v0;
-        ris.push(ri);
-    }
-    let ris = asn1::set_of(ris);
-    let (alg, mac) = if opts.cipher.is_aead() {
-        let mut nonce = [0u8; 12];
-        random_bytes(&mut nonce).map_err(|_| crypto("RNG"))?;
-        let a = if opts.cipher.key_len() == 16 {
-            &aead::AES_128_GCM
-        } else {
-            &aead::AES_256_GCM
-        };
-        let key = LessSafeKey::new(UnboundKey::new(a, &cek).map_err(|_| crypto("AES key"))?);
-        let tag = key
-            .seal_in_place_separate_tag(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::empty(),
-                &mut content,
-            )
-            .map_err(|_| crypto("AES-GCM"))?;
-        let params = asn1::seq(&[&asn1::tlv(tag::OCTET_STRING, &nonce), &asn1::uint(16)]);
-        (
-            asn1::alg(opts.cipher.oid(), Some(&params)),
-            Some(asn1::tlv(tag::OCTET_STRING, tag.as_ref())),
-        )
-    } else {
-        let mut iv = [0u8; 16];
-        random_bytes(&mut iv).map_err(|_| crypto("RNG"))?;
-        let a = match opts.cipher {
-            Cipher::Aes128Cbc => &cipher::AES_128,
-            Cipher::Aes192Cbc => &cipher::AES_192,
-            _ => &cipher::AES_256,
-        };
-        let key = PaddedBlockEncryptingKey::cbc_pkcs7(
-            UnboundCipherKey::new(a, &cek).map_err(|_| crypto("AES key"))?,
-        )
-        .map_err(|_| crypto("AES key"))?;
-        content.reserve_exact(16);
-        key.less_safe_encrypt(
-            &mut content,
-            EncryptionContext::Iv128(FixedLength::from(iv)),
-        )
-        .map_err(|_| crypto("AES-CBC"))?;
-        (
-            asn1::alg(opts.cipher.oid(), Some(&asn1::tlv(tag::OCTET_STRING, &iv))),
-            None,
-        )
-    };
-    // EncryptedContentInfo header, then the outer headers around it.
-    let mut eci_prefix = asn1::oid(oids::DATA);
-    eci_prefix.extend_from_slice(&alg);
-    asn1::push_header(&mut eci_prefix, 0x80, content.len());
-    let eci_len = eci_prefix.len() + content.len();
-    let eci_hdr = asn1::header(tag::SEQUENCE, eci_len);
-    let version = if opts.cipher.is_aead() {
-        asn1::uint(0)
-    } else {
-        asn1::uint(if v2 { 2 } else { 0 })
-    };
-    let tail = mac.unwrap_or_default();
-    let inner_len = version.len() + ris.len() + eci_hdr.len() + eci_len + tail.len();
-    let inner_hdr = asn1::header(tag::SEQUENCE, inner_len);
-    let explicit_len = inner_hdr.len() + inner_len;
-    let explicit_hdr = asn1::header(0xa0, explicit_len);
-    let ct_oid = asn1::oid(if opts.cipher.is_aead() {
+    let ct_oid = asn1::oid(if aead {
         oids::AUTH_ENVELOPED_DATA
     } else {
         oids::ENVELOPED_DATA
@@ -504,10 +418,60 @@ pub fn encrypt(
     ] {
         head.extend_from_slice(p);
     }
+    Ok((head, ContentKey { cek, iv }))
+}
+
+fn cbc_alg(c: Cipher) -> &'static cipher::Algorithm {
+    match c {
+        Cipher::Aes128Cbc => &cipher::AES_128,
+        Cipher::Aes192Cbc => &cipher::AES_192,
+        _ => &cipher::AES_256,
+    }
+}
+
+/// Encrypts `content` (a MIME entity, CRLF) to every certificate in `recipients`. The
+/// buffer is encrypted in place and becomes the envelope's body.
+pub fn encrypt(
+    mut content: Vec<u8>,
+    recipients: &[Certificate],
+    opts: &EncryptOptions,
+) -> Result<Der3, SmimeError> {
+    if opts.cipher.is_aead() {
+        // The mac OCTET STRING (16 bytes) follows the content.
+        let (head, key) = envelope_head(content.len(), 18, recipients, opts)?;
+        let a = if opts.cipher.key_len() == 16 {
+            &aead::AES_128_GCM
+        } else {
+            &aead::AES_256_GCM
+        };
+        let k = LessSafeKey::new(UnboundKey::new(a, &key.cek).map_err(|_| crypto("AES key"))?);
+        let nonce = Nonce::try_assume_unique_for_key(&key.iv).map_err(|_| crypto("nonce"))?;
+        let mac = k
+            .seal_in_place_separate_tag(nonce, Aad::empty(), &mut content)
+            .map_err(|_| crypto("AES-GCM"))?;
+        return Ok(Der3 {
+            head,
+            body: content,
+            tail: asn1::tlv(tag::OCTET_STRING, mac.as_ref()),
+        });
+    }
+    let padded = (content.len() / 16 + 1) * 16;
+    let (head, key) = envelope_head(padded, 0, recipients, opts)?;
+    let iv: [u8; 16] = key.iv[..].try_into().map_err(|_| crypto("IV"))?;
+    let k = PaddedBlockEncryptingKey::cbc_pkcs7(
+        UnboundCipherKey::new(cbc_alg(opts.cipher), &key.cek).map_err(|_| crypto("AES key"))?,
+    )
+    .map_err(|_| crypto("AES key"))?;
+    content.reserve_exact(16);
+    k.less_safe_encrypt(
+        &mut content,
+        EncryptionContext::Iv128(FixedLength::from(iv)),
+    )
+    .map_err(|_| crypto("AES-CBC"))?;
     Ok(Der3 {
         head,
         body: content,
-        tail,
+        tail: Vec::new(),
     })
 }
 
@@ -811,11 +775,7 @@ impl Enveloped<'_> {
 
     /// Recovers the content-encryption key with `kp`, if one of the RecipientInfos names it.
     /// `Ok(None)`: no RecipientInfo for this key.
-    fn cek_for(
-        &self,
-        kp: &KeyPair,
-        key_len: usize,
-    ) -> Result<Option<(Zeroizing<Vec<u8>>, String)>, SmimeError> {
+    fn cek_for(&self, kp: &KeyPair, key_len: usize) -> Result<Option<RecoveredKey>, SmimeError> {
         for ri in &self.recipients {
             match (ri, &kp.key) {
                 (
@@ -1006,6 +966,9 @@ pub fn decrypt_owned(
     Ok((der, prepared.info))
 }
 
+/// A recovered content-encryption key and the name of the key algorithm that carried it.
+type RecoveredKey = (Zeroizing<Vec<u8>>, String);
+
 /// Everything needed to decrypt, owned (so the content buffer can be mutated).
 struct Prepared {
     cek: Zeroizing<Vec<u8>>,
@@ -1046,7 +1009,7 @@ impl Prepared {
                     ),
                     _ => return Err(SmimeError::Malformed("AES-CBC IV is not 16 bytes".into())),
                 };
-                if buf.is_empty() || buf.len() % alg.block_len() != 0 {
+                if buf.is_empty() || !buf.len().is_multiple_of(alg.block_len()) {
                     return Err(SmimeError::Decrypt);
                 }
                 let key = PaddedBlockDecryptingKey::cbc_pkcs7(

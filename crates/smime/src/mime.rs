@@ -282,10 +282,8 @@ pub fn multipart_parts<'a>(body: &'a [u8], boundary: &str) -> Result<Vec<&'a [u8
         // The part before ends before the CRLF (or LF) preceding the delimiter.
         let before = if at >= 2 && &body[at - 2..at] == b"\r\n" {
             at - 2
-        } else if at >= 1 {
-            at - 1
         } else {
-            0
+            at.saturating_sub(1)
         };
         starts.push((before, line_end));
         pos = line_end;
