@@ -401,6 +401,37 @@ fn cell(f: impl FnOnce() -> Result<(), String>) -> Cell {
     }
 }
 
+/// A message with the MIME structures signatures break on (LF here; written with CRLF).
+const RICH: &str = "Content-Type: multipart/mixed; boundary=\"outer\"
+
+This is a multi-part message in MIME format.
+--outer
+Content-Type: multipart/alternative;
+ boundary=\"inner\"
+
+--inner
+Content-Type: text/plain; charset=utf-8
+Content-Transfer-Encoding: quoted-printable
+
+R=C3=A9sum=C3=A9: this is a test. A long line with a soft break that goes on=
+ and on =3D done.
+--inner
+Content-Type: text/html; charset=utf-8
+Content-Transfer-Encoding: 8bit
+
+<p>R\u{e9}sum\u{e9}: this is a test.</p>
+--inner--
+
+--outer
+Content-Type: application/octet-stream; name=\"data.bin\"
+Content-Transfer-Encoding: base64
+Content-Disposition: attachment;
+\tfilename=\"data.bin\"
+
+AAECAwQFBgcICQ==
+--outer--
+";
+
 const NO_GPGSM_PSS: &str = "gpgsm 2.2 cannot verify RSA-PSS";
 const NO_GCM: &str = "no AuthEnvelopedData support";
 const NO_OAEP: &str = "no RSA-OAEP support";
@@ -591,6 +622,73 @@ fn smime_interop_matrix() {
                         f.gpgsm(&["--verify", "bad-sig.der", "bad-part.bin"], None),
                         "gpgsm",
                     )
+                }),
+                Cell::NotApplicable(NO_PY_VERIFY),
+            ],
+        );
+    }
+    // MIME fidelity: nested multiparts, quoted-printable, 8bit and base64 parts, folded headers.
+    f.write("rich.eml", RICH.replace('\n', "\r\n").as_bytes());
+    {
+        let signed = f
+            .certmail_ok(&[
+                "smime",
+                "sign",
+                "--cert",
+                "alice.pem",
+                "--key",
+                "alice.key",
+                "rich.eml",
+            ])
+            .expect("sign rich");
+        f.write("cm-rich.eml", &signed);
+        let (part, der) = smime_parts(&signed).expect("split");
+        f.write("cm-rich-part.bin", &part);
+        f.write("cm-rich-sig.der", &der);
+        m.row(
+            w,
+            "signed, nested multipart (quoted-printable, 8bit, base64 parts, folded headers)",
+            vec![
+                cell(|| {
+                    f.run(
+                        "openssl",
+                        &[
+                            "cms",
+                            "-verify",
+                            "-in",
+                            "cm-rich.eml",
+                            "-CAfile",
+                            "root.pem",
+                            "-out",
+                            "ossl-rich.txt",
+                        ],
+                    )?;
+                    let got = f.read("ossl-rich.txt");
+                    if got.windows(16).any(|w| w == b"AAECAwQFBgcICQ==") {
+                        Ok(())
+                    } else {
+                        Err("attachment missing".into())
+                    }
+                }),
+                cell(|| {
+                    f.cmsutil(&[
+                        "-D",
+                        "-i",
+                        "cm-rich-sig.der",
+                        "-c",
+                        "cm-rich-part.bin",
+                        "-o",
+                        "/dev/null",
+                    ])
+                    .map(|_| ())
+                }),
+                cell(|| {
+                    let o = f.gpgsm(&["--verify", "cm-rich-sig.der", "cm-rich-part.bin"], None)?;
+                    if text(&o.stdout).contains("TRUST_FULLY") {
+                        Ok(())
+                    } else {
+                        Err(text(&o.stdout))
+                    }
                 }),
                 Cell::NotApplicable(NO_PY_VERIFY),
             ],
@@ -979,6 +1077,90 @@ fn smime_interop_matrix() {
             Cell::NotApplicable("covered by the opaque row (NSS always writes BER)"),
             Cell::NotApplicable("covered by the opaque row (gpgsm always writes BER)"),
             Cell::NotApplicable("cryptography writes DER only"),
+        ],
+    );
+    m.row(
+        r,
+        "signed, nested multipart (quoted-printable, 8bit, base64 parts, folded headers)",
+        vec![
+            cell(|| {
+                ossl(
+                    &[
+                        &["cms", "-sign", "-crlfeol", "-in", "rich.eml"][..],
+                        &a,
+                        &["-out", "o.eml"],
+                    ]
+                    .concat(),
+                )?;
+                verify("o.eml")
+            }),
+            cell(|| {
+                let rich = f.read("rich.eml");
+                f.cmsutil(&["-S", "-N", "alice", "-T", "-i", "rich.eml", "-o", "n.p7s"])?;
+                f.write(
+                    "n.eml",
+                    &multipart_signed("alice@example.com", &rich, &f.read("n.p7s")),
+                );
+                verify("n.eml")
+            }),
+            cell(|| {
+                let rich = f.read("rich.eml");
+                f.gpgsm(
+                    &[
+                        "--passphrase-fd",
+                        "0",
+                        "-u",
+                        "alice@example.com",
+                        "--detach-sign",
+                        "-o",
+                        "g.p7s",
+                        "rich.eml",
+                    ],
+                    Some(b"pw\n"),
+                )?;
+                f.write(
+                    "g.eml",
+                    &multipart_signed("alice@example.com", &rich, &f.read("g.p7s")),
+                );
+                verify("g.eml")
+            }),
+            cell(|| {
+                f.python(&[
+                    "sign",
+                    "alice.pem",
+                    "alice.key",
+                    "rich.eml",
+                    "p.eml",
+                    "smime-detached",
+                ])?;
+                verify("p.eml")
+            }),
+        ],
+    );
+    m.row(
+        r,
+        "signed, then saved with LF line ends (Unix mailbox)",
+        vec![
+            cell(|| {
+                ossl(
+                    &[
+                        &["cms", "-sign", "-crlfeol", "-in", "rich.eml"][..],
+                        &a,
+                        &["-out", "o.eml"],
+                    ]
+                    .concat(),
+                )?;
+                let lf: Vec<u8> = f
+                    .read("o.eml")
+                    .into_iter()
+                    .filter(|b| *b != b'\r')
+                    .collect();
+                f.write("lf.eml", &lf);
+                verify("lf.eml")
+            }),
+            Cell::NotApplicable("same MIME path as OpenSSL"),
+            Cell::NotApplicable("same MIME path as OpenSSL"),
+            Cell::NotApplicable("same MIME path as OpenSSL"),
         ],
     );
     m.row(
