@@ -212,6 +212,54 @@ fn wrong_key_tampering_and_garbage_give_typed_errors() {
         Err(SmimeError::Decrypt) => {}
         other => panic!("expected the uniform decryption error, got {other:?}"),
     }
+    // An unknown content cipher (the AES-256-CBC OID changed to an unassigned arc): a typed
+    // "unsupported" error naming it.
+    let aes256 = [
+        0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x01, 0x2a,
+    ];
+    let mut der = certmail_smime::b64::decode(&body_of(&enc)).expect("b64");
+    let pos = der
+        .windows(aes256.len())
+        .position(|w| w == aes256)
+        .expect("cipher OID");
+    der[pos + 10] = 0x7f;
+    let mut unknown = enc[..hdr_end].to_vec();
+    unknown.extend_from_slice(&certmail_smime::b64::encode_to_vec(&der));
+    match message::unwrap(&unknown, &[&alice.kp], &UnwrapOptions::default()) {
+        Err(SmimeError::Unsupported(what)) => {
+            assert!(what.contains("2.16.840.1.101.3.4.1.127"), "{what}")
+        }
+        other => panic!("expected Unsupported, got {other:?}"),
+    }
+    // An unknown digest in a signature: reported on the signer, not a crash.
+    let signed = sign(&alice, false, &SignOptions::default());
+    let sha256 = [
+        0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01,
+    ];
+    let mut der = certmail_smime::b64::decode(&body_of(&signed)).expect("b64");
+    for i in (0..der.len() - sha256.len()).rev() {
+        if der[i..i + sha256.len()] == sha256 {
+            der[i + 10] = 0x55;
+        }
+    }
+    let h_end = signed
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("hdr")
+        + 4;
+    let mut bad = signed[..h_end].to_vec();
+    bad.extend_from_slice(&certmail_smime::b64::encode_to_vec(&der));
+    let u = message::unwrap(&bad, &[], &UnwrapOptions::default()).expect("unwrap");
+    let s: Vec<_> = u.signers().collect();
+    assert!(!s[0].verified);
+    assert!(
+        s[0].failure
+            .as_deref()
+            .unwrap_or("")
+            .contains("unsupported digest"),
+        "{:?}",
+        s[0].failure
+    );
     // Garbage in the pkcs7-mime body.
     let junk = b"Content-Type: application/pkcs7-mime; smime-type=enveloped-data\r\nContent-Transfer-Encoding: base64\r\n\r\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA\r\n";
     assert!(matches!(
