@@ -117,9 +117,11 @@ impl App {
     }
 
     /// Imports the certificates of every layer with a verified signature (the usual way a
-    /// partner's certificate arrives). Roots are not trusted by this.
+    /// partner's certificate arrives). Roots are not trusted by this. Each certificate is
+    /// imported on its own: one the store refuses does not stop the others, nor the
+    /// verification. Returns how many were new or already present.
     pub async fn smime_collect(&self, u: &Unwrapped) -> Result<usize> {
-        let mut pem = String::new();
+        let mut n = 0;
         for l in &u.layers {
             if let Layer::Signed {
                 signers,
@@ -129,18 +131,17 @@ impl App {
                 && signers.iter().any(|s| s.verified)
             {
                 for c in certificates {
-                    pem.push_str(&c.to_pem());
+                    if self
+                        .import_bytes(&c.der, &ImportOptions::default())
+                        .await
+                        .is_ok()
+                    {
+                        n += 1;
+                    }
                 }
             }
         }
-        if pem.is_empty() {
-            return Ok(0);
-        }
-        let items = self
-            .import_bytes(pem.as_bytes(), &ImportOptions::default())
-            .await
-            .map_err(|e| AppError::Setting(format!("collecting certificates: {e}")))?;
-        Ok(items.len())
+        Ok(n)
     }
 
     /// Fills in the trust verdict of every signer (see [`judge_time`] for the time used).
