@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use certmail_app::trust::{Verdict, certificates_from_files, crls_from_files};
+use certmail_app::trust::{Verdict, certificates_from_files};
 use certmail_app::{App, AppError};
 use certmail_crypto::AwsLcOps;
 use certmail_pki::Certificate;
@@ -476,15 +476,10 @@ async fn decrypt(cli: &Cli, a: &DecryptArgs) -> Result<ExitCode, Failure> {
 
 async fn verify(cli: &Cli, a: &VerifyArgs) -> Result<ExitCode, Failure> {
     let msg = read_input(a.input.as_ref())?;
-    let at = crate::verify_cmd::parse_at(a.at.as_deref())?;
     let stateless = !a.root.is_empty() || !a.intermediate.is_empty() || !a.crl.is_empty();
-    let roots = cert_files(&a.root)?;
-    let inter = cert_files(&a.intermediate)?;
-    let crls: Vec<Arc<certmail_pki::crl::Crl>> = crls_from_files(&a.crl)
-        .map_err(|(f, e)| bad_input(format!("{f}: {e}")))?
-        .into_iter()
-        .map(Arc::new)
-        .collect();
+    let t = crate::verify_cmd::trust_inputs(&a.root, &a.intermediate, &a.crl, a.at.as_deref())?;
+    let (roots, inter, at) = (t.roots, t.intermediates, t.at);
+    let crls: Vec<Arc<certmail_pki::crl::Crl>> = t.crls.into_iter().map(Arc::new).collect();
     let opts = UnwrapOptions {
         allow_sha1: a.allow_sha1,
         extra_certs: inter.clone(),

@@ -64,6 +64,34 @@ pub fn print_verdict(cert: &Certificate, v: &Verdict, json: bool) {
     }
 }
 
+/// Explicit trust inputs read from files (`--root`, `--intermediate`, `--crl`, `--at`).
+pub struct TrustInputs {
+    /// Trust anchors.
+    pub roots: Vec<Certificate>,
+    /// Untrusted intermediates.
+    pub intermediates: Vec<Certificate>,
+    /// CRLs.
+    pub crls: Vec<certmail_pki::crl::Crl>,
+    /// Validation time.
+    pub at: i64,
+}
+
+/// Reads the explicit trust inputs; a bad file is a usage error (exit 2) naming it.
+pub fn trust_inputs(
+    root: &[std::path::PathBuf],
+    intermediate: &[std::path::PathBuf],
+    crl: &[std::path::PathBuf],
+    at: Option<&str>,
+) -> Result<TrustInputs, Failure> {
+    let bad_file = |(f, e): (String, certmail_app::FileError)| usage(format!("{f}: {e}"));
+    Ok(TrustInputs {
+        roots: certificates_from_files(root).map_err(bad_file)?,
+        intermediates: certificates_from_files(intermediate).map_err(bad_file)?,
+        crls: crls_from_files(crl).map_err(bad_file)?,
+        at: parse_at(at)?,
+    })
+}
+
 /// The stateless verifier.
 pub fn stateless(a: &VerifyArgs) -> Result<ExitCode, Failure> {
     let bad_file = |(f, e): (String, certmail_app::FileError)| usage(format!("{f}: {e}"));
@@ -72,11 +100,14 @@ pub fn stateless(a: &VerifyArgs) -> Result<ExitCode, Failure> {
         .into_iter()
         .next()
         .ok_or_else(|| usage(format!("{}: no certificate", a.cert.display())))?;
-    let anchors = certificates_from_files(&a.root).map_err(bad_file)?;
-    let intermediates = certificates_from_files(&a.intermediate).map_err(bad_file)?;
-    let crls = crls_from_files(&a.crl).map_err(bad_file)?;
+    let TrustInputs {
+        roots: anchors,
+        intermediates,
+        crls,
+        at,
+    } = trust_inputs(&a.root, &a.intermediate, &a.crl, a.at.as_deref())?;
     let opts = Options {
-        time: parse_at(a.at.as_deref())?,
+        time: at,
         allow_sha1: a.allow_sha1,
         purpose: purpose(a.purpose),
         peer_name: a.email.as_ref().map(|e| PeerName::Email(e.clone())),

@@ -218,6 +218,28 @@ impl<'a> Element<'a> {
     }
 }
 
+/// Opens a CMS ContentInfo: returns its content type (dotted) and the children of the
+/// content SEQUENCE inside `[0] EXPLICIT` (`what` names it in errors).
+pub fn content_info<'a>(
+    der: &'a [u8],
+    what: &str,
+) -> Result<(String, Vec<Element<'a>>), SmimeError> {
+    let ci = Element::parse(der)?.expect(tag::SEQUENCE, "ContentInfo")?;
+    let c = ci.children()?;
+    let ct = c.first().ok_or_else(|| err("empty ContentInfo"))?.oid()?;
+    let content = c
+        .get(1)
+        .filter(|e| e.tag == 0xa0)
+        .ok_or_else(|| err("ContentInfo without content"))?
+        .children()?;
+    let inner = content
+        .first()
+        .ok_or_else(|| SmimeError::Malformed(format!("empty {what}")))?
+        .expect(tag::SEQUENCE, what)?
+        .children()?;
+    Ok((ct, inner))
+}
+
 fn contains_indefinite(raw: &[u8]) -> bool {
     // Cheap conservative check: re-parse and look for 0x80 lengths in constructed headers.
     fn walk(data: &[u8], depth: usize) -> bool {

@@ -117,16 +117,7 @@ fn crypto(what: &str) -> SmimeError {
 
 /// The SubjectPublicKeyInfo DER of a certificate (for aws-lc-rs key parsing).
 fn spki_der(cert: &Certificate) -> Result<Vec<u8>, SmimeError> {
-    let top = Element::parse(&cert.der)?.children()?;
-    let tbs = top
-        .first()
-        .ok_or_else(|| SmimeError::Malformed("empty certificate".into()))?
-        .children()?;
-    let skip = usize::from(tbs.first().is_some_and(|e| e.tag == 0xa0));
-    tbs.get(skip + 5)
-        .filter(|e| e.tag == tag::SEQUENCE)
-        .map(|e| e.raw.to_vec())
-        .ok_or_else(|| SmimeError::Malformed("certificate without a public key".into()))
+    Ok(crate::keys::tbs_field(cert, 5)?.raw.to_vec())
 }
 
 fn oaep_params_sha256() -> Vec<u8> {
@@ -650,12 +641,7 @@ fn parse_ri(e: Element<'_>) -> Result<RecipientInfo<'_>, SmimeError> {
 
 /// Parses an EnvelopedData or AuthEnvelopedData ContentInfo (DER or BER).
 pub fn parse(der: &[u8]) -> Result<Enveloped<'_>, SmimeError> {
-    let ci = Element::parse(der)?.expect(tag::SEQUENCE, "ContentInfo")?;
-    let c = ci.children()?;
-    let ct = c
-        .first()
-        .ok_or_else(|| SmimeError::Malformed("empty ContentInfo".into()))?
-        .oid()?;
+    let (ct, ed) = asn1::content_info(der, "EnvelopedData")?;
     let authenticated = match ct.as_str() {
         oids::ENVELOPED_DATA => false,
         oids::AUTH_ENVELOPED_DATA => true,
@@ -665,16 +651,6 @@ pub fn parse(der: &[u8]) -> Result<Enveloped<'_>, SmimeError> {
             )));
         }
     };
-    let body = c
-        .get(1)
-        .filter(|e| e.tag == 0xa0)
-        .ok_or_else(|| SmimeError::Malformed("ContentInfo without content".into()))?
-        .children()?;
-    let ed = body
-        .first()
-        .ok_or_else(|| SmimeError::Malformed("empty EnvelopedData".into()))?
-        .expect(tag::SEQUENCE, "EnvelopedData")?
-        .children()?;
     let mut i = 1;
     if ed.get(i).is_some_and(|e| e.tag == 0xa0) {
         i += 1; // originatorInfo

@@ -116,22 +116,26 @@ pub struct Ids {
     pub ski: Option<Vec<u8>>,
 }
 
-/// Reads the identifiers from the certificate's DER.
-pub fn ids_of(cert: &Certificate) -> Result<Ids, SmimeError> {
+/// Field `n` of the TBSCertificate after the optional version (0 serial, 1 signature,
+/// 2 issuer, 3 validity, 4 subject, 5 subjectPublicKeyInfo), borrowed from the DER.
+pub fn tbs_field(cert: &Certificate, n: usize) -> Result<Element<'_>, SmimeError> {
     let top = Element::parse(&cert.der)?.children()?;
     let tbs = top
         .first()
         .ok_or_else(|| SmimeError::Malformed("empty certificate".into()))?
         .children()?;
     let skip = usize::from(tbs.first().is_some_and(|e| e.tag == 0xa0));
-    let serial = tbs
-        .get(skip)
-        .filter(|e| e.tag == tag::INTEGER)
-        .ok_or_else(|| SmimeError::Malformed("certificate without serial".into()))?;
-    let issuer = tbs
-        .get(skip + 2)
-        .filter(|e| e.tag == tag::SEQUENCE)
-        .ok_or_else(|| SmimeError::Malformed("certificate without issuer".into()))?;
+    let want = if n == 0 { tag::INTEGER } else { tag::SEQUENCE };
+    tbs.get(skip + n)
+        .copied()
+        .filter(|e| e.tag == want)
+        .ok_or_else(|| SmimeError::Malformed(format!("certificate without TBS field {n}")))
+}
+
+/// Reads the identifiers from the certificate's DER.
+pub fn ids_of(cert: &Certificate) -> Result<Ids, SmimeError> {
+    let serial = tbs_field(cert, 0)?;
+    let issuer = tbs_field(cert, 2)?;
     Ok(Ids {
         issuer: issuer.raw.to_vec(),
         serial: serial.raw.to_vec(),

@@ -53,25 +53,14 @@ fn split_parts(msg: &[u8]) -> Result<SplitParts<'_>, SmimeError> {
 }
 
 fn split(msg: &[u8]) -> Result<Split, SmimeError> {
-    let e = mime::parse(msg)?;
-    let mut outer = Vec::new();
-    let mut content = Vec::new();
-    for h in &e.headers {
-        if h.is_content() {
-            content.extend_from_slice(&mime::canonical(h.raw));
-        } else if !h.is("MIME-Version") {
-            outer.extend_from_slice(&mime::canonical(h.raw));
-        }
-    }
-    if content.is_empty() {
-        content.extend_from_slice(b"Content-Type: text/plain; charset=us-ascii\r\n");
-    }
-    let body = mime::canonical(e.body);
-    let mut entity = Vec::with_capacity(content.len() + 2 + body.len() + 16);
-    entity.extend_from_slice(&content);
-    entity.extend_from_slice(b"\r\n");
-    entity.extend_from_slice(&body);
-    Ok(Split { outer, entity })
+    let p = split_parts(msg)?;
+    let mut entity = Vec::with_capacity(p.content_headers.len() + p.body.len() + 16);
+    entity.extend_from_slice(&p.content_headers);
+    entity.extend_from_slice(&p.body);
+    Ok(Split {
+        outer: p.outer,
+        entity,
+    })
 }
 
 fn write_der_base64<W: Write + ?Sized>(der: &Der3, w: &mut W) -> std::io::Result<()> {

@@ -347,27 +347,12 @@ pub struct SignerCheck {
 
 /// Parses a SignedData ContentInfo (DER or BER).
 pub fn parse(der: &[u8]) -> Result<SignedData<'_>, SmimeError> {
-    let ci = Element::parse(der)?.expect(tag::SEQUENCE, "ContentInfo")?;
-    let c = ci.children()?;
-    let ct = c
-        .first()
-        .ok_or_else(|| SmimeError::Malformed("empty ContentInfo".into()))?
-        .oid()?;
+    let (ct, sd) = asn1::content_info(der, "SignedData")?;
     if ct != oids::SIGNED_DATA {
         return Err(SmimeError::Malformed(format!(
             "not a signed-data object (content type {ct})"
         )));
     }
-    let sd = c
-        .get(1)
-        .filter(|e| e.tag == 0xa0)
-        .ok_or_else(|| SmimeError::Malformed("ContentInfo without content".into()))?
-        .children()?;
-    let sd = sd
-        .first()
-        .ok_or_else(|| SmimeError::Malformed("empty SignedData".into()))?
-        .expect(tag::SEQUENCE, "SignedData")?
-        .children()?;
     let eci = sd
         .get(2)
         .ok_or_else(|| SmimeError::Malformed("encapContentInfo".into()))?
