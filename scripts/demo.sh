@@ -13,3 +13,13 @@ fi
 "$certmail" --data-dir "$data" root import samples/root.pem
 "$certmail" --data-dir "$data" key import samples/alice.p12 --password-file samples/alice-password.txt
 "$certmail" --data-dir "$data" cert list
+# S/MIME with the stored key: sign as Alice, encrypt to Alice (selected by address), then
+# decrypt and verify with the stores.
+alice=$("$certmail" --data-dir "$data" cert list --email alice@example.com --with-key --json |
+    sed -n 's/.*"sha256": *"\([0-9a-f]*\)".*/\1/p' | head -n 1)
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+"$certmail" --data-dir "$data" smime sign --signer "$alice" samples/hello.eml >"$out/signed.eml"
+"$certmail" --data-dir "$data" smime encrypt --to alice@example.com "$out/signed.eml" >"$out/encrypted.eml"
+"$certmail" --data-dir "$data" smime decrypt "$out/encrypted.eml" >"$out/decrypted.eml"
+"$certmail" --data-dir "$data" smime verify "$out/decrypted.eml" | grep '^X-Certmail-'
