@@ -327,3 +327,44 @@ fn nested_layers_are_all_reported() {
         Err(SmimeError::Limit(_))
     ));
 }
+
+#[test]
+fn in_place_and_streamed_envelopes_agree() {
+    use certmail_smime::envelope;
+    let pki = TestPki::new("smime-der3");
+    let alice = party(&pki, "alice@example.com", 50, true);
+    let carol = party(&pki, "carol@example.com", 51, false);
+    let content = b"Content-Type: text/plain\r\n\r\nsecret\r\n".repeat(1000);
+    let certs = vec![alice.kp.cert.clone(), carol.kp.cert.clone()];
+    for cipher in [Cipher::Aes128Cbc, Cipher::Aes256Cbc, Cipher::Aes256Gcm] {
+        let opts = EncryptOptions {
+            cipher,
+            ..Default::default()
+        };
+        // The buffer API (in place).
+        let der = envelope::encrypt(content.clone(), &certs, &opts).expect("encrypt");
+        for who in [&alice, &carol] {
+            let (plain, info) = envelope::decrypt_owned(der.concat(), &[&who.kp]).expect("decrypt");
+            assert_eq!(plain, content, "{cipher:?}");
+            assert_eq!(info.recipients.len(), 2);
+        }
+        // The streaming API writes the same structure as base64 (CBC only).
+        if !cipher.is_aead() {
+            let mut b64 = Vec::new();
+            envelope::encrypt_cbc_stream(
+                &[&content[..10], &content[10..]],
+                &certs,
+                &opts,
+                &mut b64,
+            )
+            .expect("stream");
+            let der = certmail_smime::b64::decode(&b64).expect("b64");
+            let env = envelope::parse(&der).expect("parse");
+            let (plain, _) = env.decrypt(&[&carol.kp]).expect("decrypt");
+            assert_eq!(plain, content);
+        } else {
+            let mut sink = Vec::new();
+            assert!(envelope::encrypt_cbc_stream(&[&content], &certs, &opts, &mut sink).is_err());
+        }
+    }
+}
