@@ -90,13 +90,13 @@ impl App {
     /// Unwraps every layer of `msg` with `given` keys plus any key in the key store that a
     /// RecipientInfo names, then judges every signer with the trust engine at `at` and
     /// collects the certificates of validly signed layers into the certificate store.
-    pub async fn smime_unwrap(
+    pub async fn smime_unwrap<'m>(
         &self,
-        msg: &[u8],
+        msg: &'m [u8],
         given: Vec<KeyPair>,
         opts: &UnwrapOptions,
         at: i64,
-    ) -> Result<Unwrapped> {
+    ) -> Result<Unwrapped<'m>> {
         let mut keys = given;
         let mut unwrapped = loop {
             let refs: Vec<&KeyPair> = keys.iter().collect();
@@ -120,7 +120,7 @@ impl App {
     /// partner's certificate arrives). Roots are not trusted by this. Each certificate is
     /// imported on its own: one the store refuses does not stop the others, nor the
     /// verification. Returns how many were new or already present.
-    pub async fn smime_collect(&self, u: &Unwrapped) -> Result<usize> {
+    pub async fn smime_collect(&self, u: &Unwrapped<'_>) -> Result<usize> {
         let mut n = 0;
         for l in &u.layers {
             if let Layer::Signed {
@@ -145,7 +145,7 @@ impl App {
     }
 
     /// Fills in the trust verdict of every signer (see [`judge_time`] for the time used).
-    pub async fn smime_judge(&self, u: &mut Unwrapped, at: i64) -> Result<()> {
+    pub async fn smime_judge(&self, u: &mut Unwrapped<'_>, at: i64) -> Result<()> {
         for s in u.signers_mut() {
             let Some(sha) = s.thumbprint.clone() else {
                 s.trust = Some(Trust {

@@ -310,7 +310,7 @@ async fn encrypt(cli: &Cli, a: &EncryptArgs) -> Result<ExitCode, Failure> {
 /// Stateless trust: the given roots, intermediates (plus the certificates in the message)
 /// and CRLs, at `at` — re-checked at the signing time for a certificate expired since.
 fn judge_stateless(
-    u: &mut Unwrapped,
+    u: &mut Unwrapped<'_>,
     roots: &[Certificate],
     intermediates: &[Certificate],
     crls: &[Arc<certmail_pki::crl::Crl>],
@@ -361,14 +361,14 @@ fn judge_stateless(
     }
 }
 
-fn write_result(u: &Unwrapped) -> Result<(), Failure> {
+fn write_result(u: &Unwrapped<'_>) -> Result<(), Failure> {
     let headers = message::report_headers(&u.layers);
     let mut out = stdout_buffered();
     message::write_with_headers(&u.message, &headers, &mut out).map_err(smime_failure)?;
     flush(out)
 }
 
-fn summary(u: &Unwrapped) {
+fn summary(u: &Unwrapped<'_>) {
     for (i, l) in u.layers.iter().enumerate() {
         match l {
             message::Layer::Encrypted(d) => eprintln!(
@@ -414,14 +414,14 @@ fn summary(u: &Unwrapped) {
     }
 }
 
-async fn unwrap_with(
+async fn unwrap_with<'m>(
     cli: &Cli,
-    msg: &[u8],
+    msg: &'m [u8],
     given: Vec<KeyPair>,
     stateless: Option<Explicit<'_>>,
     opts: &UnwrapOptions,
     at: i64,
-) -> Result<Unwrapped, Failure> {
+) -> Result<Unwrapped<'m>, Failure> {
     match stateless {
         Some((roots, inter, crls)) => {
             let refs: Vec<&KeyPair> = given.iter().collect();
@@ -454,7 +454,6 @@ async fn decrypt(cli: &Cli, a: &DecryptArgs) -> Result<ExitCode, Failure> {
         certmail_app::now(),
     )
     .await?;
-    drop(msg);
     if !u
         .layers
         .iter()

@@ -240,6 +240,29 @@ pub fn content_info<'a>(
     Ok((ct, inner))
 }
 
+/// Moves `chunks` (sub-slices of `buf`, in order) to the front of `buf` and truncates it
+/// to their total: the content of a BER string, joined in place.
+pub fn join_in_place(buf: &mut Vec<u8>, ranges: &[(usize, usize)]) {
+    let mut w = 0;
+    for &(s, e) in ranges {
+        buf.copy_within(s..e, w);
+        w += e - s;
+    }
+    buf.truncate(w);
+}
+
+/// The positions of `chunks` (sub-slices of `base`) within `base`.
+pub fn ranges_in(base: &[u8], chunks: &[&[u8]]) -> Vec<(usize, usize)> {
+    let b = base.as_ptr() as usize;
+    chunks
+        .iter()
+        .map(|c| {
+            let s = c.as_ptr() as usize - b;
+            (s, s + c.len())
+        })
+        .collect()
+}
+
 fn contains_indefinite(raw: &[u8]) -> bool {
     // Cheap conservative check: re-parse and look for 0x80 lengths in constructed headers.
     fn walk(data: &[u8], depth: usize) -> bool {

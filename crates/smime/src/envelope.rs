@@ -921,23 +921,9 @@ pub fn decrypt_owned(
     let (prepared, ranges) = {
         let env = parse(&der)?;
         let p = env.prepare(keys)?;
-        let base = der.as_ptr() as usize;
-        let ranges: Vec<(usize, usize)> = env
-            .content
-            .iter()
-            .map(|c| {
-                let s = c.as_ptr() as usize - base;
-                (s, s + c.len())
-            })
-            .collect();
-        (p, ranges)
+        (p, asn1::ranges_in(&der, &env.content))
     };
-    let mut w = 0;
-    for (s, e) in ranges {
-        der.copy_within(s..e, w);
-        w += e - s;
-    }
-    der.truncate(w);
+    asn1::join_in_place(&mut der, &ranges);
     prepared.run(&mut der)?;
     Ok((der, prepared.info))
 }

@@ -10,7 +10,7 @@ use crate::envelope::{self, Decrypted, Der3, EncryptOptions};
 use crate::keys::{CertId, KeyPair};
 use crate::mime::{self, Entity};
 use crate::signed::{self, SignOptions, SignerCheck};
-use crate::{SmimeError, b64};
+use crate::{SmimeError, asn1, b64};
 
 /// Most S/MIME layers unwrapped in one message.
 pub const MAX_LAYERS: usize = 8;
@@ -81,10 +81,15 @@ pub fn sign_message<W: Write + ?Sized>(
     detached: bool,
     out: &mut W,
 ) -> Result<(), SmimeError> {
-    let Split { outer, entity } = split(msg)?;
+    let SplitParts {
+        outer,
+        content_headers,
+        body,
+    } = split_parts(msg)?;
+    let parts: [&[u8]; 2] = [&content_headers, &body];
     let io = |e: std::io::Error| SmimeError::Io(e.to_string());
     if detached {
-        let sig = signed::sign(signed::Content::Detached(&entity), signer, chain, opts)?;
+        let sig = signed::sign(&parts, false, signer, chain, opts)?;
         let hash = signed::effective_hash(signer, opts);
         let b = mime::boundary();
         out.write_all(&outer).map_err(io)?;
@@ -94,7 +99,8 @@ pub fn sign_message<W: Write + ?Sized>(
             signed::micalg(hash)
         )
         .map_err(io)?;
-        out.write_all(&entity).map_err(io)?;
+        out.write_all(&content_headers).map_err(io)?;
+        out.write_all(&body).map_err(io)?;
         write!(
             out,
             "\r\n--{b}\r\nContent-Type: application/pkcs7-signature; name=\"smime.p7s\"\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=\"smime.p7s\"\r\nContent-Description: S/MIME Cryptographic Signature\r\n\r\n"
@@ -103,13 +109,17 @@ pub fn sign_message<W: Write + ?Sized>(
         write_der_base64(&sig, out).map_err(io)?;
         write!(out, "\r\n--{b}--\r\n").map_err(io)?;
     } else {
-        let der = signed::sign(signed::Content::Encapsulated(entity), signer, chain, opts)?;
+        let der = signed::sign(&parts, true, signer, chain, opts)?;
         out.write_all(&outer).map_err(io)?;
         out.write_all(
             b"MIME-Version: 1.0\r\nContent-Type: application/pkcs7-mime; smime-type=signed-data;\r\n name=\"smime.p7m\"\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=\"smime.p7m\"\r\nContent-Description: S/MIME Signed Message\r\n\r\n",
         )
         .map_err(io)?;
-        write_der_base64(&der, out).map_err(io)?;
+        let mut enc = b64::LineEncoder::new(out);
+        for p in [&der.head[..], &content_headers, &body, &der.tail] {
+            enc.write(p).map_err(io)?;
+        }
+        enc.finish().map_err(io)?;
     }
     Ok(())
 }
@@ -291,14 +301,15 @@ pub enum Layer {
 
 /// The result of unwrapping.
 #[derive(Debug)]
-pub struct Unwrapped {
-    /// The message after unwrapping (without report headers).
-    pub message: Vec<u8>,
+pub struct Unwrapped<'m> {
+    /// The message after unwrapping (without report headers); the input itself when no
+    /// layer had to be taken off.
+    pub message: std::borrow::Cow<'m, [u8]>,
     /// The layers, outermost first.
     pub layers: Vec<Layer>,
 }
 
-impl Unwrapped {
+impl Unwrapped<'_> {
     /// Every signer of every layer.
     pub fn signers(&self) -> impl Iterator<Item = &SignerReport> {
         self.layers.iter().flat_map(|l| match l {
@@ -335,6 +346,14 @@ pub struct UnwrapOptions {
     pub allow_sha1: bool,
     /// Signer certificates from outside the message (the store).
     pub extra_certs: Vec<Certificate>,
+}
+
+/// The body of an S/MIME entity decoded into a buffer of its own with `headroom` spare bytes.
+fn decoded_owned(e: &Entity<'_>, headroom: usize) -> Result<Vec<u8>, SmimeError> {
+    match e.transfer_encoding().as_str() {
+        "base64" => b64::decode_with_headroom(e.body, headroom),
+        _ => Ok(e.decoded_body()?.into_owned()),
+    }
 }
 
 /// The header fields of `outer` that stay outside (all but Content-* and MIME-Version),
@@ -438,11 +457,11 @@ fn report(check: SignerCheck, from: &[String]) -> SignerReport {
 /// Unwraps every S/MIME layer of `msg`: decrypts with `keys`, verifies signatures (trust is
 /// left to the caller), unwraps opaque signed-data, and keeps the innermost multipart/signed
 /// as it is (so a mail client can still check it).
-pub fn unwrap(
-    msg: &[u8],
+pub fn unwrap<'m>(
+    msg: &'m [u8],
     keys: &[&KeyPair],
     opts: &UnwrapOptions,
-) -> Result<Unwrapped, SmimeError> {
+) -> Result<Unwrapped<'m>, SmimeError> {
     let from = from_addresses(&mime::parse(msg)?);
     let mut layers = Vec::new();
     let mut current: Option<Vec<u8>> = None;
@@ -461,28 +480,34 @@ pub fn unwrap(
         match k {
             Kind::Enveloped => {
                 let outer = outer_headers(&e);
-                let der = match e.transfer_encoding().as_str() {
-                    "base64" => b64::decode_with_headroom(e.body, outer.len() + 64)?,
-                    _ => e.decoded_body()?.into_owned(),
-                };
+                let der = decoded_owned(&e, outer.len() + 64)?;
                 let (plain, info) = envelope::decrypt_owned(der, keys)?;
                 layers.push(Layer::Encrypted(info));
                 current = Some(rewrap_owned(outer, plain));
             }
             Kind::SignedOpaque => {
-                let der = e.decoded_body()?;
-                let sd = signed::parse(&der)?;
-                let checks = sd.verify(None, None, &opts.extra_certs, opts.allow_sha1);
-                let content = sd.content_bytes().ok_or_else(|| {
-                    SmimeError::Malformed("signed-data without content and no detached part".into())
-                })?;
+                // Verified in the decoded buffer, whose content chunks are then joined in
+                // place to become the next message (no copy of a large content).
+                let outer = outer_headers(&e);
+                let mut der = decoded_owned(&e, outer.len() + 64)?;
+                let (checks, certificates, ranges) = {
+                    let sd = signed::parse(&der)?;
+                    let checks = sd.verify(None, None, &opts.extra_certs, opts.allow_sha1);
+                    let content = sd.content.as_ref().ok_or_else(|| {
+                        SmimeError::Malformed(
+                            "signed-data without content and no detached part".into(),
+                        )
+                    })?;
+                    let ranges = asn1::ranges_in(&der, content);
+                    (checks, sd.certificates, ranges)
+                };
+                asn1::join_in_place(&mut der, &ranges);
                 layers.push(Layer::Signed {
                     opaque: true,
                     signers: checks.into_iter().map(|c| report(c, &from)).collect(),
-                    certificates: sd.certificates.clone(),
+                    certificates,
                 });
-                let next = rewrap(&e, &content);
-                current = Some(next);
+                current = Some(rewrap_owned(outer, der));
             }
             Kind::MultipartSigned => {
                 let ct = e.content_type();
@@ -520,7 +545,10 @@ pub fn unwrap(
         }
     }
     Ok(Unwrapped {
-        message: current.unwrap_or_else(|| msg.to_vec()),
+        message: match current {
+            Some(m) => std::borrow::Cow::Owned(m),
+            None => std::borrow::Cow::Borrowed(msg),
+        },
         layers,
     })
 }

@@ -152,15 +152,6 @@ fn capabilities() -> Vec<u8> {
     asn1::seq(&refs)
 }
 
-/// The content to sign.
-#[derive(Debug)]
-pub enum Content<'a> {
-    /// Signed but left out of the SignedData (multipart/signed).
-    Detached(&'a [u8]),
-    /// Carried inside (opaque signed-data); becomes the body of the [`Der3`].
-    Encapsulated(Vec<u8>),
-}
-
 /// The digest a signature by `signer` uses with `opts` (EC keys: the curve's digest).
 pub fn effective_hash(signer: &KeyPair, opts: &SignOptions) -> Hash {
     match &signer.key {
@@ -173,9 +164,14 @@ pub fn effective_hash(signer: &KeyPair, opts: &SignOptions) -> Hash {
     }
 }
 
-/// Signs `content` (a canonical MIME entity) with the S/MIME signed attributes.
+/// Signs the concatenation of `parts` (a canonical MIME entity) with the S/MIME signed
+/// attributes. Detached (multipart/signed): the content is left out. Encapsulated (opaque
+/// signed-data): the returned [`Der3`] has an empty body and the content bytes belong
+/// between its head and tail — the caller writes `head`, the parts, `tail`, so the message
+/// is never copied into the structure.
 pub fn sign(
-    content: Content<'_>,
+    parts: &[&[u8]],
+    encapsulate: bool,
     signer: &KeyPair,
     chain: &[Certificate],
     opts: &SignOptions,
@@ -208,10 +204,8 @@ pub fn sign(
             _ => (Hash::Sha512, asn1::alg(oids::ECDSA_SHA512, None)),
         },
     };
-    let md = match &content {
-        Content::Detached(c) => digest_chunks(hash, &[c]),
-        Content::Encapsulated(c) => digest_chunks(hash, &[c]),
-    };
+    let md = digest_chunks(hash, parts);
+    let content_len: usize = parts.iter().map(|p| p.len()).sum();
     let enc_cert = opts.encryption_cert.as_ref().unwrap_or(&signer.cert);
     let pref = cert_id(enc_cert, false)?
         .issuer_serial_der()
@@ -275,20 +269,20 @@ pub fn sign(
     let digest_algs = asn1::cons(tag::SET, &[&digest_alg_id]);
     let ct_data = asn1::oid(oids::DATA);
     // encapContentInfo: SEQUENCE { data, [0] EXPLICIT OCTET STRING content }
-    let (eci_head, body) = if let Content::Encapsulated(content) = content {
-        let os_hdr = asn1::header(tag::OCTET_STRING, content.len());
-        let explicit_len = os_hdr.len() + content.len();
+    let (eci_head, body_len) = if encapsulate {
+        let os_hdr = asn1::header(tag::OCTET_STRING, content_len);
+        let explicit_len = os_hdr.len() + content_len;
         let explicit_hdr = asn1::header(0xa0, explicit_len);
         let eci_len = ct_data.len() + explicit_hdr.len() + explicit_len;
         let mut h = asn1::header(tag::SEQUENCE, eci_len);
         h.extend_from_slice(&ct_data);
         h.extend_from_slice(&explicit_hdr);
         h.extend_from_slice(&os_hdr);
-        (h, content)
+        (h, content_len)
     } else {
-        (asn1::seq(&[&ct_data]), Vec::new())
+        (asn1::seq(&[&ct_data]), 0)
     };
-    let sd_len = version.len() + digest_algs.len() + eci_head.len() + body.len() + tail_inner.len();
+    let sd_len = version.len() + digest_algs.len() + eci_head.len() + body_len + tail_inner.len();
     let sd_hdr = asn1::header(tag::SEQUENCE, sd_len);
     let ex_len = sd_hdr.len() + sd_len;
     let ex_hdr = asn1::header(0xa0, ex_len);
@@ -299,7 +293,7 @@ pub fn sign(
     }
     Ok(Der3 {
         head,
-        body,
+        body: Vec::new(),
         tail: tail_inner,
     })
 }
