@@ -108,6 +108,48 @@ fn peak_rss_kib(dir: &Path, argv: &[&str]) -> Result<u64, String> {
         .map_err(|e| format!("ru_maxrss: {e}"))
 }
 
+/// Signs, encrypts and decrypts the 10 KB message with Python `cryptography` (>= 45) in one
+/// process, for the same-run comparison (CERTMAIL_PYTHON or python3).
+fn python_rates(dir: &Path, seconds: f64) -> Result<String, String> {
+    let script = r#"
+import sys, time
+import cryptography
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.serialization import pkcs7
+secs = float(sys.argv[1])
+cert = x509.load_pem_x509_certificate(open("r0.pem", "rb").read())
+key = serialization.load_pem_private_key(open("r0.key", "rb").read(), None)
+data = open("m10k.eml", "rb").read()
+O, E = pkcs7.PKCS7Options, serialization.Encoding
+def rate(f):
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < secs:
+        f(); n += 1
+    return n / (time.perf_counter() - t0)
+sign = rate(lambda: pkcs7.PKCS7SignatureBuilder().set_data(data).add_signer(cert, key, hashes.SHA256()).sign(E.SMIME, [O.DetachedSignature, O.Binary]))
+from cryptography.hazmat.primitives.ciphers import algorithms
+enc = lambda: pkcs7.PKCS7EnvelopeBuilder().set_data(data).add_recipient(cert).set_content_encryption_algorithm(algorithms.AES256).encrypt(E.DER, [O.Binary])
+encrypt = rate(enc)
+der = enc()
+decrypt = rate(lambda: pkcs7.pkcs7_decrypt_der(der, cert, key, []))
+print(f"cryptography {cryptography.__version__}: sign {sign:.0f}/s, encrypt to 1 recipient {encrypt:.0f}/s, decrypt {decrypt:.0f}/s")
+"#;
+    let py = std::env::var("CERTMAIL_PYTHON").unwrap_or_else(|_| "python3".into());
+    let out = Command::new(py)
+        .current_dir(dir)
+        .arg("-c")
+        .arg(script)
+        .arg(format!("{seconds}"))
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        return Err(err.lines().last().unwrap_or("failed").to_owned());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
 struct Party {
     kp: KeyPair,
     pem: String,
@@ -362,6 +404,12 @@ pub fn smime_bench(
             None => ("—".into(), "—".into()),
         };
         println!("| {name} | {r:.0} | {lim} | {os} | {ratio} |");
+    }
+
+    // ---- the in-process Python cryptography peer, same files ----
+    match python_rates(d, t) {
+        Ok(r) => println!("\nPython cryptography in process, same 10 KB message: {r}"),
+        Err(e) => println!("\nPython cryptography: not measured ({e})"),
     }
 
     // ---- large messages ----

@@ -677,3 +677,16 @@ pub fn write_with_headers<W: Write + ?Sized>(
     w.write_all(&out).map_err(io)?;
     w.write_all(e.body).map_err(io)
 }
+
+/// The original message with an `X-Certmail-Error` header naming why S/MIME processing
+/// failed (incoming `X-Certmail-*` headers removed): what the gateway passes on when its
+/// policy says to deliver rather than reject, so the message itself is never lost. A message
+/// whose header section cannot be parsed gets the header prepended to the raw bytes.
+pub fn with_error_header(msg: &[u8], err: &SmimeError) -> Vec<u8> {
+    let h = vec![("X-Certmail-Error".to_owned(), err.to_string())];
+    add_headers(msg, &h).unwrap_or_else(|_| {
+        let mut out = mime::fold("X-Certmail-Error", &err.to_string()).into_bytes();
+        out.extend_from_slice(msg);
+        out
+    })
+}

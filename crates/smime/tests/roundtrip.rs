@@ -266,6 +266,15 @@ fn wrong_key_tampering_and_garbage_give_typed_errors() {
         message::unwrap(junk, &[&alice.kp], &UnwrapOptions::default()),
         Err(SmimeError::Malformed(_))
     ));
+    // The gateway's pass-on form keeps the original bytes and names the problem.
+    let err = message::unwrap(junk, &[&alice.kp], &UnwrapOptions::default()).expect_err("junk");
+    let passed = message::with_error_header(junk, &err);
+    let text = String::from_utf8_lossy(&passed);
+    assert!(
+        text.starts_with("X-Certmail-Error: malformed CMS"),
+        "{text}"
+    );
+    assert!(passed.ends_with(b"MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA\r\n"));
     // A header bomb.
     let mut bomb = Vec::new();
     for i in 0..6000 {
