@@ -335,11 +335,6 @@ pub fn header(tag: u8, len: usize) -> Vec<u8> {
     v
 }
 
-/// Length of a header for a content of `len` bytes.
-pub fn header_len(len: usize) -> usize {
-    header(0, len).len()
-}
-
 /// A complete TLV.
 pub fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
     let mut v = Vec::with_capacity(content.len() + 6);

@@ -95,16 +95,6 @@ pub struct Der3 {
 }
 
 impl Der3 {
-    /// Total length.
-    pub fn len(&self) -> usize {
-        self.head.len() + self.body.len() + self.tail.len()
-    }
-
-    /// Whether empty.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// Joined (small structures, tests).
     pub fn concat(&self) -> Vec<u8> {
         [&self.head[..], &self.body, &self.tail].concat()

@@ -7,7 +7,7 @@ use std::io::Write;
 use certmail_pki::Certificate;
 
 use crate::envelope::{self, Decrypted, Der3, EncryptOptions};
-use crate::keys::{CertId, KeyPair};
+use crate::keys::KeyPair;
 use crate::mime::{self, Entity};
 use crate::signed::{self, SignOptions, SignerCheck};
 use crate::{SmimeError, asn1, b64};
@@ -378,31 +378,17 @@ fn rewrap_owned(outer: Vec<u8>, mut inner: Vec<u8>) -> Vec<u8> {
     let has_headers = mime::parse(&inner).is_ok_and(|e| !e.headers.is_empty());
     let mut prefix = outer;
     if !has_headers {
+        // Content without a header section: it is text/plain (RFC 2045 5.2).
         prefix.extend_from_slice(b"\r\n");
     }
     inner.splice(0..0, prefix);
     inner
 }
 
-/// Replaces the entity of `msg` (its content headers and body) with `inner`, keeping the
-/// other header fields of `msg`.
+/// Replaces the entity of `outer` (its content headers and body) with `inner`, keeping the
+/// other header fields of `outer`.
 fn rewrap(outer: &Entity<'_>, inner: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(inner.len() + 2048);
-    for h in &outer.headers {
-        if !h.is_content() && !h.is("MIME-Version") {
-            out.extend_from_slice(&mime::canonical(h.raw));
-        }
-    }
-    out.extend_from_slice(b"MIME-Version: 1.0\r\n");
-    let inner = mime::canonical(inner);
-    if mime::parse(&inner).is_ok_and(|e| !e.headers.is_empty()) {
-        out.extend_from_slice(&inner);
-    } else {
-        // Content without a header section: it is text/plain (RFC 2045 5.2).
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(&inner);
-    }
-    out
+    rewrap_owned(outer_headers(outer), mime::canonical(inner).into_owned())
 }
 
 /// The addresses in the From header.
@@ -551,17 +537,6 @@ pub fn unwrap<'m>(
         },
         layers,
     })
-}
-
-/// The recipients an encrypted message (outermost layer) is addressed to; empty if the
-/// message is not encrypted.
-pub fn recipients_of(msg: &[u8]) -> Result<Vec<CertId>, SmimeError> {
-    let e = mime::parse(msg)?;
-    if kind(&e) != Kind::Enveloped {
-        return Ok(Vec::new());
-    }
-    let der = e.decoded_body()?;
-    Ok(envelope::parse(&der)?.recipient_ids())
 }
 
 /// Header name prefix of the report headers.

@@ -176,41 +176,46 @@ pub fn sign(
     chain: &[Certificate],
     opts: &SignOptions,
 ) -> Result<Der3, SmimeError> {
-    let (hash, sig_alg) = match &signer.key {
+    let hash = effective_hash(signer, opts);
+    // The signing key and the signature AlgorithmIdentifier that goes with it.
+    let (key, sig_alg) = match &signer.key {
         Parsed::Rsa { sign: None, .. } => {
             return Err(SmimeError::Key(
                 "RSA keys under 2048 bits cannot sign".into(),
             ));
         }
-        Parsed::Rsa { .. } if opts.hash == Hash::Sha1 || opts.hash == Hash::Sha224 => {
+        Parsed::Rsa { .. } if hash == Hash::Sha1 || hash == Hash::Sha224 => {
             return Err(SmimeError::Usage(
                 "sign with SHA-256, SHA-384 or SHA-512".into(),
             ));
         }
-        Parsed::Rsa { .. } if opts.pss => {
-            let h = asn1::alg(hash_oid(opts.hash), Some(&asn1::NULL));
+        Parsed::Rsa { sign: Some(k), .. } if opts.pss => {
+            let h = asn1::alg(hash_oid(hash), Some(&asn1::NULL));
             let mgf = asn1::alg(oids::MGF1, Some(&h));
             let params = asn1::seq(&[
                 &asn1::cons(0xa0, &[&h]),
                 &asn1::cons(0xa1, &[&mgf]),
-                &asn1::cons(0xa2, &[&asn1::uint(opts.hash.len() as u64)]),
+                &asn1::cons(0xa2, &[&asn1::uint(hash.len() as u64)]),
             ]);
-            (opts.hash, asn1::alg(oids::RSA_PSS, Some(&params)))
+            (SigningKey::Rsa(k), asn1::alg(oids::RSA_PSS, Some(&params)))
         }
-        Parsed::Rsa { .. } => (opts.hash, asn1::alg(oids::RSA, Some(&asn1::NULL))),
-        Parsed::Ec { curve, .. } => match *curve {
-            oids::P256 => (Hash::Sha256, asn1::alg(oids::ECDSA_SHA256, None)),
-            oids::P384 => (Hash::Sha384, asn1::alg(oids::ECDSA_SHA384, None)),
-            _ => (Hash::Sha512, asn1::alg(oids::ECDSA_SHA512, None)),
-        },
+        Parsed::Rsa { sign: Some(k), .. } => {
+            (SigningKey::Rsa(k), asn1::alg(oids::RSA, Some(&asn1::NULL)))
+        }
+        Parsed::Ec { sign, .. } => {
+            let oid = match hash {
+                Hash::Sha256 => oids::ECDSA_SHA256,
+                Hash::Sha384 => oids::ECDSA_SHA384,
+                _ => oids::ECDSA_SHA512,
+            };
+            (SigningKey::Ec(sign), asn1::alg(oid, None))
+        }
     };
     let md = digest_chunks(hash, parts);
     let content_len: usize = parts.iter().map(|p| p.len()).sum();
     let enc_cert = opts.encryption_cert.as_ref().unwrap_or(&signer.cert);
-    let pref = cert_id(enc_cert, false)?
-        .issuer_serial_der()
-        .unwrap_or_default();
-    let mut pref_implicit = pref.clone();
+    // SMIMEEncryptionKeyPreference: issuerAndSerialNumber as [0] IMPLICIT.
+    let mut pref_implicit = issuer_and_serial(enc_cert)?;
     pref_implicit[0] = 0xa0;
     let attrs = vec![
         attribute(oids::ATTR_CONTENT_TYPE, &asn1::oid(oids::DATA)),
@@ -224,8 +229,8 @@ pub fn sign(
     ];
     let signed_attrs = asn1::set_of(attrs);
     let rng = SystemRandom::new();
-    let sig = match &signer.key {
-        Parsed::Rsa { sign: Some(k), .. } => {
+    let sig = match key {
+        SigningKey::Rsa(k) => {
             let enc: &'static dyn RsaEncoding = match (opts.pss, hash) {
                 (false, Hash::Sha384) => &signature::RSA_PKCS1_SHA384,
                 (false, Hash::Sha512) => &signature::RSA_PKCS1_SHA512,
@@ -239,19 +244,18 @@ pub fn sign(
                 .map_err(|_| SmimeError::Crypto("RSA signing".into()))?;
             s
         }
-        Parsed::Ec { sign, .. } => sign
+        SigningKey::Ec(k) => k
             .sign(&rng, &signed_attrs)
             .map_err(|_| SmimeError::Crypto("ECDSA signing".into()))?
             .as_ref()
             .to_vec(),
-        Parsed::Rsa { sign: None, .. } => unreachable_key()?,
     };
     let mut attrs_implicit = signed_attrs;
     attrs_implicit[0] = 0xa0;
     let digest_alg_id = asn1::alg(hash_oid(hash), None);
     let signer_info = asn1::seq(&[
         &asn1::uint(1),
-        &pref_of(&signer.cert)?,
+        &issuer_and_serial(&signer.cert)?,
         &digest_alg_id,
         &attrs_implicit,
         &sig_alg,
@@ -298,11 +302,14 @@ pub fn sign(
     })
 }
 
-fn unreachable_key() -> Result<Vec<u8>, SmimeError> {
-    Err(SmimeError::Key("no signing key".into()))
+/// The private key a signature is made with.
+enum SigningKey<'a> {
+    Rsa(&'a signature::RsaKeyPair),
+    Ec(&'a signature::EcdsaKeyPair),
 }
 
-fn pref_of(cert: &Certificate) -> Result<Vec<u8>, SmimeError> {
+/// The DER IssuerAndSerialNumber of `cert`.
+fn issuer_and_serial(cert: &Certificate) -> Result<Vec<u8>, SmimeError> {
     Ok(cert_id(cert, false)?
         .issuer_serial_der()
         .unwrap_or_default())
@@ -393,11 +400,6 @@ pub fn parse(der: &[u8]) -> Result<SignedData<'_>, SmimeError> {
 }
 
 impl SignedData<'_> {
-    /// The encapsulated content, joined.
-    pub fn content_bytes(&self) -> Option<Vec<u8>> {
-        self.content.as_ref().map(|c| c.concat())
-    }
-
     /// Verifies every SignerInfo over `detached` (multipart/signed) or the encapsulated
     /// content. `alt` is a second rendering of the detached content to try (the bytes as
     /// received when `detached` is the CRLF-canonical form). `extra` are candidate signer
