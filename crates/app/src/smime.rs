@@ -9,9 +9,10 @@ use certmail_smime::message::{self, Layer, Trust, UnwrapOptions, Unwrapped};
 use certmail_smime::{CertId, KeyPair, SmimeError};
 use certmail_store::StoreKind;
 
+use crate::trust::Verdict;
 use crate::{App, AppError, CertView, ImportOptions, Result};
 
-/// How a signer's certificate was judged.
+/// The signing time to judge a signer's certificate at again, given the status it got now.
 pub fn judge_time(status: &str, signing_time: Option<i64>, now: i64) -> Option<i64> {
     // Re-check at the signing time only for a certificate that has expired since: a mail
     // signed while the certificate was valid stays valid to read later (as mail clients
@@ -20,6 +21,36 @@ pub fn judge_time(status: &str, signing_time: Option<i64>, now: i64) -> Option<i
     match signing_time {
         Some(t) if status == "expired" && t <= now => Some(t),
         _ => None,
+    }
+}
+
+/// The verdict for a signer without a certificate.
+pub fn unknown_signer() -> Trust {
+    Trust {
+        trusted: false,
+        status: "unknown-signer".into(),
+        reason: "the signer's certificate is not available".into(),
+    }
+}
+
+/// The trust verdict for a signer: `now` is the trust engine's verdict at the judging time,
+/// `then` its verdict at the signing time when [`judge_time`] asked for one. Shared by the
+/// stores and the stateless CLI path.
+pub fn signer_trust(now: Verdict, then: Option<(i64, Verdict)>) -> Trust {
+    match then {
+        Some((t, v)) if v.status == "valid" => Trust {
+            trusted: true,
+            status: v.status.to_owned(),
+            reason: format!(
+                "expired since signing; valid at the signing time {}",
+                certmail_pki::time::format_rfc3339(t)
+            ),
+        },
+        _ => Trust {
+            trusted: now.status == "valid",
+            status: now.status.to_owned(),
+            reason: now.reason,
+        },
     }
 }
 
@@ -148,11 +179,7 @@ impl App {
     pub async fn smime_judge(&self, u: &mut Unwrapped<'_>, at: i64) -> Result<()> {
         for s in u.signers_mut() {
             let Some(sha) = s.thumbprint.clone() else {
-                s.trust = Some(Trust {
-                    trusted: false,
-                    status: "unknown-signer".into(),
-                    reason: "the signer's certificate is not available".into(),
-                });
+                s.trust = Some(unknown_signer());
                 continue;
             };
             let view: CertView = match self.get_any(&sha).await {
@@ -167,27 +194,18 @@ impl App {
                     continue;
                 }
             };
-            let mut v = self
+            let now = self
                 .verify_stored(&view, at, Purpose::SmimeSign, None)
                 .await?;
-            let mut note = String::new();
-            if let Some(t) = judge_time(v.status, s.check.signing_time, at) {
-                let then = self
-                    .verify_stored(&view, t, Purpose::SmimeSign, None)
-                    .await?;
-                if then.status == "valid" {
-                    note = format!(
-                        "expired since signing; valid at the signing time {}",
-                        certmail_pki::time::format_rfc3339(t)
-                    );
-                    v = then;
-                }
-            }
-            s.trust = Some(Trust {
-                trusted: v.status == "valid",
-                status: v.status.to_owned(),
-                reason: if v.reason.is_empty() { note } else { v.reason },
-            });
+            let then = match judge_time(now.status, s.check.signing_time, at) {
+                Some(t) => Some((
+                    t,
+                    self.verify_stored(&view, t, Purpose::SmimeSign, None)
+                        .await?,
+                )),
+                None => None,
+            };
+            s.trust = Some(signer_trust(now, then));
         }
         Ok(())
     }

@@ -13,7 +13,7 @@ use certmail_crypto::AwsLcOps;
 use certmail_pki::Certificate;
 use certmail_pki::sig::Hash;
 use certmail_pki::verify::{self, Options, Purpose, RevocationPolicy};
-use certmail_smime::message::{self, Trust, UnwrapOptions, Unwrapped};
+use certmail_smime::message::{self, UnwrapOptions, Unwrapped};
 use certmail_smime::{Cipher, EncryptOptions, KeyPair, SignOptions, SmimeError};
 use clap::{Args, Subcommand, ValueEnum};
 
@@ -324,11 +324,7 @@ fn judge_stateless(
     }
     for s in u.signers_mut() {
         let Some(cert) = s.check.cert.clone() else {
-            s.trust = Some(Trust {
-                trusted: false,
-                status: "unknown-signer".into(),
-                reason: "the signer's certificate is not available".into(),
-            });
+            s.trust = Some(certmail_app::smime::unknown_signer());
             continue;
         };
         let judge = |t: i64| {
@@ -344,20 +340,10 @@ fn judge_stateless(
                 false,
             )
         };
-        let mut v = judge(at);
-        let mut note = String::new();
-        if let Some(t) = certmail_app::smime::judge_time(v.status, s.check.signing_time, at) {
-            let then = judge(t);
-            if then.status == "valid" {
-                note = "expired since signing; valid at the signing time".into();
-                v = then;
-            }
-        }
-        s.trust = Some(Trust {
-            trusted: v.status == "valid",
-            status: v.status.to_owned(),
-            reason: if v.reason.is_empty() { note } else { v.reason },
-        });
+        let now = judge(at);
+        let then = certmail_app::smime::judge_time(now.status, s.check.signing_time, at)
+            .map(|t| (t, judge(t)));
+        s.trust = Some(certmail_app::smime::signer_trust(now, then));
     }
 }
 
