@@ -18,13 +18,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 use tempfile::TempDir;
 
+mod common;
+use common::{have, missing, text};
+
 // ---------------------------------------------------------------------------------------------
 // Processes
 // ---------------------------------------------------------------------------------------------
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 /// stdout followed by stderr, for messages that may go to either.
 fn all_output(out: &Output) -> String {
@@ -69,27 +68,6 @@ fn assert_code(out: &Output, code: i32, what: &str) {
         text(&out.stdout),
         text(&out.stderr)
     );
-}
-
-/// True when `tool` can be started. When it cannot: panics if `CI` is set, else prints
-/// `skipping: ...` and returns false, and the test returns early.
-fn have(tool: &str) -> bool {
-    let found = Command::new(tool)
-        .arg("--version")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    found || missing(tool)
-}
-
-fn missing(what: &str) -> bool {
-    if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
-        panic!("{what} is not installed; CI is set, so this interop test must not be skipped");
-    }
-    eprintln!("skipping: {what} not installed");
-    false
 }
 
 /// A Python interpreter that has the `cryptography` package: the one first on PATH, else

@@ -15,6 +15,9 @@ use std::process::{Command, Output, Stdio};
 
 use certmail_smime::{b64, mime};
 
+mod common;
+use common::{ci, have, text};
+
 const PEERS: [&str; 4] = [
     "OpenSSL 3.0",
     "NSS cmsutil",
@@ -76,28 +79,6 @@ impl Matrix {
         }
         f
     }
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn ci() -> bool {
-    std::env::var_os("CI").is_some_and(|v| !v.is_empty())
-}
-
-fn have(tool: &str) -> bool {
-    let ok = Command::new(tool)
-        .arg("--version")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    if !ok && ci() {
-        panic!("{tool} is not installed; CI is set, so the S/MIME matrix must not be skipped");
-    }
-    ok
 }
 
 /// Runs a command in `dir` with optional stdin; Ok(output) when it exits 0.
@@ -248,7 +229,6 @@ fn setup() -> Option<Fixture> {
         "gpg-agent",
     ] {
         if !have(t) {
-            eprintln!("skipping: {t} not installed");
             return None;
         }
     }

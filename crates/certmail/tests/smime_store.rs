@@ -10,6 +10,9 @@ use certmail_pki::Certificate;
 use certmail_smime::{KeyPair, SignOptions, message};
 use certmail_testkit::{LeafSpec, TestPki, unix_date};
 
+mod common;
+use common::text;
+
 struct Env {
     dir: tempfile::TempDir,
 }
@@ -57,10 +60,6 @@ impl Env {
 
 fn p(path: &Path) -> &str {
     path.to_str().expect("utf-8 path")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 const MSG: &str = "From: Alice <alice@example.com>\r\nTo: bob@example.com, carol@example.com\r\nSubject: quarterly figures\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\nThe figures are attached in spirit.\r\n";

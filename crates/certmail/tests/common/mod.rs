@@ -1,0 +1,38 @@
+//! Helpers shared by the CLI integration tests (each test file includes this module and
+//! uses part of it).
+
+#![allow(dead_code)]
+
+use std::process::{Command, Stdio};
+
+/// Bytes as text, lossily.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Whether the tests run in CI (`CI` set and not empty), where no peer may be skipped.
+pub fn ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty())
+}
+
+/// True when `tool` can be started. When it cannot: panics if `CI` is set, else prints
+/// `skipping: ...` and returns false, and the test returns early.
+pub fn have(tool: &str) -> bool {
+    let found = Command::new(tool)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    found || missing(tool)
+}
+
+/// Reports a missing peer: panics under `CI`, else prints `skipping: ...` and returns false.
+pub fn missing(what: &str) -> bool {
+    if ci() {
+        panic!("{what} is not installed; CI is set, so this interop test must not be skipped");
+    }
+    eprintln!("skipping: {what} not installed");
+    false
+}
