@@ -91,22 +91,12 @@ pub async fn run(app: &App, c: &CaCommand) -> Result<ExitCode, Failure> {
         } => {
             let pw = read_password(password)?;
             let hash = SigHash::parse(sig).map_err(|e| usage(e.to_string()))?;
-            let read = |p: &std::path::PathBuf| {
-                std::fs::read(p).map_err(|e| Failure {
-                    code: 1,
-                    message: format!("{}: {e}", p.display()),
-                })
-            };
             let certs = certmail_app::inspect_file(cert).map_err(|e| Failure {
                 code: 1,
                 message: format!("{}: {e}", cert.display()),
             })?;
-            let key_data = read(key)?;
-            let key = certmail_app::parse_key_file(&key_data, pw.as_ref().map(|p| p.as_str()))
-                .map_err(|e| Failure {
-                    code: 1,
-                    message: format!("{}: {e}", key.display()),
-                })?;
+            let key = crate::cli::read_key_file(key, pw.as_ref().map(|p| p.as_str()))
+                .map_err(|message| Failure { code: 1, message })?;
             let ca_cert = certs
                 .iter()
                 .find(|c| c.key_id == key.key_id())

@@ -857,11 +857,20 @@ fn usage(message: impl Into<String>) -> Failure {
     }
 }
 
-fn io_failure(what: &str, e: std::io::Error) -> Failure {
+pub(crate) fn io_failure(what: &str, e: std::io::Error) -> Failure {
     Failure {
         code: 1,
         message: format!("{what}: {e}"),
     }
+}
+
+/// Reads the first private key of a file (PEM, DER or PKCS#12); the error names the file.
+pub(crate) fn read_key_file(
+    path: &std::path::Path,
+    password: Option<&str>,
+) -> Result<certmail_crypto::PrivateKey, String> {
+    let data = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    certmail_app::parse_key_file(&data, password).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 pub(crate) fn read_password(p: &PasswordArgs) -> Result<Option<Zeroizing<String>>, Failure> {

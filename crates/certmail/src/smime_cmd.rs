@@ -17,7 +17,7 @@ use certmail_smime::message::{self, UnwrapOptions, Unwrapped};
 use certmail_smime::{Cipher, EncryptOptions, KeyPair, SignOptions, SmimeError};
 use clap::{Args, Subcommand, ValueEnum};
 
-use crate::cli::{Cli, Failure, PasswordArgs, read_password};
+use crate::cli::{Cli, Failure, PasswordArgs, io_failure, read_key_file, read_password};
 
 /// `certmail smime ...`.
 #[derive(Debug, Subcommand)]
@@ -212,7 +212,7 @@ fn cert_files(files: &[PathBuf]) -> Result<Vec<Certificate>, Failure> {
 
 fn key_pair(
     cert: &PathBuf,
-    key: &PathBuf,
+    key: &std::path::Path,
     password: &PasswordArgs,
 ) -> Result<(KeyPair, Vec<Certificate>), Failure> {
     let mut certs = cert_files(std::slice::from_ref(cert))?;
@@ -221,9 +221,7 @@ fn key_pair(
     }
     let leaf = certs.remove(0);
     let pw = read_password(password)?;
-    let data = std::fs::read(key).map_err(|e| bad_input(format!("{}: {e}", key.display())))?;
-    let k = certmail_app::parse_key_file(&data, pw.as_ref().map(|p| p.as_str()))
-        .map_err(|e| bad_input(format!("{}: {e}", key.display())))?;
+    let k = read_key_file(key, pw.as_ref().map(|p| p.as_str())).map_err(bad_input)?;
     Ok((KeyPair::new(leaf, &k).map_err(smime_failure)?, certs))
 }
 
@@ -232,10 +230,7 @@ fn stdout_buffered() -> std::io::BufWriter<std::io::StdoutLock<'static>> {
 }
 
 fn flush(mut w: impl Write) -> Result<(), Failure> {
-    w.flush().map_err(|e| Failure {
-        code: 1,
-        message: format!("standard output: {e}"),
-    })
+    w.flush().map_err(|e| io_failure("standard output", e))
 }
 
 /// Runs `certmail smime ...`.
