@@ -6,6 +6,7 @@ pub mod ca;
 mod error;
 mod import;
 mod keyring;
+pub mod mailflow;
 pub mod policy;
 pub mod smime;
 pub mod trust;
@@ -112,6 +113,11 @@ pub fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// RFC 3339 form of Unix seconds (for logs of the layers above).
+pub fn format_time(t: i64) -> String {
+    certmail_pki::time::format_rfc3339(t)
 }
 
 impl App {

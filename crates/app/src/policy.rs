@@ -65,6 +65,12 @@ pub const SETTINGS: &[SettingDef] = &[
         help: "decrypt only with a valid key certificate tied to the recipient; otherwise deliver still encrypted",
     },
     SettingDef {
+        key: "on-error",
+        values: &["deliver", "reject"],
+        default: "deliver",
+        help: "incoming mail whose S/MIME cannot be processed: deliver the original with X-Certmail-Error, or reject it",
+    },
+    SettingDef {
         key: "pfx-password",
         values: &[],
         default: "",
@@ -345,6 +351,13 @@ impl App {
         self.store
             .ensure_party(&Party::User(email.clone()), now)
             .await?;
+        self.recipient_lookup(&email, now).await
+    }
+
+    /// [`App::recipient`] without creating the user object: what the gateway asks for
+    /// every address it sees (external addresses are not turned into users).
+    pub async fn recipient_lookup(&self, email: &str, now: i64) -> Result<Recipient> {
+        let email = normalise_email(email)?;
         let chain = chain_for_user(&email);
         let settings = self.resolve_chain(&chain).await?;
         let generation = self.store.trust_generation().await?;

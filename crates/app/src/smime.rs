@@ -128,12 +128,29 @@ impl App {
         opts: &UnwrapOptions,
         at: i64,
     ) -> Result<Unwrapped<'m>> {
+        self.smime_unwrap_keys(msg, given, true, opts, at).await
+    }
+
+    /// [`App::smime_unwrap`], looking keys up in the key store only when `lookup` is set
+    /// (strict decryption gives exactly the keys that may be used).
+    pub async fn smime_unwrap_keys<'m>(
+        &self,
+        msg: &'m [u8],
+        given: Vec<KeyPair>,
+        lookup: bool,
+        opts: &UnwrapOptions,
+        at: i64,
+    ) -> Result<Unwrapped<'m>> {
         let mut keys = given;
         let mut unwrapped = loop {
             let refs: Vec<&KeyPair> = keys.iter().collect();
             match message::unwrap(msg, &refs, opts) {
                 Err(SmimeError::NoKey { names, ids }) => {
-                    let more = self.smime_keys_for(&ids).await?;
+                    let more = if lookup {
+                        self.smime_keys_for(&ids).await?
+                    } else {
+                        Vec::new()
+                    };
                     if more.is_empty() {
                         return Err(SmimeError::NoKey { names, ids }.into());
                     }

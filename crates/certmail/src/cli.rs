@@ -73,6 +73,8 @@ pub enum Command {
     /// Sign, encrypt, decrypt and verify S/MIME messages.
     #[command(subcommand)]
     Smime(crate::smime_cmd::SmimeCommand),
+    /// Run the SMTP gateway (Postfix content filter or smarthost) with /healthz and /metrics.
+    Serve(crate::serve_cmd::ServeArgs),
     /// Show, for each address, the resolved settings and the certificates that would be used.
     Recipients {
         /// Addresses.
@@ -1149,6 +1151,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             app.close().await;
             return r;
         }
+        Command::Serve(a) => return crate::serve_cmd::run(&cli, a).await,
         Command::Ca(c) => {
             let app = open(&cli).await?;
             let r = crate::ca_cmd::run(&app, c).await;

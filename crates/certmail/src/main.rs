@@ -6,6 +6,7 @@ mod cli;
 mod limbo;
 mod policy_cmd;
 mod render;
+mod serve_cmd;
 mod smime_cmd;
 mod verify_cmd;
 
@@ -15,10 +16,13 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    // The gateway serves many sessions on every core; every other command is one job.
+    let mut builder = if matches!(args.command, cli::Command::Serve(_)) {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");

@@ -1,0 +1,784 @@
+//! The gateway's use case: what happens to one message in the mail flow.
+//!
+//! Each envelope recipient is classified by locality (DESIGN.md, gateway rules):
+//! an internal recipient gets incoming processing (decrypt, verify, report headers), an
+//! external recipient of an internal sender gets outgoing processing (sign by the sender's
+//! `sign`, encrypt by the recipient's `encrypt-mode` and certificates), and everything else
+//! is relayed untouched. The recipients are then split into as few copies as the outcomes
+//! need; a Bcc recipient never shares an encrypted copy. Nothing here knows SMTP: the
+//! gateway maps [`Plan`] to replies and next-hop transactions.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+
+use certmail_pki::Certificate;
+use certmail_smime::message::{self, Kind, UnwrapOptions};
+use certmail_smime::{EncryptOptions, KeyPair, SignOptions, SmimeError, mime};
+use certmail_store::StoreKind;
+
+use crate::policy::{Resolved, chain_for_user, normalise_email};
+use crate::{App, AppError, Result};
+
+/// Which way a recipient's copy goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// External recipient of an internal sender: sign and/or encrypt.
+    Outgoing,
+    /// Internal recipient: decrypt, verify, report.
+    Incoming,
+    /// No internal party: passed on untouched.
+    Relay,
+}
+
+impl Direction {
+    /// Lower-case name (logs, metrics).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Outgoing => "outgoing",
+            Direction::Incoming => "incoming",
+            Direction::Relay => "relay",
+        }
+    }
+}
+
+/// The settings of one party that the mail flow needs, resolved through inheritance.
+#[derive(Debug, Clone)]
+pub struct FlowSettings {
+    /// The address (lower case), if it is one.
+    pub email: Option<String>,
+    /// `locality` is internal.
+    pub internal: bool,
+    /// `smime` is on.
+    pub smime: bool,
+    /// `sign` is on.
+    pub sign: bool,
+    /// `encrypt-mode`.
+    pub encrypt_mode: String,
+    /// `strict-decryption` is on.
+    pub strict_decryption: bool,
+    /// `on-error` is reject.
+    pub reject_on_error: bool,
+}
+
+fn value<'a>(settings: &'a [Resolved], key: &str) -> &'a str {
+    settings
+        .iter()
+        .find(|r| r.key == key)
+        .map_or("", |r| r.value.as_str())
+}
+
+/// What the gateway says to one `RCPT TO`.
+#[derive(Debug, Clone)]
+pub struct RcptDecision {
+    /// The recipient's direction.
+    pub direction: Direction,
+    /// Set when the recipient must be refused now (the reason, naming the address).
+    pub refusal: Option<String>,
+}
+
+/// One copy of the message for a set of recipients.
+#[derive(Debug)]
+pub struct Copy<'m> {
+    /// Envelope recipients, as given.
+    pub recipients: Vec<String>,
+    /// The message to hand on.
+    pub data: Cow<'m, [u8]>,
+}
+
+/// What was done for one recipient (one log item, one metrics sample).
+#[derive(Debug, Clone)]
+pub struct RcptOutcome {
+    /// The recipient.
+    pub recipient: String,
+    /// Direction.
+    pub direction: Direction,
+    /// Action for metrics: `relayed`, `encrypted`, `signed`, `signed-encrypted`, `plain`,
+    /// `decrypted`, `verified`, `decrypted-verified`, `checked`, `kept-encrypted`,
+    /// `error-delivered`, `rejected`.
+    pub action: &'static str,
+    /// Human-readable detail for the log line.
+    pub detail: String,
+}
+
+/// The result of processing one message.
+#[derive(Debug, Default)]
+pub struct Plan<'m> {
+    /// Copies to hand to the next hop.
+    pub copies: Vec<Copy<'m>>,
+    /// Recipients refused permanently, with the reason.
+    pub rejected: Vec<(String, String)>,
+    /// One outcome per recipient.
+    pub outcomes: Vec<RcptOutcome>,
+}
+
+/// The envelope of a message.
+#[derive(Debug, Clone)]
+pub struct Envelope<'a> {
+    /// The gateway's message id (logged and added as `X-Certmail-Id`).
+    pub id: &'a str,
+    /// `MAIL FROM` (empty for the null sender).
+    pub sender: &'a str,
+    /// `RCPT TO`s, as given.
+    pub recipients: &'a [String],
+    /// Processing time, Unix seconds.
+    pub now: i64,
+}
+
+/// The addresses of address-list headers (To, Cc, ...), lower case. Groups
+/// (`undisclosed-recipients:;`), display names with commas in quotes and comments are
+/// handled; anything without `@` is ignored.
+pub fn header_addresses(e: &mime::Entity<'_>, names: &[&str]) -> HashSet<String> {
+    let mut out = HashSet::new();
+    for h in e.headers.iter().filter(|h| names.iter().any(|n| h.is(n))) {
+        let v = h.value();
+        let mut items = Vec::new();
+        let (mut quoted, mut angle, mut depth, mut start) = (false, false, 0usize, 0usize);
+        let bytes = v.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'\\' if quoted => i += 1,
+                b'"' if depth == 0 => quoted = !quoted,
+                b'(' if !quoted => depth += 1,
+                b')' if !quoted && depth > 0 => depth -= 1,
+                b'<' if !quoted && depth == 0 => angle = true,
+                b'>' if !quoted && depth == 0 => angle = false,
+                b',' | b';' | b':' if !quoted && !angle && depth == 0 => {
+                    items.push(&v[start..i]);
+                    start = i + 1;
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        items.push(&v[start.min(v.len())..]);
+        for item in items {
+            let addr = match (item.rfind('<'), item.rfind('>')) {
+                (Some(a), Some(b)) if a < b => &item[a + 1..b],
+                _ => item.split('(').next().unwrap_or(item),
+            };
+            let addr = addr.trim().trim_matches('"').to_ascii_lowercase();
+            if addr.contains('@') && !addr.contains(' ') {
+                out.insert(addr);
+            }
+        }
+    }
+    out
+}
+
+/// A delivery status notification (RFC 3464) to `sender` for recipients the gateway had to
+/// refuse after accepting the message: sent with the null sender, carrying the original
+/// header section only (the body was meant to be protected).
+pub fn failure_notice(
+    hostname: &str,
+    id: &str,
+    sender: &str,
+    rejected: &[(String, String)],
+    original: &[u8],
+    now: i64,
+) -> Vec<u8> {
+    let headers = match mime::parse(original) {
+        Ok(e) => e.headers.iter().flat_map(|h| h.raw.to_vec()).collect(),
+        Err(_) => Vec::new(),
+    };
+    let headers = mime::canonical(&headers).into_owned();
+    let b = mime::boundary();
+    let date = certmail_pki::time::format_rfc3339(now);
+    let mut text = String::new();
+    for (r, why) in rejected {
+        text.push_str(&format!("<{r}>: {why}\r\n"));
+    }
+    let mut status = String::new();
+    for (r, why) in rejected {
+        let clean: String = why.chars().filter(|c| !c.is_control()).collect();
+        status.push_str(&format!(
+            "Final-Recipient: rfc822; {r}\r\nAction: failed\r\nStatus: 5.7.1\r\nDiagnostic-Code: smtp; 550 5.7.1 {clean}\r\n\r\n"
+        ));
+    }
+    let mut out = format!(
+        "From: Mail Delivery System <MAILER-DAEMON@{hostname}>\r\n\
+         To: <{sender}>\r\n\
+         Subject: Undelivered mail: could not be protected as required\r\n\
+         Auto-Submitted: auto-replied\r\n\
+         X-Certmail-Id: {id}\r\n\
+         MIME-Version: 1.0\r\n\
+         Content-Type: multipart/report; report-type=delivery-status; boundary=\"{b}\"\r\n\
+         \r\n\
+         --{b}\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\
+         \r\n\
+         This is the certmail gateway at {hostname} ({date}).\r\n\
+         \r\n\
+         Your message (certmail id {id}) was not delivered to the recipients below, because\r\n\
+         the mail policy requires protection that could not be applied. Nothing was sent to\r\n\
+         them in clear. Other recipients of the message, if any, received it.\r\n\
+         \r\n\
+         {text}\r\n\
+         --{b}\r\n\
+         Content-Type: message/delivery-status\r\n\
+         \r\n\
+         Reporting-MTA: dns; {hostname}\r\n\
+         X-Certmail-Id: {id}\r\n\
+         \r\n\
+         {status}\
+         --{b}\r\n\
+         Content-Type: text/rfc822-headers\r\n\
+         \r\n"
+    )
+    .into_bytes();
+    out.extend_from_slice(&headers);
+    out.extend_from_slice(format!("\r\n--{b}--\r\n").as_bytes());
+    out
+}
+
+fn id_header(id: &str) -> (String, String) {
+    ("X-Certmail-Id".to_owned(), id.to_owned())
+}
+
+/// The message with our id header and without any `X-Certmail-*` header from outside.
+fn stamped(msg: &[u8], extra: Vec<(String, String)>) -> Result<Vec<u8>> {
+    Ok(message::add_headers(msg, &extra)?)
+}
+
+struct OutgoingRcpt {
+    rcpt: String,
+    encrypt_to: Vec<String>,
+    bcc: bool,
+}
+
+impl App {
+    /// The mail-flow settings of an address (global ones for the null sender or an
+    /// address that is not one).
+    pub async fn flow_settings(&self, address: &str) -> Result<FlowSettings> {
+        let email = normalise_email(address).ok();
+        let chain = match &email {
+            Some(e) => chain_for_user(e),
+            None => vec![certmail_store::Party::Global],
+        };
+        let s = self.resolve_chain(&chain).await?;
+        Ok(FlowSettings {
+            internal: email.is_some() && value(&s, "locality") == "internal",
+            smime: value(&s, "smime") == "on",
+            sign: value(&s, "sign") == "on",
+            encrypt_mode: value(&s, "encrypt-mode").to_owned(),
+            strict_decryption: value(&s, "strict-decryption") == "on",
+            reject_on_error: value(&s, "on-error") == "reject",
+            email,
+        })
+    }
+
+    fn direction(sender: &FlowSettings, rcpt: &FlowSettings) -> Direction {
+        if rcpt.internal && rcpt.smime {
+            Direction::Incoming
+        } else if sender.internal && rcpt.smime && !rcpt.internal {
+            Direction::Outgoing
+        } else {
+            Direction::Relay
+        }
+    }
+
+    /// Why an outgoing recipient with `encrypt-mode force` cannot be encrypted to, if so.
+    async fn force_refusal(&self, rcpt: &FlowSettings, now: i64) -> Result<Option<String>> {
+        let Some(email) = &rcpt.email else {
+            return Ok(None);
+        };
+        if rcpt.encrypt_mode != "force" {
+            return Ok(None);
+        }
+        let r = self.recipient_lookup(email, now).await?;
+        if !r.encryption.is_empty() {
+            return Ok(None);
+        }
+        let why: Vec<String> = r
+            .encryption_excluded
+            .iter()
+            .map(|x| format!("{} ({})", x.subject, x.reason))
+            .collect();
+        Ok(Some(format!(
+            "{email}: encryption is required (encrypt-mode force) but there is no valid encryption certificate{}",
+            if why.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", why.join("; "))
+            }
+        )))
+    }
+
+    /// The decision for one `RCPT TO` of a transaction from `sender`. An address that is
+    /// not an e-mail address is an [`AppError::Setting`].
+    pub async fn gateway_rcpt(
+        &self,
+        sender: &FlowSettings,
+        rcpt: &str,
+        now: i64,
+    ) -> Result<RcptDecision> {
+        normalise_email(rcpt)?;
+        let r = self.flow_settings(rcpt).await?;
+        let direction = Self::direction(sender, &r);
+        let refusal = if direction == Direction::Outgoing {
+            self.force_refusal(&r, now).await?
+        } else {
+            None
+        };
+        Ok(RcptDecision { direction, refusal })
+    }
+
+    /// Processes one message for all its recipients. An error is temporary (the database
+    /// or the key store failed): the caller must not acknowledge the message.
+    pub async fn gateway_process<'m>(&self, env: &Envelope<'_>, msg: &'m [u8]) -> Result<Plan<'m>> {
+        let sender = self.flow_settings(env.sender).await?;
+        let mut plan = Plan::default();
+        let listed = mime::parse(msg)
+            .map(|e| header_addresses(&e, &["To", "Cc", "Resent-To", "Resent-Cc"]))
+            .unwrap_or_default();
+        let mut relay = Vec::new();
+        let mut incoming = Vec::new();
+        let mut outgoing = Vec::new();
+        for rcpt in env.recipients {
+            let r = self.flow_settings(rcpt).await?;
+            match Self::direction(&sender, &r) {
+                Direction::Relay => relay.push(rcpt.clone()),
+                Direction::Incoming => incoming.push((rcpt.clone(), r)),
+                Direction::Outgoing => {
+                    let email = r.email.clone().unwrap_or_default();
+                    let encrypt_to: Vec<String> = match r.encrypt_mode.as_str() {
+                        "no-encryption" => Vec::new(),
+                        _ => self
+                            .recipient_lookup(&email, env.now)
+                            .await?
+                            .encryption
+                            .into_iter()
+                            .map(|u| u.sha256)
+                            .collect(),
+                    };
+                    if encrypt_to.is_empty()
+                        && let Some(why) = self.force_refusal(&r, env.now).await?
+                    {
+                        self.reject(&mut plan, rcpt, Direction::Outgoing, why);
+                        continue;
+                    }
+                    outgoing.push(OutgoingRcpt {
+                        rcpt: rcpt.clone(),
+                        bcc: !listed.contains(&email),
+                        encrypt_to,
+                    });
+                }
+            }
+        }
+        if !relay.is_empty() {
+            for r in &relay {
+                plan.outcomes.push(RcptOutcome {
+                    recipient: r.clone(),
+                    direction: Direction::Relay,
+                    action: "relayed",
+                    detail: "relayed untouched".into(),
+                });
+            }
+            plan.copies.push(Copy {
+                recipients: relay,
+                data: Cow::Borrowed(msg),
+            });
+        }
+        if !outgoing.is_empty() {
+            self.outgoing(env, &sender, msg, outgoing, &mut plan)
+                .await?;
+        }
+        if !incoming.is_empty() {
+            self.incoming(env, msg, incoming, &mut plan).await?;
+        }
+        Ok(plan)
+    }
+
+    fn reject(&self, plan: &mut Plan<'_>, rcpt: &str, direction: Direction, why: String) {
+        plan.outcomes.push(RcptOutcome {
+            recipient: rcpt.to_owned(),
+            direction,
+            action: "rejected",
+            detail: format!("rejected: {why}"),
+        });
+        plan.rejected.push((rcpt.to_owned(), why));
+    }
+
+    async fn outgoing(
+        &self,
+        env: &Envelope<'_>,
+        sender: &FlowSettings,
+        msg: &[u8],
+        rcpts: Vec<OutgoingRcpt>,
+        plan: &mut Plan<'_>,
+    ) -> Result<()> {
+        let clean = match stamped(msg, vec![id_header(env.id)]) {
+            Ok(c) => c,
+            Err(AppError::Smime(e)) => {
+                for r in rcpts {
+                    self.reject(
+                        plan,
+                        &r.rcpt,
+                        Direction::Outgoing,
+                        format!("the message cannot be processed: {e}"),
+                    );
+                }
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        // Sign once for every copy (signature inside, encryption outside).
+        let mut sign_note = String::new();
+        let mut signed_by = None;
+        let base = if sender.sign {
+            match self.sender_signature(sender, &clean, env.now).await? {
+                Ok((sha, out)) => {
+                    signed_by = Some(sha);
+                    out
+                }
+                Err(why) => {
+                    sign_note = format!(", unsigned: {why}");
+                    clean
+                }
+            }
+        } else {
+            clean
+        };
+        let signed_label = signed_by
+            .as_ref()
+            .map(|s| format!(", signed by {}", &s[..16.min(s.len())]))
+            .unwrap_or_default();
+
+        let (enc, plain): (Vec<_>, Vec<_>) =
+            rcpts.into_iter().partition(|r| !r.encrypt_to.is_empty());
+        if !plain.is_empty() {
+            let action = if signed_by.is_some() {
+                "signed"
+            } else {
+                "plain"
+            };
+            for r in &plain {
+                plan.outcomes.push(RcptOutcome {
+                    recipient: r.rcpt.clone(),
+                    direction: Direction::Outgoing,
+                    action,
+                    detail: format!("not encrypted{signed_label}{sign_note}"),
+                });
+            }
+            plan.copies.push(Copy {
+                recipients: plain.into_iter().map(|r| r.rcpt).collect(),
+                data: Cow::Owned(base.clone()),
+            });
+        }
+        // Listed recipients share one copy; each Bcc recipient gets its own.
+        let (bcc, listed): (Vec<_>, Vec<_>) = enc.into_iter().partition(|r| r.bcc);
+        let mut groups: Vec<Vec<OutgoingRcpt>> = bcc.into_iter().map(|r| vec![r]).collect();
+        if !listed.is_empty() {
+            groups.insert(0, listed);
+        }
+        for group in groups {
+            let mut shas: Vec<String> = Vec::new();
+            for r in &group {
+                for s in &r.encrypt_to {
+                    if !shas.contains(s) {
+                        shas.push(s.clone());
+                    }
+                }
+            }
+            let mut certs: Vec<Certificate> = Vec::with_capacity(shas.len());
+            for s in &shas {
+                certs.push(self.get_any(s).await?.cert);
+            }
+            let mut out = Vec::with_capacity(base.len() * 4 / 3 + 4096);
+            match message::encrypt_message(&base, &certs, &EncryptOptions::default(), &mut out) {
+                Ok(()) => {
+                    let action = if signed_by.is_some() {
+                        "signed-encrypted"
+                    } else {
+                        "encrypted"
+                    };
+                    for r in &group {
+                        plan.outcomes.push(RcptOutcome {
+                            recipient: r.rcpt.clone(),
+                            direction: Direction::Outgoing,
+                            action,
+                            detail: format!(
+                                "encrypted to {} certificate{}{signed_label}{sign_note}",
+                                certs.len(),
+                                if certs.len() == 1 { "" } else { "s" }
+                            ),
+                        });
+                    }
+                    plan.copies.push(Copy {
+                        recipients: group.into_iter().map(|r| r.rcpt).collect(),
+                        data: Cow::Owned(out),
+                    });
+                }
+                Err(e) => {
+                    for r in group {
+                        self.reject(
+                            plan,
+                            &r.rcpt,
+                            Direction::Outgoing,
+                            format!("{}: the message cannot be encrypted: {e}", r.rcpt),
+                        );
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The signed message and the signer's thumbprint, or why it cannot be signed (no
+    /// usable signing certificate, or a message the engine cannot sign).
+    async fn sender_signature(
+        &self,
+        sender: &FlowSettings,
+        clean: &[u8],
+        now: i64,
+    ) -> Result<std::result::Result<(String, Vec<u8>), String>> {
+        let Some(email) = &sender.email else {
+            return Ok(Err("no sender address".into()));
+        };
+        let r = self.recipient_lookup(email, now).await?;
+        let Some(signing) = r.signing else {
+            return Ok(Err(format!("no valid signing certificate for {email}")));
+        };
+        let (kp, chain) = self.smime_signer(&signing.sha256).await?;
+        let opts = SignOptions {
+            signing_time: now,
+            ..SignOptions::default()
+        };
+        let mut out = Vec::with_capacity(clean.len() + 8192);
+        Ok(
+            match message::sign_message(clean, &kp, &chain, &opts, true, &mut out) {
+                Ok(()) => Ok((signing.sha256, out)),
+                Err(e) => Err(format!("the message cannot be signed: {e}")),
+            },
+        )
+    }
+
+    /// Key pairs a strict-decryption recipient may be decrypted with: the keys of its
+    /// valid encryption certificates (its own, its domains' selections, additional).
+    async fn strict_keys(&self, email: &str, now: i64) -> Result<Vec<KeyPair>> {
+        let r = self.recipient_lookup(email, now).await?;
+        let mut out = Vec::new();
+        for u in r.encryption {
+            let v = self.get(StoreKind::Certificates, &u.sha256).await?;
+            if v.has_key {
+                let key = self.private_key(&v.cert).await?;
+                out.push(KeyPair::new(v.cert, &key)?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn incoming(
+        &self,
+        env: &Envelope<'_>,
+        msg: &[u8],
+        rcpts: Vec<(String, FlowSettings)>,
+        plan: &mut Plan<'_>,
+    ) -> Result<()> {
+        // Recipients without strict decryption share one copy; strict ones each their own
+        // (their keys differ). Within a group the on-error choice may differ: split it.
+        let mut groups: Vec<(Vec<(String, FlowSettings)>, bool)> = Vec::new();
+        let (strict, shared): (Vec<_>, Vec<_>) =
+            rcpts.into_iter().partition(|(_, s)| s.strict_decryption);
+        if !shared.is_empty() {
+            groups.push((shared, false));
+        }
+        for r in strict {
+            groups.push((vec![r], true));
+        }
+        for (group, strict) in groups {
+            let keys = if strict {
+                let email = group[0].1.email.clone().unwrap_or_default();
+                Some(self.strict_keys(&email, env.now).await?)
+            } else {
+                None
+            };
+            let result = self.incoming_copy(env, msg, keys).await?;
+            match result {
+                Ok((data, action, detail)) => {
+                    for (r, _) in &group {
+                        plan.outcomes.push(RcptOutcome {
+                            recipient: r.clone(),
+                            direction: Direction::Incoming,
+                            action,
+                            detail: detail.clone(),
+                        });
+                    }
+                    plan.copies.push(Copy {
+                        recipients: group.into_iter().map(|(r, _)| r).collect(),
+                        data: Cow::Owned(data),
+                    });
+                }
+                Err(e) => {
+                    let (reject, deliver): (Vec<_>, Vec<_>) =
+                        group.into_iter().partition(|(_, s)| s.reject_on_error);
+                    for (r, _) in reject {
+                        self.reject(
+                            plan,
+                            &r,
+                            Direction::Incoming,
+                            format!("{r}: the message's S/MIME cannot be processed: {e}"),
+                        );
+                    }
+                    if !deliver.is_empty() {
+                        let h = vec![
+                            id_header(env.id),
+                            ("X-Certmail-Error".to_owned(), e.to_string()),
+                        ];
+                        let data =
+                            stamped(msg, h).unwrap_or_else(|_| message::with_error_header(msg, &e));
+                        for (r, _) in &deliver {
+                            plan.outcomes.push(RcptOutcome {
+                                recipient: r.clone(),
+                                direction: Direction::Incoming,
+                                action: "error-delivered",
+                                detail: format!("delivered with X-Certmail-Error: {e}"),
+                            });
+                        }
+                        plan.copies.push(Copy {
+                            recipients: deliver.into_iter().map(|(r, _)| r).collect(),
+                            data: Cow::Owned(data),
+                        });
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// One incoming copy: `Ok(Ok(..))` processed, `Ok(Err(..))` an S/MIME failure for the
+    /// `on-error` policy, `Err` a temporary failure.
+    async fn incoming_copy(
+        &self,
+        env: &Envelope<'_>,
+        msg: &[u8],
+        strict_keys: Option<Vec<KeyPair>>,
+    ) -> Result<std::result::Result<(Vec<u8>, &'static str, String), SmimeError>> {
+        let top = match mime::parse(msg) {
+            Ok(e) => e,
+            Err(e) => return Ok(Err(e)),
+        };
+        if message::kind(&top) == Kind::Plain {
+            return Ok(match stamped(msg, vec![id_header(env.id)]) {
+                Ok(d) => Ok((d, "checked", "no S/MIME".into())),
+                Err(AppError::Smime(e)) => Err(e),
+                Err(e) => return Err(e),
+            });
+        }
+        let strict = strict_keys.is_some();
+        let opts = UnwrapOptions::default();
+        let unwrapped = match strict_keys {
+            Some(keys) => {
+                self.smime_unwrap_keys(msg, keys, false, &opts, env.now)
+                    .await
+            }
+            None => self.smime_unwrap(msg, Vec::new(), &opts, env.now).await,
+        };
+        let u = match unwrapped {
+            Ok(u) => u,
+            Err(AppError::Smime(SmimeError::NoKey { .. })) if strict => {
+                let h = vec![
+                    id_header(env.id),
+                    (
+                        "X-Certmail-Info".to_owned(),
+                        "not decrypted: strict-decryption is on and no valid key of the recipient fits".to_owned(),
+                    ),
+                ];
+                return Ok(match stamped(msg, h) {
+                    Ok(d) => Ok((
+                        d,
+                        "kept-encrypted",
+                        "kept encrypted (strict decryption, no valid key)".into(),
+                    )),
+                    Err(AppError::Smime(e)) => Err(e),
+                    Err(e) => return Err(e),
+                });
+            }
+            Err(AppError::Smime(e)) => return Ok(Err(e)),
+            Err(e) => return Err(e),
+        };
+        let decrypted = u
+            .layers
+            .iter()
+            .any(|l| matches!(l, message::Layer::Encrypted(_)));
+        let signers: Vec<_> = u.signers().collect();
+        let verified = if signers.is_empty() {
+            None
+        } else if u.all_signatures_ok() {
+            Some("signature valid and trusted".to_owned())
+        } else {
+            let why: Vec<String> = signers
+                .iter()
+                .filter(|s| !s.ok())
+                .map(|s| match (&s.failure, &s.trust) {
+                    (Some(f), _) => format!("invalid: {f}"),
+                    (None, Some(t)) if !t.trusted => format!("untrusted: {}", t.status),
+                    _ => "signer address does not match From".to_owned(),
+                })
+                .collect();
+            Some(format!("signature {}", why.join("; ")))
+        };
+        let action = match (decrypted, verified.is_some()) {
+            (true, true) => "decrypted-verified",
+            (true, false) => "decrypted",
+            (false, true) => "verified",
+            (false, false) => "checked",
+        };
+        let detail = match (decrypted, &verified) {
+            (true, Some(v)) => format!("decrypted, {v}"),
+            (true, None) => "decrypted".into(),
+            (false, Some(v)) => v.clone(),
+            (false, None) => "no S/MIME".into(),
+        };
+        let mut headers = vec![id_header(env.id)];
+        headers.extend(message::report_headers(&u.layers));
+        Ok(match stamped(&u.message, headers) {
+            Ok(d) => Ok((d, action, detail)),
+            Err(AppError::Smime(e)) => Err(e),
+            Err(e) => return Err(e),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_from_list_headers() {
+        let m = b"To: \"Doe, John\" <John@Example.com>, jane@example.org (Jane)\r\nCc: undisclosed-recipients:;\r\nCc: team: a@x.example, b@x.example;\r\nFrom: c@x.example\r\n\r\nbody\r\n";
+        let e = mime::parse(m).expect("parse");
+        let got = header_addresses(&e, &["To", "Cc"]);
+        let mut v: Vec<_> = got.into_iter().collect();
+        v.sort();
+        assert_eq!(
+            v,
+            vec![
+                "a@x.example",
+                "b@x.example",
+                "jane@example.org",
+                "john@example.com"
+            ]
+        );
+    }
+
+    #[test]
+    fn notice_names_recipients_and_keeps_headers_only() {
+        let orig =
+            b"Subject: secret plans\r\nTo: x@y.example\r\n\r\nthe body must not be echoed\r\n";
+        let n = failure_notice(
+            "gw.example",
+            "ID1",
+            "alice@example.com",
+            &[("x@y.example".into(), "no certificate".into())],
+            orig,
+            0,
+        );
+        let t = String::from_utf8_lossy(&n);
+        assert!(t.contains("Final-Recipient: rfc822; x@y.example"));
+        assert!(t.contains("<x@y.example>: no certificate"));
+        assert!(t.contains("Subject: secret plans"));
+        assert!(!t.contains("the body must not be echoed"));
+        assert!(mime::parse(&n).is_ok());
+    }
+}

@@ -1,0 +1,111 @@
+//! `certmail serve` (name fixed): the SMTP gateway with `/healthz` and `/metrics`. Every
+//! option is also a key of the TOML file given with `--config`; flags win over the file.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use certmail_gateway::GatewayConfig;
+use clap::Args;
+
+use crate::cli::{Cli, Failure};
+
+/// Options of `certmail serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// TOML file with any of the options below (keys are the flag names).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// SMTP listener [default: 127.0.0.1:10025].
+    #[arg(long, value_name = "ADDR")]
+    pub smtp_listen: Option<SocketAddr>,
+    /// Where processed mail goes, e.g. Postfix's reinjection smtpd [default: 127.0.0.1:10026].
+    #[arg(long, value_name = "HOST:PORT")]
+    pub next_hop: Option<String>,
+    /// HTTP listener for /healthz and /metrics [default: 127.0.0.1:8080].
+    #[arg(long, value_name = "ADDR")]
+    pub http_listen: Option<SocketAddr>,
+    /// Largest message accepted: bytes, or with K, M, G [default: 50M].
+    #[arg(long, value_name = "SIZE")]
+    pub max_message_size: Option<String>,
+    /// Most concurrent SMTP sessions [default: 200].
+    #[arg(long, value_name = "N")]
+    pub max_sessions: Option<usize>,
+    /// Most recipients per message [default: 1000].
+    #[arg(long, value_name = "N")]
+    pub max_recipients: Option<usize>,
+    /// Clients allowed to connect, as address blocks [default: 127.0.0.0/8 ::1/128].
+    #[arg(long, value_name = "CIDR", num_args = 1..)]
+    pub allow_from: Option<Vec<String>>,
+    /// STARTTLS certificate chain (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// STARTTLS private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// STARTTLS certificate and key from the stores (thumbprint or unambiguous prefix).
+    #[arg(long, value_name = "THUMBPRINT", conflicts_with_all = ["tls_cert", "tls_key"])]
+    pub tls_cert_from_store: Option<String>,
+    /// Host name in the greeting, EHLO and notifications [default: this host's name].
+    #[arg(long, value_name = "NAME")]
+    pub hostname: Option<String>,
+}
+
+impl ServeArgs {
+    /// The file's options with the flags on top.
+    pub fn config(&self) -> Result<GatewayConfig, Failure> {
+        let bad = |e: certmail_gateway::ConfigError| Failure {
+            code: 2,
+            message: e.to_string(),
+        };
+        let mut c = GatewayConfig::load(self.config.as_deref()).map_err(bad)?;
+        if let Some(v) = self.smtp_listen {
+            c.smtp_listen = v;
+        }
+        if let Some(v) = &self.next_hop {
+            c.next_hop = v.clone();
+        }
+        if let Some(v) = self.http_listen {
+            c.http_listen = v;
+        }
+        if let Some(v) = &self.max_message_size {
+            c.max_message_size = certmail_gateway::config::parse_size(v).map_err(bad)?;
+        }
+        if let Some(v) = self.max_sessions {
+            c.max_sessions = v;
+        }
+        if let Some(v) = self.max_recipients {
+            c.max_recipients = v;
+        }
+        if let Some(v) = &self.allow_from {
+            c.allow_from = v.clone();
+        }
+        if self.tls_cert.is_some() {
+            c.tls_cert = self.tls_cert.clone();
+            c.tls_key = self.tls_key.clone();
+            c.tls_cert_from_store = None;
+        }
+        if self.tls_cert_from_store.is_some() {
+            c.tls_cert_from_store = self.tls_cert_from_store.clone();
+            c.tls_cert = None;
+            c.tls_key = None;
+        }
+        if let Some(v) = &self.hostname {
+            c.hostname = Some(v.clone());
+        }
+        c.check().map_err(bad)?;
+        Ok(c)
+    }
+}
+
+/// Runs the gateway until SIGTERM/SIGINT.
+pub async fn run(cli: &Cli, args: &ServeArgs) -> Result<ExitCode, Failure> {
+    let cfg = args.config()?;
+    let app = Arc::new(crate::cli::open(cli).await?);
+    certmail_gateway::run(app, cfg).await.map_err(|e| Failure {
+        code: 1,
+        message: e.to_string(),
+    })?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,289 @@
+//! `certmail serve` options: defaults, the TOML file (`--config FILE`) and checks.
+//! Flags win over the file; the CLI applies them on top of [`GatewayConfig::load`].
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Why the configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("{path}: {reason}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The OS message.
+        reason: String,
+    },
+    /// The file is not valid TOML or has unknown keys.
+    #[error("{path}: {reason}")]
+    Toml {
+        /// The file.
+        path: String,
+        /// What is wrong, with the line.
+        reason: String,
+    },
+    /// A value is out of range or malformed.
+    #[error("{0}")]
+    Value(String),
+}
+
+/// An address block (`127.0.0.0/8`, `::1/128`, or one address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    /// Parses `ADDR[/PREFIX]`.
+    pub fn parse(s: &str) -> Result<Cidr, ConfigError> {
+        let bad = || ConfigError::Value(format!("{s:?} is not an address block (e.g. 10.0.0.0/8)"));
+        let (a, p) = match s.trim().split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s.trim(), None),
+        };
+        let addr: IpAddr = a.parse().map_err(|_| bad())?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match p {
+            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(bad)?,
+            None => max,
+        };
+        Ok(Cidr { addr, prefix })
+    }
+
+    /// Whether `ip` is inside the block (IPv4-mapped IPv6 addresses count as IPv4).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        match (self.addr, ip) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(n) & mask == u32::from(a) & mask
+            }
+            (IpAddr::V6(n), IpAddr::V6(a)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(n) & mask == u128::from(a) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Parses a size: bytes, or with a `K`, `M`, `G` suffix (binary: `50M` = 50 MiB).
+pub fn parse_size(s: &str) -> Result<u64, ConfigError> {
+    let t = s.trim();
+    let (num, mul) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let m = match c.to_ascii_uppercase() {
+                'K' => 1u64 << 10,
+                'M' => 1 << 20,
+                'G' => 1 << 30,
+                _ => 0,
+            };
+            (t[..i].trim_end_matches(['i', 'I']), m)
+        }
+        _ => (t, 1),
+    };
+    let num = num.trim_end_matches(['i', 'I']);
+    match (num.parse::<u64>(), mul) {
+        (Ok(n), m) if m > 0 => n
+            .checked_mul(m)
+            .ok_or_else(|| ConfigError::Value(format!("size {s:?} is too large"))),
+        _ => Err(ConfigError::Value(format!(
+            "{s:?} is not a size (bytes, or with K, M or G: 50M)"
+        ))),
+    }
+}
+
+/// Everything `certmail serve` is told. Keys in the TOML file are the flag names
+/// (`smtp-listen = "127.0.0.1:10025"`); durations are seconds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
+pub struct GatewayConfig {
+    /// SMTP listener.
+    pub smtp_listen: SocketAddr,
+    /// Where processed mail goes (Postfix's reinjection smtpd).
+    pub next_hop: String,
+    /// HTTP listener (`/healthz`, `/metrics`).
+    pub http_listen: SocketAddr,
+    /// Largest message accepted (announced with SIZE), bytes or `50M`.
+    #[serde(deserialize_with = "de_size")]
+    pub max_message_size: u64,
+    /// Most concurrent SMTP sessions; more get `421`.
+    pub max_sessions: usize,
+    /// Most recipients per message; more get `452`.
+    pub max_recipients: usize,
+    /// Largest header section, bytes.
+    #[serde(deserialize_with = "de_size")]
+    pub max_header_size: u64,
+    /// Clients allowed to connect (address blocks); others get `554` at once.
+    pub allow_from: Vec<String>,
+    /// STARTTLS certificate chain (PEM).
+    pub tls_cert: Option<PathBuf>,
+    /// STARTTLS private key (PEM).
+    pub tls_key: Option<PathBuf>,
+    /// STARTTLS certificate and key from the stores, by thumbprint.
+    pub tls_cert_from_store: Option<String>,
+    /// Name in the greeting, EHLO and notifications (default: the host name).
+    pub hostname: Option<String>,
+    /// Seconds to wait for a client command (RFC 5321 4.5.3.2.7: 5 minutes).
+    pub command_timeout: u64,
+    /// Seconds to wait for each block of message data (RFC 5321 4.5.3.2.6: 3 minutes).
+    pub data_timeout: u64,
+    /// Seconds to wait for each next-hop reply (RFC 5321 4.5.3.2: 5 minutes).
+    pub next_hop_timeout: u64,
+    /// Seconds to wait for the next hop's reply to the end of data (10 minutes).
+    pub next_hop_data_timeout: u64,
+    /// Seconds open transactions get to finish after SIGTERM.
+    pub shutdown_grace: u64,
+}
+
+fn de_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Size {
+        N(u64),
+        S(String),
+    }
+    match Size::deserialize(d)? {
+        Size::N(n) => Ok(n),
+        Size::S(s) => parse_size(&s).map_err(serde::de::Error::custom),
+    }
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        GatewayConfig {
+            smtp_listen: SocketAddr::from(([127, 0, 0, 1], 10025)),
+            next_hop: "127.0.0.1:10026".into(),
+            http_listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            max_message_size: 50 << 20,
+            max_sessions: 200,
+            max_recipients: 1000,
+            max_header_size: 1 << 20,
+            allow_from: vec!["127.0.0.0/8".into(), "::1/128".into()],
+            tls_cert: None,
+            tls_key: None,
+            tls_cert_from_store: None,
+            hostname: None,
+            command_timeout: 300,
+            data_timeout: 180,
+            next_hop_timeout: 300,
+            next_hop_data_timeout: 600,
+            shutdown_grace: 60,
+        }
+    }
+}
+
+impl GatewayConfig {
+    /// The defaults, overlaid with `file` when given.
+    pub fn load(file: Option<&Path>) -> Result<GatewayConfig, ConfigError> {
+        let Some(path) = file else {
+            return Ok(GatewayConfig::default());
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Toml {
+            path: path.display().to_string(),
+            reason: e.to_string().trim().replace('\n', " "),
+        })
+    }
+
+    /// Checks values that cannot work together; returns the parsed client blocks.
+    pub fn check(&self) -> Result<Vec<Cidr>, ConfigError> {
+        if self.max_sessions == 0 || self.max_recipients == 0 || self.max_message_size == 0 {
+            return Err(ConfigError::Value(
+                "max-sessions, max-recipients and max-message-size must be above 0".into(),
+            ));
+        }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err(ConfigError::Value(
+                "--tls-cert and --tls-key go together".into(),
+            ));
+        }
+        if self.tls_cert.is_some() && self.tls_cert_from_store.is_some() {
+            return Err(ConfigError::Value(
+                "give either --tls-cert/--tls-key or --tls-cert-from-store, not both".into(),
+            ));
+        }
+        if !self.next_hop.contains(':') {
+            return Err(ConfigError::Value(format!(
+                "--next-hop {:?} must be HOST:PORT",
+                self.next_hop
+            )));
+        }
+        self.allow_from.iter().map(|c| Cidr::parse(c)).collect()
+    }
+
+    /// A duration option.
+    pub fn secs(s: u64) -> Duration {
+        Duration::from_secs(s.max(1))
+    }
+
+    /// The host name used in replies.
+    pub fn host_name(&self) -> String {
+        self.hostname.clone().unwrap_or_else(|| {
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|s| s.trim().to_owned())
+                .ok()
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| "localhost".into())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_and_sizes() {
+        let c = Cidr::parse("10.1.0.0/16").expect("cidr");
+        assert!(c.contains("10.1.200.3".parse().expect("ip")));
+        assert!(!c.contains("10.2.0.1".parse().expect("ip")));
+        assert!(c.contains("::ffff:10.1.0.9".parse().expect("ip")));
+        let any = Cidr::parse("0.0.0.0/0").expect("cidr");
+        assert!(any.contains("192.0.2.1".parse().expect("ip")));
+        assert!(
+            Cidr::parse("::1")
+                .expect("cidr")
+                .contains("::1".parse().expect("ip"))
+        );
+        assert!(Cidr::parse("10.0.0.0/33").is_err());
+        assert!(Cidr::parse("nonsense").is_err());
+        assert_eq!(parse_size("50M").expect("size"), 50 << 20);
+        assert_eq!(parse_size("10KiB").expect("size"), 10 << 10);
+        assert_eq!(parse_size("1234").expect("size"), 1234);
+        assert!(parse_size("12X").is_err());
+    }
+
+    #[test]
+    fn toml_file_overlays_defaults_and_names_unknown_keys() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let f = dir.path().join("c.toml");
+        std::fs::write(
+            &f,
+            "smtp-listen = \"127.0.0.1:2525\"\nmax-message-size = \"10M\"\n",
+        )
+        .expect("write");
+        let c = GatewayConfig::load(Some(&f)).expect("load");
+        assert_eq!(c.smtp_listen.port(), 2525);
+        assert_eq!(c.max_message_size, 10 << 20);
+        assert_eq!(c.max_sessions, 200);
+        std::fs::write(&f, "smtp-lisen = \"x\"\n").expect("write");
+        let e = GatewayConfig::load(Some(&f)).expect_err("unknown key");
+        assert!(e.to_string().contains("smtp-lisen"), "{e}");
+    }
+}

@@ -1,0 +1,620 @@
+//! One SMTP session: commands parsed by `smtp-proto` (pipelined input is answered in
+//! order), limits, the per-recipient decision at `RCPT TO`, and the reply to the end of
+//! data, which is `250` only after the next hop took every copy.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use certmail_app::AppError;
+use certmail_app::mailflow::{Envelope, FlowSettings, failure_notice};
+use smtp_proto::request::receiver::{DataReceiver, RequestReceiver};
+use smtp_proto::{MAIL_BODY_8BITMIME, MAIL_SMTPUTF8, Request};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use crate::Shared;
+use crate::relay::{Extensions, Fate};
+
+/// Bad commands tolerated before the session is closed.
+const MAX_ERRORS: u32 = 10;
+/// Longest reply text taken over from reasons.
+const MAX_REASON: usize = 400;
+
+/// How a session ended.
+pub enum End<S> {
+    /// Closed (QUIT, timeout, error, shutdown).
+    Closed,
+    /// The client asked for STARTTLS and got `220`: the caller wraps the stream in TLS
+    /// and starts a new session on it (RFC 3207: all state is forgotten).
+    StartTls(S),
+}
+
+struct Transaction {
+    sender: String,
+    sender_settings: FlowSettings,
+    rcpts: Vec<String>,
+    ext: Extensions,
+}
+
+/// An SMTP session over any byte stream (TCP, TLS, or an in-memory pipe in tests).
+pub struct Session<S> {
+    shared: Arc<Shared>,
+    stream: S,
+    peer: String,
+    tls: bool,
+    helo: Option<String>,
+    tx: Option<Transaction>,
+    out: Vec<u8>,
+    inbuf: Vec<u8>,
+    errors: u32,
+}
+
+fn clip(s: &str) -> String {
+    let one: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if one.len() <= MAX_REASON {
+        return one;
+    }
+    let mut end = MAX_REASON;
+    while !one.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &one[..end])
+}
+
+enum Next {
+    Continue,
+    Data,
+    Quit,
+    StartTls,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
+    /// A session on `stream` from `peer`; `tls` when the stream is already encrypted.
+    pub fn new(shared: Arc<Shared>, stream: S, peer: String, tls: bool) -> Self {
+        Session {
+            shared,
+            stream,
+            peer,
+            tls,
+            helo: None,
+            tx: None,
+            out: Vec::with_capacity(1024),
+            inbuf: Vec::with_capacity(16 * 1024),
+            errors: 0,
+        }
+    }
+
+    fn reply(&mut self, line: &str) {
+        self.out.extend_from_slice(line.as_bytes());
+        self.out.extend_from_slice(b"\r\n");
+    }
+
+    async fn flush(&mut self) -> std::io::Result<()> {
+        if !self.out.is_empty() {
+            self.stream.write_all(&self.out).await?;
+            self.stream.flush().await?;
+            self.out.clear();
+        }
+        Ok(())
+    }
+
+    /// Writes the greeting (plain sessions start with it; STARTTLS sessions do not).
+    pub async fn greet(&mut self) -> std::io::Result<()> {
+        let line = format!("220 {} ESMTP certmail", self.shared.hostname);
+        self.reply(&line);
+        self.flush().await
+    }
+
+    /// Runs the session to its end.
+    pub async fn run(mut self) -> std::io::Result<End<S>> {
+        let mut receiver = RequestReceiver::default();
+        let mut chunk = vec![0u8; 16 * 1024];
+        let mut off = 0usize;
+        loop {
+            // Answer every complete command already received (pipelining).
+            while off < self.inbuf.len() {
+                let mut it = self.inbuf[off..].iter();
+                let before = it.len();
+                let parsed = receiver.ingest(&mut it).map(|r| r.into_owned());
+                off += before - it.len();
+                match parsed {
+                    Ok(req) => match self.command(req).await {
+                        Next::Continue => {}
+                        Next::Quit => {
+                            self.flush().await?;
+                            return Ok(End::Closed);
+                        }
+                        Next::StartTls => {
+                            // Anything pipelined after STARTTLS is discarded (it was
+                            // sent in clear: CVE-2011-0411).
+                            self.flush().await?;
+                            return Ok(End::StartTls(self.stream));
+                        }
+                        Next::Data => {
+                            self.flush().await?;
+                            let rest = self.inbuf.split_off(off);
+                            self.inbuf.clear();
+                            off = 0;
+                            let leftover = match self.data(rest, &mut chunk).await? {
+                                Some(l) => l,
+                                None => return Ok(End::Closed),
+                            };
+                            self.inbuf = leftover;
+                        }
+                    },
+                    Err(smtp_proto::Error::NeedsMoreData { .. }) => break,
+                    Err(e) => {
+                        self.errors += 1;
+                        let line = match e {
+                            smtp_proto::Error::UnknownCommand => {
+                                "500 5.5.2 Command not recognised".to_owned()
+                            }
+                            smtp_proto::Error::ResponseTooLong => {
+                                "500 5.5.2 Line too long (at most 4096 bytes)".to_owned()
+                            }
+                            smtp_proto::Error::InvalidSenderAddress => {
+                                "501 5.1.7 Bad sender address syntax".to_owned()
+                            }
+                            smtp_proto::Error::InvalidRecipientAddress => {
+                                "501 5.1.3 Bad recipient address syntax".to_owned()
+                            }
+                            smtp_proto::Error::SyntaxError { syntax } => {
+                                format!("501 5.5.4 Syntax: {syntax}")
+                            }
+                            smtp_proto::Error::InvalidParameter { param } => {
+                                format!("501 5.5.4 Invalid parameter {param}")
+                            }
+                            smtp_proto::Error::UnsupportedParameter { param } => {
+                                format!("555 5.5.4 Unsupported parameter {}", clip(&param))
+                            }
+                            _ => "500 5.5.2 Syntax error".to_owned(),
+                        };
+                        self.reply(&line);
+                        if self.errors >= MAX_ERRORS {
+                            self.reply("421 4.7.0 Too many errors, closing the connection");
+                            self.flush().await?;
+                            return Ok(End::Closed);
+                        }
+                    }
+                }
+            }
+            self.inbuf.clear();
+            off = 0;
+            self.flush().await?;
+            if self.tx.is_none() && *self.shared.shutdown.borrow() {
+                self.reply("421 4.3.2 Service shutting down, try again later");
+                self.flush().await?;
+                return Ok(End::Closed);
+            }
+            let timeout = Duration::from_secs(self.shared.cfg.command_timeout.max(1));
+            let mut shutdown = self.shared.shutdown.clone();
+            let n = tokio::select! {
+                r = tokio::time::timeout(timeout, self.stream.read(&mut chunk)) => match r {
+                    Ok(r) => r?,
+                    Err(_) => {
+                        self.reply("421 4.4.2 Timeout waiting for a command, closing the connection");
+                        self.flush().await?;
+                        return Ok(End::Closed);
+                    }
+                },
+                _ = shutdown.changed(), if self.tx.is_none() => continue,
+            };
+            if n == 0 {
+                return Ok(End::Closed);
+            }
+            self.inbuf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    async fn command(&mut self, req: Request<String>) -> Next {
+        let cfg = &self.shared.cfg;
+        match req {
+            Request::Ehlo { host } => {
+                self.helo = Some(host.clone());
+                self.tx = None;
+                let mut lines = vec![
+                    format!("{} greets {}", self.shared.hostname, clip(&host)),
+                    "PIPELINING".into(),
+                    format!("SIZE {}", cfg.max_message_size),
+                    "8BITMIME".into(),
+                    "ENHANCEDSTATUSCODES".into(),
+                    "SMTPUTF8".into(),
+                ];
+                if self.shared.tls.is_some() && !self.tls {
+                    lines.push("STARTTLS".into());
+                }
+                let n = lines.len();
+                for (i, l) in lines.into_iter().enumerate() {
+                    let sep = if i + 1 == n { ' ' } else { '-' };
+                    self.reply(&format!("250{sep}{l}"));
+                }
+            }
+            Request::Helo { host } => {
+                self.helo = Some(host);
+                self.tx = None;
+                let line = format!("250 {}", self.shared.hostname);
+                self.reply(&line);
+            }
+            Request::Lhlo { .. } => self.reply("500 5.5.1 This is an SMTP server, not LMTP"),
+            Request::Mail { from } => {
+                if self.helo.is_none() {
+                    self.reply("503 5.5.1 Send EHLO or HELO first");
+                } else if self.tx.is_some() {
+                    self.reply("503 5.5.1 Sender already given (use RSET)");
+                } else if from.size as u64 > cfg.max_message_size {
+                    let line = format!(
+                        "552 5.3.4 Message size exceeds the limit of {} bytes",
+                        cfg.max_message_size
+                    );
+                    self.reply(&line);
+                } else {
+                    match self.shared.app.flow_settings(&from.address).await {
+                        Ok(s) => {
+                            self.tx = Some(Transaction {
+                                sender: from.address,
+                                sender_settings: s,
+                                rcpts: Vec::new(),
+                                ext: Extensions {
+                                    eight_bit: from.flags & MAIL_BODY_8BITMIME != 0,
+                                    smtputf8: from.flags & MAIL_SMTPUTF8 != 0,
+                                },
+                            });
+                            self.reply("250 2.1.0 Sender OK");
+                        }
+                        Err(e) => {
+                            self.shared.metrics.error("database");
+                            let line = format!("451 4.3.0 Temporary failure: {}", clip(&e.to_string()));
+                            self.reply(&line);
+                        }
+                    }
+                }
+            }
+            Request::Rcpt { to } => self.rcpt(to.address).await,
+            Request::Data => {
+                match &self.tx {
+                    None => self.reply("503 5.5.1 MAIL first"),
+                    Some(t) if t.rcpts.is_empty() => self.reply("554 5.5.1 No valid recipients"),
+                    Some(_) => {
+                        self.reply("354 End data with <CR><LF>.<CR><LF>");
+                        return Next::Data;
+                    }
+                }
+            }
+            Request::Rset => {
+                self.tx = None;
+                self.reply("250 2.0.0 Reset");
+            }
+            Request::Noop { .. } => self.reply("250 2.0.0 OK"),
+            Request::Quit => {
+                let line = format!("221 2.0.0 {} closing connection", self.shared.hostname);
+                self.reply(&line);
+                return Next::Quit;
+            }
+            Request::Vrfy { .. } => self.reply("252 2.5.0 Cannot verify the address; send mail and see"),
+            Request::Expn { .. } => self.reply("502 5.5.1 EXPN is not available"),
+            Request::Help { .. } => {
+                self.reply("214 2.0.0 certmail S/MIME gateway: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT STARTTLS")
+            }
+            Request::StartTls => {
+                if self.tls {
+                    self.reply("503 5.5.1 TLS is already active");
+                } else if self.shared.tls.is_none() {
+                    self.reply("502 5.5.1 STARTTLS is not available (no certificate configured)");
+                } else {
+                    self.reply("220 2.0.0 Ready to start TLS");
+                    return Next::StartTls;
+                }
+            }
+            Request::Bdat { .. } => {
+                // CHUNKING is not announced; the chunk that follows cannot be skipped
+                // reliably, so the session ends.
+                self.reply("503 5.5.1 BDAT without CHUNKING; closing the connection");
+                return Next::Quit;
+            }
+            Request::Auth { .. } => self.reply("502 5.5.1 AUTH is not available: access is by client address"),
+            Request::Etrn { .. } | Request::Atrn { .. } | Request::Burl { .. } => {
+                self.reply("502 5.5.1 Command not implemented")
+            }
+        }
+        Next::Continue
+    }
+
+    async fn rcpt(&mut self, address: String) {
+        let max = self.shared.cfg.max_recipients;
+        let now = certmail_app::now();
+        let Some(tx) = &self.tx else {
+            self.reply("503 5.5.1 MAIL first");
+            return;
+        };
+        if tx.rcpts.len() >= max {
+            let line = format!("452 4.5.3 Too many recipients (at most {max} per message)");
+            self.reply(&line);
+            return;
+        }
+        let decision = self
+            .shared
+            .app
+            .gateway_rcpt(&tx.sender_settings, &address, now)
+            .await;
+        let line = match decision {
+            Ok(d) => match d.refusal {
+                Some(why) => {
+                    self.shared
+                        .metrics
+                        .message(d.direction.as_str(), "rejected");
+                    log_line(&format!(
+                        "rcpt-refused from=<{}> to=<{address}> reason=\"{}\"",
+                        tx.sender,
+                        clip(&why)
+                    ));
+                    format!("550 5.7.1 {}", clip(&why))
+                }
+                None => {
+                    if let Some(t) = &mut self.tx {
+                        t.rcpts.push(address);
+                    }
+                    "250 2.1.5 Recipient OK".to_owned()
+                }
+            },
+            Err(AppError::Setting(why)) => format!("553 5.1.3 {}", clip(&why)),
+            Err(e) => {
+                self.shared.metrics.error("database");
+                format!("451 4.3.0 Temporary failure: {}", clip(&e.to_string()))
+            }
+        };
+        self.reply(&line);
+    }
+
+    /// Receives the message after `354`. Returns the bytes that followed the end of data
+    /// (pipelined commands), or `None` when the connection ended.
+    async fn data(
+        &mut self,
+        initial: Vec<u8>,
+        chunk: &mut [u8],
+    ) -> std::io::Result<Option<Vec<u8>>> {
+        let max = self.shared.cfg.max_message_size as usize;
+        let mut receiver = DataReceiver::new();
+        let mut msg: Vec<u8> = Vec::with_capacity(initial.len().max(64 * 1024).min(max + 1));
+        let mut too_big = false;
+        let mut pending = initial;
+        let timeout = Duration::from_secs(self.shared.cfg.data_timeout.max(1));
+        let leftover = loop {
+            let mut it = pending.iter();
+            let done = receiver.ingest(&mut it, &mut msg);
+            let rest = it.as_slice().to_vec();
+            if msg.len() > max {
+                too_big = true;
+                msg.clear();
+            }
+            if done {
+                break rest;
+            }
+            let n = match tokio::time::timeout(timeout, self.stream.read(chunk)).await {
+                Ok(r) => r?,
+                Err(_) => {
+                    self.tx = None;
+                    self.reply(
+                        "421 4.4.2 Timeout waiting for message data, closing the connection",
+                    );
+                    self.flush().await?;
+                    return Ok(None);
+                }
+            };
+            if n == 0 {
+                // The client went away in the middle: nothing was acknowledged.
+                self.tx = None;
+                return Ok(None);
+            }
+            pending = chunk[..n].to_vec();
+        };
+        let Some(tx) = self.tx.take() else {
+            return Ok(Some(leftover));
+        };
+        let cfg = &self.shared.cfg;
+        let line = if too_big {
+            self.shared
+                .metrics
+                .refused_total
+                .fetch_add(1, Ordering::Relaxed);
+            format!(
+                "552 5.3.4 Message size exceeds the limit of {} bytes",
+                cfg.max_message_size
+            )
+        } else if header_len(&msg) > cfg.max_header_size as usize {
+            self.shared
+                .metrics
+                .refused_total
+                .fetch_add(1, Ordering::Relaxed);
+            format!(
+                "552 5.3.4 Header section exceeds the limit of {} bytes",
+                cfg.max_header_size
+            )
+        } else {
+            self.deliver(tx, msg).await
+        };
+        self.reply(&line);
+        Ok(Some(leftover))
+    }
+
+    /// Processes and relays the message; the reply to the end of data.
+    async fn deliver(&mut self, tx: Transaction, msg: Vec<u8>) -> String {
+        let started = Instant::now();
+        let shared = self.shared.clone();
+        let m = &shared.metrics;
+        let id = shared.ids.next();
+        let now = certmail_app::now();
+        let env = Envelope {
+            id: &id,
+            sender: &tx.sender,
+            recipients: &tx.rcpts,
+            now,
+        };
+        let plan = match shared.app.gateway_process(&env, &msg).await {
+            Ok(p) => p,
+            Err(e) => {
+                m.error("processing");
+                m.deferred_total.fetch_add(1, Ordering::Relaxed);
+                m.observe(started.elapsed().as_secs_f64());
+                let why = clip(&e.to_string());
+                log_line(&format!(
+                    "id={id} from=<{}> size={} ms={} reply=451 reason=\"processing failed: {why}\"",
+                    tx.sender,
+                    msg.len(),
+                    started.elapsed().as_millis()
+                ));
+                return format!(
+                    "451 4.3.0 {id} Temporary failure while processing, try again later: {why}"
+                );
+            }
+        };
+        let mut temporary: Vec<String> = Vec::new();
+        let mut permanent: Vec<(String, String)> = plan.rejected.clone();
+        let mut delivered = 0usize;
+        for copy in &plan.copies {
+            let fates = shared
+                .relay
+                .send(&tx.sender, &copy.recipients, &copy.data, tx.ext)
+                .await;
+            for (r, f) in copy.recipients.iter().zip(fates) {
+                match f {
+                    Fate::Accepted(_) => delivered += 1,
+                    Fate::Temporary(why) => temporary.push(format!("<{r}>: {why}")),
+                    Fate::Permanent(why) => permanent.push((r.clone(), why)),
+                }
+            }
+            if !temporary.is_empty() {
+                // The MTA retries the whole message: stop handing on further copies.
+                break;
+            }
+        }
+        let mut notice = String::new();
+        let (code, line) = if !temporary.is_empty() {
+            m.error("next-hop");
+            (
+                451,
+                format!(
+                    "451 4.4.1 {id} Not delivered, try again later: {}",
+                    clip(&temporary.join("; "))
+                ),
+            )
+        } else if delivered == 0 {
+            let why: Vec<String> = permanent.iter().map(|(_, w)| w.clone()).collect();
+            (554, format!("554 5.7.1 {id} {}", clip(&why.join("; "))))
+        } else if !permanent.is_empty() && !tx.sender.is_empty() {
+            // Some recipients got the message: the others are reported to the sender by
+            // a notification, which must itself be accepted before we say 250.
+            let dsn = failure_notice(&shared.hostname, &id, &tx.sender, &permanent, &msg, now);
+            let fates = shared
+                .relay
+                .send(
+                    "",
+                    std::slice::from_ref(&tx.sender),
+                    &dsn,
+                    Extensions::default(),
+                )
+                .await;
+            match fates.first() {
+                Some(Fate::Accepted(_)) => {
+                    notice = " notice=sent".into();
+                    (250, format!("250 2.0.0 Ok: queued as {id}"))
+                }
+                Some(Fate::Permanent(why)) => {
+                    notice = format!(" notice=\"refused: {}\"", clip(why));
+                    (250, format!("250 2.0.0 Ok: queued as {id}"))
+                }
+                other => {
+                    m.error("next-hop");
+                    let why = match other {
+                        Some(Fate::Temporary(w)) => w.clone(),
+                        _ => "no reply".into(),
+                    };
+                    (
+                        451,
+                        format!(
+                            "451 4.4.1 {id} Notification to the sender not accepted, try again later: {}",
+                            clip(&why)
+                        ),
+                    )
+                }
+            }
+        } else {
+            (250, format!("250 2.0.0 Ok: queued as {id}"))
+        };
+        match code {
+            250 => {
+                m.accepted_total.fetch_add(1, Ordering::Relaxed);
+                for o in &plan.outcomes {
+                    m.message(o.direction.as_str(), o.action);
+                }
+                for (r, _) in permanent
+                    .iter()
+                    .filter(|(r, _)| !plan.rejected.iter().any(|(x, _)| x == r))
+                {
+                    m.message("next-hop", "rejected");
+                    let _ = r;
+                }
+            }
+            451 => {
+                m.deferred_total.fetch_add(1, Ordering::Relaxed);
+            }
+            _ => {
+                m.refused_total.fetch_add(1, Ordering::Relaxed);
+                for o in &plan.outcomes {
+                    m.message(o.direction.as_str(), o.action);
+                }
+            }
+        }
+        m.observe(started.elapsed().as_secs_f64());
+        let mut items = String::new();
+        for o in &plan.outcomes {
+            items.push_str(&format!(
+                " to=<{}> dir={} action={} \"{}\"",
+                o.recipient,
+                o.direction.as_str(),
+                o.action,
+                clip(&o.detail)
+            ));
+        }
+        log_line(&format!(
+            "id={id} from=<{}> peer={} size={} copies={} ms={} reply={code}{notice}{items}{}",
+            tx.sender,
+            self.peer,
+            msg.len(),
+            plan.copies.len(),
+            started.elapsed().as_millis(),
+            if code == 250 {
+                String::new()
+            } else {
+                format!(" reason=\"{}\"", clip(&line[4..]))
+            }
+        ));
+        line
+    }
+}
+
+/// Length of the header section (up to the blank line), or of the whole message when
+/// there is none.
+fn header_len(msg: &[u8]) -> usize {
+    let crlf = memchr::memmem::find(msg, b"\r\n\r\n");
+    let lf = memchr::memmem::find(msg, b"\n\n");
+    match (crlf, lf) {
+        (Some(a), Some(b)) => a.min(b),
+        (Some(a), None) | (None, Some(a)) => a,
+        (None, None) => msg.len(),
+    }
+}
+
+/// One log line on standard error, with a UTC time stamp.
+pub fn log_line(s: &str) {
+    eprintln!(
+        "{} certmail-gateway: {s}",
+        certmail_pki_time(certmail_app::now())
+    );
+}
+
+fn certmail_pki_time(t: i64) -> String {
+    certmail_app::format_time(t)
+}
