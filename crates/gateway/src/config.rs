@@ -81,28 +81,23 @@ impl Cidr {
 
 /// Parses a size: bytes, or with a `K`, `M`, `G` suffix (binary: `50M` = 50 MiB).
 pub fn parse_size(s: &str) -> Result<u64, ConfigError> {
-    let t = s.trim();
-    let (num, mul) = match t.char_indices().last() {
-        Some((i, c)) if c.is_ascii_alphabetic() => {
-            let m = match c.to_ascii_uppercase() {
-                'K' => 1u64 << 10,
-                'M' => 1 << 20,
-                'G' => 1 << 30,
-                _ => 0,
-            };
-            (t[..i].trim_end_matches(['i', 'I']), m)
-        }
+    let bad = || {
+        ConfigError::Value(format!(
+            "{s:?} is not a size (bytes, or with K, M or G: 50M)"
+        ))
+    };
+    let mut t = s.trim();
+    t = t.strip_suffix(['B', 'b']).unwrap_or(t);
+    t = t.strip_suffix(['i', 'I']).unwrap_or(t);
+    let (num, mul) = match t.chars().last().map(|c| c.to_ascii_uppercase()) {
+        Some('K') => (&t[..t.len() - 1], 1u64 << 10),
+        Some('M') => (&t[..t.len() - 1], 1 << 20),
+        Some('G') => (&t[..t.len() - 1], 1 << 30),
         _ => (t, 1),
     };
-    let num = num.trim_end_matches(['i', 'I']);
-    match (num.parse::<u64>(), mul) {
-        (Ok(n), m) if m > 0 => n
-            .checked_mul(m)
-            .ok_or_else(|| ConfigError::Value(format!("size {s:?} is too large"))),
-        _ => Err(ConfigError::Value(format!(
-            "{s:?} is not a size (bytes, or with K, M or G: 50M)"
-        ))),
-    }
+    let n: u64 = num.trim().parse().map_err(|_| bad())?;
+    n.checked_mul(mul)
+        .ok_or_else(|| ConfigError::Value(format!("size {s:?} is too large")))
 }
 
 /// Everything `certmail serve` is told. Keys in the TOML file are the flag names

@@ -17,6 +17,8 @@ use crate::relay::{Extensions, Fate};
 
 /// Bad commands tolerated before the session is closed.
 const MAX_ERRORS: u32 = 10;
+/// Longest command line (RFC 5321 4.5.3.1.4 allows 512; extensions make lines longer).
+const MAX_LINE: usize = 4096;
 /// Longest reply text taken over from reasons.
 const MAX_REASON: usize = 400;
 
@@ -47,6 +49,7 @@ pub struct Session<S> {
     out: Vec<u8>,
     inbuf: Vec<u8>,
     errors: u32,
+    discarding: bool,
 }
 
 fn clip(s: &str) -> String {
@@ -84,6 +87,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
             out: Vec::with_capacity(1024),
             inbuf: Vec::with_capacity(16 * 1024),
             errors: 0,
+            discarding: false,
         }
     }
 
@@ -116,10 +120,44 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
         loop {
             // Answer every complete command already received (pipelining).
             while off < self.inbuf.len() {
-                let mut it = self.inbuf[off..].iter();
-                let before = it.len();
+                // Only whole lines go to the parser, so line length is checked here.
+                let rest = &self.inbuf[off..];
+                let nl = memchr::memchr(b'\n', rest);
+                if self.discarding {
+                    match nl {
+                        Some(p) => {
+                            off += p + 1;
+                            self.discarding = false;
+                            continue;
+                        }
+                        None => {
+                            off = self.inbuf.len();
+                            break;
+                        }
+                    }
+                }
+                let line_len = match nl {
+                    Some(p) => p + 1,
+                    None if rest.len() > MAX_LINE => {
+                        self.discarding = true;
+                        off = self.inbuf.len();
+                        MAX_LINE + 1
+                    }
+                    None => break,
+                };
+                if line_len > MAX_LINE {
+                    if !self.discarding {
+                        off += line_len;
+                    }
+                    if self.error("500 5.5.2 Line too long (at most 4096 bytes)") {
+                        self.flush().await?;
+                        return Ok(End::Closed);
+                    }
+                    continue;
+                }
+                let mut it = self.inbuf[off..off + line_len].iter();
                 let parsed = receiver.ingest(&mut it).map(|r| r.into_owned());
-                off += before - it.len();
+                off += line_len;
                 match parsed {
                     Ok(req) => match self.command(req).await {
                         Next::Continue => {}
@@ -147,13 +185,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                     },
                     Err(smtp_proto::Error::NeedsMoreData { .. }) => break,
                     Err(e) => {
-                        self.errors += 1;
                         let line = match e {
                             smtp_proto::Error::UnknownCommand => {
                                 "500 5.5.2 Command not recognised".to_owned()
-                            }
-                            smtp_proto::Error::ResponseTooLong => {
-                                "500 5.5.2 Line too long (at most 4096 bytes)".to_owned()
                             }
                             smtp_proto::Error::InvalidSenderAddress => {
                                 "501 5.1.7 Bad sender address syntax".to_owned()
@@ -172,9 +206,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                             }
                             _ => "500 5.5.2 Syntax error".to_owned(),
                         };
-                        self.reply(&line);
-                        if self.errors >= MAX_ERRORS {
-                            self.reply("421 4.7.0 Too many errors, closing the connection");
+                        if self.error(&line) {
                             self.flush().await?;
                             return Ok(End::Closed);
                         }
@@ -207,6 +239,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
             }
             self.inbuf.extend_from_slice(&chunk[..n]);
         }
+    }
+
+    /// Answers a bad command; true when the session must now end.
+    fn error(&mut self, line: &str) -> bool {
+        self.errors += 1;
+        self.reply(line);
+        if self.errors >= MAX_ERRORS {
+            self.reply("421 4.7.0 Too many errors, closing the connection");
+            return true;
+        }
+        false
     }
 
     async fn command(&mut self, req: Request<String>) -> Next {
