@@ -130,10 +130,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                             self.discarding = false;
                             continue;
                         }
-                        None => {
-                            off = self.inbuf.len();
-                            break;
-                        }
+                        None => break,
                     }
                 }
                 let line_len = match nl {
@@ -592,12 +589,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                 for o in &plan.outcomes {
                     m.message(o.direction.as_str(), o.action);
                 }
-                for (r, _) in permanent
-                    .iter()
-                    .filter(|(r, _)| !plan.rejected.iter().any(|(x, _)| x == r))
-                {
+                for _ in plan.rejected.len()..permanent.len() {
                     m.message("next-hop", "rejected");
-                    let _ = r;
                 }
             }
             451 => {
