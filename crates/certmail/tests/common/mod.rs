@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod mta;
+
 use std::process::{Command, Stdio};
 
 /// Bytes as text, lossily.

@@ -1,0 +1,394 @@
+//! `certmail serve` end to end behind a real Postfix (after-queue content filter, as
+//! README documents), with swaks as the client and Postfix's smtp-sink as the destination:
+//! outgoing mail signed and encrypted (checked by `openssl cms`), incoming mail decrypted
+//! and verified, `force` without a certificate refused with nothing sent in clear,
+//! `kill -9` with mail in flight, and a next hop that is down and comes back.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use certmail_testkit::{Issued, LeafSpec, TestPki};
+use common::mta::{self, Gateway, Postfix, Sink, swaks, wait_for};
+
+struct Site {
+    dir: tempfile::TempDir,
+    data: PathBuf,
+    pki: TestPki,
+    alice: Issued,
+    bob: Issued,
+}
+
+impl Site {
+    fn file(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, contents).expect("write");
+        p
+    }
+
+    fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new(env!("CARGO_BIN_EXE_certmail"))
+            .arg("--data-dir")
+            .arg(&self.data)
+            .args(args)
+            .env_remove("CERTMAIL_DATABASE_URL")
+            .env_remove("CERTMAIL_PASSPHRASE")
+            .output()
+            .expect("certmail");
+        assert!(
+            out.status.success(),
+            "certmail {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn path(&self, p: &Path) -> String {
+        p.to_str().expect("utf-8").to_owned()
+    }
+}
+
+/// example.com is internal: alice has a key and signs; bob@partner.example is a partner
+/// with a certificate; nocert.example insists on encryption and has no certificates.
+fn site() -> Site {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let pki = TestPki::new("Postfix");
+    let alice = pki.leaf_rsa(&LeafSpec::email("alice@example.com", 21));
+    let bob = pki.leaf_rsa(&LeafSpec::email("bob@partner.example", 22));
+    let s = Site {
+        dir,
+        data,
+        pki,
+        alice,
+        bob,
+    };
+    s.cli(&["init"]);
+    let root = s.file("root.pem", &s.pki.root.pem);
+    let inter = s.file("inter.pem", &s.pki.intermediate.pem);
+    let alice_c = s.file("alice.pem", &s.alice.pem);
+    let alice_k = s.file("alice.key", &s.alice.key_pem);
+    let bob_c = s.file("bob.pem", &s.bob.pem);
+    s.file("bob.key", &s.bob.key_pem);
+    s.cli(&["root", "import", &s.path(&root)]);
+    s.cli(&[
+        "cert",
+        "import",
+        &s.path(&inter),
+        &s.path(&alice_c),
+        &s.path(&bob_c),
+    ]);
+    s.cli(&["key", "import", &s.path(&alice_k)]);
+    s.cli(&["domain", "set", "example.com", "locality", "internal"]);
+    s.cli(&["domain", "set", "nocert.example", "encrypt-mode", "force"]);
+    s.cli(&["global", "set", "sign", "on"]);
+    s
+}
+
+struct Flow {
+    site: Site,
+    sink: Sink,
+    postfix: Postfix,
+    gateway: Gateway,
+}
+
+fn flow() -> Option<Flow> {
+    if !mta::available() || !common::have("openssl") {
+        return None;
+    }
+    let site = site();
+    let sink = Sink::start(site.dir.path());
+    let filter = mta::free_port();
+    let postfix = Postfix::start(site.dir.path(), sink.port, filter);
+    let gateway = Gateway::start(
+        &site.data,
+        filter,
+        postfix.reinject,
+        &site.dir.path().join("gateway.log"),
+    );
+    Some(Flow {
+        site,
+        sink,
+        postfix,
+        gateway,
+    })
+}
+
+fn openssl(args: &[&str], what: &str) -> String {
+    let out = Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl");
+    assert!(
+        out.status.success(),
+        "openssl {what}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn postfix_content_filter_signs_encrypts_decrypts_and_refuses() {
+    let Some(f) = flow() else { return };
+    let s = &f.site;
+
+    // 1. Internal to external: signed, then encrypted; openssl decrypts and verifies.
+    let out_msg = s.file(
+        "out.eml",
+        "From: Alice <alice@example.com>\r\nTo: bob@partner.example\r\nSubject: outbound\r\n\r\nthe outbound secret\r\n",
+    );
+    swaks(
+        f.postfix.inbound,
+        "alice@example.com",
+        "bob@partner.example",
+        &out_msg,
+    );
+    wait_for(30, "the encrypted message at the sink", || {
+        !f.sink.to("bob@partner.example").is_empty()
+    });
+    let got = f.sink.to("bob@partner.example").remove(0);
+    assert!(
+        !got.contains("the outbound secret"),
+        "never in clear: {got}"
+    );
+    assert!(got.contains("application/pkcs7-mime"), "{got}");
+    let enc = s.file("arrived.eml", &got);
+    let dec = s.dir.path().join("decrypted.eml");
+    openssl(
+        &[
+            "cms",
+            "-decrypt",
+            "-in",
+            &s.path(&enc),
+            "-recip",
+            &s.path(&s.dir.path().join("bob.pem")),
+            "-inkey",
+            &s.path(&s.dir.path().join("bob.key")),
+            "-out",
+            &s.path(&dec),
+        ],
+        "decrypt",
+    );
+    let verified = openssl(
+        &[
+            "cms",
+            "-verify",
+            "-in",
+            &s.path(&dec),
+            "-CAfile",
+            &s.path(&s.dir.path().join("root.pem")),
+        ],
+        "verify",
+    );
+    assert!(verified.contains("the outbound secret"), "{verified}");
+
+    // 2. External to internal: bob signs and encrypts with openssl; alice gets it
+    // decrypted with the report headers.
+    let inner = s.file(
+        "inner.txt",
+        "Content-Type: text/plain; charset=us-ascii\r\n\r\nthe inbound secret\r\n",
+    );
+    let signed = s.dir.path().join("signed.eml");
+    openssl(
+        &[
+            "cms",
+            "-sign",
+            "-in",
+            &s.path(&inner),
+            "-signer",
+            &s.path(&s.dir.path().join("bob.pem")),
+            "-inkey",
+            &s.path(&s.dir.path().join("bob.key")),
+            "-certfile",
+            &s.path(&s.dir.path().join("inter.pem")),
+            "-out",
+            &s.path(&signed),
+        ],
+        "sign",
+    );
+    let inbound = s.dir.path().join("inbound.eml");
+    openssl(
+        &[
+            "cms",
+            "-encrypt",
+            "-aes256",
+            "-in",
+            &s.path(&signed),
+            "-from",
+            "bob@partner.example",
+            "-to",
+            "alice@example.com",
+            "-subject",
+            "inbound",
+            "-out",
+            &s.path(&inbound),
+            &s.path(&s.dir.path().join("alice.pem")),
+        ],
+        "encrypt",
+    );
+    swaks(
+        f.postfix.inbound,
+        "bob@partner.example",
+        "alice@example.com",
+        &inbound,
+    );
+    wait_for(30, "the decrypted message at the sink", || {
+        !f.sink.to("alice@example.com").is_empty()
+    });
+    let got = f.sink.to("alice@example.com").remove(0);
+    assert!(got.contains("the inbound secret"), "decrypted: {got}");
+    assert!(got.contains("X-Certmail-Encrypted-1: True"), "{got}");
+    assert!(
+        got.contains("X-Certmail-Signer-Verified-0-2: True"),
+        "{got}"
+    );
+    assert!(got.contains("X-Certmail-Signer-Trusted-0-2: True"), "{got}");
+
+    // 3. Force without a certificate: certmail refuses at RCPT, Postfix bounces to the
+    // sender, and nothing reaches the recipient.
+    let forced = s.file(
+        "forced.eml",
+        "From: alice@example.com\r\nTo: carl@nocert.example\r\nSubject: forced\r\n\r\nmust not leak\r\n",
+    );
+    swaks(
+        f.postfix.inbound,
+        "alice@example.com",
+        "carl@nocert.example",
+        &forced,
+    );
+    wait_for(30, "the bounce to alice", || {
+        f.sink
+            .to("alice@example.com")
+            .iter()
+            .any(|m| m.contains("carl@nocert.example"))
+    });
+    let bounce = f
+        .sink
+        .to("alice@example.com")
+        .into_iter()
+        .find(|m| m.contains("carl@nocert.example"))
+        .expect("bounce");
+    assert!(bounce.contains("5.7.1"), "{bounce}");
+    assert!(
+        f.sink.to("carl@nocert.example").is_empty(),
+        "nothing sent to carl"
+    );
+    assert!(
+        f.sink
+            .messages()
+            .iter()
+            .all(|m| !m.contains("must not leak") || m.contains("Undelivered")),
+        "the text only comes back to the sender inside the bounce"
+    );
+    let log = f.gateway.log_text();
+    assert!(log.contains("action=signed-encrypted"), "{log}");
+    assert!(log.contains("action=decrypted-verified"), "{log}");
+    assert!(log.contains("rcpt-refused"), "{log}");
+}
+
+fn numbered(s: &Site, i: usize) -> PathBuf {
+    s.file(
+        &format!("m{i}.eml"),
+        format!(
+            "From: alice@example.com\r\nTo: bob@partner.example\r\nSubject: number {i}\r\n\r\nmessage {i}\r\n{}\r\n",
+            "x".repeat(20_000)
+        ),
+    )
+}
+
+/// Distinct message numbers that arrived for bob (decrypting each with openssl).
+fn arrived_numbers(f: &Flow) -> std::collections::BTreeSet<usize> {
+    let mut out = std::collections::BTreeSet::new();
+    for m in f.sink.to("bob@partner.example") {
+        if let Some(line) = m.lines().find(|l| l.starts_with("Subject: number ")) {
+            if let Ok(n) = line["Subject: number ".len()..].trim().parse() {
+                out.insert(n);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn postfix_kill_9_and_restart_loses_nothing() {
+    let Some(mut f) = flow() else { return };
+    const N: usize = 30;
+    let files: Vec<PathBuf> = (0..N).map(|i| numbered(&f.site, i)).collect();
+    for (i, file) in files.iter().enumerate() {
+        swaks(
+            f.postfix.inbound,
+            "alice@example.com",
+            "bob@partner.example",
+            file,
+        );
+        if i == N / 3 {
+            // Postfix is handing mail to certmail right now.
+            f.gateway.kill9();
+        }
+    }
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let before = arrived_numbers(&f).len();
+    assert!(before < N, "the gateway was down for part of the run");
+    f.gateway = Gateway::start(
+        &f.site.data,
+        f.postfix.filter,
+        f.postfix.reinject,
+        &f.site.dir.path().join("gateway.log"),
+    );
+    wait_for(90, "every message after the restart", || {
+        f.postfix.flush();
+        arrived_numbers(&f).len() == N && f.postfix.queue_empty()
+    });
+    for m in f.sink.to("bob@partner.example") {
+        assert!(!m.contains("message "), "all encrypted");
+    }
+    // A clean stop after a kill: SIGTERM exits 0.
+    assert!(
+        f.gateway.terminate(),
+        "certmail serve stops cleanly on SIGTERM"
+    );
+}
+
+#[test]
+fn postfix_next_hop_down_then_up() {
+    let Some(mut f) = flow() else { return };
+    // Restart the gateway pointing at a next hop that is not there.
+    f.gateway.kill9();
+    let dead = mta::free_port();
+    f.gateway = Gateway::start(
+        &f.site.data,
+        f.postfix.filter,
+        dead,
+        &f.site.dir.path().join("gateway-down.log"),
+    );
+    for i in 0..5 {
+        swaks(
+            f.postfix.inbound,
+            "alice@example.com",
+            "bob@partner.example",
+            &numbered(&f.site, i),
+        );
+    }
+    wait_for(30, "certmail to defer the messages", || {
+        f.gateway.log_text().matches("reply=451").count() >= 5
+    });
+    assert!(
+        arrived_numbers(&f).is_empty(),
+        "nothing got through, nothing acknowledged"
+    );
+    assert!(!f.postfix.queue_empty(), "Postfix still holds the mail");
+    assert!(f.postfix.log().contains("451 4.4.1"), "{}", f.postfix.log());
+    // The next hop is back.
+    f.gateway.kill9();
+    f.gateway = Gateway::start(
+        &f.site.data,
+        f.postfix.filter,
+        f.postfix.reinject,
+        &f.site.dir.path().join("gateway.log"),
+    );
+    wait_for(60, "the deferred messages", || {
+        f.postfix.flush();
+        arrived_numbers(&f).len() == 5 && f.postfix.queue_empty()
+    });
+}
