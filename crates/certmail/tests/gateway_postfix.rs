@@ -301,10 +301,10 @@ fn numbered(s: &Site, i: usize) -> PathBuf {
 fn arrived_numbers(f: &Flow) -> std::collections::BTreeSet<usize> {
     let mut out = std::collections::BTreeSet::new();
     for m in f.sink.to("bob@partner.example") {
-        if let Some(line) = m.lines().find(|l| l.starts_with("Subject: number ")) {
-            if let Ok(n) = line["Subject: number ".len()..].trim().parse() {
-                out.insert(n);
-            }
+        if let Some(line) = m.lines().find(|l| l.starts_with("Subject: number "))
+            && let Ok(n) = line["Subject: number ".len()..].trim().parse()
+        {
+            out.insert(n);
         }
     }
     out
