@@ -192,8 +192,13 @@ pub async fn connection(shared: Arc<Shared>, mut stream: TcpStream, peer: Socket
     }
     .await;
     if let Err(e) = result {
-        m.error("connection");
-        log_line(&format!("session with {peer} ended: {e}"));
+        use std::io::ErrorKind::{BrokenPipe, ConnectionReset, UnexpectedEof};
+        if matches!(e.kind(), BrokenPipe | ConnectionReset | UnexpectedEof) {
+            m.error("client-disconnected");
+        } else {
+            m.error("connection");
+            log_line(&format!("session with {peer} ended: {e}"));
+        }
     }
     m.open_sessions.fetch_sub(1, Ordering::Relaxed);
 }
