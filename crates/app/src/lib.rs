@@ -106,6 +106,8 @@ pub struct App {
     pub(crate) store: Store,
     pub(crate) kek: Kek,
     pub(crate) cache: std::sync::Mutex<trust::TrustCache>,
+    pub(crate) signers: std::sync::Mutex<mailflow::SignerCache>,
+    pub(crate) flow_cache: std::sync::Mutex<mailflow::FlowCache>,
 }
 
 /// Current time, Unix seconds (the app layer may read the clock; pki may not).
@@ -146,6 +148,8 @@ impl App {
             store,
             kek,
             cache: std::sync::Mutex::new(trust::TrustCache::default()),
+            signers: std::sync::Mutex::new(mailflow::SignerCache::default()),
+            flow_cache: std::sync::Mutex::new(mailflow::FlowCache::default()),
         })
     }
 

@@ -74,6 +74,8 @@ pub struct RcptDecision {
     pub direction: Direction,
     /// Set when the recipient must be refused now (the reason, naming the address).
     pub refusal: Option<String>,
+    /// The recipient's settings (handed back to [`App::gateway_process`]).
+    pub settings: FlowSettings,
 }
 
 /// One copy of the message for a set of recipients.
@@ -240,6 +242,101 @@ fn stamped(msg: &[u8], extra: Vec<(String, String)>) -> Result<Vec<u8>> {
     Ok(message::add_headers(msg, &extra)?)
 }
 
+/// How long a cached look-up is used at most, seconds (certificates expire, CRLs go stale:
+/// verdicts depend on the time as well as on the stored data).
+const FLOW_TTL: i64 = 60;
+
+/// The state of the stores a transaction is decided on: the trust and policy generations
+/// read in one query. Caches are used only while the generations are unchanged, so a
+/// change made on another node applies from the next snapshot (the next message) on.
+#[derive(Debug, Clone)]
+pub struct FlowSnapshot {
+    key: String,
+    now: i64,
+}
+
+impl FlowSnapshot {
+    /// The processing time of this snapshot.
+    pub fn now(&self) -> i64 {
+        self.now
+    }
+}
+
+/// Settings and recipient look-ups of the mail flow, valid for one snapshot key.
+#[derive(Default)]
+pub struct FlowCache {
+    key: String,
+    settings: std::collections::HashMap<String, (i64, FlowSettings)>,
+    recipients: std::collections::HashMap<String, (i64, crate::policy::Recipient)>,
+}
+
+impl std::fmt::Debug for FlowCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "FlowCache({} settings, {} recipients)",
+            self.settings.len(),
+            self.recipients.len()
+        )
+    }
+}
+
+/// Entries kept at most (a flood of distinct addresses must not grow memory).
+const FLOW_CACHE_MAX: usize = 100_000;
+
+/// Signing keys unsealed and parsed once (RSA key parsing checks the key and costs more
+/// than a signature), per thumbprint; dropped when the trust generation changes.
+#[derive(Default)]
+pub struct SignerCache {
+    generation: String,
+    signers: std::collections::HashMap<String, std::sync::Arc<(KeyPair, Vec<Certificate>)>>,
+    keys: std::collections::HashMap<Vec<u8>, std::sync::Arc<KeyPair>>,
+    known: HashSet<String>,
+}
+
+impl SignerCache {
+    fn renew(&mut self, generation: &str) {
+        if self.generation != generation {
+            self.signers.clear();
+            self.keys.clear();
+            self.known.clear();
+            self.generation = generation.to_owned();
+        }
+    }
+
+    /// A decryption key pair by certificate (DER), if cached under `generation`.
+    pub(crate) fn key(&self, generation: &str, der: &[u8]) -> Option<std::sync::Arc<KeyPair>> {
+        (self.generation == generation)
+            .then(|| self.keys.get(der).cloned())
+            .flatten()
+    }
+
+    pub(crate) fn put_key(&mut self, generation: &str, k: std::sync::Arc<KeyPair>) {
+        self.renew(generation);
+        if self.keys.len() < FLOW_CACHE_MAX {
+            self.keys.insert(k.cert.der.clone(), k);
+        }
+    }
+
+    /// Whether a certificate is known to be stored (collected earlier) under `generation`.
+    pub(crate) fn known(&self, generation: &str, sha256: &str) -> bool {
+        self.generation == generation && self.known.contains(sha256)
+    }
+
+    pub(crate) fn put_known(&mut self, generation: &str, sha256: &str) {
+        self.renew(generation);
+        if self.known.len() < FLOW_CACHE_MAX {
+            self.known.insert(sha256.to_owned());
+        }
+    }
+}
+
+impl std::fmt::Debug for SignerCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SignerCache({} signers)", self.signers.len())
+    }
+}
+
 struct OutgoingRcpt {
     rcpt: String,
     encrypt_to: Vec<String>,
@@ -247,9 +344,69 @@ struct OutgoingRcpt {
 }
 
 impl App {
+    /// A snapshot of the stores' generations (one query); caches older than it are dropped.
+    pub async fn flow_snapshot(&self, now: i64) -> Result<FlowSnapshot> {
+        let key = self.store.generations().await?;
+        if let Ok(mut c) = self.flow_cache.lock()
+            && c.key != key
+        {
+            c.settings.clear();
+            c.recipients.clear();
+            c.key = key.clone();
+        }
+        Ok(FlowSnapshot { key, now })
+    }
+
+    /// [`App::recipient_lookup`] through the flow cache.
+    pub async fn flow_recipient(
+        &self,
+        snap: &FlowSnapshot,
+        email: &str,
+    ) -> Result<crate::policy::Recipient> {
+        if let Ok(c) = self.flow_cache.lock()
+            && c.key == snap.key
+            && let Some((t, r)) = c.recipients.get(email)
+            && snap.now - t < FLOW_TTL
+            && snap.now >= *t
+        {
+            return Ok(r.clone());
+        }
+        let r = self.recipient_lookup(email, snap.now).await?;
+        if let Ok(mut c) = self.flow_cache.lock()
+            && c.key == snap.key
+        {
+            if c.recipients.len() >= FLOW_CACHE_MAX {
+                c.recipients.clear();
+            }
+            c.recipients.insert(email.to_owned(), (snap.now, r.clone()));
+        }
+        Ok(r)
+    }
+
     /// The mail-flow settings of an address (global ones for the null sender or an
-    /// address that is not one).
-    pub async fn flow_settings(&self, address: &str) -> Result<FlowSettings> {
+    /// address that is not one), through the flow cache.
+    pub async fn flow_settings(&self, snap: &FlowSnapshot, address: &str) -> Result<FlowSettings> {
+        if let Ok(c) = self.flow_cache.lock()
+            && c.key == snap.key
+            && let Some((t, s)) = c.settings.get(address)
+            && snap.now - t < FLOW_TTL
+            && snap.now >= *t
+        {
+            return Ok(s.clone());
+        }
+        let s = self.flow_settings_uncached(address).await?;
+        if let Ok(mut c) = self.flow_cache.lock()
+            && c.key == snap.key
+        {
+            if c.settings.len() >= FLOW_CACHE_MAX {
+                c.settings.clear();
+            }
+            c.settings.insert(address.to_owned(), (snap.now, s.clone()));
+        }
+        Ok(s)
+    }
+
+    async fn flow_settings_uncached(&self, address: &str) -> Result<FlowSettings> {
         let email = normalise_email(address).ok();
         let chain = match &email {
             Some(e) => chain_for_user(e),
@@ -278,14 +435,18 @@ impl App {
     }
 
     /// Why an outgoing recipient with `encrypt-mode force` cannot be encrypted to, if so.
-    async fn force_refusal(&self, rcpt: &FlowSettings, now: i64) -> Result<Option<String>> {
+    async fn force_refusal(
+        &self,
+        snap: &FlowSnapshot,
+        rcpt: &FlowSettings,
+    ) -> Result<Option<String>> {
         let Some(email) = &rcpt.email else {
             return Ok(None);
         };
         if rcpt.encrypt_mode != "force" {
             return Ok(None);
         }
-        let r = self.recipient_lookup(email, now).await?;
+        let r = self.flow_recipient(snap, email).await?;
         if !r.encryption.is_empty() {
             return Ok(None);
         }
@@ -308,25 +469,44 @@ impl App {
     /// not an e-mail address is an [`AppError::Setting`].
     pub async fn gateway_rcpt(
         &self,
+        snap: &FlowSnapshot,
         sender: &FlowSettings,
         rcpt: &str,
-        now: i64,
     ) -> Result<RcptDecision> {
         normalise_email(rcpt)?;
-        let r = self.flow_settings(rcpt).await?;
+        let r = self.flow_settings(snap, rcpt).await?;
         let direction = Self::direction(sender, &r);
         let refusal = if direction == Direction::Outgoing {
-            self.force_refusal(&r, now).await?
+            self.force_refusal(snap, &r).await?
         } else {
             None
         };
-        Ok(RcptDecision { direction, refusal })
+        Ok(RcptDecision {
+            direction,
+            refusal,
+            settings: r,
+        })
     }
 
     /// Processes one message for all its recipients. An error is temporary (the database
     /// or the key store failed): the caller must not acknowledge the message.
-    pub async fn gateway_process<'m>(&self, env: &Envelope<'_>, msg: &'m [u8]) -> Result<Plan<'m>> {
-        let sender = self.flow_settings(env.sender).await?;
+    /// `known` holds the snapshot and the settings [`App::flow_settings`] and
+    /// [`App::gateway_rcpt`] gave during the transaction (one per envelope recipient, in
+    /// order); they are used when nothing changed since (a fresh snapshot is taken now).
+    pub async fn gateway_process<'m>(
+        &self,
+        env: &Envelope<'_>,
+        known: Option<(&FlowSnapshot, &FlowSettings, &[FlowSettings])>,
+        msg: &'m [u8],
+    ) -> Result<Plan<'m>> {
+        let snap = self.flow_snapshot(env.now).await?;
+        let known = known
+            .filter(|(k, _, r)| k.key == snap.key && r.len() == env.recipients.len())
+            .map(|(_, s, r)| (s, r));
+        let sender = match known {
+            Some((s, _)) => s.clone(),
+            None => self.flow_settings(&snap, env.sender).await?,
+        };
         let mut plan = Plan::default();
         let listed = mime::parse(msg)
             .map(|e| header_addresses(&e, &["To", "Cc", "Resent-To", "Resent-Cc"]))
@@ -334,8 +514,11 @@ impl App {
         let mut relay = Vec::new();
         let mut incoming = Vec::new();
         let mut outgoing = Vec::new();
-        for rcpt in env.recipients {
-            let r = self.flow_settings(rcpt).await?;
+        for (i, rcpt) in env.recipients.iter().enumerate() {
+            let r = match known.and_then(|(_, r)| r.get(i)) {
+                Some(r) => r.clone(),
+                None => self.flow_settings(&snap, rcpt).await?,
+            };
             match Self::direction(&sender, &r) {
                 Direction::Relay => relay.push(rcpt.clone()),
                 Direction::Incoming => incoming.push((rcpt.clone(), r)),
@@ -344,7 +527,7 @@ impl App {
                     let encrypt_to: Vec<String> = match r.encrypt_mode.as_str() {
                         "no-encryption" => Vec::new(),
                         _ => self
-                            .recipient_lookup(&email, env.now)
+                            .flow_recipient(&snap, &email)
                             .await?
                             .encryption
                             .into_iter()
@@ -352,7 +535,7 @@ impl App {
                             .collect(),
                     };
                     if encrypt_to.is_empty()
-                        && let Some(why) = self.force_refusal(&r, env.now).await?
+                        && let Some(why) = self.force_refusal(&snap, &r).await?
                     {
                         self.reject(&mut plan, rcpt, Direction::Outgoing, why);
                         continue;
@@ -380,11 +563,11 @@ impl App {
             });
         }
         if !outgoing.is_empty() {
-            self.outgoing(env, &sender, msg, outgoing, &mut plan)
+            self.outgoing(env, &snap, &sender, msg, outgoing, &mut plan)
                 .await?;
         }
         if !incoming.is_empty() {
-            self.incoming(env, msg, incoming, &mut plan).await?;
+            self.incoming(env, &snap, msg, incoming, &mut plan).await?;
         }
         Ok(plan)
     }
@@ -402,6 +585,7 @@ impl App {
     async fn outgoing(
         &self,
         env: &Envelope<'_>,
+        snap: &FlowSnapshot,
         sender: &FlowSettings,
         msg: &[u8],
         rcpts: Vec<OutgoingRcpt>,
@@ -426,7 +610,7 @@ impl App {
         let mut sign_note = String::new();
         let mut signed_by = None;
         let base = if sender.sign {
-            match self.sender_signature(sender, &clean, env.now).await? {
+            match self.sender_signature(snap, sender, &clean).await? {
                 Ok((sha, out)) => {
                     signed_by = Some(sha);
                     out
@@ -528,35 +712,57 @@ impl App {
     /// usable signing certificate, or a message the engine cannot sign).
     async fn sender_signature(
         &self,
+        snap: &FlowSnapshot,
         sender: &FlowSettings,
         clean: &[u8],
-        now: i64,
     ) -> Result<std::result::Result<(String, Vec<u8>), String>> {
+        let now = snap.now;
         let Some(email) = &sender.email else {
             return Ok(Err("no sender address".into()));
         };
-        let r = self.recipient_lookup(email, now).await?;
+        let r = self.flow_recipient(snap, email).await?;
         let Some(signing) = r.signing else {
             return Ok(Err(format!("no valid signing certificate for {email}")));
         };
-        let (kp, chain) = self.smime_signer(&signing.sha256).await?;
+        let signer = self.cached_signer(snap, &signing.sha256).await?;
+        let (kp, chain) = (&signer.0, &signer.1);
         let opts = SignOptions {
             signing_time: now,
             ..SignOptions::default()
         };
         let mut out = Vec::with_capacity(clean.len() + 8192);
         Ok(
-            match message::sign_message(clean, &kp, &chain, &opts, true, &mut out) {
+            match message::sign_message(clean, kp, chain, &opts, true, &mut out) {
                 Ok(()) => Ok((signing.sha256, out)),
                 Err(e) => Err(format!("the message cannot be signed: {e}")),
             },
         )
     }
 
+    async fn cached_signer(
+        &self,
+        snap: &FlowSnapshot,
+        sha256: &str,
+    ) -> Result<std::sync::Arc<(KeyPair, Vec<Certificate>)>> {
+        let generation = snap.key.clone();
+        if let Ok(c) = self.signers.lock()
+            && c.generation == generation
+            && let Some(s) = c.signers.get(sha256)
+        {
+            return Ok(s.clone());
+        }
+        let s = std::sync::Arc::new(self.smime_signer(sha256).await?);
+        if let Ok(mut c) = self.signers.lock() {
+            c.renew(&generation);
+            c.signers.insert(sha256.to_owned(), s.clone());
+        }
+        Ok(s)
+    }
+
     /// Key pairs a strict-decryption recipient may be decrypted with: the keys of its
     /// valid encryption certificates (its own, its domains' selections, additional).
-    async fn strict_keys(&self, email: &str, now: i64) -> Result<Vec<KeyPair>> {
-        let r = self.recipient_lookup(email, now).await?;
+    async fn strict_keys(&self, snap: &FlowSnapshot, email: &str) -> Result<Vec<KeyPair>> {
+        let r = self.flow_recipient(snap, email).await?;
         let mut out = Vec::new();
         for u in r.encryption {
             let v = self.get(StoreKind::Certificates, &u.sha256).await?;
@@ -571,6 +777,7 @@ impl App {
     async fn incoming(
         &self,
         env: &Envelope<'_>,
+        snap: &FlowSnapshot,
         msg: &[u8],
         rcpts: Vec<(String, FlowSettings)>,
         plan: &mut Plan<'_>,
@@ -589,7 +796,7 @@ impl App {
         for (group, strict) in groups {
             let keys = if strict {
                 let email = group[0].1.email.clone().unwrap_or_default();
-                Some(self.strict_keys(&email, env.now).await?)
+                Some(self.strict_keys(snap, &email).await?)
             } else {
                 None
             };

@@ -2,6 +2,8 @@
 //! recipients through the selection rules, decryption keys found by RecipientInfo, signer
 //! trust from the trust engine, and partner certificates collected from signed mail.
 
+use std::sync::Arc;
+
 use certmail_crypto::PrivateKey;
 use certmail_pki::Certificate;
 use certmail_pki::verify::Purpose;
@@ -55,6 +57,10 @@ pub fn signer_trust(now: Verdict, then: Option<(i64, Verdict)>) -> Trust {
 }
 
 impl App {
+    fn cached_key(&self, generation: &str, der: &[u8]) -> Option<Arc<KeyPair>> {
+        self.signers.lock().ok()?.key(generation, der)
+    }
+
     /// A signer from the stores: the certificate (thumbprint or prefix, certificate store),
     /// its private key and its chain (for inclusion in the signature).
     pub async fn smime_signer(&self, thumbprint: &str) -> Result<(KeyPair, Vec<Certificate>)> {
@@ -95,9 +101,12 @@ impl App {
         Ok(out)
     }
 
-    /// Key pairs from the key store for these recipient identifiers.
-    pub async fn smime_keys_for(&self, ids: &[CertId]) -> Result<Vec<KeyPair>> {
-        let mut out: Vec<KeyPair> = Vec::new();
+    /// Key pairs from the key store for these recipient identifiers. Unsealed and parsed
+    /// keys are kept per certificate while the store's generations are unchanged (parsing
+    /// an RSA key checks it and costs more than the decryption).
+    pub async fn smime_keys_for(&self, ids: &[CertId]) -> Result<Vec<Arc<KeyPair>>> {
+        let generation = self.store.generations().await?;
+        let mut out: Vec<Arc<KeyPair>> = Vec::new();
         for id in ids {
             let found = match id.store_lookup() {
                 (Some((issuer, serial)), _) => {
@@ -107,12 +116,22 @@ impl App {
                 _ => Vec::new(),
             };
             for s in found.into_iter().filter(|s| s.has_key) {
+                if let Some(k) = self.cached_key(&generation, &s.der) {
+                    if id.matches(&k.cert) && !out.iter().any(|o| o.cert.sha256 == k.cert.sha256) {
+                        out.push(k);
+                    }
+                    continue;
+                }
                 let cert = Certificate::from_der(&s.der, &certmail_crypto::AwsLcOps)?;
                 if !id.matches(&cert) || out.iter().any(|k| k.cert.sha256 == cert.sha256) {
                     continue;
                 }
                 let key: PrivateKey = self.private_key(&cert).await?;
-                out.push(KeyPair::new(cert, &key)?);
+                let k = Arc::new(KeyPair::new(cert, &key)?);
+                if let Ok(mut c) = self.signers.lock() {
+                    c.put_key(&generation, k.clone());
+                }
+                out.push(k);
             }
         }
         Ok(out)
@@ -141,9 +160,9 @@ impl App {
         opts: &UnwrapOptions,
         at: i64,
     ) -> Result<Unwrapped<'m>> {
-        let mut keys = given;
+        let mut keys: Vec<Arc<KeyPair>> = given.into_iter().map(Arc::new).collect();
         let mut unwrapped = loop {
-            let refs: Vec<&KeyPair> = keys.iter().collect();
+            let refs: Vec<&KeyPair> = keys.iter().map(|k| k.as_ref()).collect();
             match message::unwrap(msg, &refs, opts) {
                 Err(SmimeError::NoKey { names, ids }) => {
                     let more = if lookup {
@@ -178,13 +197,29 @@ impl App {
             } = l
                 && signers.iter().any(|s| s.verified)
             {
+                let generation = self.store.generations().await?;
                 for c in certificates {
+                    if self
+                        .signers
+                        .lock()
+                        .is_ok_and(|k| k.known(&generation, &c.sha256))
+                    {
+                        n += 1;
+                        continue;
+                    }
                     if self
                         .import_bytes(&c.der, &ImportOptions::default())
                         .await
                         .is_ok()
                     {
                         n += 1;
+                        // Importing may have renewed the generation: remember the
+                        // certificate under the one in force now.
+                        if let Ok(g) = self.store.generations().await
+                            && let Ok(mut k) = self.signers.lock()
+                        {
+                            k.put_known(&g, &c.sha256);
+                        }
                     }
                 }
             }

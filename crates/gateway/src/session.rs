@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use certmail_app::AppError;
-use certmail_app::mailflow::{Envelope, FlowSettings, failure_notice};
+use certmail_app::mailflow::{Envelope, FlowSettings, FlowSnapshot, failure_notice};
 use smtp_proto::request::receiver::{DataReceiver, RequestReceiver};
 use smtp_proto::{MAIL_BODY_8BITMIME, MAIL_SMTPUTF8, Request};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -32,9 +32,11 @@ pub enum End<S> {
 }
 
 struct Transaction {
+    snapshot: FlowSnapshot,
     sender: String,
     sender_settings: FlowSettings,
     rcpts: Vec<String>,
+    rcpt_settings: Vec<FlowSettings>,
     ext: Extensions,
 }
 
@@ -291,12 +293,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                     );
                     self.reply(&line);
                 } else {
-                    match self.shared.app.flow_settings(&from.address).await {
-                        Ok(s) => {
+                    let app = &self.shared.app;
+                    let looked_up = match app.flow_snapshot(certmail_app::now()).await {
+                        Ok(snap) => app
+                            .flow_settings(&snap, &from.address)
+                            .await
+                            .map(|s| (snap, s)),
+                        Err(e) => Err(e),
+                    };
+                    match looked_up {
+                        Ok((snapshot, s)) => {
                             self.tx = Some(Transaction {
+                                snapshot,
                                 sender: from.address,
                                 sender_settings: s,
                                 rcpts: Vec::new(),
+                                rcpt_settings: Vec::new(),
                                 ext: Extensions {
                                     eight_bit: from.flags & MAIL_BODY_8BITMIME != 0,
                                     smtputf8: from.flags & MAIL_SMTPUTF8 != 0,
@@ -364,7 +376,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
 
     async fn rcpt(&mut self, address: String) {
         let max = self.shared.cfg.max_recipients;
-        let now = certmail_app::now();
         let Some(tx) = &self.tx else {
             self.reply("503 5.5.1 MAIL first");
             return;
@@ -377,7 +388,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
         let decision = self
             .shared
             .app
-            .gateway_rcpt(&tx.sender_settings, &address, now)
+            .gateway_rcpt(&tx.snapshot, &tx.sender_settings, &address)
             .await;
         let line = match decision {
             Ok(d) => match d.refusal {
@@ -395,6 +406,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                 None => {
                     if let Some(t) = &mut self.tx {
                         t.rcpts.push(address);
+                        t.rcpt_settings.push(d.settings);
                     }
                     "250 2.1.5 Recipient OK".to_owned()
                 }
@@ -492,7 +504,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
             recipients: &tx.rcpts,
             now,
         };
-        let plan = match shared.app.gateway_process(&env, &msg).await {
+        let plan = match shared
+            .app
+            .gateway_process(
+                &env,
+                Some((&tx.snapshot, &tx.sender_settings, &tx.rcpt_settings)),
+                &msg,
+            )
+            .await
+        {
             Ok(p) => p,
             Err(e) => {
                 m.error("processing");
@@ -500,10 +520,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                 m.observe(started.elapsed().as_secs_f64());
                 let why = clip(&e.to_string());
                 log_line(&format!(
-                    "id={id} from=<{}> size={} ms={} reply=451 reason=\"processing failed: {why}\"",
+                    "id={id} from=<{}> size={} ms={:.2} reply=451 reason=\"processing failed: {why}\"",
                     tx.sender,
                     msg.len(),
-                    started.elapsed().as_millis()
+                    started.elapsed().as_secs_f64() * 1e3
                 ));
                 return format!(
                     "451 4.3.0 {id} Temporary failure while processing, try again later: {why}"
@@ -615,12 +635,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
             ));
         }
         log_line(&format!(
-            "id={id} from=<{}> peer={} size={} copies={} ms={} reply={code}{notice}{items}{}",
+            "id={id} from=<{}> peer={} size={} copies={} ms={:.2} reply={code}{notice}{items}{}",
             tx.sender,
             self.peer,
             msg.len(),
             plan.copies.len(),
-            started.elapsed().as_millis(),
+            started.elapsed().as_secs_f64() * 1e3,
             if code == 250 {
                 String::new()
             } else {

@@ -194,6 +194,14 @@ pub struct Store {
 
 static NEXT_TOKEN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
+fn new_token() -> String {
+    let n = NEXT_TOKEN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{nanos:x}-{:x}-{n}", std::process::id())
+}
+
 /// Certificates per multi-row INSERT.
 const CERT_CHUNK: usize = 200;
 /// E-mail rows per multi-row INSERT.
@@ -330,18 +338,37 @@ impl Store {
         Ok(self.meta_get("trust_generation").await?.unwrap_or_default())
     }
 
-    /// Renews the trust generation.
+    /// Renews the trust generation (and with it the policy generation).
     pub async fn bump_trust_generation(&self) -> Result<()> {
-        let token = format!(
-            "{:x}-{}",
-            std::process::id(),
-            NEXT_TOKEN.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        );
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        self.meta_set("trust_generation", &format!("{nanos:x}-{token}"))
-            .await
+        self.meta_set("trust_generation", &new_token()).await?;
+        self.bump_policy_generation().await
+    }
+
+    /// Renews the policy generation: a token renewed by every change that can change what
+    /// the gateway does with a message (settings, selections, any certificate or key
+    /// imported or deleted, and every trust change). Several nodes sharing a database
+    /// compare it once per message to know whether their caches still hold.
+    pub async fn bump_policy_generation(&self) -> Result<()> {
+        self.meta_set("policy_generation", &new_token()).await
+    }
+
+    /// The trust and policy generations in one query, joined (`trust/policy`).
+    pub async fn generations(&self) -> Result<String> {
+        let rows = sqlx::query(
+            "SELECT name, value FROM meta WHERE name IN ('trust_generation', 'policy_generation') ORDER BY name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = String::new();
+        for r in rows {
+            let name: String = r.try_get("name")?;
+            let value: String = r.try_get("value")?;
+            out.push_str(&name[..1]);
+            out.push('=');
+            out.push_str(&value);
+            out.push(';');
+        }
+        Ok(out)
     }
 
     /// Stores certificates and sealed keys in one transaction: either all of them are
@@ -445,6 +472,12 @@ impl Store {
         });
         if affects_trust {
             self.bump_trust_generation().await?;
+        } else if cert_outcomes
+            .iter()
+            .chain(&key_outcomes)
+            .any(|o| *o == Outcome::Imported)
+        {
+            self.bump_policy_generation().await?;
         }
         Ok((cert_outcomes, key_outcomes))
     }
@@ -720,6 +753,7 @@ impl Store {
                 id: key_id.to_owned(),
             });
         }
+        self.bump_policy_generation().await?;
         Ok(())
     }
 }

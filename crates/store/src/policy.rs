@@ -118,7 +118,7 @@ impl Store {
             .bind(value)
             .execute(&self.pool)
             .await?;
-        Ok(())
+        self.bump_policy_generation().await
     }
 
     /// Removes a setting (back to "inherit"); false when it was not set.
@@ -130,6 +130,7 @@ impl Store {
             .bind(key)
             .execute(&self.pool)
             .await?;
+        self.bump_policy_generation().await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -199,7 +200,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(())
+        self.bump_policy_generation().await
     }
 
     /// Removes a selection (all of the kind when `sha256` is `None`); returns how many.
@@ -225,6 +226,7 @@ impl Store {
                 .execute(&self.pool)
                 .await?,
         };
+        self.bump_policy_generation().await?;
         Ok(done.rows_affected())
     }
 
