@@ -10,6 +10,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use certmail_pki::Certificate;
 use certmail_smime::message::{self, Kind, UnwrapOptions};
@@ -78,14 +79,54 @@ pub struct RcptDecision {
     pub settings: FlowSettings,
 }
 
-/// One copy of the message for a set of recipients.
-#[derive(Debug)]
-pub struct Copy<'m> {
+/// One copy of the message for a set of recipients: `head` (the rewritten header section)
+/// followed by `data[body_start..]`, or `data` as it is when `head` is `None`. Copies
+/// share message buffers instead of copying them.
+#[derive(Debug, Clone)]
+pub struct Copy {
     /// Envelope recipients, as given.
     pub recipients: Vec<String>,
-    /// The message to hand on.
-    pub data: Cow<'m, [u8]>,
+    /// The header section to send instead of `data`'s own.
+    pub head: Option<Vec<u8>>,
+    /// The message (or the processed message).
+    pub data: Arc<Vec<u8>>,
+    /// Where `data`'s body starts (used with `head`).
+    pub body_start: usize,
 }
+
+impl Copy {
+    /// The two pieces to send, one after the other.
+    pub fn parts(&self) -> (&[u8], &[u8]) {
+        match &self.head {
+            Some(h) => (h, &self.data[self.body_start..]),
+            None => (&[], &self.data),
+        }
+    }
+
+    /// The whole copy as one buffer (tests, small messages).
+    pub fn to_vec(&self) -> Vec<u8> {
+        let (a, b) = self.parts();
+        [a, b].concat()
+    }
+
+    /// `data` with `headers` first and no `X-Certmail-*` field from outside.
+    fn stamped(
+        recipients: Vec<String>,
+        data: Arc<Vec<u8>>,
+        headers: &[(String, String)],
+    ) -> std::result::Result<Copy, SmimeError> {
+        let (head, body_start) = message::restamp(&data, headers)?;
+        Ok(Copy {
+            recipients,
+            head: Some(head),
+            data,
+            body_start,
+        })
+    }
+}
+
+/// An incoming copy before stamping: message, headers, action, detail.
+type IncomingCopy = (Arc<Vec<u8>>, Vec<(String, String)>, &'static str, String);
 
 /// What was done for one recipient (one log item, one metrics sample).
 #[derive(Debug, Clone)]
@@ -104,9 +145,9 @@ pub struct RcptOutcome {
 
 /// The result of processing one message.
 #[derive(Debug, Default)]
-pub struct Plan<'m> {
+pub struct Plan {
     /// Copies to hand to the next hop.
-    pub copies: Vec<Copy<'m>>,
+    pub copies: Vec<Copy>,
     /// Recipients refused permanently, with the reason.
     pub rejected: Vec<(String, String)>,
     /// One outcome per recipient.
@@ -235,11 +276,6 @@ pub fn failure_notice(
 
 fn id_header(id: &str) -> (String, String) {
     ("X-Certmail-Id".to_owned(), id.to_owned())
-}
-
-/// The message with our id header and without any `X-Certmail-*` header from outside.
-fn stamped(msg: &[u8], extra: Vec<(String, String)>) -> Result<Vec<u8>> {
-    Ok(message::add_headers(msg, &extra)?)
 }
 
 /// How long a cached look-up is used at most, seconds (certificates expire, CRLs go stale:
@@ -490,15 +526,18 @@ impl App {
 
     /// Processes one message for all its recipients. An error is temporary (the database
     /// or the key store failed): the caller must not acknowledge the message.
+    ///
     /// `known` holds the snapshot and the settings [`App::flow_settings`] and
     /// [`App::gateway_rcpt`] gave during the transaction (one per envelope recipient, in
     /// order); they are used when nothing changed since (a fresh snapshot is taken now).
-    pub async fn gateway_process<'m>(
+    /// The message is taken by value: copies share it, and outgoing processing lets go of
+    /// it once signed, so a large message is not held three times.
+    pub async fn gateway_process(
         &self,
         env: &Envelope<'_>,
         known: Option<(&FlowSnapshot, &FlowSettings, &[FlowSettings])>,
-        msg: &'m [u8],
-    ) -> Result<Plan<'m>> {
+        msg: Arc<Vec<u8>>,
+    ) -> Result<Plan> {
         let snap = self.flow_snapshot(env.now).await?;
         let known = known
             .filter(|(k, _, r)| k.key == snap.key && r.len() == env.recipients.len())
@@ -508,7 +547,7 @@ impl App {
             None => self.flow_settings(&snap, env.sender).await?,
         };
         let mut plan = Plan::default();
-        let listed = mime::parse(msg)
+        let listed = mime::parse(&msg)
             .map(|e| header_addresses(&e, &["To", "Cc", "Resent-To", "Resent-Cc"]))
             .unwrap_or_default();
         let mut relay = Vec::new();
@@ -559,20 +598,22 @@ impl App {
             }
             plan.copies.push(Copy {
                 recipients: relay,
-                data: Cow::Borrowed(msg),
+                head: None,
+                data: msg.clone(),
+                body_start: 0,
             });
+        }
+        if !incoming.is_empty() {
+            self.incoming(env, &snap, &msg, incoming, &mut plan).await?;
         }
         if !outgoing.is_empty() {
             self.outgoing(env, &snap, &sender, msg, outgoing, &mut plan)
                 .await?;
         }
-        if !incoming.is_empty() {
-            self.incoming(env, &snap, msg, incoming, &mut plan).await?;
-        }
         Ok(plan)
     }
 
-    fn reject(&self, plan: &mut Plan<'_>, rcpt: &str, direction: Direction, why: String) {
+    fn reject(&self, plan: &mut Plan, rcpt: &str, direction: Direction, why: String) {
         plan.outcomes.push(RcptOutcome {
             recipient: rcpt.to_owned(),
             direction,
@@ -587,46 +628,45 @@ impl App {
         env: &Envelope<'_>,
         snap: &FlowSnapshot,
         sender: &FlowSettings,
-        msg: &[u8],
+        msg: Arc<Vec<u8>>,
         rcpts: Vec<OutgoingRcpt>,
-        plan: &mut Plan<'_>,
+        plan: &mut Plan,
     ) -> Result<()> {
-        let clean = match stamped(msg, vec![id_header(env.id)]) {
-            Ok(c) => c,
-            Err(AppError::Smime(e)) => {
-                for r in rcpts {
-                    self.reject(
-                        plan,
-                        &r.rcpt,
-                        Direction::Outgoing,
-                        format!("the message cannot be processed: {e}"),
-                    );
-                }
-                return Ok(());
+        if let Err(e) = mime::parse(&msg) {
+            for r in rcpts {
+                self.reject(
+                    plan,
+                    &r.rcpt,
+                    Direction::Outgoing,
+                    format!("the message cannot be processed: {e}"),
+                );
             }
-            Err(e) => return Err(e),
-        };
+            return Ok(());
+        }
         // Sign once for every copy (signature inside, encryption outside).
         let mut sign_note = String::new();
         let mut signed_by = None;
         let base = if sender.sign {
-            match self.sender_signature(snap, sender, &clean).await? {
+            match self.sender_signature(snap, sender, &msg).await? {
                 Ok((sha, out)) => {
                     signed_by = Some(sha);
-                    out
+                    Arc::new(out)
                 }
                 Err(why) => {
                     sign_note = format!(", unsigned: {why}");
-                    clean
+                    msg.clone()
                 }
             }
         } else {
-            clean
+            msg.clone()
         };
+        // Our hold on the original ends here (copies for other directions may keep it).
+        drop(msg);
         let signed_label = signed_by
             .as_ref()
             .map(|s| format!(", signed by {}", &s[..16.min(s.len())]))
             .unwrap_or_default();
+        let stamp = vec![id_header(env.id)];
 
         let (enc, plain): (Vec<_>, Vec<_>) =
             rcpts.into_iter().partition(|r| !r.encrypt_to.is_empty());
@@ -636,18 +676,30 @@ impl App {
             } else {
                 "plain"
             };
-            for r in &plain {
-                plan.outcomes.push(RcptOutcome {
-                    recipient: r.rcpt.clone(),
-                    direction: Direction::Outgoing,
-                    action,
-                    detail: format!("not encrypted{signed_label}{sign_note}"),
-                });
+            let names: Vec<String> = plain.into_iter().map(|r| r.rcpt).collect();
+            match Copy::stamped(names.clone(), base.clone(), &stamp) {
+                Ok(c) => {
+                    for r in &names {
+                        plan.outcomes.push(RcptOutcome {
+                            recipient: r.clone(),
+                            direction: Direction::Outgoing,
+                            action,
+                            detail: format!("not encrypted{signed_label}{sign_note}"),
+                        });
+                    }
+                    plan.copies.push(c);
+                }
+                Err(e) => {
+                    for r in names {
+                        self.reject(
+                            plan,
+                            &r,
+                            Direction::Outgoing,
+                            format!("the message cannot be processed: {e}"),
+                        );
+                    }
+                }
             }
-            plan.copies.push(Copy {
-                recipients: plain.into_iter().map(|r| r.rcpt).collect(),
-                data: Cow::Owned(base.clone()),
-            });
         }
         // Listed recipients share one copy; each Bcc recipient gets its own.
         let (bcc, listed): (Vec<_>, Vec<_>) = enc.into_iter().partition(|r| r.bcc);
@@ -668,9 +720,18 @@ impl App {
             for s in &shas {
                 certs.push(self.get_any(s).await?.cert);
             }
-            let mut out = Vec::with_capacity(base.len() * 4 / 3 + 4096);
-            match message::encrypt_message(&base, &certs, &EncryptOptions::default(), &mut out) {
-                Ok(()) => {
+            let mut out = Vec::with_capacity(base.len() / 3 * 4 + base.len() / 38 + 8192);
+            let encrypted =
+                message::encrypt_message(&base, &certs, &EncryptOptions::default(), &mut out)
+                    .and_then(|()| {
+                        Copy::stamped(
+                            group.iter().map(|r| r.rcpt.clone()).collect(),
+                            Arc::new(out),
+                            &stamp,
+                        )
+                    });
+            match encrypted {
+                Ok(c) => {
                     let action = if signed_by.is_some() {
                         "signed-encrypted"
                     } else {
@@ -688,10 +749,7 @@ impl App {
                             ),
                         });
                     }
-                    plan.copies.push(Copy {
-                        recipients: group.into_iter().map(|r| r.rcpt).collect(),
-                        data: Cow::Owned(out),
-                    });
+                    plan.copies.push(c);
                 }
                 Err(e) => {
                     for r in group {
@@ -778,9 +836,9 @@ impl App {
         &self,
         env: &Envelope<'_>,
         snap: &FlowSnapshot,
-        msg: &[u8],
+        msg: &Arc<Vec<u8>>,
         rcpts: Vec<(String, FlowSettings)>,
-        plan: &mut Plan<'_>,
+        plan: &mut Plan,
     ) -> Result<()> {
         // Recipients without strict decryption share one copy; strict ones each their own
         // (their keys differ). Within a group the on-error choice may differ: split it.
@@ -800,77 +858,94 @@ impl App {
             } else {
                 None
             };
-            let result = self.incoming_copy(env, msg, keys).await?;
-            match result {
-                Ok((data, action, detail)) => {
-                    for (r, _) in &group {
-                        plan.outcomes.push(RcptOutcome {
-                            recipient: r.clone(),
-                            direction: Direction::Incoming,
-                            action,
-                            detail: detail.clone(),
-                        });
-                    }
-                    plan.copies.push(Copy {
-                        recipients: group.into_iter().map(|(r, _)| r).collect(),
-                        data: Cow::Owned(data),
-                    });
-                }
-                Err(e) => {
-                    let (reject, deliver): (Vec<_>, Vec<_>) =
-                        group.into_iter().partition(|(_, s)| s.reject_on_error);
-                    for (r, _) in reject {
-                        self.reject(
-                            plan,
-                            &r,
-                            Direction::Incoming,
-                            format!("{r}: the message's S/MIME cannot be processed: {e}"),
-                        );
-                    }
-                    if !deliver.is_empty() {
-                        let h = vec![
-                            id_header(env.id),
-                            ("X-Certmail-Error".to_owned(), e.to_string()),
-                        ];
-                        let data =
-                            stamped(msg, h).unwrap_or_else(|_| message::with_error_header(msg, &e));
-                        for (r, _) in &deliver {
-                            plan.outcomes.push(RcptOutcome {
-                                recipient: r.clone(),
-                                direction: Direction::Incoming,
-                                action: "error-delivered",
-                                detail: format!("delivered with X-Certmail-Error: {e}"),
-                            });
+            let names: Vec<String> = group.iter().map(|(r, _)| r.clone()).collect();
+            match self.incoming_copy(env, msg, keys).await? {
+                Ok((data, headers, action, detail)) => {
+                    match Copy::stamped(names.clone(), data, &headers) {
+                        Ok(c) => {
+                            for r in &names {
+                                plan.outcomes.push(RcptOutcome {
+                                    recipient: r.clone(),
+                                    direction: Direction::Incoming,
+                                    action,
+                                    detail: detail.clone(),
+                                });
+                            }
+                            plan.copies.push(c);
                         }
-                        plan.copies.push(Copy {
-                            recipients: deliver.into_iter().map(|(r, _)| r).collect(),
-                            data: Cow::Owned(data),
-                        });
+                        Err(e) => self.incoming_error(env, msg, group, e, plan),
                     }
                 }
+                Err(e) => self.incoming_error(env, msg, group, e, plan),
             }
         }
         Ok(())
     }
 
-    /// One incoming copy: `Ok(Ok(..))` processed, `Ok(Err(..))` an S/MIME failure for the
-    /// `on-error` policy, `Err` a temporary failure.
+    /// An S/MIME failure on incoming mail, by each recipient's `on-error`.
+    fn incoming_error(
+        &self,
+        env: &Envelope<'_>,
+        msg: &Arc<Vec<u8>>,
+        group: Vec<(String, FlowSettings)>,
+        e: SmimeError,
+        plan: &mut Plan,
+    ) {
+        let (reject, deliver): (Vec<_>, Vec<_>) =
+            group.into_iter().partition(|(_, s)| s.reject_on_error);
+        for (r, _) in reject {
+            self.reject(
+                plan,
+                &r,
+                Direction::Incoming,
+                format!("{r}: the message's S/MIME cannot be processed: {e}"),
+            );
+        }
+        if deliver.is_empty() {
+            return;
+        }
+        let names: Vec<String> = deliver.into_iter().map(|(r, _)| r).collect();
+        let h = vec![
+            id_header(env.id),
+            ("X-Certmail-Error".to_owned(), e.to_string()),
+        ];
+        let copy = Copy::stamped(names.clone(), msg.clone(), &h).unwrap_or_else(|_| Copy {
+            recipients: names.clone(),
+            head: None,
+            data: Arc::new(message::with_error_header(msg, &e)),
+            body_start: 0,
+        });
+        for r in &names {
+            plan.outcomes.push(RcptOutcome {
+                recipient: r.clone(),
+                direction: Direction::Incoming,
+                action: "error-delivered",
+                detail: format!("delivered with X-Certmail-Error: {e}"),
+            });
+        }
+        plan.copies.push(copy);
+    }
+
+    /// One incoming copy: `Ok(Ok(..))` processed (the message, the headers to put on it,
+    /// the action and the detail), `Ok(Err(..))` an S/MIME failure for the `on-error`
+    /// policy, `Err` a temporary failure.
     async fn incoming_copy(
         &self,
         env: &Envelope<'_>,
-        msg: &[u8],
+        msg: &Arc<Vec<u8>>,
         strict_keys: Option<Vec<KeyPair>>,
-    ) -> Result<std::result::Result<(Vec<u8>, &'static str, String), SmimeError>> {
+    ) -> Result<std::result::Result<IncomingCopy, SmimeError>> {
         let top = match mime::parse(msg) {
             Ok(e) => e,
             Err(e) => return Ok(Err(e)),
         };
         if message::kind(&top) == Kind::Plain {
-            return Ok(match stamped(msg, vec![id_header(env.id)]) {
-                Ok(d) => Ok((d, "checked", "no S/MIME".into())),
-                Err(AppError::Smime(e)) => Err(e),
-                Err(e) => return Err(e),
-            });
+            return Ok(Ok((
+                msg.clone(),
+                vec![id_header(env.id)],
+                "checked",
+                "no S/MIME".into(),
+            )));
         }
         let strict = strict_keys.is_some();
         let opts = UnwrapOptions::default();
@@ -891,15 +966,12 @@ impl App {
                         "not decrypted: strict-decryption is on and no valid key of the recipient fits".to_owned(),
                     ),
                 ];
-                return Ok(match stamped(msg, h) {
-                    Ok(d) => Ok((
-                        d,
-                        "kept-encrypted",
-                        "kept encrypted (strict decryption, no valid key)".into(),
-                    )),
-                    Err(AppError::Smime(e)) => Err(e),
-                    Err(e) => return Err(e),
-                });
+                return Ok(Ok((
+                    msg.clone(),
+                    h,
+                    "kept-encrypted",
+                    "kept encrypted (strict decryption, no valid key)".into(),
+                )));
             }
             Err(AppError::Smime(e)) => return Ok(Err(e)),
             Err(e) => return Err(e),
@@ -939,11 +1011,11 @@ impl App {
         };
         let mut headers = vec![id_header(env.id)];
         headers.extend(message::report_headers(&u.layers));
-        Ok(match stamped(&u.message, headers) {
-            Ok(d) => Ok((d, action, detail)),
-            Err(AppError::Smime(e)) => Err(e),
-            Err(e) => return Err(e),
-        })
+        let data = match u.message {
+            Cow::Borrowed(_) => msg.clone(),
+            Cow::Owned(v) => Arc::new(v),
+        };
+        Ok(Ok((data, headers, action, detail)))
     }
 }
 

@@ -72,20 +72,28 @@ fn fate(r: &Response<String>, what: &str) -> Fate {
     }
 }
 
-/// Writes `data` as SMTP DATA content: dot-stuffed, ending with CRLF `.` CRLF.
-async fn write_data(stream: &mut TcpStream, data: &[u8]) -> std::io::Result<()> {
+/// Writes `parts` (one message, in pieces) as SMTP DATA content: dot-stuffed, ending with
+/// CRLF `.` CRLF. The message itself is never altered (a final CRLF is added only when the
+/// message does not end with one).
+async fn write_data(stream: &mut TcpStream, parts: &[&[u8]]) -> std::io::Result<()> {
     let mut w = BufWriter::with_capacity(64 * 1024, stream);
-    if data.first() == Some(&b'.') {
-        w.write_all(b".").await?;
+    let mut line_start = true;
+    let mut last = b'\n';
+    for part in parts.iter().filter(|p| !p.is_empty()) {
+        if line_start && part[0] == b'.' {
+            w.write_all(b".").await?;
+        }
+        let mut start = 0;
+        for pos in memchr::memmem::find_iter(part, b"\n.") {
+            w.write_all(&part[start..=pos]).await?;
+            w.write_all(b".").await?;
+            start = pos + 1;
+        }
+        w.write_all(&part[start..]).await?;
+        last = part[part.len() - 1];
+        line_start = last == b'\n';
     }
-    let mut start = 0;
-    for pos in memchr::memmem::find_iter(data, b"\n.") {
-        w.write_all(&data[start..=pos]).await?;
-        w.write_all(b".").await?;
-        start = pos + 1;
-    }
-    w.write_all(&data[start..]).await?;
-    if !data.is_empty() && !data.ends_with(b"\n") {
+    if last != b'\n' {
         w.write_all(b"\r\n").await?;
     }
     w.write_all(b".\r\n").await?;
@@ -184,24 +192,25 @@ impl Relay {
         Ok(())
     }
 
-    /// Sends one copy to `rcpts`; one fate per recipient, in order.
+    /// Sends one copy (the message in `parts`, one after the other) to `rcpts`; one fate
+    /// per recipient, in order.
     pub async fn send(
         &self,
         sender: &str,
         rcpts: &[String],
-        data: &[u8],
+        parts: &[&[u8]],
         ext: Extensions,
     ) -> Vec<Fate> {
         // A pooled connection may have been closed by the next hop while idle: a failure
         // before any recipient was accepted is retried once on a fresh connection.
         if let Some(c) = self.pooled() {
-            match self.transaction(c, sender, rcpts, data, ext).await {
+            match self.transaction(c, sender, rcpts, parts, ext).await {
                 Ok(f) => return f,
                 Err(_stale) => {}
             }
         }
         match self.connect().await {
-            Ok(c) => match self.transaction(c, sender, rcpts, data, ext).await {
+            Ok(c) => match self.transaction(c, sender, rcpts, parts, ext).await {
                 Ok(f) | Err(f) => f,
             },
             Err(e) => vec![Fate::Temporary(e); rcpts.len()],
@@ -215,7 +224,7 @@ impl Relay {
         mut c: Conn,
         sender: &str,
         rcpts: &[String],
-        data: &[u8],
+        parts: &[&[u8]],
         ext: Extensions,
     ) -> Result<Vec<Fate>, Vec<Fate>> {
         let lost = |e: &dyn std::fmt::Display| format!("connection to next hop lost: {e}");
@@ -287,7 +296,7 @@ impl Relay {
             return Ok(accepted_to(&mut fates, f));
         }
         let sent = tokio::time::timeout(self.data_timeout, async {
-            write_data(&mut c.client.stream, data)
+            write_data(&mut c.client.stream, parts)
                 .await
                 .map_err(|e| lost(&e))?;
             c.client.read().await.map_err(|e| lost(&e))

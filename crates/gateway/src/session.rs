@@ -494,6 +494,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
     /// Processes and relays the message; the reply to the end of data.
     async fn deliver(&mut self, tx: Transaction, msg: Vec<u8>) -> String {
         let started = Instant::now();
+        let size = msg.len();
+        // The header section, for a notification to the sender (the body is not needed).
+        let original_headers = msg[..(header_len(&msg) + 4).min(size)].to_vec();
+        let msg = std::sync::Arc::new(msg);
         let shared = self.shared.clone();
         let m = &shared.metrics;
         let id = shared.ids.next();
@@ -509,7 +513,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
             .gateway_process(
                 &env,
                 Some((&tx.snapshot, &tx.sender_settings, &tx.rcpt_settings)),
-                &msg,
+                msg,
             )
             .await
         {
@@ -522,7 +526,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                 log_line(&format!(
                     "id={id} from=<{}> size={} ms={:.2} reply=451 reason=\"processing failed: {why}\"",
                     tx.sender,
-                    msg.len(),
+                    size,
                     started.elapsed().as_secs_f64() * 1e3
                 ));
                 return format!(
@@ -534,9 +538,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
         let mut permanent: Vec<(String, String)> = plan.rejected.clone();
         let mut delivered = 0usize;
         for copy in &plan.copies {
+            let (head, body) = copy.parts();
             let fates = shared
                 .relay
-                .send(&tx.sender, &copy.recipients, &copy.data, tx.ext)
+                .send(&tx.sender, &copy.recipients, &[head, body], tx.ext)
                 .await;
             for (r, f) in copy.recipients.iter().zip(fates) {
                 match f {
@@ -566,13 +571,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
         } else if !permanent.is_empty() && !tx.sender.is_empty() {
             // Some recipients got the message: the others are reported to the sender by
             // a notification, which must itself be accepted before we say 250.
-            let dsn = failure_notice(&shared.hostname, &id, &tx.sender, &permanent, &msg, now);
+            let dsn = failure_notice(
+                &shared.hostname,
+                &id,
+                &tx.sender,
+                &permanent,
+                &original_headers,
+                now,
+            );
             let fates = shared
                 .relay
                 .send(
                     "",
                     std::slice::from_ref(&tx.sender),
-                    &dsn,
+                    &[&dsn],
                     Extensions::default(),
                 )
                 .await;
@@ -638,7 +650,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
             "id={id} from=<{}> peer={} size={} copies={} ms={:.2} reply={code}{notice}{items}{}",
             tx.sender,
             self.peer,
-            msg.len(),
+            size,
             plan.copies.len(),
             started.elapsed().as_secs_f64() * 1e3,
             if code == 250 {

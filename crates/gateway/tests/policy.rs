@@ -439,3 +439,23 @@ async fn internal_to_internal_and_no_encryption() {
     }
     let _ = p;
 }
+
+#[tokio::test]
+async fn rewritten_headers_and_dot_lines_survive_the_next_hop() {
+    let (h, _p) = setup().await;
+    // The body starts with a dot, right after the rewritten header section.
+    let msg = b"From: x@outside.example\r\nTo: carol@example.com\r\nX-Certmail-Id: forged\r\nSubject: dots\r\n\r\n.first line starts with a dot\r\n..two dots\r\n.\r\nlast\r\n";
+    let mut c = h.client().await;
+    c.cmd("EHLO x", "250").await;
+    c.mail("x@outside.example", &["carol@example.com"], msg, "250")
+        .await;
+    let got = h.sink.messages();
+    let t = got[0].text();
+    let body = t.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
+    assert_eq!(
+        body, ".first line starts with a dot\r\n..two dots\r\n.\r\nlast\r\n",
+        "{t}"
+    );
+    assert!(!t.contains("forged"), "{t}");
+    assert_eq!(t.matches("X-Certmail-Id: ").count(), 1, "{t}");
+}

@@ -630,6 +630,17 @@ pub fn write_with_headers<W: Write + ?Sized>(
     headers: &[(String, String)],
     w: &mut W,
 ) -> Result<(), SmimeError> {
+    let (head, body_start) = restamp(msg, headers)?;
+    let io = |e: std::io::Error| SmimeError::Io(e.to_string());
+    w.write_all(&head).map_err(io)?;
+    w.write_all(&msg[body_start..]).map_err(io)
+}
+
+/// The new header section for `msg` (`headers` first, then the message's own fields
+/// without any `X-Certmail-*`, then the blank line) and where the body starts: the message
+/// with the headers is `head` followed by `msg[body_start..]`, so a caller can send it
+/// without copying the body.
+pub fn restamp(msg: &[u8], headers: &[(String, String)]) -> Result<(Vec<u8>, usize), SmimeError> {
     let e = mime::parse(msg)?;
     let mut out = Vec::with_capacity(8192);
     for (n, v) in headers {
@@ -648,9 +659,7 @@ pub fn write_with_headers<W: Write + ?Sized>(
         out.extend_from_slice(&mime::canonical(h.raw));
     }
     out.extend_from_slice(b"\r\n");
-    let io = |e: std::io::Error| SmimeError::Io(e.to_string());
-    w.write_all(&out).map_err(io)?;
-    w.write_all(e.body).map_err(io)
+    Ok((out, msg.len() - e.body.len()))
 }
 
 /// The original message with an `X-Certmail-Error` header naming why S/MIME processing
