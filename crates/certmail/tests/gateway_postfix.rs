@@ -392,3 +392,94 @@ fn postfix_next_hop_down_then_up() {
         arrived_numbers(&f).len() == 5 && f.postfix.queue_empty()
     });
 }
+
+#[test]
+fn starttls_from_pem_files_and_from_the_store() {
+    if !mta::available() || !common::have("openssl") {
+        return;
+    }
+    let s = site();
+    let sink = Sink::start(s.dir.path());
+    let server = s.pki.leaf_rsa(&LeafSpec::email("gateway@example.com", 31));
+    let cert = s.file(
+        "tls.pem",
+        format!("{}{}", server.pem, s.pki.intermediate.pem),
+    );
+    let key = s.file("tls.key", &server.key_pem);
+    let listen = mta::free_port();
+    let _gw = Gateway::start_with(
+        &s.data,
+        listen,
+        sink.port,
+        &s.dir.path().join("tls.log"),
+        &["--tls-cert", &s.path(&cert), "--tls-key", &s.path(&key)],
+    );
+    let out = Command::new("swaks")
+        .args(["--server", &format!("127.0.0.1:{listen}"), "--tls"])
+        .args(["--from", "x@outside.example", "--to", "y@elsewhere.example"])
+        .output()
+        .expect("swaks");
+    let t = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "swaks --tls: {t}");
+    assert!(t.contains("STARTTLS"), "EHLO announces STARTTLS: {t}");
+    assert!(t.contains("TLS started"), "{t}");
+    assert!(
+        t.contains("<~  250 2.0.0 Ok: queued as"),
+        "accepted over TLS: {t}"
+    );
+    wait_for(10, "the message over TLS", || {
+        !sink.to("y@elsewhere.example").is_empty()
+    });
+
+    // The same with alice's certificate and key from the stores.
+    let thumb = s
+        .cli(&[
+            "cert",
+            "list",
+            "--email",
+            "alice@example.com",
+            "--with-key",
+            "--json",
+        ])
+        .split("\"sha256\"")
+        .nth(1)
+        .and_then(|r| r.split('"').nth(1))
+        .expect("thumbprint")
+        .to_owned();
+    let listen2 = mta::free_port();
+    let _gw2 = Gateway::start_with(
+        &s.data,
+        listen2,
+        sink.port,
+        &s.dir.path().join("tls2.log"),
+        &["--tls-cert-from-store", &thumb[..16]],
+    );
+    let out = Command::new("swaks")
+        .args(["--server", &format!("127.0.0.1:{listen2}"), "--tls"])
+        .args(["--from", "x@outside.example", "--to", "z@elsewhere.example"])
+        .output()
+        .expect("swaks");
+    let t = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        t.contains("TLS started") && t.contains("<~  250 2.0.0 Ok"),
+        "{t}"
+    );
+    // openssl sees alice's certificate on the wire.
+    let mut s_client = Command::new("openssl")
+        .args([
+            "s_client",
+            "-starttls",
+            "smtp",
+            "-connect",
+            &format!("127.0.0.1:{listen2}"),
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("s_client");
+    drop(s_client.stdin.take());
+    let o = s_client.wait_with_output().expect("s_client output");
+    let t = String::from_utf8_lossy(&o.stdout);
+    assert!(t.contains("alice"), "{t}");
+}

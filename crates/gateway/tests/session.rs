@@ -318,3 +318,50 @@ async fn shutdown_lets_the_open_transaction_finish_then_says_421() {
     let r = c.read_reply().await;
     assert!(r.starts_with("421 4.3.2"), "then the session ends: {r}");
 }
+
+async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
+        .await
+        .expect("write");
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.expect("read");
+    out
+}
+
+#[tokio::test]
+async fn healthz_and_metrics() {
+    let h = Harness::new(|_| {}).await;
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = l.local_addr().expect("addr");
+    tokio::spawn(certmail_gateway::http::serve(h.shared.clone(), l));
+    let mut c = h.client().await;
+    c.cmd("EHLO x", "250").await;
+    let msg = message("a@x.example", "b@y.example", "m", "body");
+    c.mail("a@x.example", &["b@y.example"], &msg, "250").await;
+
+    let r = http_get(addr, "/healthz").await;
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    assert!(
+        r.contains("\"next_hop\":\"ok\"") && r.contains("\"database\":\"ok\""),
+        "{r}"
+    );
+    let m = http_get(addr, "/metrics").await;
+    assert!(
+        m.contains("certmail_messages_total{direction=\"relay\",action=\"relayed\"} 1"),
+        "{m}"
+    );
+    assert!(m.contains("# TYPE certmail_smtp_sessions_open gauge"), "{m}");
+    assert!(m.contains("certmail_processing_seconds_count 1"), "{m}");
+
+    h.sink.stop();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let r = http_get(addr, "/healthz").await;
+    assert!(r.starts_with("HTTP/1.1 503"), "{r}");
+    assert!(r.contains("unreachable"), "{r}");
+    let r = http_get(addr, "/nothing-here").await;
+    assert!(r.starts_with("HTTP/1.1 404"), "{r}");
+}

@@ -298,6 +298,17 @@ pub struct Gateway {
 
 impl Gateway {
     pub fn start(data: &Path, listen: u16, next_hop: u16, log: &Path) -> Gateway {
+        Self::start_with(data, listen, next_hop, log, &[])
+    }
+
+    /// [`Gateway::start`] with more `certmail serve` options.
+    pub fn start_with(
+        data: &Path,
+        listen: u16,
+        next_hop: u16,
+        log: &Path,
+        extra: &[&str],
+    ) -> Gateway {
         let http = free_port();
         let f = std::fs::OpenOptions::new()
             .create(true)
@@ -312,6 +323,7 @@ impl Gateway {
             .args(["--next-hop", &format!("127.0.0.1:{next_hop}")])
             .args(["--http-listen", &format!("127.0.0.1:{http}")])
             .args(["--hostname", "gw.example.com"])
+            .args(extra)
             .env_remove("CERTMAIL_DATABASE_URL")
             .env_remove("CERTMAIL_PASSPHRASE")
             .stdout(Stdio::null())
