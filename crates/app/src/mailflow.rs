@@ -304,6 +304,7 @@ pub struct FlowCache {
     key: String,
     settings: std::collections::HashMap<String, (i64, FlowSettings)>,
     recipients: std::collections::HashMap<String, (i64, crate::policy::Recipient)>,
+    certificates: std::collections::HashMap<String, Arc<Certificate>>,
 }
 
 impl std::fmt::Debug for FlowCache {
@@ -388,6 +389,7 @@ impl App {
         {
             c.settings.clear();
             c.recipients.clear();
+            c.certificates.clear();
             c.key = key.clone();
         }
         Ok(FlowSnapshot { key, now })
@@ -417,6 +419,30 @@ impl App {
             c.recipients.insert(email.to_owned(), (snap.now, r.clone()));
         }
         Ok(r)
+    }
+
+    /// A stored certificate by thumbprint, parsed once per snapshot key.
+    async fn flow_certificate(
+        &self,
+        snap: &FlowSnapshot,
+        sha256: &str,
+    ) -> Result<Arc<Certificate>> {
+        if let Ok(c) = self.flow_cache.lock()
+            && c.key == snap.key
+            && let Some(cert) = c.certificates.get(sha256)
+        {
+            return Ok(cert.clone());
+        }
+        let cert = Arc::new(self.get_any(sha256).await?.cert);
+        if let Ok(mut c) = self.flow_cache.lock()
+            && c.key == snap.key
+        {
+            if c.certificates.len() >= FLOW_CACHE_MAX {
+                c.certificates.clear();
+            }
+            c.certificates.insert(sha256.to_owned(), cert.clone());
+        }
+        Ok(cert)
     }
 
     /// The mail-flow settings of an address (global ones for the null sender or an
@@ -718,7 +744,7 @@ impl App {
             }
             let mut certs: Vec<Certificate> = Vec::with_capacity(shas.len());
             for s in &shas {
-                certs.push(self.get_any(s).await?.cert);
+                certs.push(self.flow_certificate(snap, s).await?.as_ref().clone());
             }
             let mut out = Vec::with_capacity(base.len() / 3 * 4 + base.len() / 38 + 8192);
             let encrypted =

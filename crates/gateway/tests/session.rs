@@ -354,7 +354,10 @@ async fn healthz_and_metrics() {
         m.contains("certmail_messages_total{direction=\"relay\",action=\"relayed\"} 1"),
         "{m}"
     );
-    assert!(m.contains("# TYPE certmail_smtp_sessions_open gauge"), "{m}");
+    assert!(
+        m.contains("# TYPE certmail_smtp_sessions_open gauge"),
+        "{m}"
+    );
     assert!(m.contains("certmail_processing_seconds_count 1"), "{m}");
 
     h.sink.stop();
