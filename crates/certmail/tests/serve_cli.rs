@@ -83,7 +83,7 @@ fn config_file_flags_and_bad_options() {
         ),
     )
     .expect("write");
-    let mut child = certmail(&data, &["serve", "--config", good.to_str().expect("utf-8")])
+    let child = certmail(&data, &["serve", "--config", good.to_str().expect("utf-8")])
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("serve");
