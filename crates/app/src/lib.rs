@@ -2,6 +2,7 @@
 //!
 //! The CLI (and later the HTTP API and the gateway) only parse input, call [`App`] and render.
 
+pub mod admin;
 pub mod ca;
 mod error;
 mod import;
@@ -345,6 +346,15 @@ impl App {
             .delete_certificate(kind, &view.cert.sha256)
             .await?;
         Ok(view)
+    }
+
+    /// Certificates, roots and private keys held (for the dashboard).
+    pub async fn counts(&self) -> Result<(i64, i64, i64)> {
+        Ok((
+            self.store.count(StoreKind::Certificates).await?,
+            self.store.count(StoreKind::Roots).await?,
+            self.store.count_keys().await?,
+        ))
     }
 
     /// Every private key with the certificates using it.

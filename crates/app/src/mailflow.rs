@@ -289,7 +289,13 @@ const FLOW_TTL: i64 = 60;
 pub struct FlowSnapshot {
     key: String,
     now: i64,
+    taken: std::time::Instant,
 }
+
+/// How long the snapshot taken at `MAIL FROM` still serves the end of the same
+/// transaction: a quick transaction costs one generations query, not two, and a change
+/// is still seen by every transaction that starts after it (and by a slow one at its end).
+const SNAPSHOT_REUSE: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl FlowSnapshot {
     /// The processing time of this snapshot.
@@ -392,7 +398,11 @@ impl App {
             c.certificates.clear();
             c.key = key.clone();
         }
-        Ok(FlowSnapshot { key, now })
+        Ok(FlowSnapshot {
+            key,
+            now,
+            taken: std::time::Instant::now(),
+        })
     }
 
     /// [`App::recipient_lookup`] through the flow cache.
@@ -555,7 +565,8 @@ impl App {
     ///
     /// `known` holds the snapshot and the settings [`App::flow_settings`] and
     /// [`App::gateway_rcpt`] gave during the transaction (one per envelope recipient, in
-    /// order); they are used when nothing changed since (a fresh snapshot is taken now).
+    /// order); they are used when nothing changed since (a fresh snapshot is taken now,
+    /// unless the transaction's own is younger than a second).
     /// The message is taken by value: copies share it, and outgoing processing lets go of
     /// it once signed, so a large message is not held three times.
     pub async fn gateway_process(
@@ -564,7 +575,15 @@ impl App {
         known: Option<(&FlowSnapshot, &FlowSettings, &[FlowSettings])>,
         msg: Arc<Vec<u8>>,
     ) -> Result<Plan> {
-        let snap = self.flow_snapshot(env.now).await?;
+        let snap = match known {
+            Some((k, _, _)) if k.taken.elapsed() < SNAPSHOT_REUSE && k.now <= env.now => {
+                FlowSnapshot {
+                    now: env.now,
+                    ..k.clone()
+                }
+            }
+            _ => self.flow_snapshot(env.now).await?,
+        };
         let known = known
             .filter(|(k, _, r)| k.key == snap.key && r.len() == env.recipients.len())
             .map(|(_, s, r)| (s, r));

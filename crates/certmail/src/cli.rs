@@ -75,6 +75,11 @@ pub enum Command {
     Smime(crate::smime_cmd::SmimeCommand),
     /// Run the SMTP gateway (Postfix content filter or smarthost) with /healthz and /metrics.
     Serve(crate::serve_cmd::ServeArgs),
+    /// Web admin and API accounts (no account exists by default).
+    #[command(subcommand)]
+    Admin(crate::admin_cmd::AdminCommand),
+    /// The audit log of changes made through the web admin, the API and `admin`.
+    Audit(crate::admin_cmd::AuditArgs),
     /// Show, for each address, the resolved settings and the certificates that would be used.
     Recipients {
         /// Addresses.
@@ -852,7 +857,7 @@ impl From<AppError> for Failure {
     }
 }
 
-fn usage(message: impl Into<String>) -> Failure {
+pub(crate) fn usage(message: impl Into<String>) -> Failure {
     Failure {
         code: 2,
         message: message.into(),
@@ -1152,6 +1157,18 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             return r;
         }
         Command::Serve(a) => return crate::serve_cmd::run(&cli, a).await,
+        Command::Admin(c) => {
+            let app = open(&cli).await?;
+            let r = crate::admin_cmd::run(&app, c).await;
+            app.close().await;
+            return r;
+        }
+        Command::Audit(a) => {
+            let app = open(&cli).await?;
+            let r = crate::admin_cmd::audit(&app, a).await;
+            app.close().await;
+            return r;
+        }
         Command::Ca(c) => {
             let app = open(&cli).await?;
             let r = crate::ca_cmd::run(&app, c).await;

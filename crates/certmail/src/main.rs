@@ -1,6 +1,7 @@
 //! `certmail`: the command-line interface. It parses arguments, calls `certmail-app` and
 //! renders the result. Exit codes: 0 success, 1 the operation failed, 2 bad usage.
 
+mod admin_cmd;
 mod ca_cmd;
 mod cli;
 mod limbo;

@@ -23,7 +23,7 @@ pub struct ServeArgs {
     /// Where processed mail goes, e.g. Postfix's reinjection smtpd [default: 127.0.0.1:10026].
     #[arg(long, value_name = "HOST:PORT")]
     pub next_hop: Option<String>,
-    /// HTTP listener for /healthz and /metrics [default: 127.0.0.1:8080].
+    /// HTTP listener for the web admin, the API, /healthz and /metrics [default: 127.0.0.1:8080].
     #[arg(long, value_name = "ADDR")]
     pub http_listen: Option<SocketAddr>,
     /// Largest message accepted: bytes, or with K, M, G [default: 50M].
@@ -47,6 +47,9 @@ pub struct ServeArgs {
     /// STARTTLS certificate and key from the stores (thumbprint or unambiguous prefix).
     #[arg(long, value_name = "THUMBPRINT", conflicts_with_all = ["tls_cert", "tls_key"])]
     pub tls_cert_from_store: Option<String>,
+    /// Serve the web admin on a non-loopback --http-listen address without TLS (behind a TLS proxy).
+    #[arg(long)]
+    pub insecure_http: bool,
     /// Host name in the greeting, EHLO and notifications [default: this host's name].
     #[arg(long, value_name = "NAME")]
     pub hostname: Option<String>,
@@ -91,6 +94,9 @@ impl ServeArgs {
             c.tls_cert = None;
             c.tls_key = None;
         }
+        if self.insecure_http {
+            c.insecure_http = true;
+        }
         if let Some(v) = &self.hostname {
             c.hostname = Some(v.clone());
         }
@@ -103,9 +109,20 @@ impl ServeArgs {
 pub async fn run(cli: &Cli, args: &ServeArgs) -> Result<ExitCode, Failure> {
     let cfg = args.config()?;
     let app = Arc::new(crate::cli::open(cli).await?);
-    certmail_gateway::run(app, cfg).await.map_err(|e| Failure {
-        code: 1,
-        message: e.to_string(),
-    })?;
+    let server = certmail_server::Server::new(app.clone(), false);
+    if let Some(token) = server.setup_token().await? {
+        // The one way in while no account exists; printed, never logged elsewhere.
+        println!(
+            "no administrator account yet: open http://{}/setup/{} to create one (the link works once)",
+            cfg.http_listen, *token
+        );
+    }
+    let web = certmail_server::router(server);
+    certmail_gateway::run(app, cfg, Some(web))
+        .await
+        .map_err(|e| Failure {
+            code: 1,
+            message: e.to_string(),
+        })?;
     Ok(ExitCode::SUCCESS)
 }

@@ -9,6 +9,7 @@ pub mod error;
 pub mod kek;
 pub mod key;
 pub mod ops;
+pub mod password;
 pub mod pkcs12;
 mod pkcs12_ber;
 

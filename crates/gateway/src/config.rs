@@ -141,6 +141,8 @@ pub struct GatewayConfig {
     pub next_hop_data_timeout: u64,
     /// Seconds open transactions get to finish after SIGTERM.
     pub shutdown_grace: u64,
+    /// Allow the web admin on a non-loopback address without TLS.
+    pub insecure_http: bool,
 }
 
 fn de_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
@@ -176,6 +178,7 @@ impl Default for GatewayConfig {
             next_hop_timeout: 300,
             next_hop_data_timeout: 600,
             shutdown_grace: 60,
+            insecure_http: false,
         }
     }
 }
@@ -198,6 +201,12 @@ impl GatewayConfig {
 
     /// Checks values that cannot work together; returns the parsed client blocks.
     pub fn check(&self) -> Result<Vec<Cidr>, ConfigError> {
+        if !self.http_listen.ip().is_loopback() && !self.insecure_http {
+            return Err(ConfigError::Value(format!(
+                "http-listen {} is not a loopback address: the web admin would send passwords in clear; put a TLS proxy in front and pass --insecure-http, or listen on 127.0.0.1",
+                self.http_listen
+            )));
+        }
         if self.max_sessions == 0 || self.max_recipients == 0 || self.max_message_size == 0 {
             return Err(ConfigError::Value(
                 "max-sessions, max-recipients and max-message-size must be above 0".into(),

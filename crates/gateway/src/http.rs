@@ -1,6 +1,6 @@
 //! The HTTP side of `certmail serve` for the gateway: `GET /healthz` (database and next
-//! hop reachable) and `GET /metrics` (Prometheus text). The web admin and API will join
-//! this router.
+//! hop reachable) and `GET /metrics` (Prometheus text), merged with the web admin and API
+//! router the caller passes (crate `certmail-server`).
 
 use std::sync::Arc;
 
@@ -61,14 +61,20 @@ async fn metrics(State(s): State<Arc<Shared>>) -> impl IntoResponse {
 }
 
 /// Serves until shutdown.
-pub async fn serve(shared: Arc<Shared>, listener: TcpListener) {
+pub async fn serve(shared: Arc<Shared>, listener: TcpListener, extra: Option<Router>) {
     let mut shutdown = shared.shutdown.clone();
-    let app = router(shared);
-    let r = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let _ = shutdown.wait_for(|v| *v).await;
-        })
-        .await;
+    let mut app = router(shared);
+    if let Some(x) = extra {
+        app = app.merge(x);
+    }
+    let r = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        let _ = shutdown.wait_for(|v| *v).await;
+    })
+    .await;
     if let Err(e) = r {
         crate::session::log_line(&format!("HTTP server stopped: {e}"));
     }

@@ -245,7 +245,12 @@ pub async fn serve_smtp(shared: Arc<Shared>, listener: TcpListener) {
 }
 
 /// `certmail serve`: binds the SMTP and HTTP listeners and runs until SIGTERM or SIGINT.
-pub async fn run(app: Arc<App>, cfg: GatewayConfig) -> Result<(), GatewayError> {
+/// `web` (the admin and API) is served beside `/healthz` and `/metrics`.
+pub async fn run(
+    app: Arc<App>,
+    cfg: GatewayConfig,
+    web_routes: Option<axum::Router>,
+) -> Result<(), GatewayError> {
     let (tx, rx) = watch::channel(false);
     let shared = Arc::new(Shared::new(app, cfg, rx).await?);
     let bind = |addr: SocketAddr, e: std::io::Error| GatewayError::Listen {
@@ -269,7 +274,7 @@ pub async fn run(app: Arc<App>, cfg: GatewayConfig) -> Result<(), GatewayError> 
         shared.cfg.max_message_size,
         shared.cfg.max_sessions
     ));
-    let http_task = tokio::spawn(http::serve(shared.clone(), web));
+    let http_task = tokio::spawn(http::serve(shared.clone(), web, web_routes));
     let signals = tokio::spawn(async move {
         wait_for_signal().await;
         log_line("signal received: accepting no new sessions, finishing open transactions");

@@ -53,6 +53,9 @@ pub enum StoreError {
         /// SHA-256 of the certificates that use it.
         certificates: Vec<String>,
     },
+    /// The object exists already (the text names it).
+    #[error("{0}")]
+    Conflict(String),
     /// The database answered something that cannot be (a bug or a concurrent schema change).
     #[error("inconsistent database answer: {0}")]
     Inconsistent(&'static str),

@@ -9,6 +9,7 @@
 //! The store never sees a private key in the clear: it keeps sealed blobs made by the crypto
 //! layer, and the certificate DER with the columns needed for indexed lookups.
 
+mod admin;
 mod ca;
 mod error;
 mod migrate;
@@ -19,6 +20,7 @@ use certmail_pki::Certificate;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
+pub use admin::{AccountRow, AuditFilter, AuditRow, SessionRow, TokenRow};
 pub use ca::{CaRow, IssuedRow, PendingRow};
 pub use error::StoreError;
 pub use policy::{Party, SelectionKind, SettingRow};
@@ -629,6 +631,14 @@ impl Store {
             .iter()
             .map(cert_from_row)
             .collect()
+    }
+
+    /// Number of private keys.
+    pub async fn count_keys(&self) -> Result<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM private_keys")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get("n")?)
     }
 
     /// Number of certificates in a store.

@@ -42,6 +42,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0005_pending.sql"),
         postgres: include_str!("../migrations/postgres/0005_pending.sql"),
     },
+    Migration {
+        version: 6,
+        name: "admin",
+        sqlite: include_str!("../migrations/sqlite/0006_admin.sql"),
+        postgres: include_str!("../migrations/postgres/0006_admin.sql"),
+    },
 ];
 
 /// Brings the schema up to the newest version.

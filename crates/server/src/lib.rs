@@ -1,0 +1,115 @@
+//! certmail-server: the web admin and the JSON API that `certmail serve` offers on its
+//! `--http-listen` address. Routing, pages, API and authentication only: every use case is
+//! a call into `certmail-app`, as the CLI makes it.
+//!
+//! Pages are rendered on the server from compile-time-checked askama templates, with plain
+//! forms and one vendored style sheet: no script, no CDN, so the admin works air-gapped and
+//! under a Content-Security-Policy that allows nothing inline.
+
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{HeaderValue, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use certmail_app::App;
+use zeroize::Zeroizing;
+
+pub mod api;
+pub mod auth;
+mod openapi;
+pub mod pages;
+pub mod problem;
+
+pub use openapi::openapi_json;
+
+/// The server's state.
+pub struct Server {
+    pub(crate) app: Arc<App>,
+    /// Cookies get `Secure` (the admin is served over TLS).
+    pub(crate) secure_cookies: bool,
+    /// The one-time first-run setup token while no account exists.
+    pub(crate) setup: Mutex<Option<Zeroizing<String>>>,
+    pub(crate) limiter: auth::Limiter,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Server(secure_cookies={})", self.secure_cookies)
+    }
+}
+
+impl Server {
+    /// A server over an opened app.
+    pub fn new(app: Arc<App>, secure_cookies: bool) -> Arc<Server> {
+        Arc::new(Server {
+            app,
+            secure_cookies,
+            setup: Mutex::new(None),
+            limiter: auth::Limiter::default(),
+        })
+    }
+
+    /// When no account exists: a fresh one-time setup token (the path `/setup/TOKEN`), valid
+    /// until used or until the process ends. `None` when accounts exist.
+    pub async fn setup_token(&self) -> certmail_app::Result<Option<Zeroizing<String>>> {
+        if self.app.admin_exists().await? {
+            return Ok(None);
+        }
+        let t = certmail_app::admin::random_secret()?;
+        if let Ok(mut s) = self.setup.lock() {
+            *s = Some(t.clone());
+        }
+        Ok(Some(t))
+    }
+}
+
+/// The style sheet (vendored, served by the binary).
+const CSS: &str = include_str!("../static/app.css");
+
+/// The router: pages, `/api/v1/...`, `/static/...`, all behind the security headers.
+pub fn router(server: Arc<Server>) -> Router {
+    Router::new()
+        .merge(pages::routes())
+        .merge(api::routes())
+        .route("/static/app.css", get(css))
+        .route("/api/v1/openapi.json", get(openapi::serve))
+        .with_state(server)
+        .layer(middleware::from_fn(security_headers))
+}
+
+async fn css() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        CSS,
+    )
+}
+
+/// The Content-Security-Policy of every response: nothing inline, nothing from elsewhere.
+pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+async fn security_headers(req: Request, next: Next) -> Response {
+    let mut r = next.run(req).await;
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    r
+}

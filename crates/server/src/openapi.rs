@@ -1,0 +1,54 @@
+//! The OpenAPI 3.1 document of `/api/v1/`, generated from the handlers' annotations.
+
+use axum::http::header;
+use axum::response::IntoResponse;
+use utoipa::OpenApi;
+
+use crate::api;
+use crate::problem::Problem;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "certmail API",
+        description = "S/MIME certificate manager and gateway. Authenticate with `Authorization: Bearer TOKEN` (`certmail admin token NAME`) or a web admin session (changes then need the X-CSRF-Token header). Errors are application/problem+json."
+    ),
+    paths(
+        api::me,
+        api::list_certificates,
+        api::get_certificate,
+        api::recipient,
+        api::user_get,
+        api::user_put,
+        api::user_delete,
+        api::domain_get,
+        api::domain_put,
+        api::domain_delete,
+        api::global_get,
+        api::global_put,
+        api::global_delete,
+        api::audit,
+    ),
+    components(schemas(
+        Problem,
+        api::Me,
+        api::CertificatePage,
+        api::CertificateDetail,
+        api::RecipientJson,
+        api::SettingValue,
+        api::SettingBody,
+        api::AuditPage
+    ))
+)]
+struct ApiDoc;
+
+/// The document as JSON.
+pub fn openapi_json() -> String {
+    ApiDoc::openapi()
+        .to_pretty_json()
+        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+pub(crate) async fn serve() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], openapi_json())
+}

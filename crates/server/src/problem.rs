@@ -1,0 +1,88 @@
+//! Errors of the API as `application/problem+json` (RFC 9457), carrying the same readable
+//! reasons the CLI prints, and of the pages as an HTML page with the same text.
+
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use certmail_app::AppError;
+use certmail_store::StoreError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Problem {
+    /// Always `about:blank`: the status says the kind.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The status's short text.
+    pub title: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// What went wrong, in words.
+    pub detail: String,
+}
+
+impl Problem {
+    /// A problem with a status and a reason.
+    pub fn new(status: StatusCode, detail: impl Into<String>) -> Problem {
+        Problem {
+            kind: "about:blank",
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail: detail.into(),
+        }
+    }
+
+    /// 400.
+    pub fn bad_request(detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::BAD_REQUEST, detail)
+    }
+
+    /// 403 for a role that may not do this.
+    pub fn forbidden(detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::FORBIDDEN, detail)
+    }
+
+    /// 404.
+    pub fn not_found(detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::NOT_FOUND, detail)
+    }
+
+    /// The status code.
+    pub fn status(&self) -> StatusCode {
+        StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+}
+
+impl From<AppError> for Problem {
+    fn from(e: AppError) -> Problem {
+        let status = match &e {
+            AppError::Store(StoreError::NotFound { .. }) => StatusCode::NOT_FOUND,
+            AppError::Store(StoreError::Ambiguous(_) | StoreError::BadThumbprint(_)) => {
+                StatusCode::BAD_REQUEST
+            }
+            AppError::Store(StoreError::Conflict(_) | StoreError::KeyInUse { .. }) => {
+                StatusCode::CONFLICT
+            }
+            AppError::Store(_) | AppError::Io { .. } | AppError::Corrupt { .. } => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+            AppError::Setting(s) if s.starts_with("no account") => StatusCode::NOT_FOUND,
+            AppError::NoPrivateKey(_) => StatusCode::NOT_FOUND,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        Problem::new(status, e.to_string())
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let body = serde_json::to_string(&self).unwrap_or_default();
+        (
+            self.status(),
+            [(header::CONTENT_TYPE, "application/problem+json")],
+            body,
+        )
+            .into_response()
+    }
+}

@@ -1,0 +1,990 @@
+//! In-process tests of every route of the web admin and the API (tower's `oneshot`):
+//! authentication, roles, CSRF, problem+json, paging, security headers, the setup link,
+//! the login rate limit and the audit log.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use certmail_app::admin::Role;
+use certmail_app::{App, Config, ImportOptions, RootPolicy};
+use certmail_server::Server;
+use certmail_testkit::{LeafSpec, TestPki, unix_date};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+struct H {
+    _dir: tempfile::TempDir,
+    app: Arc<App>,
+    server: Arc<Server>,
+    router: Router,
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Reply {
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    fn cookie(&self, name: &str) -> Option<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .filter_map(|v| v.split(';').next())
+            .filter_map(|kv| kv.split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_owned())
+    }
+
+    fn location(&self) -> &str {
+        self.headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    }
+}
+
+/// A hidden form field's value in a page.
+fn field(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let i = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no field {name} in {html}"))
+        + marker.len();
+    html[i..].split('"').next().unwrap_or_default().to_owned()
+}
+
+impl H {
+    async fn new() -> H {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cfg = Config {
+            data_dir: dir.path().join("data"),
+            database_url: None,
+        };
+        App::init(&cfg, None).await.expect("init");
+        let app = Arc::new(App::open(&cfg, None).await.expect("open"));
+        let server = Server::new(app.clone(), false);
+        let router = certmail_server::router(server.clone());
+        H {
+            _dir: dir,
+            app,
+            server,
+            router,
+        }
+    }
+
+    async fn send(&self, req: Request<Body>) -> Reply {
+        let r = self.router.clone().oneshot(req).await.expect("infallible");
+        let status = r.status();
+        let headers = r.headers().clone();
+        let bytes = r.into_body().collect().await.expect("body").to_bytes();
+        Reply {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        auth: &[(&str, String)],
+        body: Option<serde_json::Value>,
+    ) -> Reply {
+        let mut b = Request::builder().method(method).uri(path);
+        for (k, v) in auth {
+            b = b.header(*k, v.as_str());
+        }
+        let req = match body {
+            Some(j) => b
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(j.to_string())),
+            None => b.body(Body::empty()),
+        }
+        .expect("request");
+        self.send(req).await
+    }
+
+    async fn form(&self, path: &str, cookies: &str, fields: &[(&str, &str)]) -> Reply {
+        let body: Vec<String> = fields
+            .iter()
+            .map(|(k, v)| format!("{k}={}", enc(v)))
+            .collect();
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::COOKIE, cookies)
+            .body(Body::from(body.join("&")))
+            .expect("request");
+        self.send(req).await
+    }
+
+    async fn token(&self, name: &str, role: Role) -> Vec<(&'static str, String)> {
+        self.app
+            .admin_add(name, role, Some("a long enough password"))
+            .await
+            .expect("add");
+        let t = self.app.admin_token(name, None).await.expect("token");
+        vec![("authorization", format!("Bearer {}", *t))]
+    }
+
+    /// Logs in through the form; returns the session cookie and the page's CSRF token.
+    async fn login(&self, name: &str, pw: &str) -> (String, String) {
+        let page = self.call(Method::GET, "/login", &[], None).await;
+        assert_eq!(page.status, StatusCode::OK);
+        let pre = page.cookie("certmail_login").expect("login cookie");
+        let csrf = field(&page.body, "csrf");
+        let r = self
+            .form(
+                "/login",
+                &format!("certmail_login={pre}"),
+                &[("csrf", &csrf), ("name", name), ("password", pw)],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        let session = r.cookie("certmail_session").expect("session cookie");
+        let dash = self
+            .call(
+                Method::GET,
+                "/",
+                &[("cookie", format!("certmail_session={session}"))],
+                None,
+            )
+            .await;
+        assert_eq!(dash.status, StatusCode::OK, "{}", dash.body);
+        (session, field(&dash.body, "csrf"))
+    }
+
+    async fn load_pki(&self) -> TestPki {
+        let pki = TestPki::new("Routes");
+        let roots = ImportOptions {
+            password: None,
+            roots: RootPolicy::AllToRoots,
+        };
+        self.app
+            .import_bytes(pki.root.pem.as_bytes(), &roots)
+            .await
+            .expect("root");
+        let o = ImportOptions::default();
+        self.app
+            .import_bytes(pki.intermediate.pem.as_bytes(), &o)
+            .await
+            .expect("ica");
+        for (i, e) in ["alice@example.com", "bob@example.com", "carol@example.com"]
+            .iter()
+            .enumerate()
+        {
+            let leaf = pki.leaf(&LeafSpec::email(e, 100 + i as u64));
+            self.app
+                .import_bytes(leaf.pem.as_bytes(), &o)
+                .await
+                .expect("leaf");
+            if i == 0 {
+                self.app
+                    .import_bytes(leaf.key_pem.as_bytes(), &o)
+                    .await
+                    .expect("key");
+            }
+        }
+        let mut old = LeafSpec::email("old@example.com", 200);
+        old.not_before = unix_date(2020, 1, 1);
+        old.not_after = unix_date(2021, 1, 1);
+        self.app
+            .import_bytes(pki.leaf(&old).pem.as_bytes(), &o)
+            .await
+            .expect("expired leaf");
+        pki
+    }
+}
+
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+const PAGES: &[&str] = &["/", "/certificates", "/roots", "/certificates/00", "/audit"];
+
+#[tokio::test]
+async fn pages_send_to_login_and_the_api_answers_401_without_credentials() {
+    let h = H::new().await;
+    for p in PAGES {
+        let r = h.call(Method::GET, p, &[], None).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{p}");
+        assert_eq!(r.location(), "/login", "{p}");
+    }
+    for p in [
+        "/api/v1/certificates",
+        "/api/v1/me",
+        "/api/v1/global/settings/sign",
+    ] {
+        let r = h.call(Method::GET, p, &[], None).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{p}");
+        assert_eq!(r.headers[header::CONTENT_TYPE], "application/problem+json");
+        assert_eq!(r.headers[header::WWW_AUTHENTICATE], "Bearer");
+        assert_eq!(r.json()["status"], 401);
+    }
+    // A made-up token and a malformed header are refused the same way.
+    for v in ["Bearer cmt_nope", "Basic YWRtaW46YWRtaW4="] {
+        let r = h
+            .call(
+                Method::GET,
+                "/api/v1/me",
+                &[("authorization", v.into())],
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{v}");
+    }
+    // A made-up session cookie is no session.
+    let r = h
+        .call(
+            Method::GET,
+            "/",
+            &[("cookie", "certmail_session=forged".into())],
+            None,
+        )
+        .await;
+    assert_eq!(r.location(), "/login");
+}
+
+#[tokio::test]
+async fn first_run_setup_link_works_once_and_logs_in() {
+    let h = H::new().await;
+    let login = h.call(Method::GET, "/login", &[], None).await;
+    assert!(
+        login.body.contains("No account exists yet"),
+        "{}",
+        login.body
+    );
+    let token = h
+        .server
+        .setup_token()
+        .await
+        .expect("db")
+        .expect("a token while no account exists");
+    let path = format!("/setup/{}", *token);
+    assert_eq!(
+        h.call(Method::GET, "/setup/wrong", &[], None).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let page = h.call(Method::GET, &path, &[], None).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let pre = page.cookie("certmail_login").expect("cookie");
+    let csrf = field(&page.body, "csrf");
+    let cookies = format!("certmail_login={pre}");
+    // A forged form (no matching cookie) is refused.
+    let r = h
+        .form(
+            &path,
+            "certmail_login=other",
+            &[
+                ("csrf", &csrf),
+                ("name", "root"),
+                ("password", "a long enough password"),
+                ("password2", "a long enough password"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = h
+        .form(
+            &path,
+            &cookies,
+            &[
+                ("csrf", &csrf),
+                ("name", "root"),
+                ("password", "a long enough password"),
+                ("password2", "another long password"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("The two passwords differ"));
+    let r = h
+        .form(
+            &path,
+            &cookies,
+            &[
+                ("csrf", &csrf),
+                ("name", "root"),
+                ("password", "short"),
+                ("password2", "short"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("at least 12 characters"), "{}", r.body);
+    assert!(!h.app.admin_exists().await.expect("db"));
+    let r = h
+        .form(
+            &path,
+            &cookies,
+            &[
+                ("csrf", &csrf),
+                ("name", "root"),
+                ("password", "a long enough password"),
+                ("password2", "a long enough password"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let session = r.cookie("certmail_session").expect("logged in");
+    let set = r.headers[header::SET_COOKIE]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+        "{set}"
+    );
+    let me = h
+        .call(
+            Method::GET,
+            "/",
+            &[("cookie", format!("certmail_session={session}"))],
+            None,
+        )
+        .await;
+    assert_eq!(me.status, StatusCode::OK);
+    assert!(me.body.contains("root (admin)"));
+    // Used: the link is gone, and no new one is made while an account exists.
+    assert_eq!(
+        h.call(Method::GET, &path, &[], None).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert!(h.server.setup_token().await.expect("db").is_none());
+    let accounts = h.app.admin_list().await.expect("list");
+    assert_eq!(accounts.len(), 1);
+    assert_eq!(accounts[0].role, Role::Admin);
+}
+
+#[tokio::test]
+async fn login_logout_csrf_and_rate_limit() {
+    let h = H::new().await;
+    h.app
+        .admin_add("ops", Role::Operator, Some("correct horse battery"))
+        .await
+        .expect("add");
+    let (session, csrf) = h.login("ops", "correct horse battery").await;
+    let cookie = format!("certmail_session={session}");
+    // Logout without the CSRF token is refused and the session lives on.
+    let r = h.form("/logout", &cookie, &[("csrf", "forged")]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        h.call(Method::GET, "/", &[("cookie", cookie.clone())], None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let r = h.form("/logout", &cookie, &[("csrf", &csrf)]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(r.location(), "/login");
+    assert_eq!(
+        h.call(Method::GET, "/", &[("cookie", cookie)], None)
+            .await
+            .location(),
+        "/login"
+    );
+
+    // Wrong passwords: 401 each, then 429 even for the right one.
+    let page = h.call(Method::GET, "/login", &[], None).await;
+    let pre = format!(
+        "certmail_login={}",
+        page.cookie("certmail_login").expect("cookie")
+    );
+    let csrf = field(&page.body, "csrf");
+    for _ in 0..5 {
+        let r = h
+            .form(
+                "/login",
+                &pre,
+                &[
+                    ("csrf", &csrf),
+                    ("name", "ops"),
+                    ("password", "wrong password!"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+        assert!(r.body.contains("Wrong account name or password"));
+    }
+    let r = h
+        .form(
+            "/login",
+            &pre,
+            &[
+                ("csrf", &csrf),
+                ("name", "ops"),
+                ("password", "correct horse battery"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.headers.contains_key(header::RETRY_AFTER));
+    assert!(r.cookie("certmail_session").is_none());
+    // The audit log has the failures and the successful login, and never the password.
+    let log = h
+        .app
+        .audit_log(&certmail_store::AuditFilter {
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .expect("audit");
+    assert_eq!(
+        log.iter()
+            .filter(|e| e.action == "login" && e.outcome == "failed")
+            .count(),
+        5
+    );
+    assert_eq!(
+        log.iter()
+            .filter(|e| e.action == "login" && e.outcome == "ok")
+            .count(),
+        1
+    );
+    assert!(
+        log.iter()
+            .all(|e| !e.detail.contains("wrong password!") && !e.detail.contains("correct horse"))
+    );
+}
+
+#[tokio::test]
+async fn roles_decide_what_the_api_may_change() {
+    let h = H::new().await;
+    let admin = h.token("boss", Role::Admin).await;
+    let ops = h.token("ops", Role::Operator).await;
+    let aud = h.token("eye", Role::Auditor).await;
+    let put = |v: &str| Some(serde_json::json!({ "value": v }));
+
+    let me = h.call(Method::GET, "/api/v1/me", &aud, None).await;
+    assert_eq!(me.json()["role"], "auditor");
+
+    // Reading: everyone. Default value, not inherited from anything set.
+    let r = h
+        .call(
+            Method::GET,
+            "/api/v1/users/Alice@Example.com/settings/sign",
+            &aud,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json()["value"], "off");
+    assert_eq!(r.json()["source"], "default");
+    assert_eq!(r.json()["inherited"], true);
+
+    // The auditor changes nothing.
+    for (m, p) in [
+        (Method::PUT, "/api/v1/users/alice@example.com/settings/sign"),
+        (
+            Method::DELETE,
+            "/api/v1/users/alice@example.com/settings/sign",
+        ),
+        (Method::PUT, "/api/v1/domains/example.com/settings/sign"),
+        (Method::PUT, "/api/v1/global/settings/sign"),
+    ] {
+        let r = h.call(m.clone(), p, &aud, put("on")).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{m} {p}");
+        assert!(
+            r.json()["detail"]
+                .as_str()
+                .expect("detail")
+                .contains("auditor role may not")
+        );
+    }
+    // The operator sets domains and users, not global settings.
+    let r = h
+        .call(
+            Method::PUT,
+            "/api/v1/domains/example.com/settings/sign",
+            &ops,
+            put("on"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["inherited"], false);
+    let r = h
+        .call(
+            Method::GET,
+            "/api/v1/users/alice@example.com/settings/sign",
+            &ops,
+            None,
+        )
+        .await;
+    assert_eq!(r.json()["value"], "on");
+    assert_eq!(r.json()["source"], "domain example.com");
+    assert_eq!(r.json()["inherited"], true);
+    let r = h
+        .call(Method::PUT, "/api/v1/global/settings/sign", &ops, put("on"))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = h
+        .call(
+            Method::PUT,
+            "/api/v1/global/settings/encrypt-mode",
+            &admin,
+            put("force"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        h.call(
+            Method::GET,
+            "/api/v1/global/settings/encrypt-mode",
+            &aud,
+            None
+        )
+        .await
+        .json()["source"],
+        "global"
+    );
+    let r = h
+        .call(
+            Method::DELETE,
+            "/api/v1/global/settings/encrypt-mode",
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(r.json()["value"], "allow");
+    assert_eq!(r.json()["source"], "default");
+
+    // Bad values and names are problems with the CLI's reasons.
+    let r = h
+        .call(
+            Method::PUT,
+            "/api/v1/users/alice@example.com/settings/sign",
+            &ops,
+            put("maybe"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.headers[header::CONTENT_TYPE], "application/problem+json");
+    assert_eq!(r.json()["detail"], "sign must be one of on, off");
+    let r = h
+        .call(
+            Method::GET,
+            "/api/v1/users/alice@example.com/settings/colour",
+            &aud,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(
+        r.json()["detail"]
+            .as_str()
+            .expect("detail")
+            .contains("unknown setting \"colour\"")
+    );
+    let r = h
+        .call(
+            Method::GET,
+            "/api/v1/users/not-an-address/settings/sign",
+            &aud,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = h
+        .call(
+            Method::PUT,
+            "/api/v1/users/alice@example.com/settings/sign",
+            &ops,
+            Some(serde_json::json!({"nope": 1})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Every change, refused by validation or done, is in the audit log with who did it.
+    let r = h
+        .call(Method::GET, "/api/v1/audit?action=setting", &aud, None)
+        .await;
+    let items = r.json()["items"].as_array().expect("items").clone();
+    let summary: Vec<(String, String, String)> = items
+        .iter()
+        .map(|e| {
+            (
+                e["account"].as_str().unwrap_or_default().to_owned(),
+                e["action"].as_str().unwrap_or_default().to_owned(),
+                e["outcome"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        summary.contains(&("ops".into(), "setting.set".into(), "ok".into())),
+        "{summary:?}"
+    );
+    assert!(
+        summary.contains(&("ops".into(), "setting.set".into(), "failed".into())),
+        "{summary:?}"
+    );
+    assert!(
+        summary.contains(&("boss".into(), "setting.unset".into(), "ok".into())),
+        "{summary:?}"
+    );
+    assert!(!summary.iter().any(|(a, _, _)| a == "eye"), "{summary:?}");
+}
+
+#[tokio::test]
+async fn a_session_changes_through_the_api_only_with_the_csrf_header() {
+    let h = H::new().await;
+    h.app
+        .admin_add("ops", Role::Operator, Some("correct horse battery"))
+        .await
+        .expect("add");
+    let (session, csrf) = h.login("ops", "correct horse battery").await;
+    let cookie = ("cookie", format!("certmail_session={session}"));
+    let body = Some(serde_json::json!({ "value": "on" }));
+    let path = "/api/v1/users/alice@example.com/settings/sign";
+    let r = h
+        .call(
+            Method::PUT,
+            path,
+            std::slice::from_ref(&cookie),
+            body.clone(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(
+        r.json()["detail"]
+            .as_str()
+            .expect("detail")
+            .contains("X-CSRF-Token")
+    );
+    let r = h
+        .call(
+            Method::PUT,
+            path,
+            &[cookie.clone(), ("x-csrf-token", "forged".into())],
+            body.clone(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = h
+        .call(
+            Method::PUT,
+            path,
+            &[cookie.clone(), ("x-csrf-token", csrf)],
+            body,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // Reading needs no token.
+    assert_eq!(
+        h.call(Method::GET, path, &[cookie], None).await.json()["value"],
+        "on"
+    );
+}
+
+#[tokio::test]
+async fn certificates_are_listed_paged_filtered_and_shown() {
+    let h = H::new().await;
+    let pki = h.load_pki().await;
+    let aud = h.token("eye", Role::Auditor).await;
+    let page = |q: &str| format!("/api/v1/certificates{q}");
+    let all = h.call(Method::GET, &page(""), &aud, None).await.json();
+    // Intermediate + 3 leaves + the expired one; the root is in the root store.
+    assert_eq!(all["items"].as_array().expect("items").len(), 5, "{all}");
+    assert!(all["next_offset"].is_null());
+    let p1 = h
+        .call(Method::GET, &page("?limit=2"), &aud, None)
+        .await
+        .json();
+    assert_eq!(p1["items"].as_array().expect("items").len(), 2);
+    assert_eq!(p1["next_offset"], 2);
+    let p3 = h
+        .call(Method::GET, &page("?limit=2&offset=4"), &aud, None)
+        .await
+        .json();
+    assert_eq!(p3["items"].as_array().expect("items").len(), 1);
+    assert!(p3["next_offset"].is_null());
+    let mut seen: Vec<String> = Vec::new();
+    for off in [0, 2, 4] {
+        let p = h
+            .call(
+                Method::GET,
+                &page(&format!("?limit=2&offset={off}")),
+                &aud,
+                None,
+            )
+            .await
+            .json();
+        for i in p["items"].as_array().expect("items") {
+            seen.push(i["sha256"].as_str().expect("sha").to_owned());
+        }
+    }
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 5, "pages overlap or miss rows");
+
+    let bob = h
+        .call(Method::GET, &page("?email=BOB@example.com"), &aud, None)
+        .await
+        .json();
+    let items = bob["items"].as_array().expect("items");
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["status"], "valid", "{bob}");
+    assert_eq!(items[0]["emails"][0], "bob@example.com");
+    let with_key = h
+        .call(Method::GET, &page("?with_key=true"), &aud, None)
+        .await
+        .json();
+    assert_eq!(with_key["items"].as_array().expect("items").len(), 1);
+    assert_eq!(with_key["items"][0]["emails"][0], "alice@example.com");
+    let expired = h
+        .call(Method::GET, &page("?expired=expired"), &aud, None)
+        .await
+        .json();
+    assert_eq!(expired["items"].as_array().expect("items").len(), 1);
+    assert_eq!(expired["items"][0]["status"], "expired");
+    let search = h
+        .call(Method::GET, &page("?search=caro"), &aud, None)
+        .await
+        .json();
+    assert_eq!(search["items"].as_array().expect("items").len(), 1);
+    let roots = h
+        .call(Method::GET, &page("?store=roots"), &aud, None)
+        .await
+        .json();
+    assert_eq!(roots["items"].as_array().expect("items").len(), 1);
+    for bad in [
+        "?expired=sometimes",
+        "?store=trash",
+        "?with_key=perhaps",
+        "?limit=x",
+    ] {
+        let r = h.call(Method::GET, &page(bad), &aud, None).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}: {}", r.body);
+    }
+
+    // Detail: the fields of `cert show --json`, with verdict and chain.
+    let sha = items[0]["sha256"].as_str().expect("sha").to_owned();
+    let d = h
+        .call(
+            Method::GET,
+            &format!("/api/v1/certificates/{sha}"),
+            &aud,
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(d["sha256"], sha.as_str());
+    assert_eq!(d["status"], "valid");
+    assert_eq!(d["chain"].as_array().expect("chain").len(), 3, "{d}");
+    assert_eq!(d["store"], "certificates");
+    let short = h
+        .call(
+            Method::GET,
+            &format!("/api/v1/certificates/{}", &sha[..12]),
+            &aud,
+            None,
+        )
+        .await;
+    assert_eq!(short.status, StatusCode::OK);
+    let r = h
+        .call(Method::GET, "/api/v1/certificates/ffffffffffff", &aud, None)
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(r.headers[header::CONTENT_TYPE], "application/problem+json");
+    let r = h
+        .call(Method::GET, "/api/v1/certificates/not-hex", &aud, None)
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+
+    // Recipients: what the gateway would use.
+    let r = h
+        .call(
+            Method::GET,
+            "/api/v1/recipients/bob@example.com",
+            &aud,
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(r["email"], "bob@example.com");
+    assert_eq!(
+        r["encryption"].as_array().expect("encryption").len(),
+        1,
+        "{r}"
+    );
+
+    // The pages show the same, with status classes and the reason on hover.
+    h.app
+        .admin_add("ops", Role::Operator, Some("correct horse battery"))
+        .await
+        .expect("add");
+    let (session, _) = h.login("ops", "correct horse battery").await;
+    let cookie = [("cookie", format!("certmail_session={session}"))];
+    let list = h.call(Method::GET, "/certificates", &cookie, None).await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(
+        list.body.contains("st-valid") && list.body.contains("st-invalid"),
+        "{}",
+        list.body
+    );
+    assert!(
+        list.body.contains("title=\"CN=old expired at 2021-01-01"),
+        "{}",
+        list.body
+    );
+    let filtered = h
+        .call(
+            Method::GET,
+            "/certificates?email=carol%40example.com&expired=all&with_key=",
+            &cookie,
+            None,
+        )
+        .await;
+    assert!(
+        filtered.body.contains("carol@example.com") && !filtered.body.contains("bob@example.com")
+    );
+    let two = h
+        .call(Method::GET, "/certificates?limit=2", &cookie, None)
+        .await;
+    assert!(two.body.contains("offset=2"), "no next link: {}", two.body);
+    let detail = h
+        .call(Method::GET, &format!("/certificates/{sha}"), &cookie, None)
+        .await;
+    assert_eq!(detail.status, StatusCode::OK);
+    assert!(
+        detail.body.contains("Chain") && detail.body.contains(&pki_subject(&pki)),
+        "{}",
+        detail.body
+    );
+    let missing = h
+        .call(Method::GET, "/certificates/ffffffffffff", &cookie, None)
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert!(missing.body.contains("no entry"), "{}", missing.body);
+    let roots_page = h.call(Method::GET, "/roots", &cookie, None).await;
+    assert!(
+        roots_page.body.contains("Routes Root") || roots_page.body.contains("Root"),
+        "{}",
+        roots_page.body
+    );
+    let dash = h.call(Method::GET, "/", &cookie, None).await;
+    assert!(
+        dash.body.contains("<b>5</b> certificates")
+            && dash.body.contains("<b>1</b> roots")
+            && dash.body.contains("<b>1</b> private keys"),
+        "{}",
+        dash.body
+    );
+}
+
+fn pki_subject(pki: &TestPki) -> String {
+    let c = certmail_pki::Certificate::from_der(&pki.root.der, &certmail_crypto::AwsLcOps)
+        .expect("root");
+    c.subject
+}
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers() {
+    let h = H::new().await;
+    let aud = h.token("eye", Role::Auditor).await;
+    for (path, auth) in [
+        ("/login", vec![]),
+        ("/api/v1/me", aud.clone()),
+        ("/api/v1/nothing-here", aud),
+        ("/", vec![]),
+        ("/static/app.css", vec![]),
+    ] {
+        let r = h.call(Method::GET, path, &auth, None).await;
+        let csp = r.headers[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .expect("csp");
+        assert!(
+            csp.contains("default-src 'none'")
+                && csp.contains("frame-ancestors 'none'")
+                && !csp.contains("unsafe-inline"),
+            "{path}: {csp}"
+        );
+        assert_eq!(
+            r.headers[header::X_CONTENT_TYPE_OPTIONS],
+            "nosniff",
+            "{path}"
+        );
+        assert_eq!(r.headers[header::X_FRAME_OPTIONS], "DENY", "{path}");
+    }
+    // No inline script or style anywhere in a page.
+    let login = h.call(Method::GET, "/login", &[], None).await;
+    assert!(!login.body.contains("<script") && !login.body.contains("style="));
+}
+
+#[tokio::test]
+async fn the_openapi_document_is_valid_and_every_endpoint_in_it_answers() {
+    let h = H::new().await;
+    h.load_pki().await;
+    let admin = h.token("boss", Role::Admin).await;
+    let doc = h
+        .call(Method::GET, "/api/v1/openapi.json", &[], None)
+        .await
+        .json();
+    assert!(
+        doc["openapi"].as_str().expect("version").starts_with("3.1"),
+        "{doc}"
+    );
+    assert!(doc["info"]["title"].is_string());
+    let paths = doc["paths"].as_object().expect("paths");
+    assert!(paths.len() >= 8, "{paths:?}");
+    let mut calls = 0;
+    for (path, ops) in paths {
+        let concrete = path
+            .replace("{sha256}", "ffff")
+            .replace("{email}", "alice@example.com")
+            .replace("{domain}", "example.com")
+            .replace("{key}", "sign");
+        for (method, op) in ops.as_object().expect("operations") {
+            assert!(
+                op["responses"].is_object(),
+                "{method} {path} documents no response"
+            );
+            let m = Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
+            let body = (m == Method::PUT).then(|| serde_json::json!({ "value": "on" }));
+            let r = h.call(m.clone(), &concrete, &admin, body).await;
+            // Answers from the handler: JSON or problem+json, never the router's 404/405.
+            let ct = r
+                .headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            assert!(
+                ct.starts_with("application/json") || ct == "application/problem+json",
+                "{m} {concrete}: {} {ct} {}",
+                r.status,
+                r.body
+            );
+            assert_ne!(r.status, StatusCode::METHOD_NOT_ALLOWED, "{m} {concrete}");
+            let documented: Vec<&String> = op["responses"]
+                .as_object()
+                .expect("responses")
+                .keys()
+                .collect();
+            assert!(
+                documented.iter().any(|c| c.as_str() == r.status.as_str()),
+                "{m} {concrete} answered {} which is not documented ({documented:?})",
+                r.status
+            );
+            calls += 1;
+        }
+    }
+    assert!(calls >= 14, "{calls}");
+}
