@@ -32,6 +32,29 @@ pub struct CaCreate {
     pub make_default: bool,
 }
 
+/// What an end-user certificate is asked for with; unset fields take the CA configuration's values.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct IssueParams {
+    /// E-mail address.
+    pub email: String,
+    /// Common name.
+    pub cn: Option<String>,
+    /// Organisation.
+    pub org: Option<String>,
+    /// First name.
+    pub first_name: Option<String>,
+    /// Last name.
+    pub last_name: Option<String>,
+    /// Validity in days.
+    pub days: Option<u32>,
+    /// Key: rsa2048, rsa3072, rsa4096, p256, p384.
+    pub key: Option<String>,
+    /// Signature hash: sha256, sha384, sha512.
+    pub sig: Option<String>,
+    /// CRL distribution point URL.
+    pub crl_url: Option<String>,
+}
+
 /// Unambiguous PKCS#12 password alphabet (no 0/O, 1/l/I).
 const PASSWORD_ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 
@@ -193,6 +216,33 @@ impl App {
             })
             .await?;
         Ok(())
+    }
+
+    /// The request for an end-user certificate, with the CA configuration's defaults for
+    /// what `p` leaves out (common name, validity, key, hash, CRL distribution point).
+    pub async fn ca_end_user_request(&self, p: &IssueParams) -> Result<EndUserRequest> {
+        let cfg = self.ca_config().await?;
+        Ok(EndUserRequest {
+            email: p.email.clone(),
+            cn: p.cn.clone().unwrap_or_else(|| cfg.common_name.clone()),
+            org: p.org.clone(),
+            first_name: p.first_name.clone(),
+            last_name: p.last_name.clone(),
+            days: p.days.unwrap_or(cfg.validity_days),
+            key: match &p.key {
+                Some(k) => KeySpec::parse(k)?,
+                None => cfg.key,
+            },
+            hash: match &p.sig {
+                Some(h) => SigHash::parse(h)?,
+                None => cfg.hash,
+            },
+            crl_url: p.crl_url.clone().or_else(|| {
+                cfg.add_crl_distribution_point
+                    .then(|| cfg.crl_distribution_point.clone())
+                    .flatten()
+            }),
+        })
     }
 
     /// Issues an end-user certificate with the built-in handler (key and certificate at

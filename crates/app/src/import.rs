@@ -121,6 +121,28 @@ pub struct FileReport {
     pub result: Result<Vec<ItemReport>, FileError>,
 }
 
+/// The per-item report rows of `cert import --json` (and of the API's import): file, kind,
+/// status, id, detail, store; a file that failed is one row with status `failed`.
+pub fn report_rows(reports: &[FileReport]) -> Vec<serde_json::Value> {
+    let mut rows = Vec::new();
+    for r in reports {
+        match &r.result {
+            Ok(items) => {
+                for i in items {
+                    rows.push(serde_json::json!({
+                        "file": r.file, "kind": i.kind, "status": i.status,
+                        "id": i.id, "detail": i.detail, "store": i.store,
+                    }));
+                }
+            }
+            Err(e) => rows.push(serde_json::json!({
+                "file": r.file, "kind": null, "status": "failed", "id": null, "detail": e.to_string(),
+            })),
+        }
+    }
+    rows
+}
+
 /// Everything found in one file.
 #[derive(Debug, Default)]
 pub(crate) struct Parsed {

@@ -22,7 +22,10 @@ use serde::Serialize;
 use zeroize::Zeroizing;
 
 pub use error::{AppError, FileError};
-pub use import::{FileReport, ImportOptions, ItemKind, ItemReport, ItemStatus, RootPolicy};
+pub use import::MAX_FILE_SIZE as MAX_IMPORT_SIZE;
+pub use import::{
+    FileReport, ImportOptions, ItemKind, ItemReport, ItemStatus, RootPolicy, report_rows,
+};
 pub use keyring::PASSPHRASE_ENV;
 
 /// Result alias of this crate.

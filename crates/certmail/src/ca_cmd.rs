@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use certmail_app::App;
-use certmail_app::ca::CaCreate;
+use certmail_app::ca::{CaCreate, IssueParams};
 use certmail_ca::{EndUserRequest, KeySpec, SigHash};
 
 use certmail_app::ca::{BuiltIn, CsrHandler, HandlerOutcome, RequestHandler};
@@ -169,29 +169,25 @@ pub async fn run(app: &App, c: &CaCommand) -> Result<ExitCode, Failure> {
             crl_url,
             add_user,
         } => {
-            let cfg = app.ca_config().await?;
-            let cn = cn.clone().unwrap_or_else(|| cfg.common_name.clone());
-            let req = EndUserRequest {
-                email: email.clone(),
-                cn,
-                org: org.clone(),
-                first_name: first_name.clone(),
-                last_name: last_name.clone(),
-                days: days.unwrap_or(cfg.validity_days),
-                key: match key {
-                    Some(k) => KeySpec::parse(k).map_err(|e| usage(e.to_string()))?,
-                    None => cfg.key,
-                },
-                hash: match sig {
-                    Some(h) => SigHash::parse(h).map_err(|e| usage(e.to_string()))?,
-                    None => cfg.hash,
-                },
-                crl_url: crl_url.clone().or_else(|| {
-                    cfg.add_crl_distribution_point
-                        .then(|| cfg.crl_distribution_point.clone())
-                        .flatten()
-                }),
-            };
+            if let Some(k) = key {
+                KeySpec::parse(k).map_err(|e| usage(e.to_string()))?;
+            }
+            if let Some(h) = sig {
+                SigHash::parse(h).map_err(|e| usage(e.to_string()))?;
+            }
+            let req = app
+                .ca_end_user_request(&IssueParams {
+                    email: email.clone(),
+                    cn: cn.clone(),
+                    org: org.clone(),
+                    first_name: first_name.clone(),
+                    last_name: last_name.clone(),
+                    days: *days,
+                    key: key.clone(),
+                    sig: sig.clone(),
+                    crl_url: crl_url.clone(),
+                })
+                .await?;
             let v = app.ca_issue(ca, &req, "cli", *add_user).await?;
             println!("issued {} {}", v.cert.sha256, v.cert.subject);
         }

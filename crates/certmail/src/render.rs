@@ -15,23 +15,7 @@ fn json<T: serde::Serialize + ?Sized>(v: &T) {
 /// Per-item import lines, or a JSON array.
 pub fn import_reports(reports: &[FileReport], as_json: bool) {
     if as_json {
-        let mut rows = Vec::new();
-        for r in reports {
-            match &r.result {
-                Ok(items) => {
-                    for i in items {
-                        rows.push(serde_json::json!({
-                            "file": r.file, "kind": i.kind, "status": i.status,
-                            "id": i.id, "detail": i.detail, "store": i.store,
-                        }));
-                    }
-                }
-                Err(e) => rows.push(serde_json::json!({
-                    "file": r.file, "kind": null, "status": "failed", "id": null, "detail": e.to_string(),
-                })),
-            }
-        }
-        json(&rows);
+        json(&certmail_app::report_rows(reports));
         return;
     }
     for r in reports {

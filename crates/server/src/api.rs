@@ -44,6 +44,7 @@ macro_rules! any_object {
         }
     };
 }
+pub(crate) use any_object;
 
 /// Query parameters whose errors are problem+json.
 pub struct ApiQuery<T>(pub T);
@@ -93,6 +94,7 @@ pub fn routes() -> Router<Arc<Server>> {
             get(global_get).put(global_put).delete(global_delete),
         )
         .route("/api/v1/audit", get(audit))
+        .merge(crate::api_store::routes())
 }
 
 /// The caller's own account.
@@ -448,7 +450,7 @@ pub async fn user_get(
 /// Sets a user's setting.
 #[utoipa::path(put, path = "/api/v1/users/{email}/settings/{key}", tag = "settings", request_body = SettingBody,
     params(("email" = String, Path, description = "e-mail address"), ("key" = String, Path, description = "setting")),
-    responses((status = 200, body = SettingValue), (status = 400, body = Problem), (status = 403, body = Problem)))]
+    responses((status = 200, body = SettingValue), (status = 400, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
 pub async fn user_put(
     State(s): State<Arc<Server>>,
     c: Caller,

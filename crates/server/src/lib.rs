@@ -18,6 +18,7 @@ use certmail_app::App;
 use zeroize::Zeroizing;
 
 pub mod api;
+pub mod api_store;
 pub mod auth;
 mod openapi;
 pub mod pages;

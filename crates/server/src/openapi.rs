@@ -4,8 +4,8 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use utoipa::OpenApi;
 
-use crate::api;
 use crate::problem::Problem;
+use crate::{api, api_store};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -28,6 +28,8 @@ use crate::problem::Problem;
         api::global_put,
         api::global_delete,
         api::audit,
+        api_store::import,
+        api_store::ca_issue,
     ),
     components(schemas(
         Problem,

@@ -957,7 +957,8 @@ async fn the_openapi_document_is_valid_and_every_endpoint_in_it_answers() {
                 "{method} {path} documents no response"
             );
             let m = Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
-            let body = (m == Method::PUT).then(|| serde_json::json!({ "value": "on" }));
+            let body = (m == Method::PUT || m == Method::POST)
+                .then(|| serde_json::json!({ "value": "on" }));
             let r = h.call(m.clone(), &concrete, &admin, body).await;
             // Answers from the handler: JSON or problem+json, never the router's 404/405.
             let ct = r
@@ -987,4 +988,266 @@ async fn the_openapi_document_is_valid_and_every_endpoint_in_it_answers() {
         }
     }
     assert!(calls >= 14, "{calls}");
+}
+
+fn multipart(parts: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "certmailtestboundary7d3a";
+    let mut body = Vec::new();
+    for (name, file, data) in parts {
+        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+        match file {
+            Some(f) => body.extend_from_slice(
+                format!("Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes(),
+            ),
+            None => body.extend_from_slice(format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes()),
+        }
+        body.extend_from_slice(data);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+impl H {
+    async fn upload(
+        &self,
+        auth: &[(&str, String)],
+        parts: &[(&str, Option<&str>, &[u8])],
+    ) -> Reply {
+        let (ct, body) = multipart(parts);
+        let mut b = Request::builder()
+            .method(Method::POST)
+            .uri("/api/v1/import")
+            .header(header::CONTENT_TYPE, ct);
+        for (k, v) in auth {
+            b = b.header(*k, v.as_str());
+        }
+        self.send(b.body(Body::from(body)).expect("request")).await
+    }
+}
+
+fn sample(name: &str) -> Vec<u8> {
+    std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../samples")
+            .join(name),
+    )
+    .expect("sample")
+}
+
+#[tokio::test]
+async fn import_uploads_report_per_item_and_keep_nothing_of_a_bad_file() {
+    let h = H::new().await;
+    let ops = h.token("ops", Role::Operator).await;
+    let aud = h.token("eye", Role::Auditor).await;
+    let p12 = sample("alice.p12");
+    let pw = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples/alice-password.txt"),
+    )
+    .expect("pw");
+    let pw = pw.trim();
+
+    let r = h.upload(&aud, &[("files", Some("alice.p12"), &p12)]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // Wrong password: the file fails with the reason, nothing stored.
+    let r = h
+        .upload(
+            &ops,
+            &[
+                ("files", Some("alice.p12"), &p12),
+                ("password", None, b"wrong"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let j = r.json();
+    assert_eq!(j["failed_files"], 1);
+    assert_eq!(j["items"][0]["status"], "failed");
+    assert!(
+        j["items"][0]["detail"]
+            .as_str()
+            .expect("detail")
+            .to_lowercase()
+            .contains("password"),
+        "{j}"
+    );
+    assert_eq!(h.app.counts().await.expect("counts"), (0, 0, 0));
+    // Right password, plus a corrupt file beside it: the good one is stored, the bad one named.
+    let r = h
+        .upload(
+            &ops,
+            &[
+                ("files", Some("alice.p12"), &p12),
+                (
+                    "files",
+                    Some("junk.pem"),
+                    b"-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n",
+                ),
+                ("password", None, pw.as_bytes()),
+            ],
+        )
+        .await;
+    let j = r.json();
+    assert_eq!(j["failed_files"], 1, "{j}");
+    let rows = j["items"].as_array().expect("items");
+    assert!(
+        rows.iter()
+            .any(|i| i["file"] == "alice.p12" && i["kind"] == "key" && i["status"] == "imported"),
+        "{j}"
+    );
+    assert!(
+        rows.iter()
+            .any(|i| i["file"] == "junk.pem" && i["status"] == "failed"),
+        "{j}"
+    );
+    let (certs, _, keys) = h.app.counts().await.expect("counts");
+    assert!(certs >= 1 && keys == 1, "{certs} {keys}");
+    assert!(!r.body.contains(pw), "the password is echoed");
+    // Importing again: present, not duplicated.
+    let again = h
+        .upload(
+            &ops,
+            &[
+                ("files", Some("alice.p12"), &p12),
+                ("password", None, pw.as_bytes()),
+            ],
+        )
+        .await
+        .json();
+    assert!(
+        again["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .all(|i| i["status"] == "present"),
+        "{again}"
+    );
+    // Trusting roots needs an admin; an empty form and unknown fields are refused by name.
+    let r = h
+        .upload(
+            &ops,
+            &[
+                ("files", Some("alice.p12"), &p12),
+                ("trust_roots", None, b"true"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = h.upload(&ops, &[("password", None, b"x")]).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(
+        r.json()["detail"]
+            .as_str()
+            .expect("detail")
+            .contains("no file uploaded")
+    );
+    let r = h.upload(&ops, &[("colour", None, b"x")]).await;
+    assert!(
+        r.json()["detail"]
+            .as_str()
+            .expect("detail")
+            .contains("\"colour\"")
+    );
+    // The audit log names the files, never the password.
+    let log = h
+        .app
+        .audit_log(&certmail_store::AuditFilter {
+            action: Some("import".into()),
+            limit: 50,
+            ..Default::default()
+        })
+        .await
+        .expect("audit");
+    assert!(
+        log.iter()
+            .any(|e| e.object == "junk.pem" && e.outcome == "failed")
+    );
+    assert!(log.iter().all(|e| !e.detail.contains(pw)));
+}
+
+#[tokio::test]
+async fn the_ca_issues_through_the_api() {
+    let h = H::new().await;
+    h.app
+        .ca_create(&certmail_app::ca::CaCreate {
+            root_cn: "API Root".into(),
+            intermediate_cn: "API Issuing".into(),
+            key: certmail_ca::KeySpec::parse("p256").expect("key"),
+            days: 3650,
+            hash: certmail_ca::SigHash::parse("sha256").expect("hash"),
+            email: None,
+            make_default: true,
+        })
+        .await
+        .expect("ca");
+    let ops = h.token("ops", Role::Operator).await;
+    let aud = h.token("eye", Role::Auditor).await;
+    let body =
+        serde_json::json!({ "email": "dee@example.com", "cn": "Dee", "key": "p256", "days": 365 });
+    assert_eq!(
+        h.call(Method::POST, "/api/v1/ca/issue", &aud, Some(body.clone()))
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    let r = h
+        .call(Method::POST, "/api/v1/ca/issue", &ops, Some(body))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let j = r.json();
+    assert_eq!(j["emails"][0], "dee@example.com");
+    assert_eq!(j["has_key"], true);
+    let sha = j["sha256"].as_str().expect("sha");
+    let d = h
+        .call(
+            Method::GET,
+            &format!("/api/v1/certificates/{sha}"),
+            &aud,
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(d["status"], "valid", "{d}");
+    let r = h
+        .call(
+            Method::POST,
+            "/api/v1/ca/issue",
+            &ops,
+            Some(serde_json::json!({ "email": "dee@example.com", "key": "rsa1000" })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(
+        r.json()["detail"]
+            .as_str()
+            .expect("detail")
+            .contains("rsa1000"),
+        "{}",
+        r.body
+    );
+    let r = h
+        .call(
+            Method::POST,
+            "/api/v1/ca/issue",
+            &ops,
+            Some(serde_json::json!({ "email": "not an address" })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    let log = h
+        .app
+        .audit_log(&certmail_store::AuditFilter {
+            action: Some("ca.issue".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("audit");
+    assert_eq!(
+        log.iter()
+            .filter(|e| e.outcome == "ok" && e.detail == sha)
+            .count(),
+        1
+    );
+    assert_eq!(log.iter().filter(|e| e.outcome == "failed").count(), 2);
 }

@@ -1,0 +1,249 @@
+//! API changes to the stores: `POST /api/v1/import` (certificates, keys, PKCS#12, PKCS#7,
+//! as multipart uploads) and `POST /api/v1/ca/issue` (an end-user certificate from the
+//! built-in CA). Both are audited; neither echoes a password or a key.
+
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, Multipart, State};
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router};
+use certmail_app::admin::Role;
+use certmail_app::ca::IssueParams;
+use certmail_app::{FileReport, ImportOptions, RootPolicy, report_rows};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use zeroize::Zeroizing;
+
+use crate::Server;
+use crate::api::{ApiJson, audited};
+use crate::auth::Caller;
+use crate::problem::Problem;
+
+/// Largest upload: the import's per-file limit plus room for the form.
+const MAX_UPLOAD: usize = (certmail_app::MAX_IMPORT_SIZE as usize) + (1 << 20);
+
+/// The routes.
+pub fn routes() -> Router<Arc<Server>> {
+    Router::new()
+        .route(
+            "/api/v1/import",
+            post(import).layer(DefaultBodyLimit::max(MAX_UPLOAD)),
+        )
+        .route("/api/v1/ca/issue", post(ca_issue))
+}
+
+/// The import's form (documentation of the multipart body).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ImportForm {
+    /// One or more files: PEM or DER certificates, PKCS#7 bundles, PKCS#12, private keys.
+    #[schema(value_type = Vec<String>, format = Binary)]
+    files: Vec<Vec<u8>>,
+    /// Password of PKCS#12 files and encrypted keys.
+    password: Option<String>,
+    /// `true`: self-issued certificates go to the root store (trusted).
+    trust_roots: Option<bool>,
+}
+
+/// What happened to each item of each file.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportReport {
+    /// Rows as `certmail cert import --json`: file, kind, status (`imported`, `present`,
+    /// `failed`), id, detail, store.
+    #[schema(value_type = Vec<Object>)]
+    pub items: Vec<serde_json::Value>,
+    /// Files of which nothing was stored.
+    pub failed_files: usize,
+}
+
+fn bad_form(e: axum::extract::multipart::MultipartError) -> Problem {
+    Problem::new(
+        e.status(),
+        format!(
+            "the upload is not a readable multipart form: {}",
+            e.body_text()
+        ),
+    )
+}
+
+/// A multipart body whose errors are problem+json.
+pub struct ApiMultipart(Multipart);
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for ApiMultipart {
+    type Rejection = Problem;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Problem> {
+        Multipart::from_request(req, state)
+            .await
+            .map(ApiMultipart)
+            .map_err(|e| {
+                Problem::new(
+                    e.status(),
+                    format!("send the files as multipart/form-data: {}", e.body_text()),
+                )
+            })
+    }
+}
+
+/// Imports uploaded files; each file is all-or-nothing, one bad file does not stop the others.
+#[utoipa::path(post, path = "/api/v1/import", tag = "certificates",
+    request_body(content = ImportForm, content_type = "multipart/form-data"),
+    responses((status = 200, body = ImportReport), (status = 400, body = Problem), (status = 403, body = Problem), (status = 413, body = Problem)))]
+pub async fn import(
+    State(s): State<Arc<Server>>,
+    c: Caller,
+    ApiMultipart(mut form): ApiMultipart,
+) -> Result<Json<ImportReport>, Problem> {
+    c.require(Role::Operator)?;
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut password: Option<Zeroizing<String>> = None;
+    let mut trust_roots = false;
+    while let Some(field) = form.next_field().await.map_err(bad_form)? {
+        match field.name().unwrap_or_default() {
+            "files" | "file" => {
+                let name = field
+                    .file_name()
+                    .map_or_else(|| format!("upload-{}", files.len() + 1), ToOwned::to_owned);
+                let data = field.bytes().await.map_err(bad_form)?;
+                files.push((name, data.to_vec()));
+            }
+            "password" => {
+                let v = Zeroizing::new(field.bytes().await.map_err(bad_form)?.to_vec());
+                let text = std::str::from_utf8(&v)
+                    .map_err(|_| Problem::bad_request("the password is not UTF-8"))?;
+                password = Some(Zeroizing::new(
+                    text.trim_end_matches(['\r', '\n']).to_owned(),
+                ));
+            }
+            "trust_roots" => {
+                trust_roots = matches!(
+                    field.text().await.map_err(bad_form)?.as_str(),
+                    "true" | "on" | "1"
+                );
+            }
+            other => {
+                return Err(Problem::bad_request(format!(
+                    "unknown form field {other:?}: use files, password and trust_roots"
+                )));
+            }
+        }
+    }
+    if files.is_empty() {
+        return Err(Problem::bad_request(
+            "no file uploaded: send one or more `files` parts",
+        ));
+    }
+    if trust_roots {
+        c.require(Role::Admin)?;
+    }
+    let opts = ImportOptions {
+        password,
+        roots: if trust_roots {
+            RootPolicy::TrustSelfIssued
+        } else {
+            RootPolicy::CertificateStore
+        },
+    };
+    let mut reports = Vec::with_capacity(files.len());
+    for (name, data) in files {
+        let result = s.app.import_bytes(&data, &opts).await;
+        reports.push(FileReport { file: name, result });
+    }
+    let failed_files = reports.iter().filter(|r| r.result.is_err()).count();
+    let items = report_rows(&reports);
+    for r in &reports {
+        let detail = match &r.result {
+            Ok(items) => format!("{} item(s)", items.len()),
+            Err(_) => String::new(),
+        };
+        let why = r.result.as_ref().err().map(ToString::to_string);
+        s.app
+            .audit(
+                &c.actor(),
+                "import",
+                &r.file,
+                why.as_deref().map_or(Ok(()), Err),
+                &detail,
+            )
+            .await?;
+    }
+    Ok(Json(ImportReport {
+        items,
+        failed_files,
+    }))
+}
+
+/// An issuance request.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct IssueRequest {
+    /// E-mail address.
+    pub email: String,
+    /// Common name (default: the CA configuration's).
+    pub cn: Option<String>,
+    /// Organisation.
+    pub org: Option<String>,
+    /// First name.
+    pub first_name: Option<String>,
+    /// Last name.
+    pub last_name: Option<String>,
+    /// Validity in days (default: configured).
+    pub days: Option<u32>,
+    /// rsa2048, rsa3072, rsa4096, p256 or p384 (default: configured).
+    pub key: Option<String>,
+    /// sha256, sha384 or sha512 (default: configured).
+    pub sig: Option<String>,
+    /// CRL distribution point URL.
+    pub crl_url: Option<String>,
+    /// CA id or name (default: the default CA).
+    #[serde(default)]
+    pub ca: String,
+    /// Also create a user object for the address.
+    #[serde(default)]
+    pub add_user: bool,
+}
+
+/// The issued certificate (fields as `certmail cert show --json`).
+#[derive(Debug, Serialize)]
+#[serde(transparent)]
+pub struct Issued(pub serde_json::Value);
+
+crate::api::any_object!(
+    Issued,
+    "The issued certificate, with the fields of `certmail cert show --json` (the key is in the key store)."
+);
+
+/// Issues an end-user certificate and key from the built-in CA.
+#[utoipa::path(post, path = "/api/v1/ca/issue", tag = "ca", request_body = IssueRequest,
+    responses((status = 201, body = Issued), (status = 400, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn ca_issue(
+    State(s): State<Arc<Server>>,
+    c: Caller,
+    ApiJson(r): ApiJson<IssueRequest>,
+) -> Result<(StatusCode, Json<Issued>), Problem> {
+    c.require(Role::Operator)?;
+    let params = IssueParams {
+        email: r.email.clone(),
+        cn: r.cn,
+        org: r.org,
+        first_name: r.first_name,
+        last_name: r.last_name,
+        days: r.days,
+        key: r.key,
+        sig: r.sig,
+        crl_url: r.crl_url,
+    };
+    let result = match s.app.ca_end_user_request(&params).await {
+        Ok(req) => s.app.ca_issue(&r.ca, &req, &c.name, r.add_user).await,
+        Err(e) => Err(e),
+    };
+    let detail = result
+        .as_ref()
+        .map(|v| v.cert.sha256.clone())
+        .unwrap_or_default();
+    let view = audited(&s, &c, "ca.issue", &r.email, &detail, result).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Issued(serde_json::to_value(&view).unwrap_or_default())),
+    ))
+}
