@@ -237,6 +237,22 @@ impl App {
         Ok(None)
     }
 
+    /// User (`user`) or domain (`domain`) objects by name, paged.
+    pub async fn parties(
+        &self,
+        scope: &str,
+        search: Option<&str>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<String>> {
+        Ok(self.store.parties(scope, search, limit, offset).await?)
+    }
+
+    /// Creates a user or domain object (no settings: everything inherited).
+    pub async fn add_party(&self, party: &Party) -> Result<()> {
+        Ok(self.store.ensure_party(party, crate::now()).await?)
+    }
+
     /// Sets a setting for a party (creating the user/domain object).
     pub async fn set_setting(&self, party: &Party, key: &str, value: &str) -> Result<()> {
         let d = def(key)?;

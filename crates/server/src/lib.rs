@@ -22,6 +22,7 @@ pub mod api_store;
 pub mod auth;
 mod openapi;
 pub mod pages;
+mod pages_settings;
 pub mod problem;
 
 pub use openapi::openapi_json;

@@ -30,16 +30,17 @@ pub fn routes() -> Router<Arc<Server>> {
         .route("/roots", get(roots))
         .route("/certificates/{sha256}", get(certificate))
         .route("/audit", get(audit))
+        .merge(crate::pages_settings::routes())
 }
 
 /// The header of every logged-in page.
-pub struct Nav {
-    name: String,
-    role: &'static str,
-    csrf: String,
+pub(crate) struct Nav {
+    pub(crate) name: String,
+    pub(crate) role: &'static str,
+    pub(crate) csrf: String,
 }
 
-fn nav(c: &Caller) -> Option<Nav> {
+pub(crate) fn nav(c: &Caller) -> Option<Nav> {
     Some(Nav {
         name: c.name.clone(),
         role: c.role.as_str(),
@@ -47,7 +48,7 @@ fn nav(c: &Caller) -> Option<Nav> {
     })
 }
 
-fn render<T: Template>(t: &T) -> Response {
+pub(crate) fn render<T: Template>(t: &T) -> Response {
     match t.render() {
         Ok(html) => Html(html).into_response(),
         Err(e) => (
@@ -79,7 +80,7 @@ pub fn error_page(p: Problem) -> Response {
     r
 }
 
-struct PageError(Problem);
+pub(crate) struct PageError(Problem);
 
 impl From<Problem> for PageError {
     fn from(p: Problem) -> Self {
@@ -99,7 +100,7 @@ impl IntoResponse for PageError {
     }
 }
 
-type PageResult = Result<Response, PageError>;
+pub(crate) type PageResult = Result<Response, PageError>;
 
 fn cookie_header(name: &str, value: &str, secure: bool, max_age: Option<i64>) -> HeaderValue {
     let mut c = format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict");
@@ -577,7 +578,7 @@ fn class_of(status: &str) -> &'static str {
     }
 }
 
-fn enc(s: &str) -> String {
+pub(crate) fn enc(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-_.~@".contains(&b) {

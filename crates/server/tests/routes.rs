@@ -218,7 +218,18 @@ fn enc(s: &str) -> String {
         .collect()
 }
 
-const PAGES: &[&str] = &["/", "/certificates", "/roots", "/certificates/00", "/audit"];
+const PAGES: &[&str] = &[
+    "/",
+    "/certificates",
+    "/roots",
+    "/certificates/00",
+    "/audit",
+    "/users",
+    "/users/a@b.c",
+    "/domains",
+    "/domains/b.c",
+    "/global",
+];
 
 #[tokio::test]
 async fn pages_send_to_login_and_the_api_answers_401_without_credentials() {
@@ -1009,6 +1020,11 @@ fn multipart(parts: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
 }
 
 impl H {
+    async fn page(&self, path: &str, cookie: &str) -> Reply {
+        self.call(Method::GET, path, &[("cookie", cookie.to_owned())], None)
+            .await
+    }
+
     async fn upload(
         &self,
         auth: &[(&str, String)],
@@ -1250,4 +1266,190 @@ async fn the_ca_issues_through_the_api() {
         1
     );
     assert_eq!(log.iter().filter(|e| e.outcome == "failed").count(), 2);
+}
+
+#[tokio::test]
+async fn settings_pages_show_inheritance_and_obey_roles() {
+    let h = H::new().await;
+    h.load_pki().await;
+    h.app
+        .admin_add("ops", Role::Operator, Some("correct horse battery"))
+        .await
+        .expect("add");
+    h.app
+        .admin_add("eye", Role::Auditor, Some("correct horse battery"))
+        .await
+        .expect("add");
+    let (session, csrf) = h.login("ops", "correct horse battery").await;
+    let cookie = format!("certmail_session={session}");
+
+    assert_eq!(h.page("/domains", &cookie).await.status, StatusCode::OK);
+    let r = h
+        .form(
+            "/domains",
+            &cookie,
+            &[("csrf", &csrf), ("name", "Example.COM")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(r.location(), "/domains/example.com");
+    assert!(
+        h.page("/domains", &cookie)
+            .await
+            .body
+            .contains("/domains/example.com")
+    );
+    let r = h
+        .form(
+            "/domains/example.com",
+            &cookie,
+            &[("csrf", &csrf), ("key", "sign"), ("value", "on")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let page = h.page(r.location(), &cookie).await;
+    assert!(page.body.contains("sign set to on."), "{}", page.body);
+    // The user inherits it, and the page says from where; the certificates are listed.
+    let alice = h.page("/users/alice@example.com", &cookie).await;
+    assert_eq!(alice.status, StatusCode::OK);
+    let row = alice.body.split("<b>sign</b>").nth(1).expect("sign row");
+    assert!(
+        row.contains("<td>on</td>") && row.contains("domain example.com"),
+        "{row}"
+    );
+    assert!(
+        alice
+            .body
+            .contains("Certificates used for alice@example.com")
+            && alice.body.contains("/certificates/"),
+        "{}",
+        alice.body
+    );
+    // A bad value is refused with the reason, and nothing changes.
+    let r = h
+        .form(
+            "/users/alice@example.com",
+            &cookie,
+            &[("csrf", &csrf), ("key", "sign"), ("value", "sometimes")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("sign must be one of on, off"), "{}", r.body);
+    // Without the token: refused.
+    let r = h
+        .form(
+            "/users/alice@example.com",
+            &cookie,
+            &[("csrf", "x"), ("key", "sign"), ("value", "off")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // Setting the user, then back to inherit.
+    let r = h
+        .form(
+            "/users/alice@example.com",
+            &cookie,
+            &[("csrf", &csrf), ("key", "sign"), ("value", "off")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        h.app
+            .resolve_chain(&certmail_app::policy::chain_for_user("alice@example.com"))
+            .await
+            .expect("resolve")
+            .iter()
+            .find(|r| r.key == "sign")
+            .expect("sign")
+            .source,
+        "user"
+    );
+    h.form(
+        "/users/alice@example.com",
+        &cookie,
+        &[("csrf", &csrf), ("key", "sign"), ("value", "")],
+    )
+    .await;
+    assert_eq!(
+        h.app
+            .resolve_chain(&certmail_app::policy::chain_for_user("alice@example.com"))
+            .await
+            .expect("resolve")
+            .iter()
+            .find(|r| r.key == "sign")
+            .expect("sign")
+            .source,
+        "domain example.com"
+    );
+    // Users: add and list.
+    let r = h
+        .form(
+            "/users",
+            &cookie,
+            &[("csrf", &csrf), ("name", "New.User@Example.com")],
+        )
+        .await;
+    assert_eq!(r.location(), "/users/new.user@example.com");
+    assert!(
+        h.page("/users?search=new", &cookie)
+            .await
+            .body
+            .contains("new.user@example.com")
+    );
+    // The operator may look at the global settings but not change them.
+    let g = h.page("/global", &cookie).await;
+    assert_eq!(g.status, StatusCode::OK);
+    assert!(!g.body.contains("<select"), "operator sees global forms");
+    let r = h
+        .form(
+            "/global",
+            &cookie,
+            &[("csrf", &csrf), ("key", "sign"), ("value", "on")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // The auditor sees no forms at all and cannot post.
+    let (s2, c2) = h.login("eye", "correct horse battery").await;
+    let ck2 = format!("certmail_session={s2}");
+    let d = h
+        .call(
+            Method::GET,
+            "/domains/example.com",
+            &[("cookie", ck2.clone())],
+            None,
+        )
+        .await;
+    assert!(
+        !d.body.contains("<select") && d.body.contains("domain example.com"),
+        "{}",
+        d.body
+    );
+    let r = h
+        .form(
+            "/domains/example.com",
+            &ck2,
+            &[("csrf", &c2), ("key", "sign"), ("value", "off")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // Every change is audited with the object.
+    let log = h
+        .app
+        .audit_log(&certmail_store::AuditFilter {
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .expect("audit");
+    assert!(
+        log.iter()
+            .any(|e| e.action == "domain.add" && e.object == "example.com" && e.account == "ops")
+    );
+    assert!(log.iter().any(|e| e.action == "setting.set"
+        && e.object == "alice@example.com"
+        && e.outcome == "failed"));
+    assert!(
+        log.iter()
+            .any(|e| e.action == "setting.unset" && e.object == "alice@example.com")
+    );
 }

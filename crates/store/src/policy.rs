@@ -95,6 +95,34 @@ impl Store {
         Ok(())
     }
 
+    /// Names of the users (`user`) or domains (`domain`) objects, sorted, optionally only
+    /// those containing `search`; `limit` + `offset` paging.
+    pub async fn parties(
+        &self,
+        scope: &str,
+        search: Option<&str>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<String>> {
+        let pattern = format!(
+            "%{}%",
+            search
+                .unwrap_or_default()
+                .to_lowercase()
+                .replace(['%', '_'], "")
+        );
+        let rows = sqlx::query("SELECT name FROM parties WHERE scope = $1 AND name LIKE $2 ORDER BY name LIMIT $3 OFFSET $4")
+            .bind(scope)
+            .bind(pattern)
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok(r.try_get::<String, _>("name")?))
+            .collect()
+    }
+
     /// Whether a user or domain object exists.
     pub async fn party_exists(&self, party: &Party) -> Result<bool> {
         let (scope, name) = party.key();
