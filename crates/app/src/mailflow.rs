@@ -289,18 +289,22 @@ const FLOW_TTL: i64 = 60;
 pub struct FlowSnapshot {
     key: String,
     now: i64,
-    taken: std::time::Instant,
+    fresh: bool,
 }
 
-/// How long the snapshot taken at `MAIL FROM` still serves the end of the same
-/// transaction: a quick transaction costs one generations query, not two, and a change
-/// is still seen by every transaction that starts after it (and by a slow one at its end).
-const SNAPSHOT_REUSE: std::time::Duration = std::time::Duration::from_secs(1);
+/// How long a snapshot read from the database serves the start of other transactions
+/// ([`App::flow_snapshot_recent`]). The end of data always reads a fresh one.
+const RECENT: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl FlowSnapshot {
     /// The processing time of this snapshot.
     pub fn now(&self) -> i64 {
         self.now
+    }
+
+    /// Whether it was read from the database (not reused by [`App::flow_snapshot_recent`]).
+    pub fn is_fresh(&self) -> bool {
+        self.fresh
     }
 }
 
@@ -308,6 +312,7 @@ impl FlowSnapshot {
 #[derive(Default)]
 pub struct FlowCache {
     key: String,
+    key_at: Option<std::time::Instant>,
     settings: std::collections::HashMap<String, (i64, FlowSettings)>,
     recipients: std::collections::HashMap<String, (i64, crate::policy::Recipient)>,
     certificates: std::collections::HashMap<String, Arc<Certificate>>,
@@ -390,19 +395,38 @@ impl App {
     /// A snapshot of the stores' generations (one query); caches older than it are dropped.
     pub async fn flow_snapshot(&self, now: i64) -> Result<FlowSnapshot> {
         let key = self.store.generations().await?;
-        if let Ok(mut c) = self.flow_cache.lock()
-            && c.key != key
-        {
-            c.settings.clear();
-            c.recipients.clear();
-            c.certificates.clear();
-            c.key = key.clone();
+        if let Ok(mut c) = self.flow_cache.lock() {
+            if c.key != key {
+                c.settings.clear();
+                c.recipients.clear();
+                c.certificates.clear();
+                c.key = key.clone();
+            }
+            c.key_at = Some(std::time::Instant::now());
         }
         Ok(FlowSnapshot {
             key,
             now,
-            taken: std::time::Instant::now(),
+            fresh: true,
         })
+    }
+
+    /// The snapshot another transaction read less than a second ago, or a fresh one: for
+    /// the start of a transaction (`MAIL`, `RCPT`), whose decisions the end of data checks
+    /// again against a fresh snapshot. A refusal decided on a reused snapshot must be
+    /// decided again on a fresh one before it is given (a change may have lifted it).
+    pub async fn flow_snapshot_recent(&self, now: i64) -> Result<FlowSnapshot> {
+        if let Ok(c) = self.flow_cache.lock()
+            && let Some(at) = c.key_at
+            && at.elapsed() < RECENT
+        {
+            return Ok(FlowSnapshot {
+                key: c.key.clone(),
+                now,
+                fresh: false,
+            });
+        }
+        self.flow_snapshot(now).await
     }
 
     /// [`App::recipient_lookup`] through the flow cache.
@@ -565,8 +589,8 @@ impl App {
     ///
     /// `known` holds the snapshot and the settings [`App::flow_settings`] and
     /// [`App::gateway_rcpt`] gave during the transaction (one per envelope recipient, in
-    /// order); they are used when nothing changed since (a fresh snapshot is taken now,
-    /// unless the transaction's own is younger than a second).
+    /// order); they are used when nothing changed since (a fresh snapshot is taken now: a
+    /// certificate blacklisted or revoked during the transaction is not encrypted to).
     /// The message is taken by value: copies share it, and outgoing processing lets go of
     /// it once signed, so a large message is not held three times.
     pub async fn gateway_process(
@@ -575,15 +599,7 @@ impl App {
         known: Option<(&FlowSnapshot, &FlowSettings, &[FlowSettings])>,
         msg: Arc<Vec<u8>>,
     ) -> Result<Plan> {
-        let snap = match known {
-            Some((k, _, _)) if k.taken.elapsed() < SNAPSHOT_REUSE && k.now <= env.now => {
-                FlowSnapshot {
-                    now: env.now,
-                    ..k.clone()
-                }
-            }
-            _ => self.flow_snapshot(env.now).await?,
-        };
+        let snap = self.flow_snapshot(env.now).await?;
         let known = known
             .filter(|(k, _, r)| k.key == snap.key && r.len() == env.recipients.len())
             .map(|(_, s, r)| (s, r));

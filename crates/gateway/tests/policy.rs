@@ -459,3 +459,44 @@ async fn rewritten_headers_and_dot_lines_survive_the_next_hop() {
     assert!(!t.contains("forged"), "{t}");
     assert_eq!(t.matches("X-Certmail-Id: ").count(), 1, "{t}");
 }
+
+#[tokio::test]
+async fn a_refusal_at_rcpt_is_decided_on_what_the_database_says_now() {
+    let (h, p) = setup().await;
+    h.app
+        .set_setting(
+            &Party::Domain("partner.example".into()),
+            "encrypt-mode",
+            "force",
+        )
+        .await
+        .expect("force");
+    let mut c = h.client().await;
+    c.cmd("EHLO x", "250").await;
+    c.cmd("MAIL FROM:<alice@example.com>", "250").await;
+    c.cmd("RCPT TO:<nocert@partner.example>", "550 5.7.1").await;
+    c.cmd("RSET", "250").await;
+    // A certificate arrives; the next transaction starts within the second in which the
+    // gateway reuses its last snapshot for MAIL and RCPT. The refusal must not be given on
+    // that stale snapshot.
+    let leaf = p.pki.leaf(&certmail_testkit::LeafSpec::email(
+        "nocert@partner.example",
+        77,
+    ));
+    h.app
+        .import_bytes(leaf.pem.as_bytes(), &certmail_app::ImportOptions::default())
+        .await
+        .expect("import");
+    c.cmd("MAIL FROM:<alice@example.com>", "250").await;
+    c.cmd("RCPT TO:<nocert@partner.example>", "250").await;
+    let msg = message(
+        "alice@example.com",
+        "nocert@partner.example",
+        "now",
+        "secret",
+    );
+    c.data(&msg, "250").await;
+    let got = h.sink.messages();
+    assert_eq!(got.len(), 1);
+    assert!(!got[0].text().contains("secret"), "sent in clear");
+}
