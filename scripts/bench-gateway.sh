@@ -38,7 +38,7 @@ wait_port "$sink_port"
 start_gw() { # LOGFILE -> sets gw_port, gw_pid
     gw_port=$(port)
     "$cm" --data-dir "$data" serve --smtp-listen 127.0.0.1:$gw_port --next-hop 127.0.0.1:$sink_port \
-        --http-listen 127.0.0.1:$(port) --max-message-size 100M 2>"$1" &
+        --http-listen 127.0.0.1:$(port) --max-message-size 100M 2>"$1" >/dev/null &
     gw_pid=$!
     pids+=($gw_pid)
     wait_port "$gw_port"
@@ -71,7 +71,7 @@ mkdir -p "$work/cap" && chmod 777 "$work/cap"
 smtp-sink -u nobody -d "$work/cap/%M." 127.0.0.1:$capture 10 >/dev/null &
 cap_pid=$!; pids+=($cap_pid); wait_port "$capture"
 gw_port=$(port)
-"$cm" --data-dir "$data" serve --smtp-listen 127.0.0.1:$gw_port --next-hop 127.0.0.1:$capture --http-listen 127.0.0.1:$(port) 2>/dev/null &
+"$cm" --data-dir "$data" serve --smtp-listen 127.0.0.1:$gw_port --next-hop 127.0.0.1:$capture --http-listen 127.0.0.1:$(port) >/dev/null 2>&1 &
 gw_pid=$!; pids+=($gw_pid); wait_port "$gw_port"
 smtp-source -l 10240 -m 1 -f alice@example.com -t a.example@example.org 127.0.0.1:$gw_port
 sleep 0.5; stop_gw; kill $cap_pid

@@ -22,7 +22,9 @@ pub mod api_store;
 pub mod auth;
 mod openapi;
 pub mod pages;
+mod pages_ca;
 mod pages_settings;
+mod pages_store;
 pub mod problem;
 
 pub use openapi::openapi_json;

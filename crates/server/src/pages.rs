@@ -31,6 +31,8 @@ pub fn routes() -> Router<Arc<Server>> {
         .route("/certificates/{sha256}", get(certificate))
         .route("/audit", get(audit))
         .merge(crate::pages_settings::routes())
+        .merge(crate::pages_store::routes())
+        .merge(crate::pages_ca::routes())
 }
 
 /// The header of every logged-in page.
@@ -171,6 +173,12 @@ pub struct LoginForm {
     password: String,
 }
 
+impl Drop for LoginForm {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.password);
+    }
+}
+
 async fn login(
     State(s): State<Arc<Server>>,
     headers: HeaderMap,
@@ -254,7 +262,7 @@ async fn login_inner(
 /// A form with only its CSRF token.
 #[derive(Deserialize)]
 pub struct CsrfOnly {
-    csrf: String,
+    pub(crate) csrf: String,
 }
 
 impl HasCsrf for CsrfOnly {
@@ -343,6 +351,13 @@ pub struct SetupForm {
     name: String,
     password: String,
     password2: String,
+}
+
+impl Drop for SetupForm {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.password);
+        zeroize::Zeroize::zeroize(&mut self.password2);
+    }
 }
 
 async fn setup(
@@ -666,6 +681,9 @@ async fn roots(State(s): State<Arc<Server>>, c: Caller, Query(q): Query<PageQuer
 #[template(path = "certificate.html")]
 struct CertificatePage {
     nav: Option<Nav>,
+    sha256: String,
+    csrf: String,
+    can_edit: bool,
     subject: String,
     status: &'static str,
     class: &'static str,
@@ -722,6 +740,9 @@ async fn certificate(
         .collect();
     Ok(render(&CertificatePage {
         nav: nav(&c),
+        sha256: view.cert.sha256.clone(),
+        csrf: c.csrf.clone().unwrap_or_default(),
+        can_edit: c.role >= Role::Operator,
         subject: view.cert.subject.clone(),
         status: vd.status,
         class: class_of(vd.status),

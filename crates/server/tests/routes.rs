@@ -1453,3 +1453,385 @@ async fn settings_pages_show_inheritance_and_obey_roles() {
             .any(|e| e.action == "setting.unset" && e.object == "alice@example.com")
     );
 }
+
+impl H {
+    async fn page_upload(&self, cookie: &str, parts: &[(&str, Option<&str>, &[u8])]) -> Reply {
+        let (ct, body) = multipart(parts);
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri("/import")
+            .header(header::CONTENT_TYPE, ct)
+            .header(header::COOKIE, cookie)
+            .body(Body::from(body))
+            .expect("request");
+        self.send(req).await
+    }
+}
+
+#[tokio::test]
+async fn import_page_trust_list_actions_and_accounts_page() {
+    let h = H::new().await;
+    h.load_pki().await;
+    h.app
+        .admin_add("boss", Role::Admin, Some("correct horse battery"))
+        .await
+        .expect("add");
+    h.app
+        .admin_add("ops", Role::Operator, Some("correct horse battery"))
+        .await
+        .expect("add");
+    let (session, csrf) = h.login("ops", "correct horse battery").await;
+    let cookie = format!("certmail_session={session}");
+    let p12 = sample("alice.p12");
+    let pw = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples/alice-password.txt"),
+    )
+    .expect("pw");
+
+    let form = h.page("/import", &cookie).await;
+    assert!(
+        form.body.contains("enctype=\"multipart/form-data\"") && !form.body.contains("trust_roots"),
+        "{}",
+        form.body
+    );
+    // Without the CSRF token: refused, nothing stored.
+    let r = h
+        .page_upload(
+            &cookie,
+            &[
+                ("csrf", None, b"forged"),
+                ("files", Some("alice.p12"), &p12),
+                ("password", None, pw.trim().as_bytes()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // Wrong password, then the right one.
+    let r = h
+        .page_upload(
+            &cookie,
+            &[
+                ("csrf", None, csrf.as_bytes()),
+                ("files", Some("alice.p12"), &p12),
+                ("password", None, b"wrong"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        r.body.contains("class=\"failed\"") && r.body.to_lowercase().contains("password"),
+        "{}",
+        r.body
+    );
+    let r = h
+        .page_upload(
+            &cookie,
+            &[
+                ("csrf", None, csrf.as_bytes()),
+                ("files", Some("alice.p12"), &p12),
+                ("password", None, pw.trim().as_bytes()),
+            ],
+        )
+        .await;
+    assert!(
+        r.body.contains("class=\"imported\"") || r.body.contains("class=\"present\""),
+        "{}",
+        r.body
+    );
+    assert!(!r.body.contains(pw.trim()), "password echoed");
+
+    // Blacklist a valid certificate from its page: it turns invalid with the mark; then remove.
+    let bob = h
+        .app
+        .find_by_email("bob@example.com")
+        .await
+        .expect("bob")
+        .remove(0);
+    let sha = bob.cert.sha256.clone();
+    let page = h.page(&format!("/certificates/{sha}"), &cookie).await;
+    assert!(
+        page.body.contains("badge valid") && page.body.contains("Blacklist"),
+        "{}",
+        page.body
+    );
+    let r = h
+        .form(
+            &format!("/certificates/{sha}/ctl"),
+            &cookie,
+            &[("csrf", &csrf), ("action", "blacklist")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let page = h.page(&format!("/certificates/{sha}"), &cookie).await;
+    assert!(
+        page.body.contains("badge invalid") && page.body.contains("icon black"),
+        "{}",
+        page.body
+    );
+    let list = h
+        .page("/certificates?email=bob%40example.com", &cookie)
+        .await;
+    assert!(
+        list.body.contains("st-invalid") && list.body.contains("icon black"),
+        "{}",
+        list.body
+    );
+    h.form(
+        &format!("/certificates/{sha}/ctl"),
+        &cookie,
+        &[("csrf", &csrf), ("action", "remove")],
+    )
+    .await;
+    assert!(
+        h.page(&format!("/certificates/{sha}"), &cookie)
+            .await
+            .body
+            .contains("badge valid")
+    );
+    let r = h
+        .form(
+            &format!("/certificates/{sha}/ctl"),
+            &cookie,
+            &[("csrf", &csrf), ("action", "bless")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    // Delete.
+    let r = h
+        .form(
+            &format!("/certificates/{sha}/delete"),
+            &cookie,
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(
+        h.page(&format!("/certificates/{sha}"), &cookie)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+
+    // Accounts: the operator is refused; the admin adds and deletes.
+    let r = h.page("/admin", &cookie).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(r.body.contains("operator role may not"), "{}", r.body);
+    let r = h
+        .form(
+            "/admin",
+            &cookie,
+            &[
+                ("csrf", &csrf),
+                ("name", "x"),
+                ("role", "admin"),
+                ("password", "correct horse battery"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let (s2, c2) = h.login("boss", "correct horse battery").await;
+    let ck2 = format!("certmail_session={s2}");
+    assert!(h.page("/", &ck2).await.body.contains("href=\"/admin\""));
+    assert!(!h.page("/", &cookie).await.body.contains("href=\"/admin\""));
+    let r = h
+        .form(
+            "/admin",
+            &ck2,
+            &[
+                ("csrf", &c2),
+                ("name", "eye"),
+                ("role", "auditor"),
+                ("password", "correct horse battery"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let r = h
+        .form(
+            "/admin",
+            &ck2,
+            &[
+                ("csrf", &c2),
+                ("name", "weak"),
+                ("role", "auditor"),
+                ("password", "short"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let admin = h.page("/admin", &ck2).await;
+    assert!(
+        admin.body.contains("<td>eye</td><td>auditor</td>")
+            && !admin.body.contains("<td>weak</td>"),
+        "{}",
+        admin.body
+    );
+    let r = h
+        .form("/admin/delete", &ck2, &[("csrf", &c2), ("name", "boss")])
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = h
+        .form("/admin/delete", &ck2, &[("csrf", &c2), ("name", "eye")])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(h.app.admin_list().await.expect("list").len(), 2);
+    let log = h
+        .app
+        .audit_log(&certmail_store::AuditFilter {
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .expect("audit");
+    for (action, outcome) in [
+        ("ctl.blacklist", "ok"),
+        ("ctl.remove", "ok"),
+        ("certificate.delete", "ok"),
+        ("account.add", "failed"),
+        ("account.delete", "ok"),
+        ("import", "failed"),
+    ] {
+        assert!(
+            log.iter()
+                .any(|e| e.action == action && e.outcome == outcome),
+            "{action} {outcome}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_ca_page_creates_issues_and_makes_crls_by_role() {
+    let h = H::new().await;
+    h.app
+        .admin_add("boss", Role::Admin, Some("correct horse battery"))
+        .await
+        .expect("add");
+    h.app
+        .admin_add("ops", Role::Operator, Some("correct horse battery"))
+        .await
+        .expect("add");
+    let (sa, ca_csrf) = h.login("boss", "correct horse battery").await;
+    let admin = format!("certmail_session={sa}");
+    let (so, ops_csrf) = h.login("ops", "correct horse battery").await;
+    let ops = format!("certmail_session={so}");
+
+    let page = h.page("/ca", &ops).await;
+    assert!(
+        page.body.contains("No CA yet") && !page.body.contains("id=\"create\""),
+        "{}",
+        page.body
+    );
+    // Creating a CA is the admin's.
+    let create = [
+        ("root_cn", "Web Root"),
+        ("intermediate_cn", "Web Issuing"),
+        ("key", "p256"),
+        ("days", "3650"),
+        ("email", ""),
+        ("make_default", "true"),
+    ];
+    let mut f: Vec<(&str, &str)> = vec![("csrf", &ops_csrf)];
+    f.extend_from_slice(&create);
+    assert_eq!(
+        h.form("/ca/create", &ops, &f).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let mut f: Vec<(&str, &str)> = vec![("csrf", &ca_csrf)];
+    f.extend_from_slice(&create);
+    let r = h.form("/ca/create", &admin, &f).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let page = h.page(r.location(), &admin).await;
+    assert!(
+        page.body.contains("created CA Web Issuing") && page.body.contains("id=\"create\""),
+        "{}",
+        page.body
+    );
+    // Bad input is named.
+    let mut f: Vec<(&str, &str)> = vec![
+        ("csrf", &ca_csrf),
+        ("root_cn", "R2"),
+        ("intermediate_cn", "I2"),
+        ("key", "p256"),
+        ("days", "forever"),
+    ];
+    f.push(("email", ""));
+    let r = h.form("/ca/create", &admin, &f).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("forever"), "{}", r.body);
+
+    // The operator issues; the new certificate's page shows it valid.
+    let r = h
+        .form(
+            "/ca/issue",
+            &ops,
+            &[
+                ("csrf", &ops_csrf),
+                ("email", "erin@example.com"),
+                ("cn", "Erin"),
+                ("days", "365"),
+                ("key", "p256"),
+                ("ca", "Web Issuing"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let cert = h.page(r.location(), &ops).await;
+    assert!(
+        cert.body.contains("badge valid") && cert.body.contains("erin@example.com"),
+        "{}",
+        cert.body
+    );
+    let r = h
+        .form(
+            "/ca/issue",
+            &ops,
+            &[
+                ("csrf", &ops_csrf),
+                ("email", "not an address"),
+                ("ca", "Web Issuing"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    // A CRL.
+    let r = h
+        .form(
+            "/ca/crl",
+            &ops,
+            &[("csrf", &ops_csrf), ("ca", "Web Issuing")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert!(h.page(r.location(), &ops).await.body.contains("CRL number"));
+    assert_eq!(h.app.crls().await.expect("crls").len(), 1);
+    // Forged forms change nothing.
+    let r = h
+        .form(
+            "/ca/crl",
+            &ops,
+            &[("csrf", "forged"), ("ca", "Web Issuing")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let log = h
+        .app
+        .audit_log(&certmail_store::AuditFilter {
+            action: Some("ca.".into()),
+            limit: 20,
+            ..Default::default()
+        })
+        .await
+        .expect("audit");
+    for (a, o) in [
+        ("ca.create", "ok"),
+        ("ca.create", "failed"),
+        ("ca.issue", "ok"),
+        ("ca.issue", "failed"),
+        ("ca.crl", "ok"),
+    ] {
+        assert!(
+            log.iter().any(|e| e.action == a && e.outcome == o),
+            "{a} {o}"
+        );
+    }
+}

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod cdp;
 pub mod mta;
 
 use std::process::{Command, Stdio};

@@ -1,0 +1,299 @@
+//! The CA page: the CAs with their CRLs, issuing an end-user certificate, the pending
+//! requests, and (admin) creating a CA.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::{get, post};
+use certmail_app::admin::Role;
+use certmail_app::ca::{CaCreate, IssueParams};
+use certmail_app::format_time;
+use serde::Deserialize;
+
+use crate::Server;
+use crate::api::audited;
+use crate::auth::{Caller, CheckedForm, HasCsrf};
+use crate::pages::{Nav, PageResult, enc, nav, render};
+use crate::problem::Problem;
+
+/// The routes.
+pub fn routes() -> Router<Arc<Server>> {
+    Router::new()
+        .route("/ca", get(ca))
+        .route("/ca/create", post(create))
+        .route("/ca/issue", post(issue))
+        .route("/ca/crl", post(crl))
+        .route("/ca/pending/delete", post(pending_delete))
+}
+
+const KEYS: &[&str] = &["rsa2048", "rsa3072", "rsa4096", "p256", "p384"];
+
+struct CaLine {
+    name: String,
+    is_default: bool,
+    root: String,
+    root_short: String,
+    signer: String,
+    signer_short: String,
+    hash: String,
+    crl_number: i64,
+    created: String,
+}
+
+struct PendingLine {
+    id: i64,
+    handler: String,
+    email: String,
+    subject: String,
+    created: String,
+    next: String,
+    attempts: i64,
+    error: String,
+}
+
+#[derive(Template)]
+#[template(path = "ca.html")]
+struct CaPage {
+    nav: Option<Nav>,
+    csrf: String,
+    message: Option<String>,
+    cas: Vec<CaLine>,
+    pending: Vec<PendingLine>,
+    can_issue: bool,
+    can_create: bool,
+    keys: Vec<String>,
+    default_cn: String,
+    default_days: u32,
+    default_key: String,
+}
+
+/// A note after a change.
+#[derive(Deserialize, Default)]
+pub struct Note {
+    note: Option<String>,
+}
+
+async fn ca(State(s): State<Arc<Server>>, c: Caller, Query(n): Query<Note>) -> PageResult {
+    c.require(Role::Auditor)?;
+    let cfg = s.app.ca_config().await?;
+    let cas = s
+        .app
+        .ca_list()
+        .await?
+        .into_iter()
+        .map(|r| CaLine {
+            root_short: r.root_sha256[..16].to_owned(),
+            signer_short: r.signer_sha256[..16].to_owned(),
+            created: format_time(r.created_at),
+            name: r.name,
+            is_default: r.is_default,
+            root: r.root_sha256,
+            signer: r.signer_sha256,
+            hash: r.hash,
+            crl_number: r.crl_number,
+        })
+        .collect();
+    let pending = s
+        .app
+        .ca_pending()
+        .await?
+        .into_iter()
+        .map(|p| PendingLine {
+            id: p.id,
+            handler: p.handler,
+            email: p.email,
+            subject: p.subject,
+            created: format_time(p.created_at),
+            next: format_time(p.next_attempt),
+            attempts: p.attempts,
+            error: p.last_error.unwrap_or_default(),
+        })
+        .collect();
+    Ok(render(&CaPage {
+        nav: nav(&c),
+        csrf: c.csrf.clone().unwrap_or_default(),
+        message: n.note,
+        cas,
+        pending,
+        can_issue: c.role >= Role::Operator,
+        can_create: c.role >= Role::Admin,
+        keys: KEYS.iter().map(|k| (*k).to_owned()).collect(),
+        default_cn: cfg.common_name.clone(),
+        default_days: cfg.validity_days,
+        default_key: serde_json::to_value(&cfg)
+            .ok()
+            .and_then(|v| v["key"].as_str().map(str::to_owned))
+            .unwrap_or_default(),
+    }))
+}
+
+fn noted(msg: &str) -> axum::response::Response {
+    Redirect::to(&format!("/ca?note={}", enc(msg))).into_response()
+}
+
+fn days(text: &str, what: &str) -> Result<Option<u32>, Problem> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Ok(None);
+    }
+    t.parse::<u32>()
+        .ok()
+        .filter(|d| (1..=36_500).contains(d))
+        .map(Some)
+        .ok_or_else(|| {
+            Problem::bad_request(format!("{what} {t:?} is not a number of days (1 to 36500)"))
+        })
+}
+
+/// Creating a CA.
+#[derive(Deserialize)]
+pub struct CreateForm {
+    csrf: String,
+    root_cn: String,
+    intermediate_cn: String,
+    key: String,
+    days: String,
+    email: Option<String>,
+    make_default: Option<String>,
+}
+
+impl HasCsrf for CreateForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+async fn create(State(s): State<Arc<Server>>, f: CheckedForm<CreateForm>) -> PageResult {
+    f.caller.require(Role::Admin)?;
+    let v = &f.form;
+    let r = async {
+        let spec = CaCreate {
+            root_cn: v.root_cn.trim().to_owned(),
+            intermediate_cn: v.intermediate_cn.trim().to_owned(),
+            key: certmail_ca::KeySpec::parse(&v.key).map_err(certmail_app::AppError::from)?,
+            days: days(&v.days, "validity")
+                .map_err(|p| certmail_app::AppError::Setting(p.detail))?
+                .unwrap_or(3650),
+            hash: certmail_ca::SigHash::parse("sha256").map_err(certmail_app::AppError::from)?,
+            email: v.email.clone().filter(|e| !e.trim().is_empty()),
+            make_default: v.make_default.as_deref() == Some("true"),
+        };
+        s.app.ca_create(&spec).await
+    }
+    .await;
+    let row = audited(
+        &s,
+        &f.caller,
+        "ca.create",
+        &v.intermediate_cn,
+        &v.root_cn,
+        r,
+    )
+    .await?;
+    Ok(noted(&format!("created CA {}", row.name)))
+}
+
+/// Issuing an end-user certificate.
+#[derive(Deserialize)]
+pub struct IssueForm {
+    csrf: String,
+    email: String,
+    cn: Option<String>,
+    days: Option<String>,
+    key: Option<String>,
+    ca: Option<String>,
+}
+
+impl HasCsrf for IssueForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+async fn issue(State(s): State<Arc<Server>>, f: CheckedForm<IssueForm>) -> PageResult {
+    f.caller.require(Role::Operator)?;
+    let v = &f.form;
+    let params = IssueParams {
+        email: v.email.trim().to_owned(),
+        cn: v.cn.clone().filter(|x| !x.trim().is_empty()),
+        days: days(v.days.as_deref().unwrap_or_default(), "validity")?,
+        key: v.key.clone().filter(|x| !x.is_empty()),
+        ..IssueParams::default()
+    };
+    let r = match s.app.ca_end_user_request(&params).await {
+        Ok(req) => {
+            s.app
+                .ca_issue(
+                    v.ca.as_deref().unwrap_or_default(),
+                    &req,
+                    &f.caller.name,
+                    true,
+                )
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    let detail = r
+        .as_ref()
+        .map(|x| x.cert.sha256.clone())
+        .unwrap_or_default();
+    let view = audited(&s, &f.caller, "ca.issue", &params.email, &detail, r).await?;
+    Ok(Redirect::to(&format!("/certificates/{}", view.cert.sha256)).into_response())
+}
+
+/// Creating a CRL.
+#[derive(Deserialize)]
+pub struct CrlForm {
+    csrf: String,
+    ca: String,
+}
+
+impl HasCsrf for CrlForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+async fn crl(State(s): State<Arc<Server>>, f: CheckedForm<CrlForm>) -> PageResult {
+    f.caller.require(Role::Operator)?;
+    let r = s.app.ca_crl(&f.form.ca, &[], 7, true, false).await;
+    let detail = r.as_ref().map(|x| x.sha256.clone()).unwrap_or_default();
+    let rep = audited(&s, &f.caller, "ca.crl", &f.form.ca, &detail, r).await?;
+    Ok(noted(&format!(
+        "CRL number {} for {} ({})",
+        rep.number.as_deref().unwrap_or("-"),
+        f.form.ca,
+        rep.status
+    )))
+}
+
+/// Deleting a pending request.
+#[derive(Deserialize)]
+pub struct PendingForm {
+    csrf: String,
+    id: i64,
+}
+
+impl HasCsrf for PendingForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+async fn pending_delete(State(s): State<Arc<Server>>, f: CheckedForm<PendingForm>) -> PageResult {
+    f.caller.require(Role::Operator)?;
+    let r = s.app.ca_pending_delete(f.form.id).await;
+    audited(
+        &s,
+        &f.caller,
+        "ca.pending.delete",
+        &f.form.id.to_string(),
+        "",
+        r,
+    )
+    .await?;
+    Ok(noted(&format!("deleted pending request {}", f.form.id)))
+}

@@ -1,0 +1,343 @@
+//! Pages that change the stores: `/import` (upload with a password, per-item report),
+//! trust-list actions and deletion on a certificate's page, and `/admin` (accounts).
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Multipart, Path, Query, State};
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::{get, post};
+use certmail_app::admin::Role;
+use certmail_app::{FileReport, ImportOptions, RootPolicy, format_time, report_rows};
+use certmail_pki::verify::CtlStatus;
+use serde::Deserialize;
+use zeroize::Zeroizing;
+
+use crate::Server;
+use crate::api::audited;
+use crate::auth::{Caller, CheckedForm, HasCsrf, same};
+use crate::pages::{Nav, PageResult, enc, nav, render};
+use crate::problem::Problem;
+
+/// The routes.
+pub fn routes() -> Router<Arc<Server>> {
+    Router::new()
+        .route(
+            "/import",
+            get(import_form)
+                .post(import)
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    certmail_app::MAX_IMPORT_SIZE as usize + (1 << 20),
+                )),
+        )
+        .route("/certificates/{sha256}/ctl", post(ctl))
+        .route("/certificates/{sha256}/delete", post(delete))
+        .route("/admin", get(admin).post(admin_add))
+        .route("/admin/delete", post(admin_delete))
+}
+
+struct ReportRow {
+    file: String,
+    kind: String,
+    status: String,
+    detail: String,
+    link: String,
+}
+
+#[derive(Template)]
+#[template(path = "import.html")]
+struct ImportPage {
+    nav: Option<Nav>,
+    csrf: String,
+    can_trust: bool,
+    rows: Vec<ReportRow>,
+}
+
+fn import_page(c: &Caller, rows: Vec<ReportRow>) -> PageResult {
+    Ok(render(&ImportPage {
+        nav: nav(c),
+        csrf: c.csrf.clone().unwrap_or_default(),
+        can_trust: c.role >= Role::Admin,
+        rows,
+    }))
+}
+
+async fn import_form(c: Caller) -> PageResult {
+    c.require(Role::Operator)?;
+    import_page(&c, Vec::new())
+}
+
+fn form_error(e: axum::extract::multipart::MultipartError) -> Problem {
+    Problem::new(
+        e.status(),
+        format!("the upload could not be read: {}", e.body_text()),
+    )
+}
+
+async fn import(State(s): State<Arc<Server>>, c: Caller, mut form: Multipart) -> PageResult {
+    c.require(Role::Operator)?;
+    let mut csrf_ok = false;
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut password: Option<Zeroizing<String>> = None;
+    let mut trust_roots = false;
+    while let Some(field) = form.next_field().await.map_err(form_error)? {
+        match field.name().unwrap_or_default() {
+            "csrf" => {
+                let t = field.text().await.map_err(form_error)?;
+                csrf_ok = c.csrf.as_deref().is_some_and(|mine| same(mine, &t));
+            }
+            "files" => {
+                let name = field.file_name().unwrap_or("upload").to_owned();
+                let data = field.bytes().await.map_err(form_error)?;
+                if !data.is_empty() {
+                    files.push((name, data.to_vec()));
+                }
+            }
+            "password" => {
+                let t = Zeroizing::new(field.text().await.map_err(form_error)?);
+                if !t.is_empty() {
+                    password = Some(t);
+                }
+            }
+            "trust_roots" => trust_roots = field.text().await.map_err(form_error)? == "true",
+            _ => {}
+        }
+    }
+    if !csrf_ok {
+        return Err(Problem::forbidden(
+            "the form's CSRF token is missing or stale: reload the page and try again",
+        )
+        .into());
+    }
+    if trust_roots {
+        c.require(Role::Admin)?;
+    }
+    if files.is_empty() {
+        return Err(Problem::bad_request("choose at least one file").into());
+    }
+    let opts = ImportOptions {
+        password,
+        roots: if trust_roots {
+            RootPolicy::TrustSelfIssued
+        } else {
+            RootPolicy::CertificateStore
+        },
+    };
+    let mut reports = Vec::new();
+    for (file, data) in files {
+        let result = s.app.import_bytes(&data, &opts).await;
+        let why = result.as_ref().err().map(ToString::to_string);
+        let detail = result
+            .as_ref()
+            .map(|i| format!("{} item(s)", i.len()))
+            .unwrap_or_default();
+        s.app
+            .audit(
+                &c.actor(),
+                "import",
+                &file,
+                why.as_deref().map_or(Ok(()), Err),
+                &detail,
+            )
+            .await?;
+        reports.push(FileReport { file, result });
+    }
+    let rows = report_rows(&reports)
+        .into_iter()
+        .map(|r| {
+            let text = |k: &str| r[k].as_str().unwrap_or_default().to_owned();
+            ReportRow {
+                link: if text("kind") == "certificate" {
+                    text("id")
+                } else {
+                    String::new()
+                },
+                file: text("file"),
+                kind: text("kind"),
+                status: text("status"),
+                detail: text("detail"),
+            }
+        })
+        .collect();
+    import_page(&c, rows)
+}
+
+/// A trust-list action.
+#[derive(Deserialize)]
+pub struct CtlForm {
+    csrf: String,
+    action: String,
+}
+
+impl HasCsrf for CtlForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+async fn ctl(
+    State(s): State<Arc<Server>>,
+    Path(sha256): Path<String>,
+    f: CheckedForm<CtlForm>,
+) -> PageResult {
+    f.caller.require(Role::Operator)?;
+    let r = match f.form.action.as_str() {
+        "whitelist" => s
+            .app
+            .ctl_add(
+                &sha256,
+                CtlStatus::Whitelisted {
+                    allow_expired: false,
+                },
+            )
+            .await
+            .map(|_| ()),
+        "blacklist" => s
+            .app
+            .ctl_add(&sha256, CtlStatus::Blacklisted)
+            .await
+            .map(|_| ()),
+        "remove" => s.app.ctl_remove(&sha256).await.map(|_| ()),
+        other => {
+            return Err(Problem::bad_request(format!(
+                "unknown trust-list action {other:?}: whitelist, blacklist or remove"
+            ))
+            .into());
+        }
+    };
+    let action = format!("ctl.{}", f.form.action);
+    audited(&s, &f.caller, &action, &sha256, "", r).await?;
+    Ok(Redirect::to(&format!("/certificates/{sha256}")).into_response())
+}
+
+async fn delete(
+    State(s): State<Arc<Server>>,
+    Path(sha256): Path<String>,
+    f: CheckedForm<crate::pages::CsrfOnly>,
+) -> PageResult {
+    f.caller.require(Role::Operator)?;
+    let kind = s.app.store_of(&sha256).await;
+    let r = match kind {
+        Ok(k) => s.app.delete(k, &sha256).await.map(|v| v.cert.subject),
+        Err(e) => Err(e),
+    };
+    let subject = audited(&s, &f.caller, "certificate.delete", &sha256, "", r).await?;
+    Ok(Redirect::to(&format!("/certificates?deleted={}", enc(&subject))).into_response())
+}
+
+struct AccountLine {
+    name: String,
+    role: &'static str,
+    has_password: bool,
+    tokens: usize,
+    created: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin.html")]
+struct AdminPage {
+    nav: Option<Nav>,
+    csrf: String,
+    me: String,
+    message: Option<String>,
+    accounts: Vec<AccountLine>,
+}
+
+/// A note to show after a change.
+#[derive(Deserialize, Default)]
+pub struct Note {
+    note: Option<String>,
+}
+
+async fn admin(State(s): State<Arc<Server>>, c: Caller, Query(n): Query<Note>) -> PageResult {
+    c.require(Role::Admin)?;
+    let accounts = s
+        .app
+        .admin_list()
+        .await?
+        .into_iter()
+        .map(|a| AccountLine {
+            role: a.role.as_str(),
+            has_password: a.has_password,
+            tokens: a.tokens,
+            created: format_time(a.created_at),
+            name: a.name,
+        })
+        .collect();
+    Ok(render(&AdminPage {
+        nav: nav(&c),
+        csrf: c.csrf.clone().unwrap_or_default(),
+        me: c.name.clone(),
+        message: n.note,
+        accounts,
+    }))
+}
+
+/// A new account.
+#[derive(Deserialize)]
+pub struct AccountForm {
+    csrf: String,
+    name: String,
+    role: String,
+    password: String,
+}
+
+impl Drop for AccountForm {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.password);
+    }
+}
+
+impl HasCsrf for AccountForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+async fn admin_add(State(s): State<Arc<Server>>, f: CheckedForm<AccountForm>) -> PageResult {
+    f.caller.require(Role::Admin)?;
+    let r = match Role::parse(&f.form.role) {
+        Ok(role) => s
+            .app
+            .admin_add(&f.form.name, role, Some(&f.form.password))
+            .await
+            .map(|_| ()),
+        Err(e) => Err(e),
+    };
+    audited(&s, &f.caller, "account.add", &f.form.name, &f.form.role, r).await?;
+    Ok(Redirect::to(&format!(
+        "/admin?note={}",
+        enc(&format!("added {}", f.form.name))
+    ))
+    .into_response())
+}
+
+/// An account to delete.
+#[derive(Deserialize)]
+pub struct NameForm {
+    csrf: String,
+    name: String,
+}
+
+impl HasCsrf for NameForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+async fn admin_delete(State(s): State<Arc<Server>>, f: CheckedForm<NameForm>) -> PageResult {
+    f.caller.require(Role::Admin)?;
+    if f.form.name == f.caller.name {
+        return Err(
+            Problem::bad_request("you cannot delete the account you are logged in with").into(),
+        );
+    }
+    let r = s.app.admin_delete(&f.form.name).await;
+    audited(&s, &f.caller, "account.delete", &f.form.name, "", r).await?;
+    Ok(Redirect::to(&format!(
+        "/admin?note={}",
+        enc(&format!("deleted {}", f.form.name))
+    ))
+    .into_response())
+}
