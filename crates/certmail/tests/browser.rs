@@ -174,9 +174,9 @@ async fn an_administrator_works_in_the_browser() {
 
     // A domain setting that a user inherits, with its source shown.
     b.goto(&format!("{base}/domains")).await;
-    b.fill("form[method=post] input[name=name]", "example.com")
+    b.fill("main form[method=post] input[name=name]", "example.com")
         .await;
-    b.click("form[method=post] button").await;
+    b.click("main form[method=post] button").await;
     assert!(b.url().await.ends_with("/domains/example.com"));
     b.eval("(() => { const s = document.querySelector('select[name=value][aria-label=sign]'); s.value = 'on'; return true; })()").await;
     b.click("select[aria-label=sign] ~ button").await;

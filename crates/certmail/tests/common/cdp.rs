@@ -29,16 +29,32 @@ pub struct Browser {
 
 fn http_get(port: u16, path: &str) -> String {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("devtools http");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
     )
     .expect("send");
-    let mut out = String::new();
-    s.read_to_string(&mut out).expect("read");
-    out.split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default()
+    // DevTools may keep the connection open: read the head, then Content-Length bytes.
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = s.read(&mut chunk).expect("devtools answer");
+        buf.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&buf).into_owned();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let len = head.lines().find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("content-length:")
+                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+            });
+            if n == 0 || len.is_some_and(|l| body.len() >= l) {
+                return body.to_owned();
+            }
+        }
+        assert!(n > 0, "devtools closed the connection early");
+    }
 }
 
 impl Browser {
@@ -90,10 +106,10 @@ impl Browser {
             .and_then(|t| t.iter().find(|t| t["type"] == "page"))
             .and_then(|t| t["webSocketDebuggerUrl"].as_str())
             .expect("a page target")
-            .to_owned();
+            .replace("ws://localhost:", "ws://127.0.0.1:");
         let (ws, _) = tokio_tungstenite::connect_async(page.as_str())
             .await
-            .expect("connect to the page");
+            .unwrap_or_else(|e| panic!("connect to the page {page}: {e}"));
         let mut b = Browser {
             child,
             ws,
@@ -192,6 +208,8 @@ impl Browser {
 
     /// Puts a file into a file input.
     pub async fn set_file(&mut self, selector: &str, path: &Path) {
+        // Chromium refuses paths with `..` in them (ERR_ACCESS_DENIED on submit).
+        let path = path.canonicalize().expect("file to upload");
         let doc = self.call("DOM.getDocument", json!({})).await;
         let root = doc["root"]["nodeId"].clone();
         let node = self
