@@ -289,22 +289,12 @@ const FLOW_TTL: i64 = 60;
 pub struct FlowSnapshot {
     key: String,
     now: i64,
-    fresh: bool,
 }
-
-/// How long a snapshot read from the database serves the start of other transactions
-/// ([`App::flow_snapshot_recent`]). The end of data always reads a fresh one.
-const RECENT: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl FlowSnapshot {
     /// The processing time of this snapshot.
     pub fn now(&self) -> i64 {
         self.now
-    }
-
-    /// Whether it was read from the database (not reused by [`App::flow_snapshot_recent`]).
-    pub fn is_fresh(&self) -> bool {
-        self.fresh
     }
 }
 
@@ -312,7 +302,6 @@ impl FlowSnapshot {
 #[derive(Default)]
 pub struct FlowCache {
     key: String,
-    key_at: Option<std::time::Instant>,
     settings: std::collections::HashMap<String, (i64, FlowSettings)>,
     recipients: std::collections::HashMap<String, (i64, crate::policy::Recipient)>,
     certificates: std::collections::HashMap<String, Arc<Certificate>>,
@@ -395,38 +384,15 @@ impl App {
     /// A snapshot of the stores' generations (one query); caches older than it are dropped.
     pub async fn flow_snapshot(&self, now: i64) -> Result<FlowSnapshot> {
         let key = self.store.generations().await?;
-        if let Ok(mut c) = self.flow_cache.lock() {
-            if c.key != key {
-                c.settings.clear();
-                c.recipients.clear();
-                c.certificates.clear();
-                c.key = key.clone();
-            }
-            c.key_at = Some(std::time::Instant::now());
-        }
-        Ok(FlowSnapshot {
-            key,
-            now,
-            fresh: true,
-        })
-    }
-
-    /// The snapshot another transaction read less than a second ago, or a fresh one: for
-    /// the start of a transaction (`MAIL`, `RCPT`), whose decisions the end of data checks
-    /// again against a fresh snapshot. A refusal decided on a reused snapshot must be
-    /// decided again on a fresh one before it is given (a change may have lifted it).
-    pub async fn flow_snapshot_recent(&self, now: i64) -> Result<FlowSnapshot> {
-        if let Ok(c) = self.flow_cache.lock()
-            && let Some(at) = c.key_at
-            && at.elapsed() < RECENT
+        if let Ok(mut c) = self.flow_cache.lock()
+            && c.key != key
         {
-            return Ok(FlowSnapshot {
-                key: c.key.clone(),
-                now,
-                fresh: false,
-            });
+            c.settings.clear();
+            c.recipients.clear();
+            c.certificates.clear();
+            c.key = key.clone();
         }
-        self.flow_snapshot(now).await
+        Ok(FlowSnapshot { key, now })
     }
 
     /// [`App::recipient_lookup`] through the flow cache.

@@ -12,6 +12,7 @@ use certmail_pki::Certificate;
 use certmail_testkit::{LeafSpec, TestPki};
 use clap::Parser;
 
+mod admin;
 mod smime;
 
 #[derive(Debug, Parser)]
@@ -31,6 +32,15 @@ enum Bench {
         /// PostgreSQL URL (default: SQLite in a temporary directory).
         #[arg(long)]
         database_url: Option<String>,
+    },
+    /// Web admin and API over many certificates (in process, server side).
+    Admin {
+        /// Certificates in the store.
+        #[arg(long, default_value_t = 1_000_000)]
+        count: usize,
+        /// Requests per timed kind (the dashboard gets a twentieth).
+        #[arg(long, default_value_t = 1_000)]
+        requests: usize,
     },
     /// Recipient resolution (settings + certificates) among many certificates and users.
     Recipients {
@@ -112,10 +122,13 @@ fn lcg(state: &mut u64) -> u64 {
 }
 
 fn generate(count: usize) -> Vec<String> {
-    let pki = TestPki::new("Bench");
+    generate_with(&TestPki::new("Bench"), count)
+}
+
+/// `count` end-user certificates issued by `pki`'s intermediate, as PEM.
+fn generate_with(pki: &TestPki, count: usize) -> Vec<String> {
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let chunk = count.div_ceil(threads);
-    let pki = &pki;
     std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|t| {
@@ -309,6 +322,7 @@ fn main() {
             sample,
             database_url,
         } => rt.block_on(recipients_bench(count, users, sample, database_url)),
+        Bench::Admin { count, requests } => rt.block_on(admin::admin_bench(count, requests)),
         Bench::Ca { count, key, sample } => rt.block_on(ca_bench(count, &key, sample)),
         Bench::Verify {
             count,

@@ -294,7 +294,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                     self.reply(&line);
                 } else {
                     let app = &self.shared.app;
-                    let looked_up = match app.flow_snapshot_recent(certmail_app::now()).await {
+                    let looked_up = match app.flow_snapshot(certmail_app::now()).await {
                         Ok(snap) => app
                             .flow_settings(&snap, &from.address)
                             .await
@@ -374,22 +374,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
         Next::Continue
     }
 
-    /// Replaces the transaction's snapshot with a fresh one, and the sender's and the
-    /// recipients' settings with what it says.
-    async fn refresh_snapshot(&mut self) -> Result<(), AppError> {
-        let Some(tx) = &mut self.tx else {
-            return Ok(());
-        };
-        let app = &self.shared.app;
-        let snap = app.flow_snapshot(certmail_app::now()).await?;
-        tx.sender_settings = app.flow_settings(&snap, &tx.sender).await?;
-        for (i, r) in tx.rcpts.iter().enumerate() {
-            tx.rcpt_settings[i] = app.flow_settings(&snap, r).await?;
-        }
-        tx.snapshot = snap;
-        Ok(())
-    }
-
     async fn rcpt(&mut self, address: String) {
         let max = self.shared.cfg.max_recipients;
         let Some(tx) = &self.tx else {
@@ -401,27 +385,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
             self.reply(&line);
             return;
         }
-        let mut decision = self
+        let decision = self
             .shared
             .app
             .gateway_rcpt(&tx.snapshot, &tx.sender_settings, &address)
             .await;
-        if matches!(&decision, Ok(d) if d.refusal.is_some()) && !tx.snapshot.is_fresh() {
-            // Refusals are permanent: decide again on what the database says now.
-            decision = match self.refresh_snapshot().await {
-                Ok(()) => match &self.tx {
-                    Some(tx) => {
-                        self.shared
-                            .app
-                            .gateway_rcpt(&tx.snapshot, &tx.sender_settings, &address)
-                            .await
-                    }
-                    None => return,
-                },
-                Err(e) => Err(e),
-            };
-        }
-        let Some(tx) = &self.tx else { return };
         let line = match decision {
             Ok(d) => match d.refusal {
                 Some(why) => {

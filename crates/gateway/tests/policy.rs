@@ -476,9 +476,8 @@ async fn a_refusal_at_rcpt_is_decided_on_what_the_database_says_now() {
     c.cmd("MAIL FROM:<alice@example.com>", "250").await;
     c.cmd("RCPT TO:<nocert@partner.example>", "550 5.7.1").await;
     c.cmd("RSET", "250").await;
-    // A certificate arrives; the next transaction starts within the second in which the
-    // gateway reuses its last snapshot for MAIL and RCPT. The refusal must not be given on
-    // that stale snapshot.
+    // A certificate arrives a moment later: the next transaction's RCPT sees it (no cache
+    // outlives a change of the store's generations).
     let leaf = p.pki.leaf(&certmail_testkit::LeafSpec::email(
         "nocert@partner.example",
         77,
