@@ -25,6 +25,7 @@ pub mod pages;
 mod pages_ca;
 mod pages_settings;
 mod pages_store;
+mod pages_trust;
 pub mod problem;
 
 pub use openapi::openapi_json;

@@ -33,6 +33,7 @@ pub fn routes() -> Router<Arc<Server>> {
         .merge(crate::pages_settings::routes())
         .merge(crate::pages_store::routes())
         .merge(crate::pages_ca::routes())
+        .merge(crate::pages_trust::routes())
 }
 
 /// The header of every logged-in page.

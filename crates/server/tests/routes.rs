@@ -1835,3 +1835,159 @@ async fn the_ca_page_creates_issues_and_makes_crls_by_role() {
         );
     }
 }
+
+#[tokio::test]
+async fn crl_and_trust_list_pages() {
+    let h = H::new().await;
+    let pki = h.load_pki().await;
+    h.app
+        .admin_add("ops", Role::Operator, Some("correct horse battery"))
+        .await
+        .expect("add");
+    h.app
+        .admin_add("eye", Role::Auditor, Some("correct horse battery"))
+        .await
+        .expect("add");
+    let (so, csrf) = h.login("ops", "correct horse battery").await;
+    let ops = format!("certmail_session={so}");
+    let now = certmail_app::now();
+    let good = pki.crl([101u64], 1, now - 3600, now + 86_400);
+    // A CRL whose issuer certmail does not hold: kept, not used, greyed with the reason.
+    let stranger = TestPki::new("Stranger").crl([5u64], 1, now - 3600, now + 86_400);
+    let (ct, body) = multipart(&[
+        ("csrf", None, csrf.as_bytes()),
+        ("files", Some("good.crl"), &good),
+        ("files", Some("stranger.crl"), &stranger),
+        ("files", Some("junk.crl"), b"not a crl"),
+    ]);
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri("/crls")
+        .header(header::CONTENT_TYPE, ct)
+        .header(header::COOKIE, ops.as_str())
+        .body(Body::from(body))
+        .expect("request");
+    let r = h.send(req).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let page = h.page(r.location(), &ops).await;
+    assert!(page.body.contains("junk.crl:"), "{}", page.body);
+    assert!(
+        page.body.contains("class=\"crl-ok\"") && page.body.contains("class=\"crl-bad\""),
+        "{}",
+        page.body
+    );
+    // Bob (serial 101) is revoked now.
+    let bob = h
+        .app
+        .find_by_email("bob@example.com")
+        .await
+        .expect("bob")
+        .remove(0);
+    assert!(
+        h.page(&format!("/certificates/{}", bob.cert.sha256), &ops)
+            .await
+            .body
+            .contains("badge revoked")
+    );
+
+    // The trust list: add by SHA-512, see it, remove it.
+    let carol = h
+        .app
+        .find_by_email("carol@example.com")
+        .await
+        .expect("carol")
+        .remove(0);
+    let r = h
+        .form(
+            "/ctl",
+            &ops,
+            &[
+                ("csrf", &csrf),
+                ("thumbprint", &carol.cert.sha512),
+                ("status", "blacklisted"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let page = h.page("/ctl", &ops).await;
+    assert!(
+        page.body.contains(&carol.cert.sha512) && page.body.contains("icon black"),
+        "{}",
+        page.body
+    );
+    let r = h
+        .form(
+            "/ctl",
+            &ops,
+            &[
+                ("csrf", &csrf),
+                ("thumbprint", "abcd"),
+                ("status", "whitelisted"),
+            ],
+        )
+        .await;
+    assert!(r.status.is_client_error(), "{}", r.body);
+    let r = h
+        .form(
+            "/ctl",
+            &ops,
+            &[
+                ("csrf", &csrf),
+                ("thumbprint", &carol.cert.sha512),
+                ("status", "maybe"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    h.form(
+        "/ctl/remove",
+        &ops,
+        &[("csrf", &csrf), ("sha512", &carol.cert.sha512)],
+    )
+    .await;
+    assert!(!h.page("/ctl", &ops).await.body.contains(&carol.cert.sha512));
+
+    // The auditor reads both pages without forms, and cannot post.
+    let (se, ce) = h.login("eye", "correct horse battery").await;
+    let eye = format!("certmail_session={se}");
+    let c = h.page("/crls", &eye).await;
+    assert!(c.status == StatusCode::OK && !c.body.contains("type=\"file\""));
+    assert!(
+        !h.page("/ctl", &eye)
+            .await
+            .body
+            .contains("name=\"thumbprint\"")
+    );
+    let r = h
+        .form(
+            "/ctl",
+            &eye,
+            &[
+                ("csrf", &ce),
+                ("thumbprint", &carol.cert.sha512),
+                ("status", "blacklisted"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let log = h
+        .app
+        .audit_log(&certmail_store::AuditFilter {
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .expect("audit");
+    for (a, o) in [
+        ("crl.import", "ok"),
+        ("crl.import", "failed"),
+        ("ctl.add", "ok"),
+        ("ctl.add", "failed"),
+        ("ctl.remove", "ok"),
+    ] {
+        assert!(
+            log.iter().any(|e| e.action == a && e.outcome == o),
+            "{a} {o}"
+        );
+    }
+}
