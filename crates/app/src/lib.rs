@@ -112,6 +112,7 @@ pub struct App {
     pub(crate) cache: std::sync::Mutex<trust::TrustCache>,
     pub(crate) signers: std::sync::Mutex<mailflow::SignerCache>,
     pub(crate) flow_cache: std::sync::Mutex<mailflow::FlowCache>,
+    pub(crate) recent: std::sync::Mutex<std::collections::VecDeque<(i64, String)>>,
 }
 
 /// Current time, Unix seconds (the app layer may read the clock; pki may not).
@@ -154,6 +155,7 @@ impl App {
             cache: std::sync::Mutex::new(trust::TrustCache::default()),
             signers: std::sync::Mutex::new(mailflow::SignerCache::default()),
             flow_cache: std::sync::Mutex::new(mailflow::FlowCache::default()),
+            recent: std::sync::Mutex::new(std::collections::VecDeque::new()),
         })
     }
 

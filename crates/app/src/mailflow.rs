@@ -380,7 +380,37 @@ struct OutgoingRcpt {
     bcc: bool,
 }
 
+/// Per-message log lines this process keeps for the web admin's gateway page.
+pub const RECENT_MESSAGES: usize = 1_000;
+
 impl App {
+    /// Keeps a gateway log line (the per-message line, or a refused recipient) for the web
+    /// admin; the oldest goes when [`RECENT_MESSAGES`] are held. Per process: each node
+    /// shows its own.
+    pub fn record_message(&self, at: i64, line: &str) {
+        if let Ok(mut r) = self.recent.lock() {
+            if r.len() >= RECENT_MESSAGES {
+                r.pop_front();
+            }
+            r.push_back((at, line.to_owned()));
+        }
+    }
+
+    /// The kept gateway log lines, newest first, optionally only those containing `filter`.
+    pub fn recent_messages(&self, filter: Option<&str>, limit: usize) -> Vec<(i64, String)> {
+        self.recent
+            .lock()
+            .map(|r| {
+                r.iter()
+                    .rev()
+                    .filter(|(_, l)| filter.is_none_or(|f| l.contains(f)))
+                    .take(limit)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// A snapshot of the stores' generations (one query); caches older than it are dropped.
     pub async fn flow_snapshot(&self, now: i64) -> Result<FlowSnapshot> {
         let key = self.store.generations().await?;

@@ -396,11 +396,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                     self.shared
                         .metrics
                         .message(d.direction.as_str(), "rejected");
-                    log_line(&format!(
+                    let text = format!(
                         "rcpt-refused from=<{}> to=<{address}> reason=\"{}\"",
                         tx.sender,
                         clip(&why)
-                    ));
+                    );
+                    self.shared.app.record_message(certmail_app::now(), &text);
+                    log_line(&text);
                     format!("550 5.7.1 {}", clip(&why))
                 }
                 None => {
@@ -523,12 +525,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                 m.deferred_total.fetch_add(1, Ordering::Relaxed);
                 m.observe(started.elapsed().as_secs_f64());
                 let why = clip(&e.to_string());
-                log_line(&format!(
+                let text = format!(
                     "id={id} from=<{}> size={} ms={:.2} reply=451 reason=\"processing failed: {why}\"",
                     tx.sender,
                     size,
                     started.elapsed().as_secs_f64() * 1e3
-                ));
+                );
+                shared.app.record_message(certmail_app::now(), &text);
+                log_line(&text);
                 return format!(
                     "451 4.3.0 {id} Temporary failure while processing, try again later: {why}"
                 );
@@ -646,7 +650,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                 clip(&o.detail)
             ));
         }
-        log_line(&format!(
+        let text = format!(
             "id={id} from=<{}> peer={} size={} copies={} ms={:.2} reply={code}{notice}{items}{}",
             tx.sender,
             self.peer,
@@ -658,7 +662,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
             } else {
                 format!(" reason=\"{}\"", clip(&line[4..]))
             }
-        ));
+        );
+        shared.app.record_message(certmail_app::now(), &text);
+        log_line(&text);
         line
     }
 }

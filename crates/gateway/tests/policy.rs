@@ -499,3 +499,37 @@ async fn a_refusal_at_rcpt_is_decided_on_what_the_database_says_now() {
     assert_eq!(got.len(), 1);
     assert!(!got[0].text().contains("secret"), "sent in clear");
 }
+
+#[tokio::test]
+async fn each_message_and_refusal_is_kept_for_the_gateway_page() {
+    let (h, _p) = setup().await;
+    h.app
+        .set_setting(
+            &Party::Domain("partner.example".into()),
+            "encrypt-mode",
+            "force",
+        )
+        .await
+        .expect("force");
+    let mut c = h.client().await;
+    c.cmd("EHLO x", "250").await;
+    c.cmd("MAIL FROM:<alice@example.com>", "250").await;
+    c.cmd("RCPT TO:<nocert@partner.example>", "550").await;
+    c.cmd("RCPT TO:<bob@partner.example>", "250").await;
+    let msg = message("alice@example.com", "bob@partner.example", "s", "body");
+    c.data(&msg, "250").await;
+    let lines = h.app.recent_messages(None, 10);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(
+        lines[0].1.contains("reply=250")
+            && lines[0]
+                .1
+                .contains("to=<bob@partner.example> dir=outgoing action=encrypted"),
+        "{lines:?}"
+    );
+    assert!(
+        lines[1].1.starts_with("rcpt-refused") && lines[1].1.contains("nocert@partner.example"),
+        "{lines:?}"
+    );
+    assert_eq!(h.app.recent_messages(Some("nocert"), 10).len(), 1);
+}

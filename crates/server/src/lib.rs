@@ -23,6 +23,7 @@ pub mod auth;
 mod openapi;
 pub mod pages;
 mod pages_ca;
+mod pages_gateway;
 mod pages_settings;
 mod pages_store;
 mod pages_trust;

@@ -1991,3 +1991,48 @@ async fn crl_and_trust_list_pages() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_gateway_page_shows_recent_messages_newest_first() {
+    let h = H::new().await;
+    h.app
+        .admin_add("eye", Role::Auditor, Some("correct horse battery"))
+        .await
+        .expect("add");
+    let (s, _) = h.login("eye", "correct horse battery").await;
+    let cookie = format!("certmail_session={s}");
+    assert!(
+        h.page("/gateway", &cookie)
+            .await
+            .body
+            .contains("No message yet")
+    );
+    let now = certmail_app::now();
+    h.app.record_message(now, "id=A1 from=<a@x.example> size=10 copies=1 ms=1.0 reply=250 to=<b@y.example> dir=outgoing action=encrypted \"encrypted to 1 certificate\"");
+    h.app.record_message(now, "rcpt-refused from=<a@x.example> to=<c@y.example> reason=\"c@y.example: encryption is required\"");
+    h.app.record_message(
+        now,
+        "id=A2 from=<a@x.example> size=10 ms=1.0 reply=451 reason=\"processing failed: database\"",
+    );
+    let page = h.page("/gateway", &cookie).await;
+    let a2 = page.body.find("id=A2").expect("A2");
+    let a1 = page.body.find("id=A1").expect("A1");
+    assert!(a2 < a1, "newest first");
+    assert!(
+        page.body.contains("<td>451</td>")
+            && page.body.contains("<td>550</td>")
+            && page.body.contains("class=\"failed\""),
+        "{}",
+        page.body
+    );
+    let only = h.page("/gateway?q=rcpt-refused", &cookie).await;
+    assert!(only.body.contains("c@y.example") && !only.body.contains("id=A1"));
+    // The kept lines are bounded.
+    for i in 0..(certmail_app::mailflow::RECENT_MESSAGES + 10) {
+        h.app.record_message(now, &format!("id=X{i} reply=250"));
+    }
+    assert_eq!(
+        h.app.recent_messages(None, usize::MAX).len(),
+        certmail_app::mailflow::RECENT_MESSAGES
+    );
+}
