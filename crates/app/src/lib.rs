@@ -14,13 +14,14 @@ pub mod trust;
 
 use std::path::{Path, PathBuf};
 
-use certmail_crypto::pkcs12::{self, Pkcs12Form};
+use certmail_crypto::pkcs12;
 use certmail_crypto::{AwsLcOps, Kek, PrivateKey};
 use certmail_pki::{Certificate, pkcs7};
 use certmail_store::{KeySummary, ListFilter, Store, StoreKind};
 use serde::Serialize;
 use zeroize::Zeroizing;
 
+pub use certmail_crypto::pkcs12::Pkcs12Form;
 pub use error::{AppError, FileError};
 pub use import::MAX_FILE_SIZE as MAX_IMPORT_SIZE;
 pub use import::{

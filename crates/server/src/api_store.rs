@@ -31,6 +31,166 @@ pub fn routes() -> Router<Arc<Server>> {
             post(import).layer(DefaultBodyLimit::max(MAX_UPLOAD)),
         )
         .route("/api/v1/ca/issue", post(ca_issue))
+        .route(
+            "/api/v1/certificates/{sha256}/export",
+            axum::routing::get(export_api),
+        )
+        .route("/api/v1/certificates/{sha256}/p12", post(p12_api))
+}
+
+/// A certificate (or certificate + key) as a file download. `format`: `pem`, `pem-chain`,
+/// `der`, `p7b` (with the chain), `p12` or `p12-legacy` (key, certificate and chain under
+/// `password`; operator or admin: the auditor exports no private key). Key exports are
+/// audited.
+pub async fn export_file(
+    s: &Server,
+    c: &Caller,
+    sha256: &str,
+    format: &str,
+    password: Option<Zeroizing<String>>,
+) -> Result<axum::response::Response, Problem> {
+    use axum::response::IntoResponse;
+    use certmail_app::{ExportFormat, ExportOptions, Pkcs12Form};
+    let (f, form, chain, ext, mime) = match format {
+        "pem" => (
+            ExportFormat::Pem,
+            Pkcs12Form::Modern,
+            false,
+            "pem",
+            "application/x-pem-file",
+        ),
+        "pem-chain" => (
+            ExportFormat::Pem,
+            Pkcs12Form::Modern,
+            true,
+            "pem",
+            "application/x-pem-file",
+        ),
+        "der" => (
+            ExportFormat::Der,
+            Pkcs12Form::Modern,
+            false,
+            "cer",
+            "application/pkix-cert",
+        ),
+        "p7b" => (
+            ExportFormat::P7b,
+            Pkcs12Form::Modern,
+            true,
+            "p7b",
+            "application/pkcs7-mime",
+        ),
+        "p12" => (
+            ExportFormat::P12,
+            Pkcs12Form::Modern,
+            true,
+            "p12",
+            "application/x-pkcs12",
+        ),
+        "p12-legacy" => (
+            ExportFormat::P12,
+            Pkcs12Form::Legacy,
+            true,
+            "p12",
+            "application/x-pkcs12",
+        ),
+        other => {
+            return Err(Problem::bad_request(format!(
+                "format {other:?}: use pem, pem-chain, der, p7b, p12 or p12-legacy"
+            )));
+        }
+    };
+    let with_key = f == ExportFormat::P12;
+    if with_key {
+        c.require(Role::Operator)?;
+        if password.as_ref().is_none_or(|p| p.chars().count() < 8) {
+            return Err(Problem::bad_request(
+                "a PKCS#12 export needs a password of at least 8 characters",
+            ));
+        }
+    }
+    let opts = ExportOptions {
+        chain,
+        password,
+        form,
+    };
+    let r = s.app.export(sha256, f, &opts).await;
+    let bytes = if with_key {
+        audited(s, c, "export.p12", sha256, format, r).await?
+    } else {
+        r?
+    };
+    let short: String = sha256.chars().take(16).collect();
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, mime.to_owned()),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{short}.{ext}\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// Export format.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExportQuery {
+    /// `pem` (default), `pem-chain`, `der` or `p7b`.
+    pub format: Option<String>,
+}
+
+/// A certificate as a file: PEM (optionally with its chain), DER or PKCS#7 with the chain.
+#[utoipa::path(get, path = "/api/v1/certificates/{sha256}/export", tag = "certificates",
+    params(("sha256" = String, Path, description = "SHA-256 thumbprint (or a unique prefix)"), ExportQuery),
+    responses((status = 200, description = "the file", content_type = "application/octet-stream"), (status = 400, body = Problem), (status = 404, body = Problem)))]
+pub async fn export_api(
+    State(s): State<Arc<Server>>,
+    c: Caller,
+    axum::extract::Path(sha256): axum::extract::Path<String>,
+    crate::api::ApiQuery(q): crate::api::ApiQuery<ExportQuery>,
+) -> Result<axum::response::Response, Problem> {
+    c.require(Role::Auditor)?;
+    let format = q.format.unwrap_or_else(|| "pem".into());
+    if format.starts_with("p12") {
+        return Err(Problem::bad_request(
+            "PKCS#12 (with the private key) is exported with POST /api/v1/certificates/{sha256}/p12",
+        ));
+    }
+    export_file(&s, &c, &sha256, &format, None).await
+}
+
+/// A PKCS#12 export.
+#[derive(Deserialize, ToSchema)]
+pub struct P12Request {
+    /// Password of the file (at least 8 characters).
+    pub password: String,
+    /// 3DES/SHA-1 for old clients (default: AES-256 with PBKDF2-SHA256).
+    #[serde(default)]
+    pub legacy: bool,
+}
+
+impl Drop for P12Request {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.password);
+    }
+}
+
+/// The private key, certificate and chain as PKCS#12 (operator or admin; audited).
+#[utoipa::path(post, path = "/api/v1/certificates/{sha256}/p12", tag = "certificates", request_body = P12Request,
+    params(("sha256" = String, Path, description = "SHA-256 thumbprint (or a unique prefix)")),
+    responses((status = 200, description = "the PKCS#12 file", content_type = "application/x-pkcs12"), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn p12_api(
+    State(s): State<Arc<Server>>,
+    c: Caller,
+    axum::extract::Path(sha256): axum::extract::Path<String>,
+    ApiJson(r): ApiJson<P12Request>,
+) -> Result<axum::response::Response, Problem> {
+    let format = if r.legacy { "p12-legacy" } else { "p12" };
+    let password = Some(Zeroizing::new(r.password.clone()));
+    export_file(&s, &c, &sha256, format, password).await
 }
 
 /// The import's form (documentation of the multipart body).

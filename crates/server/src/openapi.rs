@@ -30,6 +30,8 @@ use crate::{api, api_store};
         api::audit,
         api_store::import,
         api_store::ca_issue,
+        api_store::export_api,
+        api_store::p12_api,
     ),
     components(schemas(
         Problem,

@@ -33,6 +33,7 @@ pub fn routes() -> Router<Arc<Server>> {
         )
         .route("/certificates/{sha256}/ctl", post(ctl))
         .route("/certificates/{sha256}/delete", post(delete))
+        .route("/certificates/{sha256}/export", post(export))
         .route("/admin", get(admin).post(admin_add))
         .route("/admin/delete", post(admin_delete))
 }
@@ -224,6 +225,43 @@ async fn delete(
     };
     let subject = audited(&s, &f.caller, "certificate.delete", &sha256, "", r).await?;
     Ok(Redirect::to(&format!("/certificates?deleted={}", enc(&subject))).into_response())
+}
+
+/// An export request from the certificate's page.
+#[derive(Deserialize)]
+pub struct ExportForm {
+    csrf: String,
+    format: String,
+    password: Option<String>,
+}
+
+impl Drop for ExportForm {
+    fn drop(&mut self) {
+        if let Some(p) = &mut self.password {
+            zeroize::Zeroize::zeroize(p);
+        }
+    }
+}
+
+impl HasCsrf for ExportForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+async fn export(
+    State(s): State<Arc<Server>>,
+    Path(sha256): Path<String>,
+    f: CheckedForm<ExportForm>,
+) -> PageResult {
+    f.caller.require(Role::Auditor)?;
+    let password = f
+        .form
+        .password
+        .clone()
+        .filter(|p| !p.is_empty())
+        .map(Zeroizing::new);
+    Ok(crate::api_store::export_file(&s, &f.caller, &sha256, &f.form.format, password).await?)
 }
 
 struct AccountLine {

@@ -2036,3 +2036,187 @@ async fn the_gateway_page_shows_recent_messages_newest_first() {
         certmail_app::mailflow::RECENT_MESSAGES
     );
 }
+
+#[tokio::test]
+async fn exports_by_format_and_role_with_key_exports_audited() {
+    let h = H::new().await;
+    h.load_pki().await;
+    let ops = h.token("ops", Role::Operator).await;
+    let aud = h.token("eye", Role::Auditor).await;
+    let alice = h
+        .app
+        .find_by_email("alice@example.com")
+        .await
+        .expect("alice")
+        .remove(0);
+    let sha = alice.cert.sha256.clone();
+    let pem = h
+        .call(
+            Method::GET,
+            &format!("/api/v1/certificates/{sha}/export"),
+            &aud,
+            None,
+        )
+        .await;
+    assert_eq!(pem.status, StatusCode::OK);
+    assert!(
+        pem.body.starts_with("-----BEGIN CERTIFICATE-----")
+            && pem.body.matches("BEGIN CERTIFICATE").count() == 1
+    );
+    assert!(
+        pem.headers[header::CONTENT_DISPOSITION]
+            .to_str()
+            .expect("cd")
+            .contains(".pem")
+    );
+    let chain = h
+        .call(
+            Method::GET,
+            &format!("/api/v1/certificates/{sha}/export?format=pem-chain"),
+            &aud,
+            None,
+        )
+        .await;
+    assert_eq!(
+        chain.body.matches("BEGIN CERTIFICATE").count(),
+        3,
+        "{}",
+        chain.body
+    );
+    let der = h
+        .call(
+            Method::GET,
+            &format!("/api/v1/certificates/{sha}/export?format=der"),
+            &aud,
+            None,
+        )
+        .await;
+    assert_eq!(der.headers[header::CONTENT_TYPE], "application/pkix-cert");
+    let r = h
+        .call(
+            Method::GET,
+            &format!("/api/v1/certificates/{sha}/export?format=p12"),
+            &aud,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = h
+        .call(
+            Method::GET,
+            &format!("/api/v1/certificates/{sha}/export?format=jpeg"),
+            &aud,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    // PKCS#12: never for the auditor; a password is required; the file opens with it.
+    let body = Some(serde_json::json!({ "password": "export password" }));
+    let r = h
+        .call(
+            Method::POST,
+            &format!("/api/v1/certificates/{sha}/p12"),
+            &aud,
+            body.clone(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = h
+        .call(
+            Method::POST,
+            &format!("/api/v1/certificates/{sha}/p12"),
+            &ops,
+            Some(serde_json::json!({ "password": "short" })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri(format!("/api/v1/certificates/{sha}/p12"))
+        .header("authorization", ops[0].1.as_str())
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(
+            serde_json::json!({ "password": "export password" }).to_string(),
+        ))
+        .expect("request");
+    let r = h.router.clone().oneshot(req).await.expect("infallible");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()[header::CONTENT_TYPE], "application/x-pkcs12");
+    let p12 = r.into_body().collect().await.expect("body").to_bytes();
+    let key = certmail_crypto::pkcs12::read(&p12, Some("export password"))
+        .expect("the exported PKCS#12 opens");
+    assert!(
+        !key.keys.is_empty() && key.certs.len() == 3,
+        "{} keys {} certs",
+        key.keys.len(),
+        key.certs.len()
+    );
+    assert!(certmail_crypto::pkcs12::read(&p12, Some("wrong password")).is_err());
+    // A certificate without a key has no PKCS#12.
+    let bob = h
+        .app
+        .find_by_email("bob@example.com")
+        .await
+        .expect("bob")
+        .remove(0);
+    let r = h
+        .call(
+            Method::POST,
+            &format!("/api/v1/certificates/{}/p12", bob.cert.sha256),
+            &ops,
+            body,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+    let log = h
+        .app
+        .audit_log(&certmail_store::AuditFilter {
+            action: Some("export".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("audit");
+    assert_eq!(log.iter().filter(|e| e.outcome == "ok").count(), 1);
+    assert!(log.iter().all(|e| !e.detail.contains("export password")));
+
+    // The page offers key formats only to operators, for certificates with a key.
+    h.app
+        .admin_add("opsp", Role::Operator, Some("correct horse battery"))
+        .await
+        .expect("add");
+    let (so, csrf) = h.login("opsp", "correct horse battery").await;
+    let cookie = format!("certmail_session={so}");
+    assert!(
+        h.page(&format!("/certificates/{sha}"), &cookie)
+            .await
+            .body
+            .contains("value=\"p12\"")
+    );
+    assert!(
+        !h.page(&format!("/certificates/{}", bob.cert.sha256), &cookie)
+            .await
+            .body
+            .contains("value=\"p12\"")
+    );
+    let r = h
+        .form(
+            &format!("/certificates/{sha}/export"),
+            &cookie,
+            &[("csrf", &csrf), ("format", "pem")],
+        )
+        .await;
+    assert!(
+        r.body.starts_with("-----BEGIN CERTIFICATE-----"),
+        "{}",
+        r.body
+    );
+    let r = h
+        .form(
+            &format!("/certificates/{sha}/export"),
+            &cookie,
+            &[("csrf", "forged"), ("format", "pem")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+}
