@@ -79,7 +79,10 @@ pub fn routes() -> Router<Arc<Server>> {
     Router::new()
         .route("/api/v1/me", get(me))
         .route("/api/v1/certificates", get(list_certificates))
-        .route("/api/v1/certificates/{sha256}", get(get_certificate))
+        .route(
+            "/api/v1/certificates/{sha256}",
+            get(get_certificate).delete(crate::api_trust::delete_certificate),
+        )
         .route("/api/v1/recipients/{email}", get(recipient))
         .route(
             "/api/v1/users/{email}/settings/{key}",
@@ -95,6 +98,7 @@ pub fn routes() -> Router<Arc<Server>> {
         )
         .route("/api/v1/audit", get(audit))
         .merge(crate::api_store::routes())
+        .merge(crate::api_trust::routes())
 }
 
 /// The caller's own account.

@@ -19,6 +19,7 @@ use zeroize::Zeroizing;
 
 pub mod api;
 pub mod api_store;
+pub mod api_trust;
 pub mod auth;
 mod openapi;
 pub mod pages;

@@ -5,7 +5,7 @@ use axum::response::IntoResponse;
 use utoipa::OpenApi;
 
 use crate::problem::Problem;
-use crate::{api, api_store};
+use crate::{api, api_store, api_trust};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -32,6 +32,19 @@ use crate::{api, api_store};
         api_store::ca_issue,
         api_store::export_api,
         api_store::p12_api,
+        api_trust::delete_certificate,
+        api_trust::crls,
+        api_trust::delete_crl,
+        api_trust::ctl,
+        api_trust::ctl_put,
+        api_trust::ctl_delete,
+        api_trust::cas,
+        api_trust::pending,
+        api_trust::pending_delete,
+        api_trust::users,
+        api_trust::user_add,
+        api_trust::domains,
+        api_trust::domain_add,
     ),
     components(schemas(
         Problem,

@@ -961,7 +961,9 @@ async fn the_openapi_document_is_valid_and_every_endpoint_in_it_answers() {
             .replace("{sha256}", "ffff")
             .replace("{email}", "alice@example.com")
             .replace("{domain}", "example.com")
-            .replace("{key}", "sign");
+            .replace("{key}", "sign")
+            .replace("{thumbprint}", "ffff")
+            .replace("{id}", "999");
         for (method, op) in ops.as_object().expect("operations") {
             assert!(
                 op["responses"].is_object(),
@@ -2219,4 +2221,236 @@ async fn exports_by_format_and_role_with_key_exports_audited() {
         )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn trust_ca_and_party_endpoints() {
+    let h = H::new().await;
+    let pki = h.load_pki().await;
+    let ops = h.token("ops", Role::Operator).await;
+    let aud = h.token("eye", Role::Auditor).await;
+    let now = certmail_app::now();
+    h.app
+        .import_crl(
+            certmail_pki::crl::Crl::from_der(&pki.crl([102u64], 1, now - 60, now + 3600))
+                .expect("crl"),
+        )
+        .await
+        .expect("import crl");
+    let list = h.call(Method::GET, "/api/v1/crls", &aud, None).await.json();
+    let items = list["items"].as_array().expect("items");
+    assert_eq!(items.len(), 1);
+    let crl_sha = items[0]["sha256"].as_str().expect("sha").to_owned();
+    assert_eq!(
+        h.call(
+            Method::DELETE,
+            &format!("/api/v1/crls/{crl_sha}"),
+            &aud,
+            None
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        h.call(
+            Method::DELETE,
+            &format!("/api/v1/crls/{crl_sha}"),
+            &ops,
+            None
+        )
+        .await
+        .status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        h.call(
+            Method::DELETE,
+            &format!("/api/v1/crls/{crl_sha}"),
+            &ops,
+            None
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+
+    let carol = h
+        .app
+        .find_by_email("carol@example.com")
+        .await
+        .expect("carol")
+        .remove(0);
+    let r = h
+        .call(
+            Method::PUT,
+            &format!("/api/v1/ctl/{}", carol.cert.sha512),
+            &ops,
+            Some(serde_json::json!({ "status": "blacklisted" })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["status"], "blacklisted");
+    let d = h
+        .call(
+            Method::GET,
+            &format!("/api/v1/certificates/{}", carol.cert.sha256),
+            &aud,
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(d["status"], "blacklisted", "{d}");
+    let r = h
+        .call(
+            Method::PUT,
+            &format!("/api/v1/ctl/{}", carol.cert.sha512),
+            &ops,
+            Some(serde_json::json!({ "status": "grey" })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        h.call(Method::GET, "/api/v1/ctl", &aud, None).await.json()["items"]
+            .as_array()
+            .expect("items")
+            .len(),
+        1
+    );
+    assert_eq!(
+        h.call(
+            Method::DELETE,
+            &format!("/api/v1/ctl/{}", carol.cert.sha512),
+            &ops,
+            None
+        )
+        .await
+        .status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        h.call(
+            Method::DELETE,
+            &format!("/api/v1/ctl/{}", carol.cert.sha512),
+            &ops,
+            None
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+
+    // Users and domains: add, list with search and paging; bad names refused.
+    for i in 0..5 {
+        let r = h
+            .call(
+                Method::POST,
+                "/api/v1/users",
+                &ops,
+                Some(serde_json::json!({ "name": format!("U{i}@Example.com") })),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    }
+    assert_eq!(
+        h.call(
+            Method::POST,
+            "/api/v1/users",
+            &ops,
+            Some(serde_json::json!({ "name": "nobody" }))
+        )
+        .await
+        .status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        h.call(
+            Method::POST,
+            "/api/v1/users",
+            &aud,
+            Some(serde_json::json!({ "name": "x@example.com" }))
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
+    let p = h
+        .call(Method::GET, "/api/v1/users?search=u&limit=3", &aud, None)
+        .await
+        .json();
+    assert_eq!(p["items"].as_array().expect("items").len(), 3);
+    assert_eq!(p["next_offset"], 3);
+    assert_eq!(p["items"][0], "u0@example.com");
+    let r = h
+        .call(
+            Method::POST,
+            "/api/v1/domains",
+            &ops,
+            Some(serde_json::json!({ "name": "*.Example.org" })),
+        )
+        .await;
+    assert_eq!(r.json()["name"], "*.example.org");
+    assert_eq!(
+        h.call(Method::GET, "/api/v1/domains", &aud, None)
+            .await
+            .json()["items"][0],
+        "*.example.org"
+    );
+
+    // CAs and pending requests are listed; a pending id that is not a number is named.
+    assert_eq!(
+        h.call(Method::GET, "/api/v1/cas", &aud, None).await.json()["items"]
+            .as_array()
+            .expect("items")
+            .len(),
+        0
+    );
+    assert_eq!(
+        h.call(Method::GET, "/api/v1/ca/pending", &aud, None)
+            .await
+            .json()["items"]
+            .as_array()
+            .expect("items")
+            .len(),
+        0
+    );
+    let r = h
+        .call(Method::DELETE, "/api/v1/ca/pending/abc", &ops, None)
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+
+    // Deleting a certificate: operator only; then it is gone.
+    assert_eq!(
+        h.call(
+            Method::DELETE,
+            &format!("/api/v1/certificates/{}", carol.cert.sha256),
+            &aud,
+            None
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        h.call(
+            Method::DELETE,
+            &format!("/api/v1/certificates/{}", carol.cert.sha256),
+            &ops,
+            None
+        )
+        .await
+        .status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        h.call(
+            Method::GET,
+            &format!("/api/v1/certificates/{}", carol.cert.sha256),
+            &aud,
+            None
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
 }
