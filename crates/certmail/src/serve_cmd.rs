@@ -47,6 +47,15 @@ pub struct ServeArgs {
     /// STARTTLS certificate and key from the stores (thumbprint or unambiguous prefix).
     #[arg(long, value_name = "THUMBPRINT", conflicts_with_all = ["tls_cert", "tls_key"])]
     pub tls_cert_from_store: Option<String>,
+    /// TLS certificate chain of the web admin (PEM).
+    #[arg(long, value_name = "FILE", requires = "http_tls_key")]
+    pub http_tls_cert: Option<PathBuf>,
+    /// TLS private key of the web admin (PEM).
+    #[arg(long, value_name = "FILE", requires = "http_tls_cert")]
+    pub http_tls_key: Option<PathBuf>,
+    /// TLS certificate and key of the web admin from the stores (thumbprint or unambiguous prefix).
+    #[arg(long, value_name = "THUMBPRINT", conflicts_with_all = ["http_tls_cert", "http_tls_key"])]
+    pub http_tls_cert_from_store: Option<String>,
     /// Serve the web admin on a non-loopback --http-listen address without TLS (behind a TLS proxy).
     #[arg(long)]
     pub insecure_http: bool,
@@ -94,6 +103,16 @@ impl ServeArgs {
             c.tls_cert = None;
             c.tls_key = None;
         }
+        if self.http_tls_cert.is_some() {
+            c.http_tls_cert = self.http_tls_cert.clone();
+            c.http_tls_key = self.http_tls_key.clone();
+            c.http_tls_cert_from_store = None;
+        }
+        if self.http_tls_cert_from_store.is_some() {
+            c.http_tls_cert_from_store = self.http_tls_cert_from_store.clone();
+            c.http_tls_cert = None;
+            c.http_tls_key = None;
+        }
         if self.insecure_http {
             c.insecure_http = true;
         }
@@ -109,12 +128,14 @@ impl ServeArgs {
 pub async fn run(cli: &Cli, args: &ServeArgs) -> Result<ExitCode, Failure> {
     let cfg = args.config()?;
     let app = Arc::new(crate::cli::open(cli).await?);
-    let server = certmail_server::Server::new(app.clone(), false);
+    let server = certmail_server::Server::new(app.clone(), cfg.http_tls());
     if let Some(token) = server.setup_token().await? {
         // The one way in while no account exists; printed, never logged elsewhere.
         println!(
-            "no administrator account yet: open http://{}/setup/{} to create one (the link works once)",
-            cfg.http_listen, *token
+            "no administrator account yet: open {}://{}/setup/{} to create one (the link works once)",
+            if cfg.http_tls() { "https" } else { "http" },
+            cfg.http_listen,
+            *token
         );
     }
     let web = certmail_server::router(server);

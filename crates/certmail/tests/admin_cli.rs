@@ -294,3 +294,120 @@ fn serve_prints_a_one_time_setup_link_and_guards_the_admin_address() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn the_admin_over_tls_with_secure_cookies() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    assert!(run(&data, &["init"]).status.success());
+    let (cert, key) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
+    let ok = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl");
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+    // Only one of the pair: refused before anything listens.
+    let out = run(
+        &data,
+        &["serve", "--http-tls-cert", cert.to_str().expect("utf-8")],
+    );
+    assert_eq!(out.status.code(), Some(2));
+
+    let (smtp, http) = (free_port(), free_port());
+    // With TLS a non-loopback address is allowed (no --insecure-http).
+    let mut child = certmail(
+        &data,
+        &[
+            "serve",
+            "--smtp-listen",
+            &format!("127.0.0.1:{smtp}"),
+            "--http-listen",
+            &format!("0.0.0.0:{http}"),
+            "--next-hop",
+            "127.0.0.1:9",
+            "--http-tls-cert",
+            cert.to_str().expect("utf-8"),
+            "--http-tls-key",
+            key.to_str().expect("utf-8"),
+        ],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null())
+    .spawn()
+    .expect("serve");
+    wait_port(http, "admin over TLS");
+    let mut first = String::new();
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut buf = [0u8; 1];
+    while !first.ends_with('\n') && stdout.read(&mut buf).expect("read") == 1 {
+        first.push(buf[0] as char);
+    }
+    assert!(
+        first.contains(&format!("https://0.0.0.0:{http}/setup/")),
+        "{first}"
+    );
+    let curl = Command::new("curl")
+        .args([
+            "-sk",
+            "-D",
+            "-",
+            "-o",
+            "/dev/null",
+            &format!("https://127.0.0.1:{http}/login"),
+        ])
+        .output()
+        .expect("curl");
+    let head = text(&curl.stdout);
+    assert!(
+        head.starts_with("HTTP/1.1 200"),
+        "{head} {}",
+        text(&curl.stderr)
+    );
+    let cookie = head
+        .lines()
+        .find(|l| l.to_lowercase().starts_with("set-cookie:"))
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        cookie.contains("Secure") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
+    // The certificate is the one given.
+    let s_client = Command::new("openssl")
+        .args([
+            "s_client",
+            "-connect",
+            &format!("127.0.0.1:{http}"),
+            "-servername",
+            "localhost",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .expect("s_client");
+    assert!(
+        text(&s_client.stdout).contains("subject=CN = localhost"),
+        "{}",
+        text(&s_client.stdout)
+    );
+    // Plain HTTP on the TLS port gets nothing useful.
+    let (code, _) = http_get(http, "/login", None);
+    assert_ne!(code, 200);
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -143,6 +143,12 @@ pub struct GatewayConfig {
     pub shutdown_grace: u64,
     /// Allow the web admin on a non-loopback address without TLS.
     pub insecure_http: bool,
+    /// TLS certificate chain of the web admin (PEM).
+    pub http_tls_cert: Option<PathBuf>,
+    /// TLS private key of the web admin (PEM).
+    pub http_tls_key: Option<PathBuf>,
+    /// TLS certificate and key of the web admin from the stores, by thumbprint.
+    pub http_tls_cert_from_store: Option<String>,
 }
 
 fn de_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
@@ -179,6 +185,9 @@ impl Default for GatewayConfig {
             next_hop_data_timeout: 600,
             shutdown_grace: 60,
             insecure_http: false,
+            http_tls_cert: None,
+            http_tls_key: None,
+            http_tls_cert_from_store: None,
         }
     }
 }
@@ -199,11 +208,26 @@ impl GatewayConfig {
         })
     }
 
+    /// Whether the web admin is served over TLS.
+    pub fn http_tls(&self) -> bool {
+        self.http_tls_cert.is_some() || self.http_tls_cert_from_store.is_some()
+    }
+
     /// Checks values that cannot work together; returns the parsed client blocks.
     pub fn check(&self) -> Result<Vec<Cidr>, ConfigError> {
-        if !self.http_listen.ip().is_loopback() && !self.insecure_http {
+        if self.http_tls_cert.is_some() != self.http_tls_key.is_some() {
+            return Err(ConfigError::Value(
+                "http-tls-cert and http-tls-key go together".into(),
+            ));
+        }
+        if self.http_tls_cert.is_some() && self.http_tls_cert_from_store.is_some() {
+            return Err(ConfigError::Value(
+                "give http-tls-cert/http-tls-key or http-tls-cert-from-store, not both".into(),
+            ));
+        }
+        if !self.http_listen.ip().is_loopback() && !self.insecure_http && !self.http_tls() {
             return Err(ConfigError::Value(format!(
-                "http-listen {} is not a loopback address: the web admin would send passwords in clear; put a TLS proxy in front and pass --insecure-http, or listen on 127.0.0.1",
+                "http-listen {} is not a loopback address: the web admin would send passwords in clear; give --http-tls-cert/--http-tls-key (or --http-tls-cert-from-store), or put a TLS proxy in front and pass --insecure-http, or listen on 127.0.0.1",
                 self.http_listen
             )));
         }

@@ -260,13 +260,15 @@ pub async fn run(
     let smtp = TcpListener::bind(shared.cfg.smtp_listen)
         .await
         .map_err(|e| bind(shared.cfg.smtp_listen, e))?;
+    let http_tls = tls::http_acceptor(&shared.app, &shared.cfg).await?;
     let web = TcpListener::bind(shared.cfg.http_listen)
         .await
         .map_err(|e| bind(shared.cfg.http_listen, e))?;
     log_line(&format!(
-        "listening: smtp={} http={} next-hop={} starttls={} max-message-size={} max-sessions={}",
+        "listening: smtp={} {}={} next-hop={} starttls={} max-message-size={} max-sessions={}",
         smtp.local_addr()
             .map_or_else(|_| "?".into(), |a| a.to_string()),
+        if http_tls.is_some() { "https" } else { "http" },
         web.local_addr()
             .map_or_else(|_| "?".into(), |a| a.to_string()),
         shared.cfg.next_hop,
@@ -274,7 +276,7 @@ pub async fn run(
         shared.cfg.max_message_size,
         shared.cfg.max_sessions
     ));
-    let http_task = tokio::spawn(http::serve(shared.clone(), web, web_routes));
+    let http_task = tokio::spawn(http::serve(shared.clone(), web, web_routes, http_tls));
     let signals = tokio::spawn(async move {
         wait_for_signal().await;
         log_line("signal received: accepting no new sessions, finishing open transactions");

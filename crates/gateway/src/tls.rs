@@ -26,9 +26,38 @@ fn config(
     Ok(TlsAcceptor::from(Arc::new(cfg)))
 }
 
-/// The acceptor the options ask for, if any.
+/// The STARTTLS acceptor the options ask for, if any.
 pub async fn acceptor(app: &App, cfg: &GatewayConfig) -> Result<Option<TlsAcceptor>, GatewayError> {
-    if let (Some(c), Some(k)) = (&cfg.tls_cert, &cfg.tls_key) {
+    acceptor_from(
+        app,
+        cfg.tls_cert.as_deref(),
+        cfg.tls_key.as_deref(),
+        cfg.tls_cert_from_store.as_deref(),
+    )
+    .await
+}
+
+/// The web admin's TLS acceptor (`--http-tls-cert/--http-tls-key` or from the store), if any.
+pub async fn http_acceptor(
+    app: &App,
+    cfg: &GatewayConfig,
+) -> Result<Option<TlsAcceptor>, GatewayError> {
+    acceptor_from(
+        app,
+        cfg.http_tls_cert.as_deref(),
+        cfg.http_tls_key.as_deref(),
+        cfg.http_tls_cert_from_store.as_deref(),
+    )
+    .await
+}
+
+async fn acceptor_from(
+    app: &App,
+    cert: Option<&std::path::Path>,
+    key: Option<&std::path::Path>,
+    from_store: Option<&str>,
+) -> Result<Option<TlsAcceptor>, GatewayError> {
+    if let (Some(c), Some(k)) = (cert, key) {
         let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(c)
             .map_err(|e| GatewayError::Tls(format!("{}: {e}", c.display())))?
             .collect::<Result<_, _>>()
@@ -44,7 +73,7 @@ pub async fn acceptor(app: &App, cfg: &GatewayConfig) -> Result<Option<TlsAccept
         })?;
         return config(certs, key).map(Some);
     }
-    if let Some(t) = &cfg.tls_cert_from_store {
+    if let Some(t) = from_store {
         let view = app.get(StoreKind::Certificates, t).await?;
         let key = app.private_key(&view.cert).await?;
         let mut certs = vec![CertificateDer::from(view.cert.der.clone())];

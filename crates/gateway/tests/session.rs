@@ -337,7 +337,12 @@ async fn healthz_and_metrics() {
         .await
         .expect("bind");
     let addr = l.local_addr().expect("addr");
-    tokio::spawn(certmail_gateway::http::serve(h.shared.clone(), l, None));
+    tokio::spawn(certmail_gateway::http::serve(
+        h.shared.clone(),
+        l,
+        None,
+        None,
+    ));
     let mut c = h.client().await;
     c.cmd("EHLO x", "250").await;
     let msg = message("a@x.example", "b@y.example", "m", "body");
