@@ -114,6 +114,7 @@ pub struct App {
     pub(crate) signers: std::sync::Mutex<mailflow::SignerCache>,
     pub(crate) flow_cache: std::sync::Mutex<mailflow::FlowCache>,
     pub(crate) recent: std::sync::Mutex<std::collections::VecDeque<(i64, String)>>,
+    pub(crate) counts: std::sync::Mutex<Option<(String, (i64, i64, i64))>>,
 }
 
 /// Current time, Unix seconds (the app layer may read the clock; pki may not).
@@ -157,6 +158,7 @@ impl App {
             signers: std::sync::Mutex::new(mailflow::SignerCache::default()),
             flow_cache: std::sync::Mutex::new(mailflow::FlowCache::default()),
             recent: std::sync::Mutex::new(std::collections::VecDeque::new()),
+            counts: std::sync::Mutex::new(None),
         })
     }
 
@@ -354,13 +356,34 @@ impl App {
         Ok(view)
     }
 
-    /// Certificates, roots and private keys held (for the dashboard).
+    /// Certificates and roots expiring within `days`, soonest first.
+    pub async fn expiring(&self, days: i64, limit: i64) -> Result<Vec<CertView>> {
+        let t = now();
+        self.store
+            .expiring(t, t + days * 86_400, limit)
+            .await?
+            .into_iter()
+            .map(|s| self.view(s))
+            .collect()
+    }
+
+    /// Certificates, roots and private keys held (for the dashboard). Counting a million
+    /// rows takes a while, so the answer is kept until the store's generations change
+    /// (every import and deletion changes them).
     pub async fn counts(&self) -> Result<(i64, i64, i64)> {
-        Ok((
-            self.store.count(StoreKind::Certificates).await?,
-            self.store.count(StoreKind::Roots).await?,
-            self.store.count_keys().await?,
-        ))
+        let key = self.store.generations().await?;
+        if let Ok(c) = self.counts.lock()
+            && let Some((k, v)) = c.as_ref()
+            && *k == key
+        {
+            return Ok(*v);
+        }
+        let (certificates, roots) = self.store.count_by_store().await?;
+        let v = (certificates, roots, self.store.count_keys().await?);
+        if let Ok(mut c) = self.counts.lock() {
+            *c = Some((key, v));
+        }
+        Ok(v)
     }
 
     /// Every private key with the certificates using it.

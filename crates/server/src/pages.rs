@@ -11,7 +11,6 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use certmail_app::admin::Role;
 use certmail_app::format_time;
-use certmail_store::{ExpiredFilter, KeyFilter, ListFilter, SortBy, StoreKind};
 use serde::Deserialize;
 
 use crate::Server;
@@ -496,37 +495,18 @@ async fn dashboard(State(s): State<Arc<Server>>, c: Caller) -> PageResult {
         .filter(|c| c.validity != "valid")
         .map(|c| format!("{}: {}", c.issuer, c.validity))
         .collect();
-    let now = certmail_app::now();
-    let mut expiring = Vec::new();
-    for kind in [StoreKind::Certificates, StoreKind::Roots] {
-        let rows = s
-            .app
-            .list(
-                kind,
-                &ListFilter {
-                    email: None,
-                    search: None,
-                    expired: ExpiredFilter::Unexpired,
-                    key: KeyFilter::Any,
-                    sort: SortBy::NotAfter,
-                    descending: false,
-                    limit: Some(10),
-                    offset: 0,
-                    now,
-                },
-            )
-            .await?;
-        expiring.extend(
-            rows.into_iter()
-                .filter(|r| r.cert.not_after < now + 30 * 86_400)
-                .map(|r| Expiring {
-                    not_after: format_time(r.cert.not_after),
-                    store: r.store,
-                    sha256: r.cert.sha256,
-                    subject: r.cert.subject,
-                }),
-        );
-    }
+    let expiring = s
+        .app
+        .expiring(30, 20)
+        .await?
+        .into_iter()
+        .map(|r| Expiring {
+            not_after: format_time(r.cert.not_after),
+            store: r.store,
+            sha256: r.cert.sha256,
+            subject: r.cert.subject,
+        })
+        .collect();
     let (recent, _) = api::audit_page(
         &s.app,
         &AuditQuery {

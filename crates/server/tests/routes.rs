@@ -2454,3 +2454,47 @@ async fn trust_ca_and_party_endpoints() {
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test]
+async fn the_dashboard_lists_what_expires_within_30_days_and_counts_follow_changes() {
+    let h = H::new().await;
+    let pki = h.load_pki().await;
+    h.app
+        .admin_add("eye", Role::Auditor, Some("correct horse battery"))
+        .await
+        .expect("add");
+    let (s, _) = h.login("eye", "correct horse battery").await;
+    let cookie = format!("certmail_session={s}");
+    let now = certmail_app::now();
+    let mut soon = LeafSpec::email("soon@example.com", 300);
+    soon.not_before = now - 86_400;
+    soon.not_after = now + 10 * 86_400;
+    let mut later = LeafSpec::email("later@example.com", 301);
+    later.not_before = now - 86_400;
+    later.not_after = now + 60 * 86_400;
+    let before = h.page("/", &cookie).await;
+    assert!(
+        before.body.contains("<b>5</b> certificates"),
+        "{}",
+        before.body
+    );
+    for spec in [&soon, &later] {
+        h.app
+            .import_bytes(pki.leaf(spec).pem.as_bytes(), &ImportOptions::default())
+            .await
+            .expect("import");
+    }
+    let dash = h.page("/", &cookie).await;
+    // The counts follow the import (their cache is keyed by the store's generations).
+    assert!(dash.body.contains("<b>7</b> certificates"), "{}", dash.body);
+    let section = dash
+        .body
+        .split("Expiring within 30 days")
+        .nth(1)
+        .expect("section");
+    let section = section.split("<h2>").next().unwrap_or_default();
+    assert!(
+        section.contains("soon") && !section.contains("later") && !section.contains("CN=old"),
+        "{section}"
+    );
+}

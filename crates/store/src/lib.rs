@@ -633,6 +633,46 @@ impl Store {
             .collect()
     }
 
+    /// Certificates of both stores whose notAfter falls in `[from, until)`, soonest first:
+    /// an index range scan over the window only (the dashboard's "expiring soon").
+    pub async fn expiring(
+        &self,
+        from: i64,
+        until: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredCertificate>> {
+        let sql = format!(
+            "SELECT {CERT_COLUMNS} FROM certificates c WHERE c.not_after >= $1 AND c.not_after < $2 ORDER BY c.not_after LIMIT $3"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(from)
+            .bind(until)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(cert_from_row)
+            .collect()
+    }
+
+    /// Certificates per store in one pass: (certificate store, root store).
+    pub async fn count_by_store(&self) -> Result<(i64, i64)> {
+        let rows = sqlx::query("SELECT store, COUNT(*) AS n FROM certificates GROUP BY store")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out = (0, 0);
+        for r in rows {
+            let store: String = r.try_get("store")?;
+            let n: i64 = r.try_get("n")?;
+            if store == StoreKind::Roots.as_str() {
+                out.1 = n;
+            } else {
+                out.0 = n;
+            }
+        }
+        Ok(out)
+    }
+
     /// Number of private keys.
     pub async fn count_keys(&self) -> Result<i64> {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM private_keys")
