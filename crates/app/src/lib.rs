@@ -105,6 +105,9 @@ pub struct InitReport {
     pub database: String,
 }
 
+/// Certificates, roots and private keys held.
+type Counts = (i64, i64, i64);
+
 /// The certmail application over one data directory and database.
 #[derive(Debug)]
 pub struct App {
@@ -114,7 +117,7 @@ pub struct App {
     pub(crate) signers: std::sync::Mutex<mailflow::SignerCache>,
     pub(crate) flow_cache: std::sync::Mutex<mailflow::FlowCache>,
     pub(crate) recent: std::sync::Mutex<std::collections::VecDeque<(i64, String)>>,
-    pub(crate) counts: std::sync::Mutex<Option<(String, (i64, i64, i64))>>,
+    pub(crate) counts: std::sync::Mutex<Option<(String, Counts)>>,
 }
 
 /// Current time, Unix seconds (the app layer may read the clock; pki may not).
