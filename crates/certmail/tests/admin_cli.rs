@@ -254,12 +254,8 @@ fn serve_prints_a_one_time_setup_link_and_guards_the_admin_address() {
     .spawn()
     .expect("serve");
     wait_port(http, "admin");
-    let mut first = String::new();
     let mut stdout = child.stdout.take().expect("stdout");
-    let mut buf = [0u8; 1];
-    while !first.ends_with('\n') && stdout.read(&mut buf).expect("read") == 1 {
-        first.push(buf[0] as char);
-    }
+    let first = common::first_line(&mut stdout);
     let path = first
         .split_whitespace()
         .find_map(|w| w.strip_prefix(&format!("http://127.0.0.1:{http}")))
@@ -352,12 +348,8 @@ fn the_admin_over_tls_with_secure_cookies() {
     .spawn()
     .expect("serve");
     wait_port(http, "admin over TLS");
-    let mut first = String::new();
     let mut stdout = child.stdout.take().expect("stdout");
-    let mut buf = [0u8; 1];
-    while !first.ends_with('\n') && stdout.read(&mut buf).expect("read") == 1 {
-        first.push(buf[0] as char);
-    }
+    let first = common::first_line(&mut stdout);
     assert!(
         first.contains(&format!("https://0.0.0.0:{http}/setup/")),
         "{first}"

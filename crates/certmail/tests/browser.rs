@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
@@ -73,11 +72,7 @@ async fn an_administrator_works_in_the_browser() {
     let mut stdout = child.stdout.take().expect("stdout");
     let serve = Serve(child);
     wait_port(http, "the web admin");
-    let mut first = String::new();
-    let mut byte = [0u8; 1];
-    while !first.ends_with('\n') && stdout.read(&mut byte).expect("read") == 1 {
-        first.push(byte[0] as char);
-    }
+    let first = common::first_line(&mut stdout);
     let link = first
         .split_whitespace()
         .find(|w| w.starts_with("http://"))

@@ -81,9 +81,8 @@ pub fn same(a: &str, b: &str) -> bool {
 }
 
 /// A cookie value from the request.
-pub fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
-    parts
-        .headers
+pub fn cookie<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -183,7 +182,7 @@ impl FromRequestParts<Arc<Server>> for Caller {
                 }),
             };
         }
-        let Some(id) = cookie(parts, SESSION_COOKIE) else {
+        let Some(id) = cookie(&parts.headers, SESSION_COOKIE) else {
             return Err(fail(
                 StatusCode::UNAUTHORIZED,
                 "log in first (session cookie or Authorization: Bearer TOKEN)",

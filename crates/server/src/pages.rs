@@ -116,17 +116,6 @@ fn cookie_header(name: &str, value: &str, secure: bool, max_age: Option<i64>) ->
     HeaderValue::from_str(&c).unwrap_or_else(|_| HeaderValue::from_static("invalid=1"))
 }
 
-fn cookie_of<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-}
-
 #[derive(Template)]
 #[template(path = "login.html")]
 struct LoginPage {
@@ -153,7 +142,7 @@ fn login_page(s: &Server, status: StatusCode, name: &str, error: Option<String>)
 }
 
 async fn login_form(State(s): State<Arc<Server>>, headers: HeaderMap) -> PageResult {
-    if let Some(id) = cookie_of(&headers, SESSION_COOKIE)
+    if let Some(id) = auth::cookie(&headers, SESSION_COOKIE)
         && s.app.admin_session(id).await?.is_some()
     {
         return Ok(Redirect::to("/").into_response());
@@ -195,7 +184,7 @@ async fn login_inner(
     address: String,
     f: LoginForm,
 ) -> PageResult {
-    let sent = cookie_of(&headers, LOGIN_COOKIE).unwrap_or_default();
+    let sent = auth::cookie(&headers, LOGIN_COOKIE).unwrap_or_default();
     if sent.is_empty() || !auth::same(sent, &f.csrf) {
         return login_page(
             &s,
@@ -277,7 +266,7 @@ async fn logout(
     headers: HeaderMap,
     f: CheckedForm<CsrfOnly>,
 ) -> PageResult {
-    if let Some(id) = cookie_of(&headers, SESSION_COOKIE) {
+    if let Some(id) = auth::cookie(&headers, SESSION_COOKIE) {
         s.app.admin_logout(id).await?;
     }
     s.app
@@ -381,7 +370,7 @@ async fn setup_inner(
     if !setup_valid(&s, &token) || s.app.admin_exists().await? {
         return Err(setup_gone());
     }
-    let sent = cookie_of(&headers, LOGIN_COOKIE).unwrap_or_default();
+    let sent = auth::cookie(&headers, LOGIN_COOKIE).unwrap_or_default();
     if sent.is_empty() || !auth::same(sent, &f.csrf) {
         return setup_page(
             &s,

@@ -8,6 +8,16 @@ pub mod mta;
 
 use std::process::{Command, Stdio};
 
+/// The first line a process wrote (byte by byte, so nothing after it is consumed).
+pub fn first_line(r: &mut impl std::io::Read) -> String {
+    let mut line = String::new();
+    let mut byte = [0u8; 1];
+    while !line.ends_with('\n') && r.read(&mut byte).expect("read") == 1 {
+        line.push(byte[0] as char);
+    }
+    line
+}
+
 /// Bytes as text, lossily.
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
