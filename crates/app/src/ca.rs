@@ -541,6 +541,18 @@ impl App {
     /// Bulk requests from CSV: parse and validate everything first (a preview stops there),
     /// then issue row by row. Bad rows are reported and the rest issued; addresses that
     /// already have a valid signing certificate are skipped, so a run can be resumed
+    /// The rows a bulk CSV would issue, and the rows left out with the reason (line and
+    /// column): the preview, before anything is issued.
+    pub fn ca_bulk_rows(
+        &self,
+        csv: &[u8],
+        limits: certmail_ca::csv::Limits,
+    ) -> Result<(Vec<certmail_ca::csv::Row>, Vec<String>)> {
+        let (rows, problems) = certmail_ca::csv::parse(csv, limits)
+            .map_err(|e| AppError::Setting(format!("CSV: {e}")))?;
+        Ok((rows, problems.iter().map(ToString::to_string).collect()))
+    }
+
     /// without duplicates.
     pub async fn ca_bulk(
         &self,

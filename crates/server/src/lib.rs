@@ -23,6 +23,7 @@ pub mod api_trust;
 pub mod auth;
 mod openapi;
 pub mod pages;
+mod pages_bulk;
 mod pages_ca;
 mod pages_gateway;
 mod pages_settings;
@@ -40,6 +41,7 @@ pub struct Server {
     /// The one-time first-run setup token while no account exists.
     pub(crate) setup: Mutex<Option<Zeroizing<String>>>,
     pub(crate) limiter: auth::Limiter,
+    pub(crate) jobs: pages_bulk::Jobs,
 }
 
 impl std::fmt::Debug for Server {
@@ -56,6 +58,7 @@ impl Server {
             secure_cookies,
             setup: Mutex::new(None),
             limiter: auth::Limiter::default(),
+            jobs: pages_bulk::Jobs::default(),
         })
     }
 

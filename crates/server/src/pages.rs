@@ -34,6 +34,7 @@ pub fn routes() -> Router<Arc<Server>> {
         .merge(crate::pages_ca::routes())
         .merge(crate::pages_trust::routes())
         .merge(crate::pages_gateway::routes())
+        .merge(crate::pages_bulk::routes())
 }
 
 /// The header of every logged-in page.

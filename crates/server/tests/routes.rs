@@ -2498,3 +2498,179 @@ async fn the_dashboard_lists_what_expires_within_30_days_and_counts_follow_chang
         "{section}"
     );
 }
+
+#[tokio::test]
+async fn bulk_csv_previews_then_issues_in_the_background_with_progress() {
+    let h = H::new().await;
+    h.app
+        .ca_create(&certmail_app::ca::CaCreate {
+            root_cn: "Bulk Root".into(),
+            intermediate_cn: "Bulk Issuing".into(),
+            key: certmail_ca::KeySpec::parse("p256").expect("key"),
+            days: 3650,
+            hash: certmail_ca::SigHash::parse("sha256").expect("hash"),
+            email: None,
+            make_default: true,
+        })
+        .await
+        .expect("ca");
+    h.app
+        .admin_add("ops", Role::Operator, Some("correct horse battery"))
+        .await
+        .expect("add");
+    h.app
+        .admin_add("eye", Role::Auditor, Some("correct horse battery"))
+        .await
+        .expect("add");
+    let (so, csrf) = h.login("ops", "correct horse battery").await;
+    let ops = format!("certmail_session={so}");
+    let csv = "email,cn,org\nann@example.com,Ann,Acme\nnot-an-address,Bad,Acme\nben@example.com,Ben,\ncid@example.com,Cid,Acme\n";
+    let (before, _, _) = h.app.counts().await.expect("counts");
+    let send = |cookie: String, parts: Vec<(&'static str, Option<&'static str>, Vec<u8>)>| {
+        let refs: Vec<(&str, Option<&str>, Vec<u8>)> = parts;
+        let (ct, body) = multipart(
+            &refs
+                .iter()
+                .map(|(a, b, c)| (*a, *b, c.as_slice()))
+                .collect::<Vec<_>>(),
+        );
+        Request::builder()
+            .method(Method::POST)
+            .uri("/ca/bulk")
+            .header(header::CONTENT_TYPE, ct)
+            .header(header::COOKIE, cookie)
+            .body(Body::from(body))
+            .expect("request")
+    };
+    let r = h
+        .send(send(
+            ops.clone(),
+            vec![
+                ("csrf", None, csrf.clone().into_bytes()),
+                ("file", Some("staff.csv"), csv.as_bytes().to_vec()),
+                ("ca", None, b"Bulk Issuing".to_vec()),
+                ("key", None, b"p256".to_vec()),
+                ("days", None, b"365".to_vec()),
+            ],
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(
+        r.body.contains("Preview: 3 certificate(s) to issue")
+            && r.body.contains("line 3")
+            && r.body.contains("ann@example.com"),
+        "{}",
+        r.body
+    );
+    assert_eq!(
+        h.app.counts().await.expect("counts").0,
+        before,
+        "the preview issued something"
+    );
+    // A forged upload and a bad validity are refused.
+    let r = h
+        .send(send(
+            ops.clone(),
+            vec![
+                ("csrf", None, b"forged".to_vec()),
+                ("file", Some("s.csv"), csv.as_bytes().to_vec()),
+                ("key", None, b"p256".to_vec()),
+                ("days", None, b"365".to_vec()),
+            ],
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = h
+        .send(send(
+            ops.clone(),
+            vec![
+                ("csrf", None, csrf.clone().into_bytes()),
+                ("file", Some("s.csv"), csv.as_bytes().to_vec()),
+                ("key", None, b"p256".to_vec()),
+                ("days", None, b"forever".to_vec()),
+            ],
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+
+    // Confirm: the run goes to the background; its page refreshes until it is done.
+    let done = bulk_run(&h, &ops, &csrf, csv).await;
+    assert!(done.contains("3 issued, 0 skipped, 0 failed"), "{done}");
+    assert_eq!(h.app.counts().await.expect("counts").0, before + 3);
+    assert_eq!(
+        h.app
+            .find_by_email("ben@example.com")
+            .await
+            .expect("ben")
+            .len(),
+        1
+    );
+    // Again: everyone has a valid signing certificate now, so nothing is issued twice.
+    let again = bulk_run(&h, &ops, &csrf, csv).await;
+    assert!(again.contains("0 issued, 3 skipped"), "{again}");
+    // The auditor may not run it; unknown jobs are named.
+    let (se, ce) = h.login("eye", "correct horse battery").await;
+    let eye = format!("certmail_session={se}");
+    assert_eq!(h.page("/ca/bulk", &eye).await.status, StatusCode::FORBIDDEN);
+    let r = h
+        .form(
+            "/ca/bulk/issue",
+            &eye,
+            &[
+                ("csrf", &ce),
+                ("ca", "Bulk Issuing"),
+                ("key", "p256"),
+                ("days", "365"),
+                ("csv", csv),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        h.page("/ca/bulk/job/nothing", &ops).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let log = h
+        .app
+        .audit_log(&certmail_store::AuditFilter {
+            action: Some("ca.bulk".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("audit");
+    assert_eq!(log.len(), 2);
+    assert!(
+        log.iter()
+            .any(|e| e.detail == "3 issued, 0 skipped, 0 failed"),
+        "{log:?}"
+    );
+}
+
+/// Confirms a bulk run and follows its self-refreshing page until it is done.
+async fn bulk_run(h: &H, ops: &str, csrf: &str, csv: &str) -> String {
+    let r = h
+        .form(
+            "/ca/bulk/issue",
+            ops,
+            &[
+                ("csrf", csrf),
+                ("ca", "Bulk Issuing"),
+                ("key", "p256"),
+                ("days", "365"),
+                ("csv", csv),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let url = r.location().to_owned();
+    assert!(url.starts_with("/ca/bulk/job/"));
+    for _ in 0..200 {
+        let p = h.page(&url, ops).await;
+        if !p.body.contains("http-equiv=\"refresh\"") {
+            return p.body;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the bulk run did not finish");
+}
