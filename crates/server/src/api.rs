@@ -99,6 +99,7 @@ pub fn routes() -> Router<Arc<Server>> {
         .route("/api/v1/audit", get(audit))
         .merge(crate::api_store::routes())
         .merge(crate::api_trust::routes())
+        .merge(crate::api_select::routes())
 }
 
 /// The caller's own account.

@@ -5,7 +5,7 @@ use axum::response::IntoResponse;
 use utoipa::OpenApi;
 
 use crate::problem::Problem;
-use crate::{api, api_store, api_trust};
+use crate::{api, api_select, api_store, api_trust};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -45,6 +45,15 @@ use crate::{api, api_store, api_trust};
         api_trust::user_add,
         api_trust::domains,
         api_trust::domain_add,
+        api_select::user_list,
+        api_select::user_add,
+        api_select::user_remove,
+        api_select::domain_list,
+        api_select::domain_add,
+        api_select::domain_remove,
+        api_select::global_list,
+        api_select::global_add,
+        api_select::global_remove,
     ),
     components(schemas(
         Problem,

@@ -28,6 +28,12 @@ pub fn routes() -> Router<Arc<Server>> {
         .route("/domains/{domain}", get(domain).post(domain_set))
         .route("/users", get(users).post(user_add))
         .route("/users/{email}", get(user).post(user_set))
+        .route("/users/{email}/select", axum::routing::post(user_select))
+        .route(
+            "/domains/{domain}/select",
+            axum::routing::post(domain_select),
+        )
+        .route("/global/select", axum::routing::post(global_select))
 }
 
 struct Row {
@@ -57,6 +63,7 @@ struct SettingsPage {
     action: String,
     csrf: String,
     recipient: Option<RecipientView>,
+    selections: Vec<(String, String)>,
 }
 
 async fn rows(s: &Server, p: &Party) -> Result<Vec<Row>, Problem> {
@@ -111,8 +118,18 @@ async fn settings_page(
         }
         _ => None,
     };
+    let own = crate::api_select::list(s, &p).await?;
+    let mut selections = Vec::new();
+    for (k, list) in [
+        ("encryption", own.encryption),
+        ("signing", own.signing),
+        ("additional", own.additional),
+    ] {
+        selections.extend(list.into_iter().map(|x| (k.to_owned(), x)));
+    }
     Ok(render(&SettingsPage {
         nav: nav(c),
+        selections,
         heading,
         message,
         rows: rows(s, &p).await?,
@@ -360,4 +377,78 @@ async fn user_add(State(s): State<Arc<Server>>, f: CheckedForm<AddForm>) -> Page
     };
     audited(&s, &f.caller, "user.add", &name, "", r).await?;
     Ok(Redirect::to(&format!("/users/{}", enc(&name))).into_response())
+}
+
+/// Adding or removing a selection from a settings page.
+#[derive(Deserialize)]
+pub struct SelectForm {
+    csrf: String,
+    op: String,
+    kind: String,
+    sha256: String,
+}
+
+impl HasCsrf for SelectForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+async fn select(
+    s: &Server,
+    f: &CheckedForm<SelectForm>,
+    p: &Party,
+    object: &str,
+    back: &str,
+) -> PageResult {
+    let v = &f.form;
+    let sha = v.sha256.trim();
+    let msg = match v.op.as_str() {
+        "add" => {
+            crate::api_select::add(s, &f.caller, p, object, &v.kind, sha).await?;
+            format!("{sha} selected for {}", v.kind)
+        }
+        "remove" => {
+            crate::api_select::remove(s, &f.caller, p, object, &v.kind, sha).await?;
+            format!("{sha} no longer selected for {}", v.kind)
+        }
+        other => {
+            return Err(
+                Problem::bad_request(format!("unknown operation {other:?}: add or remove")).into(),
+            );
+        }
+    };
+    Ok(saved_redirect(back, &msg))
+}
+
+async fn user_select(
+    State(s): State<Arc<Server>>,
+    Path(e): Path<String>,
+    f: CheckedForm<SelectForm>,
+) -> PageResult {
+    f.caller.require(Role::Operator)?;
+    let e = normalise_email(&e)?;
+    select(&s, &f, &Party::User(e.clone()), &e, &format!("/users/{e}")).await
+}
+
+async fn domain_select(
+    State(s): State<Arc<Server>>,
+    Path(d): Path<String>,
+    f: CheckedForm<SelectForm>,
+) -> PageResult {
+    f.caller.require(Role::Operator)?;
+    let d = normalise_domain(&d)?;
+    select(
+        &s,
+        &f,
+        &Party::Domain(d.clone()),
+        &d,
+        &format!("/domains/{d}"),
+    )
+    .await
+}
+
+async fn global_select(State(s): State<Arc<Server>>, f: CheckedForm<SelectForm>) -> PageResult {
+    f.caller.require(Role::Admin)?;
+    select(&s, &f, &Party::Global, "global", "/global").await
 }

@@ -963,6 +963,7 @@ async fn the_openapi_document_is_valid_and_every_endpoint_in_it_answers() {
             .replace("{domain}", "example.com")
             .replace("{key}", "sign")
             .replace("{thumbprint}", "ffff")
+            .replace("{kind}", "encryption")
             .replace("{id}", "999");
         for (method, op) in ops.as_object().expect("operations") {
             assert!(
@@ -2673,4 +2674,201 @@ async fn bulk_run(h: &H, ops: &str, csrf: &str, csv: &str) -> String {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     panic!("the bulk run did not finish");
+}
+
+#[tokio::test]
+async fn selections_over_the_api_and_the_pages() {
+    let h = H::new().await;
+    h.load_pki().await;
+    let ops = h.token("ops", Role::Operator).await;
+    let aud = h.token("eye", Role::Auditor).await;
+    let bob = h
+        .app
+        .find_by_email("bob@example.com")
+        .await
+        .expect("bob")
+        .remove(0)
+        .cert
+        .sha256;
+    let alice = h
+        .app
+        .find_by_email("alice@example.com")
+        .await
+        .expect("alice")
+        .remove(0)
+        .cert
+        .sha256;
+    // Carol gets Bob's certificate as an additional (escrow) certificate.
+    let path = format!("/api/v1/users/carol@example.com/selections/additional/{bob}");
+    assert_eq!(
+        h.call(Method::PUT, &path, &aud, None).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let r = h.call(Method::PUT, &path, &ops, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["additional"][0], bob.as_str());
+    let rcpt = h
+        .call(
+            Method::GET,
+            "/api/v1/recipients/carol@example.com",
+            &aud,
+            None,
+        )
+        .await
+        .json();
+    assert!(
+        rcpt["encryption"]
+            .as_array()
+            .expect("enc")
+            .iter()
+            .any(|u| u["sha256"] == bob.as_str()),
+        "{rcpt}"
+    );
+    // Signing needs a key and a user; bad kinds are named.
+    let r = h
+        .call(
+            Method::PUT,
+            &format!("/api/v1/users/carol@example.com/selections/signing/{bob}"),
+            &ops,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(
+        r.json()["detail"]
+            .as_str()
+            .expect("detail")
+            .contains("no private key")
+    );
+    let r = h
+        .call(
+            Method::PUT,
+            &format!("/api/v1/domains/example.com/selections/signing/{alice}"),
+            &ops,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = h
+        .call(
+            Method::PUT,
+            &format!("/api/v1/users/carol@example.com/selections/favourite/{bob}"),
+            &ops,
+            None,
+        )
+        .await;
+    assert!(
+        r.json()["detail"]
+            .as_str()
+            .expect("detail")
+            .contains("favourite")
+    );
+    // Global selections are the admin's.
+    assert_eq!(
+        h.call(
+            Method::PUT,
+            &format!("/api/v1/global/selections/additional/{bob}"),
+            &ops,
+            None
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
+    // Remove; removing again is a 404.
+    assert_eq!(
+        h.call(Method::DELETE, &path, &ops, None).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        h.call(Method::DELETE, &path, &ops, None).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        h.call(
+            Method::GET,
+            "/api/v1/users/carol@example.com/selections",
+            &aud,
+            None
+        )
+        .await
+        .json()["additional"]
+            .as_array()
+            .expect("list")
+            .len(),
+        0
+    );
+
+    // The same from the user's page.
+    h.app
+        .admin_add("opsp", Role::Operator, Some("correct horse battery"))
+        .await
+        .expect("add");
+    let (so, csrf) = h.login("opsp", "correct horse battery").await;
+    let cookie = format!("certmail_session={so}");
+    let r = h
+        .form(
+            "/domains/example.com/select",
+            &cookie,
+            &[
+                ("csrf", &csrf),
+                ("op", "add"),
+                ("kind", "additional"),
+                ("sha256", &bob[..16]),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let page = h.page(r.location(), &cookie).await;
+    assert!(
+        page.body.contains("selected for additional") && page.body.contains(&bob),
+        "{}",
+        page.body
+    );
+    // Carol (example.com) now encrypts to Bob's certificate too, inherited from the domain.
+    let carol = h.page("/users/carol@example.com", &cookie).await;
+    assert!(carol.body.contains(&bob), "{}", carol.body);
+    let r = h
+        .form(
+            "/domains/example.com/select",
+            &cookie,
+            &[
+                ("csrf", &csrf),
+                ("op", "remove"),
+                ("kind", "additional"),
+                ("sha256", &bob),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let r = h
+        .form(
+            "/domains/example.com/select",
+            &cookie,
+            &[
+                ("csrf", "forged"),
+                ("op", "add"),
+                ("kind", "additional"),
+                ("sha256", &bob),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let log = h
+        .app
+        .audit_log(&certmail_store::AuditFilter {
+            action: Some("select".into()),
+            limit: 20,
+            ..Default::default()
+        })
+        .await
+        .expect("audit");
+    assert!(
+        log.iter()
+            .any(|e| e.action == "select.add" && e.object == "example.com" && e.outcome == "ok")
+    );
+    assert!(
+        log.iter()
+            .any(|e| e.action == "select.add" && e.outcome == "failed")
+    );
 }
