@@ -413,9 +413,10 @@ async fn select(
             format!("{sha} no longer selected for {}", v.kind)
         }
         other => {
-            return Err(
-                Problem::bad_request(format!("unknown operation {other:?}: add or remove")).into(),
-            );
+            return Err(Problem::bad_request(format!(
+                "unknown operation {other:?}: add or remove"
+            ))
+            .into());
         }
     };
     Ok(saved_redirect(back, &msg))
