@@ -305,33 +305,43 @@ pub async fn import(
             RootPolicy::CertificateStore
         },
     };
-    let mut reports = Vec::with_capacity(files.len());
-    for (name, data) in files {
-        let result = s.app.import_bytes(&data, &opts).await;
-        reports.push(FileReport { file: name, result });
-    }
+    let reports = import_files(&s, &c, files, &opts).await?;
     let failed_files = reports.iter().filter(|r| r.result.is_err()).count();
     let items = report_rows(&reports);
-    for r in &reports {
-        let detail = match &r.result {
-            Ok(items) => format!("{} item(s)", items.len()),
-            Err(_) => String::new(),
-        };
-        let why = r.result.as_ref().err().map(ToString::to_string);
-        s.app
-            .audit(
-                &c.actor(),
-                "import",
-                &r.file,
-                why.as_deref().map_or(Ok(()), Err),
-                &detail,
-            )
-            .await?;
-    }
     Ok(Json(ImportReport {
         items,
         failed_files,
     }))
+}
+
+/// Imports uploaded files one by one (each all-or-nothing) and writes an audit entry per
+/// file; shared by the API and the import page.
+pub async fn import_files(
+    s: &Server,
+    c: &Caller,
+    files: Vec<(String, Vec<u8>)>,
+    opts: &ImportOptions,
+) -> Result<Vec<FileReport>, Problem> {
+    let mut reports = Vec::with_capacity(files.len());
+    for (file, data) in files {
+        let result = s.app.import_bytes(&data, opts).await;
+        let why = result.as_ref().err().map(ToString::to_string);
+        let detail = result
+            .as_ref()
+            .map(|i| format!("{} item(s)", i.len()))
+            .unwrap_or_default();
+        s.app
+            .audit(
+                &c.actor(),
+                "import",
+                &file,
+                why.as_deref().map_or(Ok(()), Err),
+                &detail,
+            )
+            .await?;
+        reports.push(FileReport { file, result });
+    }
+    Ok(reports)
 }
 
 /// An issuance request.

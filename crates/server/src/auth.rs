@@ -64,11 +64,20 @@ impl Caller {
         match &self.csrf {
             None => Ok(()),
             Some(c) if same(c, token) => Ok(()),
-            Some(_) => Err(Problem::forbidden(
-                "the form's CSRF token is missing or stale: reload the page and try again",
-            )),
+            Some(_) => Err(stale_csrf()),
         }
     }
+
+    /// Whether a token sent in an uploaded (multipart) form is this session's. Uploads
+    /// come only from the pages, so a caller without a session never matches.
+    pub fn upload_csrf_matches(&self, token: &str) -> bool {
+        self.csrf.as_deref().is_some_and(|mine| same(mine, token))
+    }
+}
+
+/// The refusal of a form whose CSRF token is not the session's.
+pub fn stale_csrf() -> Problem {
+    Problem::forbidden("the form's CSRF token is missing or stale: reload the page and try again")
 }
 
 /// Compares secrets without an early exit.

@@ -250,6 +250,12 @@ async fn login_inner(
     }
 }
 
+/// The note a page shows after a change (`?note=`).
+#[derive(Deserialize, Default)]
+pub struct Note {
+    pub(crate) note: Option<String>,
+}
+
 /// A form with only its CSRF token.
 #[derive(Deserialize)]
 pub struct CsrfOnly {

@@ -14,9 +14,9 @@ use certmail_app::ca::BulkOptions;
 use serde::Deserialize;
 
 use crate::Server;
-use crate::auth::{Caller, CheckedForm, HasCsrf, same};
+use crate::auth::{Caller, CheckedForm, HasCsrf, stale_csrf};
 use crate::pages::{Nav, PageResult, nav, render};
-use crate::problem::Problem;
+use crate::problem::{Problem, upload_error};
 
 /// Largest CSV accepted (10,000 rows of up to 5 values of 256 characters fit easily).
 const MAX_CSV: usize = 8 << 20;
@@ -52,8 +52,6 @@ pub fn routes() -> Router<Arc<Server>> {
         .route("/ca/bulk/job/{id}", get(job))
 }
 
-const KEYS: &[&str] = &["rsa2048", "rsa3072", "rsa4096", "p256", "p384"];
-
 struct Preview {
     rows: Vec<(usize, String, String, String)>,
     errors: Vec<String>,
@@ -85,7 +83,10 @@ async fn page(s: &Server, c: &Caller, preview: Option<Preview>) -> PageResult {
         nav: nav(c),
         csrf: c.csrf.clone().unwrap_or_default(),
         cas: names,
-        keys: KEYS.iter().map(|k| (*k).to_owned()).collect(),
+        keys: crate::pages_ca::KEYS
+            .iter()
+            .map(|k| (*k).to_owned())
+            .collect(),
         preview,
     }))
 }
@@ -95,23 +96,12 @@ async fn form(State(s): State<Arc<Server>>, c: Caller) -> PageResult {
     page(&s, &c, None).await
 }
 
-fn form_error(e: axum::extract::multipart::MultipartError) -> Problem {
-    Problem::new(
-        e.status(),
-        format!("the upload could not be read: {}", e.body_text()),
-    )
-}
-
 fn parse_days(d: &str) -> Result<u32, Problem> {
-    d.trim()
-        .parse::<u32>()
-        .ok()
-        .filter(|d| (1..=36_500).contains(d))
-        .ok_or_else(|| {
-            Problem::bad_request(format!(
-                "validity {d:?} is not a number of days (1 to 36500)"
-            ))
-        })
+    crate::pages_ca::days(d, "validity")?.ok_or_else(|| {
+        Problem::bad_request(format!(
+            "validity {d:?} is not a number of days (1 to 36500)"
+        ))
+    })
 }
 
 async fn preview(State(s): State<Arc<Server>>, c: Caller, mut f: Multipart) -> PageResult {
@@ -123,24 +113,21 @@ async fn preview(State(s): State<Arc<Server>>, c: Caller, mut f: Multipart) -> P
         String::new(),
         String::new(),
     );
-    while let Some(field) = f.next_field().await.map_err(form_error)? {
+    while let Some(field) = f.next_field().await.map_err(upload_error)? {
         match field.name().unwrap_or_default() {
             "csrf" => {
-                let t = field.text().await.map_err(form_error)?;
-                csrf_ok = c.csrf.as_deref().is_some_and(|mine| same(mine, &t));
+                let t = field.text().await.map_err(upload_error)?;
+                csrf_ok = c.upload_csrf_matches(&t);
             }
-            "file" => csv = field.bytes().await.map_err(form_error)?.to_vec(),
-            "ca" => ca = field.text().await.map_err(form_error)?,
-            "key" => key = field.text().await.map_err(form_error)?,
-            "days" => days = field.text().await.map_err(form_error)?,
+            "file" => csv = field.bytes().await.map_err(upload_error)?.to_vec(),
+            "ca" => ca = field.text().await.map_err(upload_error)?,
+            "key" => key = field.text().await.map_err(upload_error)?,
+            "days" => days = field.text().await.map_err(upload_error)?,
             _ => {}
         }
     }
     if !csrf_ok {
-        return Err(Problem::forbidden(
-            "the form's CSRF token is missing or stale: reload the page and try again",
-        )
-        .into());
+        return Err(stale_csrf().into());
     }
     certmail_ca::KeySpec::parse(&key).map_err(|e| Problem::bad_request(e.to_string()))?;
     let days = parse_days(&days)?;

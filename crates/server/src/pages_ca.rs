@@ -16,7 +16,7 @@ use serde::Deserialize;
 use crate::Server;
 use crate::api::audited;
 use crate::auth::{Caller, CheckedForm, HasCsrf};
-use crate::pages::{Nav, PageResult, enc, nav, render};
+use crate::pages::{Nav, Note, PageResult, enc, nav, render};
 use crate::problem::Problem;
 
 /// The routes.
@@ -29,7 +29,7 @@ pub fn routes() -> Router<Arc<Server>> {
         .route("/ca/pending/delete", post(pending_delete))
 }
 
-const KEYS: &[&str] = &["rsa2048", "rsa3072", "rsa4096", "p256", "p384"];
+pub(crate) const KEYS: &[&str] = &["rsa2048", "rsa3072", "rsa4096", "p256", "p384"];
 
 struct CaLine {
     name: String,
@@ -68,12 +68,6 @@ struct CaPage {
     default_cn: String,
     default_days: u32,
     default_key: String,
-}
-
-/// A note after a change.
-#[derive(Deserialize, Default)]
-pub struct Note {
-    note: Option<String>,
 }
 
 async fn ca(State(s): State<Arc<Server>>, c: Caller, Query(n): Query<Note>) -> PageResult {
@@ -134,7 +128,8 @@ fn noted(msg: &str) -> axum::response::Response {
     Redirect::to(&format!("/ca?note={}", enc(msg))).into_response()
 }
 
-fn days(text: &str, what: &str) -> Result<Option<u32>, Problem> {
+/// A number of days from a form field (1 to 36500); an empty field is `None`.
+pub(crate) fn days(text: &str, what: &str) -> Result<Option<u32>, Problem> {
     let t = text.trim();
     if t.is_empty() {
         return Ok(None);

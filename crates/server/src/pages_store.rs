@@ -9,16 +9,16 @@ use axum::extract::{Multipart, Path, Query, State};
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use certmail_app::admin::Role;
-use certmail_app::{FileReport, ImportOptions, RootPolicy, format_time, report_rows};
+use certmail_app::{ImportOptions, RootPolicy, format_time, report_rows};
 use certmail_pki::verify::CtlStatus;
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
 use crate::Server;
 use crate::api::audited;
-use crate::auth::{Caller, CheckedForm, HasCsrf, same};
-use crate::pages::{Nav, PageResult, enc, nav, render};
-use crate::problem::Problem;
+use crate::auth::{Caller, CheckedForm, HasCsrf, stale_csrf};
+use crate::pages::{Nav, Note, PageResult, enc, nav, render};
+use crate::problem::{Problem, upload_error};
 
 /// The routes.
 pub fn routes() -> Router<Arc<Server>> {
@@ -69,47 +69,37 @@ async fn import_form(c: Caller) -> PageResult {
     import_page(&c, Vec::new())
 }
 
-fn form_error(e: axum::extract::multipart::MultipartError) -> Problem {
-    Problem::new(
-        e.status(),
-        format!("the upload could not be read: {}", e.body_text()),
-    )
-}
-
 async fn import(State(s): State<Arc<Server>>, c: Caller, mut form: Multipart) -> PageResult {
     c.require(Role::Operator)?;
     let mut csrf_ok = false;
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
     let mut password: Option<Zeroizing<String>> = None;
     let mut trust_roots = false;
-    while let Some(field) = form.next_field().await.map_err(form_error)? {
+    while let Some(field) = form.next_field().await.map_err(upload_error)? {
         match field.name().unwrap_or_default() {
             "csrf" => {
-                let t = field.text().await.map_err(form_error)?;
-                csrf_ok = c.csrf.as_deref().is_some_and(|mine| same(mine, &t));
+                let t = field.text().await.map_err(upload_error)?;
+                csrf_ok = c.upload_csrf_matches(&t);
             }
             "files" => {
                 let name = field.file_name().unwrap_or("upload").to_owned();
-                let data = field.bytes().await.map_err(form_error)?;
+                let data = field.bytes().await.map_err(upload_error)?;
                 if !data.is_empty() {
                     files.push((name, data.to_vec()));
                 }
             }
             "password" => {
-                let t = Zeroizing::new(field.text().await.map_err(form_error)?);
+                let t = Zeroizing::new(field.text().await.map_err(upload_error)?);
                 if !t.is_empty() {
                     password = Some(t);
                 }
             }
-            "trust_roots" => trust_roots = field.text().await.map_err(form_error)? == "true",
+            "trust_roots" => trust_roots = field.text().await.map_err(upload_error)? == "true",
             _ => {}
         }
     }
     if !csrf_ok {
-        return Err(Problem::forbidden(
-            "the form's CSRF token is missing or stale: reload the page and try again",
-        )
-        .into());
+        return Err(stale_csrf().into());
     }
     if trust_roots {
         c.require(Role::Admin)?;
@@ -125,25 +115,7 @@ async fn import(State(s): State<Arc<Server>>, c: Caller, mut form: Multipart) ->
             RootPolicy::CertificateStore
         },
     };
-    let mut reports = Vec::new();
-    for (file, data) in files {
-        let result = s.app.import_bytes(&data, &opts).await;
-        let why = result.as_ref().err().map(ToString::to_string);
-        let detail = result
-            .as_ref()
-            .map(|i| format!("{} item(s)", i.len()))
-            .unwrap_or_default();
-        s.app
-            .audit(
-                &c.actor(),
-                "import",
-                &file,
-                why.as_deref().map_or(Ok(()), Err),
-                &detail,
-            )
-            .await?;
-        reports.push(FileReport { file, result });
-    }
+    let reports = crate::api_store::import_files(&s, &c, files, &opts).await?;
     let rows = report_rows(&reports)
         .into_iter()
         .map(|r| {
@@ -280,12 +252,6 @@ struct AdminPage {
     me: String,
     message: Option<String>,
     accounts: Vec<AccountLine>,
-}
-
-/// A note to show after a change.
-#[derive(Deserialize, Default)]
-pub struct Note {
-    note: Option<String>,
 }
 
 async fn admin(State(s): State<Arc<Server>>, c: Caller, Query(n): Query<Note>) -> PageResult {

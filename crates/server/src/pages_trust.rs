@@ -16,9 +16,9 @@ use serde::Deserialize;
 
 use crate::Server;
 use crate::api::audited;
-use crate::auth::{Caller, CheckedForm, HasCsrf, same};
-use crate::pages::{Nav, PageResult, enc, nav, render};
-use crate::problem::Problem;
+use crate::auth::{Caller, CheckedForm, HasCsrf, stale_csrf};
+use crate::pages::{Nav, Note, PageResult, enc, nav, render};
+use crate::problem::{Problem, upload_error};
 
 /// The routes.
 pub fn routes() -> Router<Arc<Server>> {
@@ -34,12 +34,6 @@ pub fn routes() -> Router<Arc<Server>> {
         .route("/crls/delete", post(crl_delete))
         .route("/ctl", get(ctl).post(ctl_add))
         .route("/ctl/remove", post(ctl_remove))
-}
-
-/// A note after a change.
-#[derive(Deserialize, Default)]
-pub struct Note {
-    note: Option<String>,
 }
 
 struct CrlLine {
@@ -92,36 +86,26 @@ async fn crls(State(s): State<Arc<Server>>, c: Caller, Query(n): Query<Note>) ->
     }))
 }
 
-fn form_error(e: axum::extract::multipart::MultipartError) -> Problem {
-    Problem::new(
-        e.status(),
-        format!("the upload could not be read: {}", e.body_text()),
-    )
-}
-
 async fn crl_import(State(s): State<Arc<Server>>, c: Caller, mut form: Multipart) -> PageResult {
     c.require(Role::Operator)?;
     let mut csrf_ok = false;
     let mut files = Vec::new();
-    while let Some(field) = form.next_field().await.map_err(form_error)? {
+    while let Some(field) = form.next_field().await.map_err(upload_error)? {
         match field.name().unwrap_or_default() {
             "csrf" => {
-                let t = field.text().await.map_err(form_error)?;
-                csrf_ok = c.csrf.as_deref().is_some_and(|mine| same(mine, &t));
+                let t = field.text().await.map_err(upload_error)?;
+                csrf_ok = c.upload_csrf_matches(&t);
             }
             "files" => {
                 let name = field.file_name().unwrap_or("upload").to_owned();
-                let data = field.bytes().await.map_err(form_error)?;
+                let data = field.bytes().await.map_err(upload_error)?;
                 files.push((name, data));
             }
             _ => {}
         }
     }
     if !csrf_ok {
-        return Err(Problem::forbidden(
-            "the form's CSRF token is missing or stale: reload the page and try again",
-        )
-        .into());
+        return Err(stale_csrf().into());
     }
     let mut lines = Vec::new();
     for (name, data) in files {

@@ -86,3 +86,11 @@ impl IntoResponse for Problem {
             .into_response()
     }
 }
+
+/// An uploaded (multipart) form that could not be read, with the status axum gives it.
+pub fn upload_error(e: axum::extract::multipart::MultipartError) -> Problem {
+    Problem::new(
+        e.status(),
+        format!("the upload could not be read: {}", e.body_text()),
+    )
+}
