@@ -7,17 +7,8 @@ mod common;
 use std::io::{Read, Write};
 use std::process::{Command, Output, Stdio};
 
+use common::certmail;
 use common::mta::{free_port, wait_port};
-
-fn certmail(data: &std::path::Path, args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_certmail"));
-    c.arg("--data-dir")
-        .arg(data)
-        .args(args)
-        .env_remove("CERTMAIL_DATABASE_URL")
-        .env_remove("CERTMAIL_PASSPHRASE");
-    c
-}
 
 fn run(data: &std::path::Path, args: &[&str]) -> Output {
     certmail(data, args).output().expect("run certmail")

@@ -7,23 +7,14 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 
 use common::cdp::{Browser, CHROMIUM};
+use common::certmail;
 use common::mta::{free_port, wait_port};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn certmail(data: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_certmail"));
-    c.arg("--data-dir")
-        .arg(data)
-        .args(args)
-        .env_remove("CERTMAIL_DATABASE_URL")
-        .env_remove("CERTMAIL_PASSPHRASE");
-    c
 }
 
 struct Serve(Child);

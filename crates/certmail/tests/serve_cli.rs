@@ -5,17 +5,8 @@ mod common;
 
 use std::process::Command;
 
+use common::certmail;
 use common::mta::{free_port, wait_port};
-
-fn certmail(data: &std::path::Path, args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_certmail"));
-    c.arg("--data-dir")
-        .arg(data)
-        .args(args)
-        .env_remove("CERTMAIL_DATABASE_URL")
-        .env_remove("CERTMAIL_PASSPHRASE");
-    c
-}
 
 #[test]
 fn config_file_flags_and_bad_options() {

@@ -18,6 +18,18 @@ pub fn first_line(r: &mut impl std::io::Read) -> String {
     line
 }
 
+/// `certmail --data-dir DATA ARGS...` with no database URL or passphrase from the
+/// environment (the embedded SQLite store of DATA).
+pub fn certmail(data: &std::path::Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_certmail"));
+    c.arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .env_remove("CERTMAIL_DATABASE_URL")
+        .env_remove("CERTMAIL_PASSPHRASE");
+    c
+}
+
 /// Bytes as text, lossily.
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
