@@ -36,9 +36,13 @@ python3 scripts/sink.py 127.0.0.1:10026 "$work/arrived" &
 sink=$!
 "$certmail" --data-dir "$data" serve 2>"$work/gateway.log" &
 gw=$!
-for _ in $(seq 100); do
-    (exec 3<>/dev/tcp/127.0.0.1/10025) 2>/dev/null && break
-    sleep 0.1
+# Both the gateway and the sink must listen before the first message (the sink, a Python
+# process, can come up after the gateway).
+for port in 10025 10026; do
+    for _ in $(seq 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+        sleep 0.1
+    done
 done
 send() { # FROM TO FILE: one SMTP transaction with Python's smtplib, prints the reply
     python3 - "$@" <<'PY'
