@@ -133,9 +133,18 @@ async fn crl_import(State(s): State<Arc<Server>>, c: Caller, mut form: Multipart
                         Err(e) => format!("{name}: {e}"),
                     };
                     let detail = r.as_ref().map(|x| x.sha256.clone()).unwrap_or_default();
-                    audited(&s, &c, "crl.import", &name, &detail, r.map(|_| ()))
-                        .await
-                        .ok();
+                    // The import's own error goes into the note (`line`); a failure to
+                    // write the audit entry stops the page, as for every other change.
+                    let why = r.as_ref().err().map(ToString::to_string);
+                    s.app
+                        .audit(
+                            &c.actor(),
+                            "crl.import",
+                            &name,
+                            why.as_deref().map_or(Ok(()), Err),
+                            &detail,
+                        )
+                        .await?;
                     lines.push(line);
                 }
             }
