@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use certmail_crypto::PrivateKey;
 use certmail_pki::Certificate;
-use certmail_pki::verify::Purpose;
+use certmail_pki::verify::{Options, Purpose};
 use certmail_smime::message::{self, Layer, Trust, UnwrapOptions, Unwrapped};
 use certmail_smime::{CertId, KeyPair, SmimeError};
 use certmail_store::StoreKind;
@@ -150,6 +150,23 @@ impl App {
         self.smime_unwrap_keys(msg, given, true, opts, at).await
     }
 
+    /// [`App::smime_unwrap`] with the caller's RFC 5280 inputs (policy set and flags,
+    /// revocation, profile) instead of the defaults: signers are judged as
+    /// `certmail verify` would judge them with the same options.
+    pub async fn smime_unwrap_with_trust<'m>(
+        &self,
+        msg: &'m [u8],
+        given: Vec<KeyPair>,
+        opts: &UnwrapOptions,
+        at: i64,
+        trust: &Options,
+    ) -> Result<Unwrapped<'m>> {
+        let mut u = self.smime_unwrap_only(msg, given, true, opts).await?;
+        self.smime_collect(&u).await?;
+        self.smime_judge_with(&mut u, at, Some(trust)).await?;
+        Ok(u)
+    }
+
     /// [`App::smime_unwrap`], looking keys up in the key store only when `lookup` is set
     /// (strict decryption gives exactly the keys that may be used).
     pub async fn smime_unwrap_keys<'m>(
@@ -160,8 +177,22 @@ impl App {
         opts: &UnwrapOptions,
         at: i64,
     ) -> Result<Unwrapped<'m>> {
+        let mut unwrapped = self.smime_unwrap_only(msg, given, lookup, opts).await?;
+        self.smime_collect(&unwrapped).await?;
+        self.smime_judge(&mut unwrapped, at).await?;
+        Ok(unwrapped)
+    }
+
+    /// Unwraps without collecting or judging.
+    async fn smime_unwrap_only<'m>(
+        &self,
+        msg: &'m [u8],
+        given: Vec<KeyPair>,
+        lookup: bool,
+        opts: &UnwrapOptions,
+    ) -> Result<Unwrapped<'m>> {
         let mut keys: Vec<Arc<KeyPair>> = given.into_iter().map(Arc::new).collect();
-        let mut unwrapped = loop {
+        let unwrapped = loop {
             let refs: Vec<&KeyPair> = keys.iter().map(|k| k.as_ref()).collect();
             match message::unwrap(msg, &refs, opts) {
                 Err(SmimeError::NoKey { names, ids }) => {
@@ -178,8 +209,6 @@ impl App {
                 other => break other?,
             }
         };
-        self.smime_collect(&unwrapped).await?;
-        self.smime_judge(&mut unwrapped, at).await?;
         Ok(unwrapped)
     }
 
@@ -229,6 +258,16 @@ impl App {
 
     /// Fills in the trust verdict of every signer (see [`judge_time`] for the time used).
     pub async fn smime_judge(&self, u: &mut Unwrapped<'_>, at: i64) -> Result<()> {
+        self.smime_judge_with(u, at, None).await
+    }
+
+    /// [`App::smime_judge`] with the caller's validation inputs (`None`: the defaults).
+    pub async fn smime_judge_with(
+        &self,
+        u: &mut Unwrapped<'_>,
+        at: i64,
+        trust: Option<&Options>,
+    ) -> Result<()> {
         for s in u.signers_mut() {
             let Some(sha) = s.thumbprint.clone() else {
                 s.trust = Some(unknown_signer());
@@ -247,12 +286,12 @@ impl App {
                 }
             };
             let now = self
-                .verify_stored(&view, at, Purpose::SmimeSign, None)
+                .verify_stored_with(&view, at, Purpose::SmimeSign, None, trust)
                 .await?;
             let then = match judge_time(now.status, s.check.signing_time, at) {
                 Some(t) => Some((
                     t,
-                    self.verify_stored(&view, t, Purpose::SmimeSign, None)
+                    self.verify_stored_with(&view, t, Purpose::SmimeSign, None, trust)
                         .await?,
                 )),
                 None => None,

@@ -9,7 +9,7 @@ use certmail_pki::crl::Crl;
 use certmail_pki::verify::{
     self, Ctl, CtlStatus, Options, PeerName, Purpose, RevocationPolicy, VerifyError,
 };
-use certmail_pki::{Certificate, CryptoOps, PublicKeyRef, pem};
+use certmail_pki::{Certificate, CryptoOps, pem};
 use certmail_store::{CtlEntry, NewCrl, StoreKind, StoredCrl};
 use serde::Serialize;
 
@@ -205,11 +205,7 @@ impl App {
                 last = format!("issuer {} lacks cRLSign", i.subject);
                 continue;
             }
-            let key = PublicKeyRef {
-                algorithm: &i.vd.key_oid,
-                curve: i.vd.key_curve.as_deref(),
-                key: &i.vd.public_key,
-            };
+            let key = i.public_key_ref();
             match crl.verify_signature(key, &AwsLcOps) {
                 Ok(()) => return Ok(None),
                 Err(e) => last = format!("signature: {e}"),
@@ -435,8 +431,22 @@ impl App {
         // The cache is keyed by the trust generation, which every change of roots, CA
         // certificates, CRLs or the trust list renews: one cheap read decides whether
         // anything cached may still be used.
+        self.verify_stored_with(view, at, purpose, email, None)
+            .await
+    }
+
+    /// [`App::verify_stored`] with the caller's RFC 5280 inputs (policy set and flags,
+    /// revocation, profile; `None`: the defaults). Verdicts with caller inputs are not cached.
+    pub async fn verify_stored_with(
+        &self,
+        view: &CertView,
+        at: i64,
+        purpose: Purpose,
+        email: Option<&str>,
+        inputs: Option<&Options>,
+    ) -> Result<Verdict> {
         let generation = self.store.trust_generation().await?;
-        self.verify_with_generation(view, at, purpose, email, generation)
+        self.verify_inner(view, at, purpose, email, generation, inputs)
             .await
     }
 
@@ -448,6 +458,19 @@ impl App {
         purpose: Purpose,
         email: Option<&str>,
         generation: String,
+    ) -> Result<Verdict> {
+        self.verify_inner(view, at, purpose, email, generation, None)
+            .await
+    }
+
+    async fn verify_inner(
+        &self,
+        view: &CertView,
+        at: i64,
+        purpose: Purpose,
+        email: Option<&str>,
+        generation: String,
+        inputs: Option<&Options>,
     ) -> Result<Verdict> {
         let key = (
             view.cert.sha256.clone(),
@@ -466,6 +489,7 @@ impl App {
                 };
             }
             if let Some((v, from, until)) = cache.verdicts.get(&key)
+                && inputs.is_none()
                 && at >= *from
                 && at <= *until
             {
@@ -554,9 +578,11 @@ impl App {
             purpose,
             peer_name: email.map(|e| PeerName::Email(e.to_owned())),
             crls,
-            revocation: RevocationPolicy::IfAvailable,
             ctl,
-            ..Options::default()
+            ..inputs.cloned().unwrap_or(Options {
+                revocation: RevocationPolicy::IfAvailable,
+                ..Options::default()
+            })
         };
         let r = verify::verify(&view.cert, &intermediates, &anchors, &opts, &AwsLcOps);
         // Until when this verdict holds without any change to the trust material: the
@@ -575,6 +601,7 @@ impl App {
         .min(crl_until);
         let v = Verdict::from_result(&r, whitelisted);
         if let Ok(mut cache) = self.cache.lock()
+            && inputs.is_none()
             && cache.generation.as_deref() == Some(generation.as_str())
         {
             cache.verdicts.insert(key, (v.clone(), at, until));

@@ -500,6 +500,37 @@ pub enum PurposeArg {
     SmimeEncrypt,
 }
 
+/// The RFC 5280 section 6 inputs a caller chooses, shared by `verify` and `smime verify`
+/// so a script gets the same decision about a signer as about a certificate.
+#[derive(Debug, Clone, Args)]
+pub struct TrustArgs {
+    /// user-initial-policy-set (repeatable; default anyPolicy).
+    #[arg(long)]
+    pub policy: Vec<String>,
+    /// initial-explicit-policy.
+    #[arg(long)]
+    pub require_explicit_policy: bool,
+    /// initial-policy-mapping-inhibit.
+    #[arg(long)]
+    pub inhibit_policy_mapping: bool,
+    /// initial-any-policy-inhibit.
+    #[arg(long)]
+    pub inhibit_any_policy: bool,
+    /// Revocation checking.
+    #[arg(long, value_enum, default_value_t = RevocationArg::IfAvailable)]
+    pub revocation: RevocationArg,
+    /// Certificate profile: rfc5280 (relying party, RFC 5280 section 6) or strict (also the
+    /// issuer duties of section 4: extension criticality, key identifiers, ...).
+    #[arg(long, value_enum, default_value_t = ProfileArg::Rfc5280)]
+    pub profile: ProfileArg,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ProfileArg {
+    Rfc5280,
+    Strict,
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum RevocationArg {
     Require,
@@ -529,24 +560,12 @@ pub struct VerifyArgs {
     /// E-mail address the certificate must carry.
     #[arg(long)]
     pub email: Option<String>,
-    /// user-initial-policy-set (repeatable; default anyPolicy).
-    #[arg(long)]
-    pub policy: Vec<String>,
-    /// initial-explicit-policy.
-    #[arg(long)]
-    pub require_explicit_policy: bool,
-    /// initial-policy-mapping-inhibit.
-    #[arg(long)]
-    pub inhibit_policy_mapping: bool,
-    /// initial-any-policy-inhibit.
-    #[arg(long)]
-    pub inhibit_any_policy: bool,
     /// Accept SHA-1 signatures.
     #[arg(long)]
     pub allow_sha1: bool,
-    /// Revocation checking.
-    #[arg(long, value_enum, default_value_t = RevocationArg::IfAvailable)]
-    pub revocation: RevocationArg,
+    /// Policy, revocation and profile inputs.
+    #[command(flatten)]
+    pub trust: TrustArgs,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -633,6 +652,10 @@ pub enum ConformanceCommand {
         /// Write results in limbo's harness format here.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Certificate profile. limbo's RFC 5280 cases include the issuer duties of
+        /// section 4 (criticality, key identifiers, ...), which only `strict` holds.
+        #[arg(long, value_enum, default_value_t = ProfileArg::Strict)]
+        profile: ProfileArg,
     },
 }
 
@@ -1117,14 +1140,19 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             index,
             exceptions,
             out,
+            profile,
         }) => {
             let index = index.clone().or_else(|| {
                 let p = suite.with_file_name("index.json");
                 p.exists().then_some(p)
             });
-            let (results, summary) =
-                crate::limbo::run(suite, index.as_deref(), exceptions.as_deref())
-                    .map_err(|message| Failure { code: 2, message })?;
+            let (results, summary) = crate::limbo::run(
+                suite,
+                index.as_deref(),
+                exceptions.as_deref(),
+                (*profile).into(),
+            )
+            .map_err(|message| Failure { code: 2, message })?;
             crate::limbo::print(&results, &summary);
             if let Some(o) = out {
                 let text = serde_json::to_string_pretty(&crate::limbo::harness_json(&results))

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use certmail_crypto::AwsLcOps;
 use certmail_pki::Certificate;
-use certmail_pki::verify::{self, Options, PeerName};
+use certmail_pki::verify::{self, Options, PeerName, Profile};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -105,7 +105,7 @@ fn parse_pem_cert(pem: &str) -> Result<Certificate, String> {
     Certificate::from_der(&block.der, &AwsLcOps).map_err(|e| e.to_string())
 }
 
-fn run_case(case: &Case) -> (bool, String) {
+fn run_case(case: &Case, profile: Profile) -> (bool, String) {
     let leaf = match parse_pem_cert(&case.peer_certificate) {
         Ok(c) => c,
         Err(e) => return (false, format!("leaf: {e}")),
@@ -132,6 +132,7 @@ fn run_case(case: &Case) -> (bool, String) {
     let mut opts = Options {
         time,
         allow_sha1: false,
+        profile,
         ..Options::default()
     };
     for e in &case.extended_key_usage {
@@ -191,6 +192,7 @@ pub fn run(
     suite: &Path,
     index: Option<&Path>,
     exceptions: Option<&Path>,
+    profile: Profile,
 ) -> Result<(Vec<CaseResult>, BTreeMap<String, Counts>), String> {
     let text = std::fs::read_to_string(suite).map_err(|e| format!("{}: {e}", suite.display()))?;
     let suite: Suite =
@@ -217,7 +219,7 @@ pub fn run(
         let (actual, context) = match skips.get(&case.id) {
             Some(reason) => ("SKIPPED", format!("exception: {reason}")),
             None => {
-                let (ok, ctx) = run_case(case);
+                let (ok, ctx) = run_case(case, profile);
                 (if ok { "SUCCESS" } else { "FAILURE" }, ctx)
             }
         };

@@ -12,7 +12,7 @@ use certmail_app::{App, AppError};
 use certmail_crypto::AwsLcOps;
 use certmail_pki::Certificate;
 use certmail_pki::sig::Hash;
-use certmail_pki::verify::{self, Options, Purpose, RevocationPolicy};
+use certmail_pki::verify::{self, Options, Purpose};
 use certmail_smime::message::{self, UnwrapOptions, Unwrapped};
 use certmail_smime::{Cipher, EncryptOptions, KeyPair, SignOptions, SmimeError};
 use clap::{Args, Subcommand, ValueEnum};
@@ -154,6 +154,9 @@ pub struct VerifyArgs {
     /// Accept SHA-1 signatures (old mail).
     #[arg(long)]
     pub allow_sha1: bool,
+    /// Policy, revocation and profile inputs, as for `certmail verify`.
+    #[command(flatten)]
+    pub trust: crate::cli::TrustArgs,
 }
 
 /// Explicit trust inputs: roots, intermediates, CRLs (the stores are not used).
@@ -310,6 +313,7 @@ fn judge_stateless(
     intermediates: &[Certificate],
     crls: &[Arc<certmail_pki::crl::Crl>],
     at: i64,
+    trust: &Options,
 ) {
     let mut pool: Vec<Certificate> = intermediates.to_vec();
     for l in &u.layers {
@@ -327,8 +331,7 @@ fn judge_stateless(
                 time: t,
                 purpose: Purpose::SmimeSign,
                 crls: crls.to_vec(),
-                revocation: RevocationPolicy::IfAvailable,
-                ..Options::default()
+                ..trust.clone()
             };
             Verdict::from_result(
                 &verify::verify(&cert, &pool, roots, &opts, &AwsLcOps),
@@ -402,17 +405,20 @@ async fn unwrap_with<'m>(
     stateless: Option<Explicit<'_>>,
     opts: &UnwrapOptions,
     at: i64,
+    trust: &Options,
 ) -> Result<Unwrapped<'m>, Failure> {
     match stateless {
         Some((roots, inter, crls)) => {
             let refs: Vec<&KeyPair> = given.iter().collect();
             let mut u = message::unwrap(msg, &refs, opts).map_err(smime_failure)?;
-            judge_stateless(&mut u, roots, inter, crls, at);
+            judge_stateless(&mut u, roots, inter, crls, at, trust);
             Ok(u)
         }
         None => {
             let app: App = crate::cli::open(cli).await?;
-            let r = app.smime_unwrap(msg, given, opts, at).await;
+            let r = app
+                .smime_unwrap_with_trust(msg, given, opts, at, trust)
+                .await;
             app.close().await;
             r.map_err(app_failure)
         }
@@ -433,6 +439,7 @@ async fn decrypt(cli: &Cli, a: &DecryptArgs) -> Result<ExitCode, Failure> {
         stateless.then_some(empty),
         &UnwrapOptions::default(),
         certmail_app::now(),
+        &Options::default(),
     )
     .await?;
     if !u
@@ -471,6 +478,10 @@ async fn verify(cli: &Cli, a: &VerifyArgs) -> Result<ExitCode, Failure> {
         stateless.then_some((&roots[..], &inter[..], &crls[..])),
         &opts,
         at,
+        &Options {
+            allow_sha1: a.allow_sha1,
+            ..a.trust.options()
+        },
     )
     .await?;
     if u.signers().next().is_none() {

@@ -8,11 +8,12 @@ use certmail_app::trust::{Verdict, certificates_from_files, crls_from_files};
 use certmail_crypto::AwsLcOps;
 use certmail_pki::Certificate;
 use certmail_pki::verify::{
-    self, CtlStatus, Options, PeerName, PolicyOptions, Purpose, RevocationPolicy,
+    self, CtlStatus, Options, PeerName, PolicyOptions, Profile, Purpose, RevocationPolicy,
 };
 
 use crate::cli::{
-    CrlCommand, CtlCommand, CtlStatusArg, Failure, PurposeArg, RevocationArg, VerifyArgs,
+    CrlCommand, CtlCommand, CtlStatusArg, Failure, ProfileArg, PurposeArg, RevocationArg,
+    TrustArgs, VerifyArgs,
 };
 
 fn usage(message: String) -> Failure {
@@ -111,19 +112,8 @@ pub fn stateless(a: &VerifyArgs) -> Result<ExitCode, Failure> {
         allow_sha1: a.allow_sha1,
         purpose: purpose(a.purpose),
         peer_name: a.email.as_ref().map(|e| PeerName::Email(e.clone())),
-        policy: PolicyOptions {
-            initial_policy_set: a.policy.clone(),
-            require_explicit_policy: a.require_explicit_policy,
-            inhibit_policy_mapping: a.inhibit_policy_mapping,
-            inhibit_any_policy: a.inhibit_any_policy,
-        },
         crls: crls.into_iter().map(Arc::new).collect(),
-        revocation: match a.revocation {
-            RevocationArg::Require => RevocationPolicy::Require,
-            RevocationArg::IfAvailable => RevocationPolicy::IfAvailable,
-            RevocationArg::Off => RevocationPolicy::Off,
-        },
-        ..Options::default()
+        ..a.trust.options()
     };
     let r = verify::verify(&leaf, &intermediates, &anchors, &opts, &AwsLcOps);
     let v = Verdict::from_result(&r, false);
@@ -133,6 +123,36 @@ pub fn stateless(a: &VerifyArgs) -> Result<ExitCode, Failure> {
     } else {
         ExitCode::from(1)
     })
+}
+
+impl From<ProfileArg> for Profile {
+    fn from(p: ProfileArg) -> Profile {
+        match p {
+            ProfileArg::Rfc5280 => Profile::Rfc5280,
+            ProfileArg::Strict => Profile::Strict,
+        }
+    }
+}
+
+impl TrustArgs {
+    /// Options with these inputs set and everything else at its default.
+    pub fn options(&self) -> Options {
+        Options {
+            policy: PolicyOptions {
+                initial_policy_set: self.policy.clone(),
+                require_explicit_policy: self.require_explicit_policy,
+                inhibit_policy_mapping: self.inhibit_policy_mapping,
+                inhibit_any_policy: self.inhibit_any_policy,
+            },
+            revocation: match self.revocation {
+                RevocationArg::Require => RevocationPolicy::Require,
+                RevocationArg::IfAvailable => RevocationPolicy::IfAvailable,
+                RevocationArg::Off => RevocationPolicy::Off,
+            },
+            profile: self.profile.into(),
+            ..Options::default()
+        }
+    }
 }
 
 /// `certmail crl ...`.

@@ -5,6 +5,7 @@
 //! rest under a key-encryption key. Decrypted key material lives only in [`zeroize::Zeroizing`]
 //! buffers and never appears in `Debug` output or error messages.
 
+mod dsa;
 pub mod error;
 pub mod kek;
 pub mod key;

@@ -13,6 +13,7 @@ const RSA: &str = "1.2.840.113549.1.1.1";
 const RSA_PSS: &str = "1.2.840.113549.1.1.10";
 const EC: &str = "1.2.840.10045.2.1";
 const ED25519: &str = "1.3.101.112";
+const DSA: &str = "1.2.840.10040.4.1";
 const P256: &str = "1.2.840.10045.3.1.7";
 const P384: &str = "1.3.132.0.34";
 const P521: &str = "1.3.132.0.35";
@@ -99,6 +100,23 @@ impl certmail_pki::CryptoOps for AwsLcOps {
                     _ => return Err(unsupported()),
                 };
                 verify(alg)
+            }
+            SignatureAlgorithm::Dsa(h) => {
+                if key.algorithm != DSA {
+                    return Err(mismatch());
+                }
+                let params = key.parameters.ok_or_else(|| {
+                    SignatureError::Unsupported(
+                        "DSA key without parameters, and none inherited from its issuer".into(),
+                    )
+                })?;
+                let alg = match h {
+                    Hash::Sha1 => &digest::SHA1_FOR_LEGACY_USE_ONLY,
+                    Hash::Sha224 => &digest::SHA224,
+                    Hash::Sha256 => &digest::SHA256,
+                    _ => return Err(unsupported()),
+                };
+                crate::dsa::verify(params, key.key, digest::digest(alg, message).as_ref(), sig)
             }
             SignatureAlgorithm::Ed25519 => {
                 if key.algorithm != ED25519 {

@@ -168,8 +168,10 @@ pub struct NameConstraints {
 /// The parts of a certificate path validation uses (RFC 5280 section 6.1).
 #[derive(Debug, Clone, Default)]
 pub struct ValidationData {
-    /// DER of tbsCertificate (what the signature covers).
+    /// tbsCertificate as received (what the signature covers).
     pub tbs: Vec<u8>,
+    /// The serial number's INTEGER contents, minimal two's complement (CRL lookups).
+    pub serial: Vec<u8>,
     /// The outer signatureAlgorithm.
     pub signature_algorithm: Option<SignatureAlgorithm>,
     /// tbsCertificate.signature equals the outer signatureAlgorithm (4.1.1.2).
@@ -234,13 +236,22 @@ pub struct ValidationData {
     pub aia_malformed: bool,
     /// cRLIssuer names of the CRL distribution points (indirect CRLs, RFC 5280 4.2.1.13).
     pub crl_issuers: Vec<DistinguishedName>,
+    /// The key algorithm's parameters (DER) when present and not NULL (DSA's p, q, g).
+    pub key_parameters: Option<Vec<u8>>,
+    /// The cRLDistributionPoints extension (empty when absent).
+    pub crl_points: Vec<crate::crl::DistPoint>,
 }
 
 impl Certificate {
     /// Parses a DER certificate.
     pub fn from_der(der: &[u8], ops: &dyn CryptoOps) -> Result<Self, PkiError> {
         let bad = |e: der::Error| PkiError::BadCertificate(e.into());
-        let cert = x509_cert::Certificate::from_der(der).map_err(bad)?;
+        let cert = decode_x509(der).map_err(bad)?;
+        let detail = |s: &str| PkiError::BadCertificate(crate::error::DerDetail(s.into()));
+        let (not_before, not_after) = crate::raw::validity_times(der)
+            .ok_or_else(|| detail("validity times do not decode (4.1.2.5)"))?;
+        let raw_tbs =
+            crate::raw::tbs(der).ok_or_else(|| detail("tbsCertificate does not decode"))?;
         let tbs = cert.tbs_certificate();
         let spki = tbs.subject_public_key_info();
         let key_bits = spki.subject_public_key.raw_bytes();
@@ -251,8 +262,8 @@ impl Certificate {
             subject: format_name(tbs.subject()),
             common_name: common_name(tbs.subject()),
             issuer: format_name(tbs.issuer()),
-            not_before: unix(tbs.validity().not_before.to_unix_duration()),
-            not_after: unix(tbs.validity().not_after.to_unix_duration()),
+            not_before,
+            not_after,
             public_key: key_algorithm(
                 &spki.algorithm.oid,
                 spki.algorithm.parameters.as_ref(),
@@ -274,7 +285,9 @@ impl Certificate {
             key_id: hex::encode(ops.sha256(key_bits)),
             der: der.to_vec(),
             vd: ValidationData {
-                tbs: tbs.to_der().map_err(bad)?,
+                // The signature covers the bytes as received, not a re-encoding.
+                tbs: raw_tbs.to_vec(),
+                serial: crate::raw::minimal_integer(tbs.serial_number().as_bytes()).to_vec(),
                 signature_algorithm: Some(crate::sig::parse(cert.signature_algorithm())),
                 signature_algorithms_match: tbs.signature() == cert.signature_algorithm(),
                 signature: cert.signature().raw_bytes().to_vec(),
@@ -289,6 +302,12 @@ impl Certificate {
                 extensions_without_v3: tbs.extensions().is_some()
                     && tbs.version() != x509_cert::certificate::Version::V3,
                 key_oid: spki.algorithm.oid.to_string(),
+                key_parameters: spki
+                    .algorithm
+                    .parameters
+                    .as_ref()
+                    .filter(|p| p.tag() != der::Tag::Null)
+                    .and_then(|p| der::Encode::to_der(p).ok()),
                 key_curve: spki
                     .algorithm
                     .parameters
@@ -388,11 +407,28 @@ impl Certificate {
             }
             ext::CRL_DISTRIBUTION_POINTS => {
                 for dp in CrlDistributionPoints::from_der(v)?.0 {
+                    let mut crl_issuer_dn = None;
                     for n in dp.crl_issuer.iter().flatten() {
                         if let X509GeneralName::DirectoryName(d) = n {
-                            self.vd.crl_issuers.push(DistinguishedName::from_x509(d));
+                            let dn = DistinguishedName::from_x509(d);
+                            crl_issuer_dn.get_or_insert_with(|| dn.clone());
+                            self.vd.crl_issuers.push(dn);
                         }
                     }
+                    let relative_to = crl_issuer_dn.unwrap_or_else(|| self.vd.issuer.clone());
+                    self.vd.crl_points.push(crate::crl::DistPoint {
+                        names: dp
+                            .distribution_point
+                            .as_ref()
+                            .map(|p| crate::crl::point_names(p, &relative_to)),
+                        reasons: dp.reasons.map(|r| r.bits()),
+                        crl_issuer: dp
+                            .crl_issuer
+                            .iter()
+                            .flatten()
+                            .map(GeneralName::from_x509)
+                            .collect(),
+                    });
                     if let Some(DistributionPointName::FullName(names)) = dp.distribution_point {
                         for n in names {
                             if let X509GeneralName::UniformResourceIdentifier(u) = n {
@@ -484,6 +520,16 @@ impl Certificate {
         self.vd.criticality_errors.push(rule.to_owned());
     }
 
+    /// The subject public key, for signature checks of what this certificate's key signed.
+    pub fn public_key_ref(&self) -> crate::ops::PublicKeyRef<'_> {
+        crate::ops::PublicKeyRef {
+            algorithm: &self.vd.key_oid,
+            curve: self.vd.key_curve.as_deref(),
+            key: &self.vd.public_key,
+            parameters: self.vd.key_parameters.as_deref(),
+        }
+    }
+
     /// True when subject and issuer names are equal (a root or other self-issued certificate).
     pub fn is_self_issued(&self) -> bool {
         self.subject == self.issuer
@@ -491,7 +537,7 @@ impl Certificate {
 
     /// The subject's attributes in order (dotted OID, string value), re-read from the DER.
     pub fn subject_attributes(&self) -> Vec<(String, String)> {
-        let Ok(c) = x509_cert::Certificate::from_der(&self.der) else {
+        let Ok(c) = decode_x509(&self.der) else {
             return Vec::new();
         };
         c.tbs_certificate()
@@ -501,9 +547,9 @@ impl Certificate {
             .collect()
     }
 
-    /// The serial number's bytes (big-endian, as encoded).
+    /// The serial number's bytes (big-endian two's complement, as encoded).
     pub fn serial_bytes(&self) -> Vec<u8> {
-        hex::decode(&self.serial).unwrap_or_default()
+        self.vd.serial.clone()
     }
 
     /// True when basicConstraints says cA.
@@ -540,8 +586,17 @@ impl Certificate {
     }
 }
 
-fn unix(d: std::time::Duration) -> i64 {
-    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+/// Decodes with `x509_cert`. `der` cannot hold UTCTimes before 1970 (RFC 5280 allows 1950):
+/// such a certificate is decoded from a copy with a stand-in time, and callers take the
+/// validity from the original bytes (raw.rs).
+pub(crate) fn decode_x509(der: &[u8]) -> Result<x509_cert::Certificate, der::Error> {
+    match x509_cert::Certificate::from_der(der) {
+        Ok(c) => Ok(c),
+        Err(e) => match crate::raw::with_decodable_times(der) {
+            Some(copy) => x509_cert::Certificate::from_der(&copy),
+            None => Err(e),
+        },
+    }
 }
 
 fn serial_hex(bytes: &[u8]) -> String {
@@ -745,8 +800,5 @@ fn rsa_bits(key: &[u8]) -> u32 {
 
 /// Re-encodes to check a DER value round-trips (used by tests of the model).
 pub fn reencode(cert: &Certificate) -> Option<Vec<u8>> {
-    x509_cert::Certificate::from_der(&cert.der)
-        .ok()?
-        .to_der()
-        .ok()
+    decode_x509(&cert.der).ok()?.to_der().ok()
 }

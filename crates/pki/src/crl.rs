@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use der::{Decode, Encode};
+use der::Decode;
 use x509_cert::crl::CertificateList;
 use x509_cert::ext::pkix::crl::dp::IssuingDistributionPoint;
 
@@ -88,9 +88,40 @@ pub struct Entry {
     pub issuer: Option<DistinguishedName>,
 }
 
+/// Every revocation reason of ReasonFlags (RFC 5280 4.2.1.13: bits 1 to 8).
+pub const ALL_REASONS: u16 = 0x1fe;
+
+/// A distribution point (RFC 5280 4.2.1.13 in certificates; the issuingDistributionPoint
+/// of 5.2.5 in CRLs), with nameRelativeToCRLIssuer resolved to a full directoryName.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DistPoint {
+    /// distributionPoint names; `None` when the field is absent.
+    pub names: Option<Vec<GeneralName>>,
+    /// reasons (onlySomeReasons in a CRL) as ReasonFlags bits; `None`: all reasons.
+    pub reasons: Option<u16>,
+    /// cRLIssuer names (certificates only); empty: the certificate's issuer issues the CRL.
+    pub crl_issuer: Vec<GeneralName>,
+}
+
+/// Full names of a distribution point name; a relative name is appended to `crl_issuer`.
+pub(crate) fn point_names(
+    dpn: &x509_cert::ext::pkix::name::DistributionPointName,
+    crl_issuer: &DistinguishedName,
+) -> Vec<GeneralName> {
+    use x509_cert::ext::pkix::name::DistributionPointName as N;
+    match dpn {
+        N::FullName(names) => names.iter().map(GeneralName::from_x509).collect(),
+        N::NameRelativeToCRLIssuer(rdn) => vec![GeneralName::Directory(crl_issuer.with_rdn(rdn))],
+    }
+}
+
 /// issuingDistributionPoint, decoded.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Scope {
+    /// distributionPoint names (the CRL covers only certificates naming one of them).
+    pub point: Option<Vec<GeneralName>>,
+    /// onlySomeReasons as ReasonFlags bits.
+    pub reasons: Option<u16>,
     /// onlyContainsUserCerts.
     pub only_user: bool,
     /// onlyContainsCACerts.
@@ -129,7 +160,7 @@ pub struct Crl {
     pub scope: Option<Scope>,
     /// Problems that make the CRL unusable (profile of RFC 5280 5.2), in order found.
     pub defects: Vec<String>,
-    /// Revoked serial numbers (bytes without sign padding) to entries.
+    /// Revoked serial numbers (INTEGER contents, minimal two's complement) to entries.
     pub entries: HashMap<Vec<u8>, Entry>,
     tbs: Vec<u8>,
     signature_algorithm: SignatureAlgorithm,
@@ -160,16 +191,18 @@ impl Clone for Crl {
     }
 }
 
-fn trim_serial(bytes: &[u8]) -> &[u8] {
+/// A cRLNumber (non-negative, 5.2.3) as hex without leading zero bytes.
+fn number_hex(bytes: &[u8]) -> String {
     let mut b = bytes;
     while b.len() > 1 && b[0] == 0 {
         b = &b[1..];
     }
-    b
+    hex::encode(b)
 }
 
+/// Serial numbers are compared as INTEGERs: minimal two's complement, sign kept.
 fn serial_key(bytes: &[u8]) -> Vec<u8> {
-    trim_serial(bytes).to_vec()
+    crate::raw::minimal_integer(bytes).to_vec()
 }
 
 impl Crl {
@@ -192,7 +225,14 @@ impl Crl {
             scope: None,
             defects: Vec::new(),
             entries: HashMap::with_capacity(tbs.revoked_certificates.as_ref().map_or(0, Vec::len)),
-            tbs: tbs.to_der().map_err(bad)?,
+            // The signature covers the bytes as received, not a re-encoding.
+            tbs: crate::raw::tbs(der)
+                .ok_or_else(|| {
+                    PkiError::BadCrl(crate::error::DerDetail(
+                        "tbsCertList does not decode".into(),
+                    ))
+                })?
+                .to_vec(),
             signature_algorithm: crate::sig::parse(&list.signature_algorithm),
             signature: list.signature.raw_bytes().to_vec(),
             verified: std::sync::Mutex::new(Vec::new()),
@@ -212,11 +252,11 @@ impl Crl {
                             .push("cRLNumber must be non-critical (5.2.3)".into());
                     }
                     let n = x509_cert::ext::pkix::CrlNumber::from_der(v).map_err(bad)?;
-                    crl.number = Some(hex::encode(serial_key(n.0.as_bytes())));
+                    crl.number = Some(number_hex(n.0.as_bytes()));
                 }
                 oid::DELTA_CRL_INDICATOR => {
                     let n = x509_cert::ext::pkix::BaseCrlNumber::from_der(v).map_err(bad)?;
-                    crl.delta_base = Some(hex::encode(serial_key(n.0.as_bytes())));
+                    crl.delta_base = Some(number_hex(n.0.as_bytes()));
                 }
                 oid::AUTHORITY_KEY_ID => {
                     let aki =
@@ -226,6 +266,11 @@ impl Crl {
                 oid::ISSUING_DISTRIBUTION_POINT => {
                     let idp = IssuingDistributionPoint::from_der(v).map_err(bad)?;
                     crl.scope = Some(Scope {
+                        point: idp
+                            .distribution_point
+                            .as_ref()
+                            .map(|p| point_names(p, &crl.issuer_dn)),
+                        reasons: idp.only_some_reasons.map(|r| r.bits()),
                         only_user: idp.only_contains_user_certs,
                         only_ca: idp.only_contains_ca_certs,
                         only_attribute: idp.only_contains_attribute_certs,
@@ -284,7 +329,7 @@ impl Crl {
 
     /// Looks a serial number up (bytes as in the certificate).
     pub fn entry(&self, serial: &[u8]) -> Option<&Entry> {
-        self.entries.get(trim_serial(serial))
+        self.entries.get(crate::raw::minimal_integer(serial))
     }
 
     /// Verifies the CRL's signature with the issuer's public key. The result is remembered

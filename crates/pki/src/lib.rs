@@ -13,6 +13,7 @@ pub mod oids;
 pub mod ops;
 pub mod pem;
 pub mod pkcs7;
+pub mod raw;
 pub mod sig;
 pub mod time;
 pub mod verify;

@@ -2,7 +2,7 @@
 //! and general names (subjectAltName entries, name-constraint bases).
 
 use x509_cert::ext::pkix::name::GeneralName as X509GeneralName;
-use x509_cert::name::Name;
+use x509_cert::name::{Name, RelativeDistinguishedName};
 
 /// One attribute of an RDN: type OID and value, normalised for comparison.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -21,27 +21,14 @@ pub struct DistinguishedName(pub Vec<Vec<Attribute>>);
 impl DistinguishedName {
     /// The comparable form of an X.509 name.
     pub fn from_x509(name: &Name) -> Self {
-        let rdns = name
-            .iter_rdn()
-            .map(|rdn| {
-                let mut attrs: Vec<Attribute> = rdn
-                    .iter()
-                    .map(|atv| Attribute {
-                        oid: atv.oid.to_string(),
-                        value: match crate::cert::any_string(&atv.value) {
-                            Some(s) => normalise(&s),
-                            None => format!(
-                                "#{}",
-                                hex::encode(der::Encode::to_der(&atv.value).unwrap_or_default())
-                            ),
-                        },
-                    })
-                    .collect();
-                attrs.sort();
-                attrs
-            })
-            .collect();
-        DistinguishedName(rdns)
+        DistinguishedName(name.iter_rdn().map(rdn_attributes).collect())
+    }
+
+    /// This name with one more RDN (nameRelativeToCRLIssuer, RFC 5280 4.2.1.13).
+    pub fn with_rdn(&self, rdn: &RelativeDistinguishedName) -> Self {
+        let mut out = self.clone();
+        out.0.push(rdn_attributes(rdn));
+        out
     }
 
     /// No RDNs.
@@ -62,6 +49,25 @@ impl DistinguishedName {
             .filter(move |a| a.oid == oid)
             .map(|a| a.value.as_str())
     }
+}
+
+/// An RDN's attributes, normalised and sorted.
+fn rdn_attributes(rdn: &RelativeDistinguishedName) -> Vec<Attribute> {
+    let mut attrs: Vec<Attribute> = rdn
+        .iter()
+        .map(|atv| Attribute {
+            oid: atv.oid.to_string(),
+            value: match crate::cert::any_string(&atv.value) {
+                Some(s) => normalise(&s),
+                None => format!(
+                    "#{}",
+                    hex::encode(der::Encode::to_der(&atv.value).unwrap_or_default())
+                ),
+            },
+        })
+        .collect();
+    attrs.sort();
+    attrs
 }
 
 /// Case fold, trim and collapse whitespace.

@@ -11,6 +11,9 @@ pub struct PublicKeyRef<'a> {
     pub curve: Option<&'a str>,
     /// subjectPublicKey bits.
     pub key: &'a [u8],
+    /// The algorithm parameters' DER where the key needs them (DSA's p, q, g; for a DSA key
+    /// without them, those inherited from the issuer, RFC 3279 2.3.2).
+    pub parameters: Option<&'a [u8]>,
 }
 
 /// Why a signature did not verify.

@@ -64,6 +64,8 @@ pub enum SignatureAlgorithm {
     },
     /// ECDSA.
     Ecdsa(Hash),
+    /// DSA (FIPS 186; verification only, for old CAs and archived mail).
+    Dsa(Hash),
     /// Ed25519 (pure).
     Ed25519,
     /// Anything else, or bad parameters: never verifies.
@@ -74,7 +76,9 @@ impl SignatureAlgorithm {
     /// The digest, if any.
     pub fn hash(&self) -> Option<Hash> {
         match self {
-            SignatureAlgorithm::RsaPkcs1(h) | SignatureAlgorithm::Ecdsa(h) => Some(*h),
+            SignatureAlgorithm::RsaPkcs1(h)
+            | SignatureAlgorithm::Ecdsa(h)
+            | SignatureAlgorithm::Dsa(h) => Some(*h),
             SignatureAlgorithm::RsaPss { hash, .. } => Some(*hash),
             _ => None,
         }
@@ -130,6 +134,9 @@ pub fn parse(alg: &AlgorithmIdentifierOwned) -> SignatureAlgorithm {
         "1.2.840.10045.4.3.2" => ecdsa(Hash::Sha256),
         "1.2.840.10045.4.3.3" => ecdsa(Hash::Sha384),
         "1.2.840.10045.4.3.4" => ecdsa(Hash::Sha512),
+        "1.2.840.10040.4.3" if p.is_none() => S::Dsa(Hash::Sha1),
+        "2.16.840.1.101.3.4.3.1" if p.is_none() => S::Dsa(Hash::Sha224),
+        "2.16.840.1.101.3.4.3.2" if p.is_none() => S::Dsa(Hash::Sha256),
         "1.3.101.112" if p.is_none() => S::Ed25519,
         "1.2.840.113549.1.1.10" => {
             let Some(params) =

@@ -7,7 +7,7 @@ use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{self, RsaEncoding};
 use certmail_crypto::AwsLcOps;
 use certmail_pki::sig::{Hash, SignatureAlgorithm};
-use certmail_pki::{Certificate, CryptoOps, PublicKeyRef};
+use certmail_pki::{Certificate, CryptoOps};
 
 use crate::SmimeError;
 use crate::asn1::{self, Element, tag};
@@ -478,11 +478,10 @@ impl SignedData<'_> {
             check.algorithm = format!("{alg:?}");
             let cert = cert.ok_or("the signer's certificate is not in the message or the store")?;
             check.cert = Some(cert.clone());
-            let key = PublicKeyRef {
-                algorithm: &cert.vd.key_oid,
-                curve: cert.vd.key_curve.as_deref(),
-                key: &cert.vd.public_key,
-            };
+            let mut key = cert.public_key_ref();
+            if key.algorithm == DSA && key.parameters.is_none() {
+                key.parameters = inherited_dsa_parameters(&cert, &self.certificates, extra);
+            }
             let content_variants: Vec<Vec<&[u8]>> = match (detached, &self.content) {
                 (Some(d), _) => std::iter::once(vec![d])
                     .chain(alt.map(|a| vec![a]))
@@ -558,6 +557,31 @@ impl SignedData<'_> {
     }
 }
 
+/// id-dsa (as a CMS signatureAlgorithm, RFC 3370 3.1, and as a key algorithm).
+const DSA: &str = "1.2.840.10040.4.1";
+
+/// The DSA parameters a signer's key without them inherits (RFC 3279 2.3.2): those of the
+/// nearest issuer above it, by name, among the certificates at hand. The trust engine
+/// checks that chain afterwards; wrong parameters only make the signature fail.
+fn inherited_dsa_parameters<'c>(
+    cert: &Certificate,
+    sent: &'c [Certificate],
+    extra: &'c [Certificate],
+) -> Option<&'c [u8]> {
+    let mut issuer = &cert.vd.issuer;
+    for _ in 0..4 {
+        let up = sent
+            .iter()
+            .chain(extra)
+            .find(|c| c.vd.subject == *issuer && c.vd.key_oid == DSA)?;
+        if let Some(p) = up.vd.key_parameters.as_deref() {
+            return Some(p);
+        }
+        issuer = &up.vd.issuer;
+    }
+    None
+}
+
 fn signature_algorithm(e: &Element<'_>, hash: Hash) -> Result<SignatureAlgorithm, String> {
     let c = e.children().map_err(|e| e.to_string())?;
     let oid = c
@@ -567,6 +591,7 @@ fn signature_algorithm(e: &Element<'_>, hash: Hash) -> Result<SignatureAlgorithm
     let alg = match oid.as_str() {
         oids::RSA => SignatureAlgorithm::RsaPkcs1(hash),
         oids::EC_PUBLIC_KEY => SignatureAlgorithm::Ecdsa(hash),
+        DSA => SignatureAlgorithm::Dsa(hash),
         _ => {
             use der::Decode;
             let a =

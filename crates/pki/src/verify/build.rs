@@ -11,6 +11,8 @@ pub(super) struct Builder<'a, 'o> {
     pub(super) signatures: usize,
     pub(super) steps: usize,
     pub(super) best: Option<VerifyError>,
+    /// CRL-signer validations this one is nested in (revocation.rs).
+    pub(super) depth: u8,
 }
 
 /// Candidate issuers of `child` in `pool`, those whose SKI matches the child's AKI first
@@ -44,7 +46,8 @@ impl<'a> Builder<'a, '_> {
         if self.signatures > self.opts.budget.signatures {
             return Err(VerifyError::Budget("signature"));
         }
-        Ok(signature_ok(child, issuer, self.opts, self.ops))
+        let key = issuer_key(issuer, &[self.intermediates, self.anchors], self.ops, 0);
+        Ok(signature_with(child, key, self.opts, self.ops))
     }
 
     /// Depth-first search; `Ok(None)` means no path below this point (reason in `best`).
@@ -76,6 +79,7 @@ impl<'a> Builder<'a, '_> {
                         intermediates: self.intermediates,
                         anchors: self.anchors,
                     },
+                    self.depth,
                 )
             }) {
                 Ok(()) => {
@@ -128,9 +132,52 @@ impl<'a> Builder<'a, '_> {
     }
 }
 
+/// id-dsa.
+const DSA: &str = "1.2.840.10040.4.1";
+
+/// The key of `issuer` as it checks what it signed. A DSA key without parameters takes
+/// them from its own issuer (RFC 3279 2.3.2, the working_public_key_parameters of RFC 5280
+/// 6.1), found among `pool` by name and checked by signature.
+pub(super) fn issuer_key<'a>(
+    issuer: &'a Certificate,
+    pool: &[&'a [Certificate]],
+    ops: &dyn CryptoOps,
+    depth: u8,
+) -> PublicKeyRef<'a> {
+    let mut key = issuer.public_key_ref();
+    if key.algorithm != DSA || key.parameters.is_some() || depth >= 4 {
+        return key;
+    }
+    let lenient = Options {
+        allow_sha1: true,
+        ..Options::default()
+    };
+    for up in pool.iter().flat_map(|p| p.iter()) {
+        if std::ptr::eq(up, issuer) || up.vd.subject != issuer.vd.issuer || up.vd.key_oid != DSA {
+            continue;
+        }
+        let up_key = issuer_key(up, pool, ops, depth + 1);
+        if up_key.parameters.is_some() && signature_with(issuer, up_key, &lenient, ops).is_ok() {
+            key.parameters = up_key.parameters;
+            break;
+        }
+    }
+    key
+}
+
 pub(super) fn signature_ok(
     child: &Certificate,
     issuer: &Certificate,
+    opts: &Options,
+    ops: &dyn CryptoOps,
+) -> Result<(), VerifyError> {
+    signature_with(child, issuer.public_key_ref(), opts, ops)
+}
+
+/// Checks `child`'s signature with `key`.
+pub(super) fn signature_with(
+    child: &Certificate,
+    key: PublicKeyRef<'_>,
     opts: &Options,
     ops: &dyn CryptoOps,
 ) -> Result<(), VerifyError> {
@@ -145,11 +192,6 @@ pub(super) fn signature_ok(
             algorithm: child.signature_algorithm.clone(),
         });
     }
-    let key = PublicKeyRef {
-        algorithm: &issuer.vd.key_oid,
-        curve: issuer.vd.key_curve.as_deref(),
-        key: &issuer.vd.public_key,
-    };
     ops.verify_signature(&alg, key, &child.vd.tbs, &child.vd.signature)
         .map_err(|reason| VerifyError::BadSignature {
             subject: child.subject.clone(),

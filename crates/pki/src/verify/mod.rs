@@ -88,9 +88,23 @@ pub struct PolicyOptions {
     pub inhibit_any_policy: bool,
 }
 
+/// Which certificate profile a path is held to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Profile {
+    /// RFC 5280 section 6 as a relying party: the checks path validation defines, plus
+    /// refusing encodings no reading of which is safe. The default.
+    #[default]
+    Rfc5280,
+    /// Also the issuer duties of RFC 5280 section 4 (extension criticality, key
+    /// identifiers, positive serial numbers, non-empty extensions).
+    Strict,
+}
+
 /// Options of a validation.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
+    /// The certificate profile.
+    pub profile: Profile,
     /// Validation time, Unix seconds.
     pub time: i64,
     /// Accept SHA-1 signatures.
@@ -372,6 +386,18 @@ pub fn verify<'a>(
     opts: &Options,
     ops: &dyn CryptoOps,
 ) -> Result<ValidPath<'a>, VerifyError> {
+    verify_at_depth(leaf, intermediates, anchors, opts, ops, 0)
+}
+
+/// [`verify`] nested in `depth` CRL-signer validations (revocation.rs bounds the nesting).
+fn verify_at_depth<'a>(
+    leaf: &'a Certificate,
+    intermediates: &'a [Certificate],
+    anchors: &'a [Certificate],
+    opts: &Options,
+    ops: &dyn CryptoOps,
+    depth: u8,
+) -> Result<ValidPath<'a>, VerifyError> {
     let mut b = Builder {
         intermediates,
         anchors,
@@ -380,6 +406,7 @@ pub fn verify<'a>(
         signatures: 0,
         steps: 0,
         best: None,
+        depth,
     };
     match opts.ctl.status(leaf) {
         Some(CtlStatus::Blacklisted) => {
@@ -462,6 +489,7 @@ fn whitelisted<'a>(
                 intermediates,
                 anchors,
             },
+            0,
         )?;
     }
     Ok(ValidPath { certs: vec![leaf] })

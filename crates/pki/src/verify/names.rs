@@ -102,7 +102,7 @@ pub(super) fn matches(name: &GeneralName, st: &Subtree) -> Match {
         (GeneralName::Ip(n), GeneralName::Ip(c)) => ip_in_subtree(n, c),
         (GeneralName::Directory(n), GeneralName::Directory(c)) => bool_match(n.starts_with(c)),
         (GeneralName::Uri(n), GeneralName::Uri(c)) => match uri_host(n) {
-            Some(h) => dns_in_subtree(&h, c),
+            Some(h) => uri_host_in_subtree(&h, c),
             None => {
                 Match::Malformed("URI without a host name cannot be checked against constraints")
             }
@@ -120,6 +120,21 @@ pub(super) fn uri_host(uri: &str) -> Option<String> {
     let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
     let host = host.split(':').next()?;
     (!host.is_empty()).then(|| host.to_ascii_lowercase())
+}
+
+/// RFC 5280 4.2.1.10 for URIs: the constraint applies to the host; `.example.com` is any
+/// host below example.com (not example.com itself), `example.com` that host only (unlike
+/// a dNSName constraint, which takes subdomains too).
+pub(super) fn uri_host_in_subtree(host: &str, constraint: &str) -> Match {
+    if constraint.is_empty() || !valid_dns_constraint(constraint) {
+        return Match::Malformed("malformed uniformResourceIdentifier constraint");
+    }
+    let h = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
+    let c = constraint.to_ascii_lowercase();
+    bool_match(match c.strip_prefix('.') {
+        Some(_) => h.len() > c.len() && h.ends_with(&c),
+        None => h == c,
+    })
 }
 
 pub(super) fn valid_dns_constraint(c: &str) -> bool {

@@ -11,8 +11,11 @@ pub(super) enum Role {
     Anchor,
 }
 
-/// RFC 5280 section 4 rules every certificate on a path must meet (the "profile"), and
-/// with `web_pki` the CA/Browser Forum rules. Each rule cites its section.
+/// The rules every certificate on a path must meet. The relying-party profile (the
+/// default, [`Profile::Rfc5280`]) holds only what section 6 and a safe reading of the
+/// certificate need; [`Profile::Strict`] adds the issuer duties of section 4 (criticality,
+/// key identifiers, positive serial numbers, ...), and `web_pki` the CA/Browser Forum
+/// rules. Each rule cites its section.
 pub(super) fn profile(c: &Certificate, role: Role, opts: &Options) -> Result<(), VerifyError> {
     let bad = |reason: &str| {
         Err(VerifyError::Malformed {
@@ -21,9 +24,62 @@ pub(super) fn profile(c: &Certificate, role: Role, opts: &Options) -> Result<(),
         })
     };
     let vd = &c.vd;
+    // Ambiguous or contradictory encodings: no reading of them is safe.
     if let Some(d) = vd.duplicate_extensions.first() {
         return bad(&format!("extension {d} appears more than once (4.2)"));
     }
+    if !vd.signature_algorithms_match {
+        return bad("signature algorithm differs inside and outside tbsCertificate (4.1.1.2)");
+    }
+    if vd.extensions_without_v3 {
+        return bad("extensions in a certificate below version 3 (4.1.2.9)");
+    }
+    // Names that matching and name constraints would have to guess at.
+    for n in vd.san.iter().flatten() {
+        let ok = match n {
+            GeneralName::Dns(d) => valid_dns_name(d, true),
+            GeneralName::Email(e) => valid_mailbox(e),
+            GeneralName::Ip(b) => b.len() == 4 || b.len() == 16,
+            _ => true,
+        };
+        if !ok {
+            return bad(&format!("malformed subjectAltName entry {n} (4.2.1.6)"));
+        }
+    }
+    if vd.san.is_none() && vd.subject.is_empty() && role == Role::Leaf {
+        return bad("empty subject without subjectAltName (4.1.2.6)");
+    }
+    if let Some(nc) = &vd.name_constraints {
+        for st in nc.permitted.iter().chain(nc.excluded.iter()).flatten() {
+            if let Some(why) = malformed_constraint(st) {
+                return bad(why);
+            }
+        }
+    }
+    if role == Role::Anchor && !c.is_ca() {
+        return Err(VerifyError::NotCa {
+            subject: c.subject.clone(),
+        });
+    }
+    if opts.profile == Profile::Strict {
+        issuer_duties(c, role, opts)?;
+    }
+    if opts.web_pki {
+        web_pki_profile(c, role)?;
+    }
+    Ok(())
+}
+
+/// What RFC 5280 section 4 asks of the issuing CA and section 6 does not check: refused
+/// only with [`Profile::Strict`] (x509-limbo's RFC 5280 cases, linting a new CA).
+fn issuer_duties(c: &Certificate, role: Role, opts: &Options) -> Result<(), VerifyError> {
+    let bad = |reason: &str| {
+        Err(VerifyError::Malformed {
+            subject: c.subject.clone(),
+            reason: reason.to_owned(),
+        })
+    };
+    let vd = &c.vd;
     // The CA/B Forum lets name constraints be non-critical (BR 7.1.2.5.2); RFC 5280 does not.
     if let Some(r) = vd
         .criticality_errors
@@ -32,17 +88,11 @@ pub(super) fn profile(c: &Certificate, role: Role, opts: &Options) -> Result<(),
     {
         return bad(r);
     }
-    if !vd.signature_algorithms_match {
-        return bad("signature algorithm differs inside and outside tbsCertificate (4.1.1.2)");
-    }
     // Trust anchors are trusted by configuration: the issuing-CA duties below (serial
     // number, AKI) bind whoever issued them, which the relying party cannot fix (real
     // roots with serial 0 exist, e.g. Starfield G2).
     if vd.bad_serial && role != Role::Anchor {
         return bad("serial number is not positive (4.1.2.2)");
-    }
-    if vd.extensions_without_v3 {
-        return bad("extensions in a certificate below version 3 (4.1.2.9)");
     }
     if vd.empty_policy_constraints {
         return bad("policyConstraints with neither field (4.2.1.11)");
@@ -55,26 +105,13 @@ pub(super) fn profile(c: &Certificate, role: Role, opts: &Options) -> Result<(),
     }
     match &vd.san {
         Some(san) if san.is_empty() => return bad("empty subjectAltName (4.2.1.6)"),
-        Some(san) => {
-            for n in san {
-                let ok = match n {
-                    GeneralName::Dns(d) => valid_dns_name(d, true),
-                    GeneralName::Email(e) => valid_mailbox(e),
-                    GeneralName::Ip(b) => b.len() == 4 || b.len() == 16,
-                    _ => true,
-                };
-                if !ok {
-                    return bad(&format!("malformed subjectAltName entry {n} (4.2.1.6)"));
-                }
-            }
-            if vd.subject.is_empty() && !vd.san_critical {
-                return bad("subjectAltName must be critical when the subject is empty (4.2.1.6)");
-            }
+        Some(_) if vd.subject.is_empty() && !vd.san_critical => {
+            return bad("subjectAltName must be critical when the subject is empty (4.2.1.6)");
         }
         None if vd.subject.is_empty() => {
             return bad("empty subject without subjectAltName (4.1.2.6)");
         }
-        None => {}
+        _ => {}
     }
     if vd.key_usage_bits == Some(0) {
         return bad("keyUsage with no bit set (4.2.1.3)");
@@ -116,19 +153,6 @@ pub(super) fn profile(c: &Certificate, role: Role, opts: &Options) -> Result<(),
         {
             return bad("nameConstraints with an empty subtree list (4.2.1.10)");
         }
-        for st in nc.permitted.iter().chain(nc.excluded.iter()).flatten() {
-            if let Some(why) = malformed_constraint(st) {
-                return bad(why);
-            }
-        }
-    }
-    if role == Role::Anchor && !c.is_ca() {
-        return Err(VerifyError::NotCa {
-            subject: c.subject.clone(),
-        });
-    }
-    if opts.web_pki {
-        web_pki_profile(c, role)?;
     }
     Ok(())
 }
