@@ -244,3 +244,77 @@ fn pkits_stays_at_or_above_the_floor() {
         floor.smime_right
     );
 }
+
+/// `--profile strict` refuses what the relying-party default accepts (PKITS 4.6.4: an
+/// intermediate whose basicConstraints is not critical), through `verify`.
+#[test]
+fn strict_profile_adds_the_issuer_duties() {
+    let data = repo().join("conformance/pkits");
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let f = |dir: &str, name: &str| data.join(dir).join(name).display().to_string();
+    let mut args: Vec<String> = vec![
+        "verify".into(),
+        f("certs", "ValidbasicConstraintsNotCriticalTest4EE.crt"),
+        "--root".into(),
+        f("certs", "TrustAnchorRootCertificate.crt"),
+        "--intermediate".into(),
+        f("certs", "basicConstraintsNotCriticalCACert.crt"),
+        "--crl".into(),
+        f("crls", "TrustAnchorRootCRL.crl"),
+        "--crl".into(),
+        f("crls", "basicConstraintsNotCriticalCACRL.crl"),
+        "--at".into(),
+        "2011-04-15T12:00:00Z".into(),
+        "--revocation".into(),
+        "require".into(),
+    ];
+    let (valid, why) = run(scratch.path(), &args);
+    assert!(valid, "default profile: {why}");
+    args.extend(["--profile".into(), "strict".into()]);
+    let (valid, why) = run(scratch.path(), &args);
+    assert!(!valid, "strict profile accepted it");
+    assert!(why.contains("basicConstraints must be critical"), "{why}");
+}
+
+/// With the stores (no `--root`), `smime verify` applies the policy options too: the signer
+/// of PKITS 4.8.1's message is trusted for {NIST-test-policy-1} and not, with explicit
+/// policy required, for {NIST-test-policy-2}.
+#[test]
+fn smime_verify_with_the_stores_takes_the_policy_options() {
+    let data = repo().join("conformance/pkits");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ta = data.join("certs/TrustAnchorRootCertificate.crt");
+    let init = common::certmail(dir.path(), &["init"])
+        .output()
+        .expect("init");
+    assert!(init.status.success(), "{}", common::text(&init.stderr));
+    let out = common::certmail(dir.path(), &["root", "import", &ta.display().to_string()])
+        .output()
+        .expect("root import");
+    assert!(out.status.success(), "{}", common::text(&out.stderr));
+    let msg = data
+        .join("smime/SignedAllCertificatesSamePolicyTest1.eml")
+        .display()
+        .to_string();
+    let base = |policy: &str| -> Vec<String> {
+        [
+            "smime",
+            "verify",
+            &msg,
+            "--json",
+            "--at",
+            "2011-04-15T12:00:00Z",
+            "--require-explicit-policy",
+            "--policy",
+            policy,
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect()
+    };
+    let (trusted, why) = signer_trusted(dir.path(), &base("2.16.840.1.101.3.2.1.48.1"));
+    assert!(trusted, "policy 1: {why}");
+    let (trusted, why) = signer_trusted(dir.path(), &base("2.16.840.1.101.3.2.1.48.2"));
+    assert!(!trusted, "policy 2 was accepted");
+    assert!(why.contains("policy"), "{why}");
+}
