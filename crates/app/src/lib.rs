@@ -4,9 +4,11 @@
 
 pub mod admin;
 pub mod ca;
+pub mod crl_sources;
 mod error;
 mod import;
 mod keyring;
+mod lease;
 pub mod mailflow;
 pub mod policy;
 pub mod smime;

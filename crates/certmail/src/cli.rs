@@ -601,6 +601,30 @@ pub enum CrlCommand {
         /// SHA-256 (prefix).
         id: String,
     },
+    /// Download the CRLs of the distribution points that are due (or of one URL) now.
+    Update {
+        /// Only this URL (due or not; registered as a source when new).
+        #[arg(long)]
+        url: Option<String>,
+        /// Seconds a download may take, redirects included.
+        #[arg(long, default_value_t = 30)]
+        timeout: u64,
+        /// Largest CRL accepted (bytes, or with K/M/G).
+        #[arg(long, default_value = "100M")]
+        max_size: String,
+        /// Seconds until a source is fetched again after a download.
+        #[arg(long, default_value_t = 21_600)]
+        interval: i64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The CRL distribution points known and their download state.
+    Sources {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

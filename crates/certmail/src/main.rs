@@ -4,6 +4,7 @@
 mod admin_cmd;
 mod ca_cmd;
 mod cli;
+mod jobs_cmd;
 mod limbo;
 mod policy_cmd;
 mod render;

@@ -62,6 +62,18 @@ pub struct ServeArgs {
     /// Host name in the greeting, EHLO and notifications [default: this host's name].
     #[arg(long, value_name = "NAME")]
     pub hostname: Option<String>,
+    /// Run no background jobs on this node (a pure gateway / admin node).
+    #[arg(long)]
+    pub no_jobs: bool,
+    /// Seconds between downloads of a CRL distribution point [default: 21600].
+    #[arg(long, value_name = "SECONDS")]
+    pub crl_interval: Option<u64>,
+    /// Seconds a CRL download may take [default: 30].
+    #[arg(long, value_name = "SECONDS")]
+    pub crl_timeout: Option<u64>,
+    /// Largest CRL downloaded: bytes, or with K, M, G [default: 100M].
+    #[arg(long, value_name = "SIZE")]
+    pub crl_max_size: Option<String>,
 }
 
 impl ServeArgs {
@@ -119,6 +131,18 @@ impl ServeArgs {
         if let Some(v) = &self.hostname {
             c.hostname = Some(v.clone());
         }
+        if self.no_jobs {
+            c.no_jobs = true;
+        }
+        if let Some(v) = self.crl_interval {
+            c.crl_interval = v;
+        }
+        if let Some(v) = self.crl_timeout {
+            c.crl_timeout = v;
+        }
+        if let Some(v) = &self.crl_max_size {
+            c.crl_max_size = certmail_gateway::config::parse_size(v).map_err(bad)?;
+        }
         c.check().map_err(bad)?;
         Ok(c)
     }
@@ -139,11 +163,33 @@ pub async fn run(cli: &Cli, args: &ServeArgs) -> Result<ExitCode, Failure> {
         );
     }
     let web = certmail_server::router(server);
-    certmail_gateway::run(app, cfg, Some(web))
-        .await
-        .map_err(|e| Failure {
-            code: 1,
-            message: e.to_string(),
-        })?;
+    // The jobs stop with the gateway: a download cut short is recorded by nobody and stays
+    // due; a CRL import is one transaction.
+    let (stop_jobs, jobs_stopped) = tokio::sync::watch::channel(false);
+    let jobs = (!cfg.no_jobs).then(|| {
+        let jc = certmail_jobs::runner::JobsConfig {
+            crl: certmail_app::crl_sources::CrlSchedule {
+                interval: cfg.crl_interval as i64,
+                ..Default::default()
+            },
+            limits: certmail_jobs::fetch::Limits {
+                timeout: std::time::Duration::from_secs(cfg.crl_timeout),
+                max_bytes: cfg.crl_max_size,
+                ..Default::default()
+            },
+            tick: std::time::Duration::from_secs(60),
+            holder: format!("{}:{}", cfg.host_name(), std::process::id()),
+        };
+        tokio::spawn(certmail_jobs::runner::run(app.clone(), jc, jobs_stopped))
+    });
+    let r = certmail_gateway::run(app, cfg, Some(web)).await;
+    let _ = stop_jobs.send(true);
+    if let Some(j) = jobs {
+        j.abort();
+    }
+    r.map_err(|e| Failure {
+        code: 1,
+        message: e.to_string(),
+    })?;
     Ok(ExitCode::SUCCESS)
 }

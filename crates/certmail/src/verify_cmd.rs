@@ -283,6 +283,17 @@ pub async fn crl(app: &App, c: &CrlCommand) -> Result<ExitCode, Failure> {
             println!("deleted CRL {sha}");
             Ok(ExitCode::SUCCESS)
         }
+        CrlCommand::Update {
+            url,
+            timeout,
+            max_size,
+            interval,
+            json,
+        } => {
+            crate::jobs_cmd::crl_update(app, url.as_deref(), *timeout, max_size, *interval, *json)
+                .await
+        }
+        CrlCommand::Sources { json } => crate::jobs_cmd::crl_sources(app, *json).await,
     }
 }
 

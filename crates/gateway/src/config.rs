@@ -149,6 +149,15 @@ pub struct GatewayConfig {
     pub http_tls_key: Option<PathBuf>,
     /// TLS certificate and key of the web admin from the stores, by thumbprint.
     pub http_tls_cert_from_store: Option<String>,
+    /// Leave the background jobs (CRL download) to other nodes.
+    pub no_jobs: bool,
+    /// Seconds between downloads of a CRL distribution point (6 hours).
+    pub crl_interval: u64,
+    /// Seconds a CRL download may take, redirects included.
+    pub crl_timeout: u64,
+    /// Largest CRL downloaded (bytes; K/M/G in the file).
+    #[serde(deserialize_with = "de_size")]
+    pub crl_max_size: u64,
 }
 
 fn de_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
@@ -188,6 +197,10 @@ impl Default for GatewayConfig {
             http_tls_cert: None,
             http_tls_key: None,
             http_tls_cert_from_store: None,
+            no_jobs: false,
+            crl_interval: 6 * 3600,
+            crl_timeout: 30,
+            crl_max_size: 100 << 20,
         }
     }
 }
@@ -230,6 +243,11 @@ impl GatewayConfig {
                 "http-listen {} is not a loopback address: the web admin would send passwords in clear; give --http-tls-cert/--http-tls-key (or --http-tls-cert-from-store), or put a TLS proxy in front and pass --insecure-http, or listen on 127.0.0.1",
                 self.http_listen
             )));
+        }
+        if self.crl_interval == 0 || self.crl_timeout == 0 || self.crl_max_size == 0 {
+            return Err(ConfigError::Value(
+                "crl-interval, crl-timeout and crl-max-size must be above 0".into(),
+            ));
         }
         if self.max_sessions == 0 || self.max_recipients == 0 || self.max_message_size == 0 {
             return Err(ConfigError::Value(

@@ -12,6 +12,7 @@
 mod admin;
 mod ca;
 mod error;
+mod jobs;
 mod migrate;
 mod policy;
 mod trust;
@@ -23,6 +24,7 @@ use sqlx::{AnyPool, Row};
 pub use admin::{AccountRow, AuditFilter, AuditRow, SessionRow, TokenRow};
 pub use ca::{CaRow, IssuedRow, PendingRow};
 pub use error::StoreError;
+pub use jobs::{CrlFetchRecord, CrlSourceRow, source_urls as crl_source_urls};
 pub use policy::{Party, SelectionKind, SettingRow};
 pub use trust::{CtlEntry, NewCrl, StoredCrl};
 
@@ -373,6 +375,24 @@ impl Store {
         Ok(out)
     }
 
+    /// Certificate DERs with row ids above `after`, in id order, at most `limit` (for jobs
+    /// that must look at every stored certificate once, e.g. the CRL sources backfill).
+    pub async fn certificate_ders_after(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, Vec<u8>)>> {
+        let rows =
+            sqlx::query("SELECT id, der FROM certificates WHERE id > $1 ORDER BY id LIMIT $2")
+                .bind(after)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("id")?, r.try_get("der")?)))
+            .collect()
+    }
+
     /// Stores certificates and sealed keys in one transaction: either all of them are
     /// written or none. Items already present (same store + SHA-256, same key id) are left
     /// as they are and reported [`Outcome::Present`].
@@ -449,6 +469,26 @@ impl Store {
                 q = q.bind(*id).bind(*email);
             }
             q.execute(&mut *tx).await?;
+        }
+        // The CRL distribution points of new certificates become download sources.
+        let mut urls: Vec<&str> = certs
+            .iter()
+            .zip(&cert_outcomes)
+            .filter(|(_, o)| **o == Outcome::Imported)
+            .flat_map(|((_, c), _)| jobs::source_urls(c))
+            .collect();
+        urls.sort_unstable();
+        urls.dedup();
+        for url in urls {
+            sqlx::query(
+                "INSERT INTO crl_sources (url, first_seen, next_attempt) VALUES ($1, $2, $3) \
+                 ON CONFLICT (url) DO NOTHING",
+            )
+            .bind(url)
+            .bind(now)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
         }
         let mut key_outcomes = Vec::with_capacity(keys.len());
         for k in keys {

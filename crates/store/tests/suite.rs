@@ -487,3 +487,78 @@ async fn unsupported_url_is_named() {
     let err = Store::open("mysql://x").await.expect_err("mysql");
     assert!(err.to_string().contains("mysql"), "{err}");
 }
+
+both!(
+    job_leases_are_held_by_one_node_until_they_expire,
+    |s: Store| async move {
+        assert!(s.take_lease("crl", "a", 100, 200).await.expect("a takes"));
+        assert!(!s.take_lease("crl", "b", 150, 250).await.expect("b waits"));
+        assert!(s.take_lease("crl", "a", 150, 300).await.expect("a renews"));
+        assert!(!s.take_lease("crl", "b", 299, 400).await.expect("still a's"));
+        // a died: once its lease expires, b takes over.
+        assert!(
+            s.take_lease("crl", "b", 301, 400)
+                .await
+                .expect("b after expiry")
+        );
+        assert!(!s.take_lease("crl", "a", 302, 500).await.expect("a lost it"));
+        // Leases are per job; a release frees only the holder's own.
+        assert!(
+            s.take_lease("pending", "a", 302, 500)
+                .await
+                .expect("other job")
+        );
+        s.release_lease("crl", "a").await.expect("no-op");
+        assert!(!s.take_lease("crl", "a", 303, 500).await.expect("b's still"));
+        s.release_lease("crl", "b").await.expect("release");
+        assert!(
+            s.take_lease("crl", "a", 304, 500)
+                .await
+                .expect("free again")
+        );
+    }
+);
+
+both!(crl_sources_keep_their_state, |s: Store| async move {
+    // (Registration on import is tested end to end in crates/certmail/tests/crl_download.rs.)
+    s.add_crl_sources(&["http://crl.example.com/a.crl"], 10)
+        .await
+        .expect("add");
+    let due = s.due_crl_sources(10).await.expect("due");
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].url, "http://crl.example.com/a.crl");
+    let rec = certmail_store::CrlFetchRecord {
+        next_attempt: 1000,
+        etag: Some("\"e1\"".into()),
+        size: Some(42),
+        ..Default::default()
+    };
+    s.record_crl_fetch(&due[0].url, &rec, 20)
+        .await
+        .expect("record");
+    assert!(s.due_crl_sources(999).await.expect("due").is_empty());
+    let failed = certmail_store::CrlFetchRecord {
+        error: Some("HTTP 404".into()),
+        next_attempt: 2000,
+        ..Default::default()
+    };
+    s.record_crl_fetch(&due[0].url, &failed, 1000)
+        .await
+        .expect("record");
+    let row = &s.crl_sources().await.expect("sources")[0];
+    assert_eq!(row.last_error.as_deref(), Some("HTTP 404"));
+    assert_eq!(
+        row.last_success,
+        Some(20),
+        "a failure keeps the last success"
+    );
+    assert_eq!(row.etag.as_deref(), Some("\"e1\""), "and the validators");
+    assert_eq!(row.next_attempt, 2000);
+    // Known URLs are not registered twice.
+    assert_eq!(
+        s.add_crl_sources(&["http://crl.example.com/a.crl", "http://b/x.crl"], 30)
+            .await
+            .expect("add"),
+        1
+    );
+});

@@ -1,0 +1,344 @@
+//! Downloads over HTTP and HTTPS for the jobs: bounded in time, size and redirects, with
+//! conditional GET (ETag, Last-Modified). HTTP/1.1 through hyper's client connection;
+//! HTTPS through rustls with the system's roots (`SSL_CERT_FILE` / `SSL_CERT_DIR` are
+//! honoured, which is how a private PKI's web server is trusted).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper::header::{
+    ETAG, HOST, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, LOCATION, USER_AGENT,
+};
+use hyper::{Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+/// Bounds of one download.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Whole download, redirects included.
+    pub timeout: Duration,
+    /// Largest body accepted.
+    pub max_bytes: u64,
+    /// Redirects followed.
+    pub max_redirects: u8,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            timeout: Duration::from_secs(30),
+            max_bytes: 100 * 1024 * 1024,
+            max_redirects: 3,
+        }
+    }
+}
+
+/// What the server said.
+#[derive(Debug)]
+pub enum Fetched {
+    /// 304: what we have is current.
+    NotModified,
+    /// A body, with the validators to send next time.
+    Body {
+        /// The bytes.
+        bytes: Vec<u8>,
+        /// ETag header.
+        etag: Option<String>,
+        /// Last-Modified header.
+        last_modified: Option<String>,
+    },
+}
+
+/// Why a download failed; the text is what `crl sources` shows.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct FetchError(pub String);
+
+fn fail(s: impl Into<String>) -> FetchError {
+    FetchError(s.into())
+}
+
+/// GETs `url` (http or https), following at most `limits.max_redirects` redirects, with
+/// `If-None-Match` / `If-Modified-Since` when validators are given.
+pub async fn get(
+    url: &str,
+    etag: Option<&str>,
+    last_modified: Option<&str>,
+    limits: &Limits,
+) -> Result<Fetched, FetchError> {
+    match tokio::time::timeout(limits.timeout, get_inner(url, etag, last_modified, limits)).await {
+        Ok(r) => r,
+        Err(_) => Err(fail(format!(
+            "timed out after {} s",
+            limits.timeout.as_secs_f64()
+        ))),
+    }
+}
+
+async fn get_inner(
+    url: &str,
+    etag: Option<&str>,
+    last_modified: Option<&str>,
+    limits: &Limits,
+) -> Result<Fetched, FetchError> {
+    let mut current = url.to_owned();
+    for hop in 0..=limits.max_redirects {
+        let target = Target::parse(&current)?;
+        let resp = request(&target, etag, last_modified, limits).await?;
+        match resp {
+            Response::Redirect(location) => {
+                if hop == limits.max_redirects {
+                    return Err(fail(format!(
+                        "more than {} redirects",
+                        limits.max_redirects
+                    )));
+                }
+                current = target.join(&location);
+            }
+            Response::Done(f) => return Ok(f),
+        }
+    }
+    Err(fail("redirect loop"))
+}
+
+/// A parsed http(s) URL.
+#[derive(Debug)]
+struct Target {
+    tls: bool,
+    host: String,
+    port: u16,
+    path: String,
+}
+
+impl Target {
+    fn parse(url: &str) -> Result<Target, FetchError> {
+        let (scheme, rest) = url
+            .split_once("://")
+            .ok_or_else(|| fail(format!("not a URL: {url}")))?;
+        let tls = match scheme.to_ascii_lowercase().as_str() {
+            "http" => false,
+            "https" => true,
+            other => return Err(fail(format!("unsupported scheme {other}"))),
+        };
+        let (authority, path) = match rest.find(['/', '?']) {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        let path = path.split('#').next().unwrap_or("/");
+        let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+            let (h, after) = v6
+                .split_once(']')
+                .ok_or_else(|| fail(format!("bad host in {url}")))?;
+            (h.to_owned(), after.strip_prefix(':'))
+        } else {
+            match authority.rsplit_once(':') {
+                Some((h, p)) => (h.to_owned(), Some(p)),
+                None => (authority.to_owned(), None),
+            }
+        };
+        let port = match port {
+            Some(p) => p.parse().map_err(|_| fail(format!("bad port in {url}")))?,
+            None if tls => 443,
+            None => 80,
+        };
+        if host.is_empty() {
+            return Err(fail(format!("no host in {url}")));
+        }
+        Ok(Target {
+            tls,
+            host,
+            port,
+            path: if path.starts_with('/') {
+                path.to_owned()
+            } else {
+                format!("/{path}")
+            },
+        })
+    }
+
+    fn origin(&self) -> String {
+        let scheme = if self.tls { "https" } else { "http" };
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        format!("{scheme}://{host}:{}", self.port)
+    }
+
+    /// Resolves a Location header against this URL.
+    fn join(&self, location: &str) -> String {
+        if location.contains("://") {
+            location.to_owned()
+        } else if location.starts_with('/') {
+            format!("{}{location}", self.origin())
+        } else {
+            let dir = self.path.rsplit_once('/').map_or("", |(d, _)| d);
+            format!("{}{dir}/{location}", self.origin())
+        }
+    }
+}
+
+enum Response {
+    Redirect(String),
+    Done(Fetched),
+}
+
+async fn request(
+    t: &Target,
+    etag: Option<&str>,
+    last_modified: Option<&str>,
+    limits: &Limits,
+) -> Result<Response, FetchError> {
+    let tcp = TcpStream::connect((t.host.as_str(), t.port))
+        .await
+        .map_err(|e| fail(format!("cannot connect to {}:{}: {e}", t.host, t.port)))?;
+    let host_header = if (t.tls && t.port == 443) || (!t.tls && t.port == 80) {
+        t.host.clone()
+    } else {
+        format!("{}:{}", t.host, t.port)
+    };
+    let mut req = Request::get(t.path.as_str())
+        .header(HOST, host_header)
+        .header(USER_AGENT, concat!("certmail/", env!("CARGO_PKG_VERSION")));
+    if let Some(e) = etag {
+        req = req.header(IF_NONE_MATCH, e);
+    }
+    if let Some(m) = last_modified {
+        req = req.header(IF_MODIFIED_SINCE, m);
+    }
+    let req = req
+        .body(Empty::<Bytes>::new())
+        .map_err(|e| fail(format!("bad request: {e}")))?;
+    let resp = if t.tls {
+        let tls = tls_connector()?;
+        let name = rustls_pki_types_name(&t.host)?;
+        let stream = tls
+            .connect(name, tcp)
+            .await
+            .map_err(|e| fail(format!("TLS with {}: {e}", t.host)))?;
+        send(TokioIo::new(stream), req).await?
+    } else {
+        send(TokioIo::new(tcp), req).await?
+    };
+    let status = resp.status();
+    let header = |name| {
+        resp.headers()
+            .get(name)
+            .and_then(|v: &hyper::header::HeaderValue| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
+        return match header(LOCATION) {
+            Some(l) => Ok(Response::Redirect(l)),
+            None => Err(fail(format!("HTTP {status} without Location"))),
+        };
+    }
+    if status == StatusCode::NOT_MODIFIED {
+        return Ok(Response::Done(Fetched::NotModified));
+    }
+    if !status.is_success() {
+        return Err(fail(format!("HTTP {status}")));
+    }
+    let (etag, last_modified) = (header(ETAG), header(LAST_MODIFIED));
+    if let Some(len) = resp
+        .headers()
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+        && len > limits.max_bytes
+    {
+        return Err(fail(format!(
+            "the response is {len} bytes, over the limit of {}",
+            limits.max_bytes
+        )));
+    }
+    let mut body = resp.into_body();
+    let mut bytes: Vec<u8> = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| fail(format!("reading the body: {e}")))?;
+        if let Some(data) = frame.data_ref() {
+            if (bytes.len() + data.len()) as u64 > limits.max_bytes {
+                return Err(fail(format!(
+                    "the response is over the limit of {} bytes",
+                    limits.max_bytes
+                )));
+            }
+            bytes.extend_from_slice(data);
+        }
+    }
+    Ok(Response::Done(Fetched::Body {
+        bytes,
+        etag,
+        last_modified,
+    }))
+}
+
+async fn send<T>(
+    io: TokioIo<T>,
+    req: Request<Empty<Bytes>>,
+) -> Result<hyper::Response<hyper::body::Incoming>, FetchError>
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
+        .await
+        .map_err(|e| fail(format!("HTTP: {e}")))?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    sender
+        .send_request(req)
+        .await
+        .map_err(|e| fail(format!("HTTP: {e}")))
+}
+
+fn rustls_pki_types_name(
+    host: &str,
+) -> Result<tokio_rustls::rustls::pki_types::ServerName<'static>, FetchError> {
+    tokio_rustls::rustls::pki_types::ServerName::try_from(host.to_owned())
+        .map_err(|_| fail(format!("{host} is not a valid TLS server name")))
+}
+
+fn tls_connector() -> Result<tokio_rustls::TlsConnector, FetchError> {
+    use tokio_rustls::rustls;
+    let mut roots = rustls::RootCertStore::empty();
+    let found = rustls_native_certs::load_native_certs();
+    for c in found.certs {
+        let _ = roots.add(c);
+    }
+    if roots.is_empty() {
+        return Err(fail("no trusted roots for HTTPS (system store empty)"));
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| fail(format!("TLS setup: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_and_redirect_targets() {
+        let t = Target::parse("http://crl.example.com:8080/a/b.crl?x=1#frag").expect("url");
+        assert_eq!(
+            (t.tls, t.host.as_str(), t.port, t.path.as_str()),
+            (false, "crl.example.com", 8080, "/a/b.crl?x=1")
+        );
+        assert_eq!(t.join("/c.crl"), "http://crl.example.com:8080/c.crl");
+        assert_eq!(t.join("c.crl"), "http://crl.example.com:8080/a/c.crl");
+        assert_eq!(t.join("https://x/y"), "https://x/y");
+        let t = Target::parse("https://[::1]/x").expect("v6");
+        assert_eq!((t.host.as_str(), t.port), ("::1", 443));
+        assert!(Target::parse("ftp://x/y").is_err());
+        assert!(Target::parse("http:///path").is_err());
+    }
+}

@@ -1,0 +1,13 @@
+//! certmail-jobs: the background jobs of `certmail serve`, each also a CLI command.
+//!
+//! - CRL download (`crl.rs`): every CRL distribution point of the stored certificates,
+//!   over HTTP/HTTPS (`fetch.rs`), fed through the CRL store's rules.
+//! - The runner (`runner.rs`): each job on its schedule, once per cluster (a lease row in
+//!   the database, so nodes sharing PostgreSQL take turns and a dead node's lease expires).
+//!
+//! Thin over `certmail-app`: what a download means for the CRL store and the per-source
+//! state are decided there; this crate does the network and the clock.
+
+pub mod crl;
+pub mod fetch;
+pub mod runner;
