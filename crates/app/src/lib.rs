@@ -372,6 +372,18 @@ impl App {
             .collect()
     }
 
+    /// What will expire within `days`: certificates with a private key (internal users),
+    /// CA certificates and roots, soonest first (`certmail expiry`, the expiry job).
+    pub async fn expiry(&self, days: i64, limit: i64) -> Result<Vec<CertView>> {
+        let t = now();
+        self.store
+            .expiring_watched(t, t + days * 86_400, limit)
+            .await?
+            .into_iter()
+            .map(|s| self.view(s))
+            .collect()
+    }
+
     /// Certificates, roots and private keys held (for the dashboard). Counting a million
     /// rows takes a while, so the answer is kept until the store's generations change
     /// (every import and deletion changes them).

@@ -80,6 +80,15 @@ pub enum Command {
     Admin(crate::admin_cmd::AdminCommand),
     /// The audit log of changes made through the web admin, the API and `admin`.
     Audit(crate::admin_cmd::AuditArgs),
+    /// What will expire: certificates with a private key, CA certificates and roots.
+    Expiry {
+        /// Within this many days.
+        #[arg(long, default_value_t = 30)]
+        days: i64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show, for each address, the resolved settings and the certificates that would be used.
     Recipients {
         /// Addresses.
@@ -1209,6 +1218,12 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             return r;
         }
         Command::Serve(a) => return crate::serve_cmd::run(&cli, a).await,
+        Command::Expiry { days, json } => {
+            let app = open(&cli).await?;
+            let r = crate::jobs_cmd::expiry(&app, *days, *json).await;
+            app.close().await;
+            return r;
+        }
         Command::Admin(c) => {
             let app = open(&cli).await?;
             let r = crate::admin_cmd::run(&app, c).await;

@@ -1,5 +1,5 @@
-//! `certmail crl update` and `certmail crl sources`: the CRL download job run once, and
-//! its per-source state.
+//! The jobs as commands: `certmail crl update` (the CRL download job run once),
+//! `certmail crl sources` (its per-source state) and `certmail expiry`.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -116,5 +116,57 @@ pub async fn crl_sources(app: &App, json: bool) -> Result<ExitCode, Failure> {
         }
     }
     println!("{} source(s)", rows.len());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `certmail expiry`: certificates with a private key, CA certificates and roots expiring
+/// within `days`, soonest first.
+pub async fn expiry(app: &App, days: i64, json: bool) -> Result<ExitCode, Failure> {
+    if days <= 0 {
+        return Err(Failure {
+            code: 2,
+            message: "--days must be above 0".into(),
+        });
+    }
+    let rows = app.expiry(days, 10_000).await?;
+    let now = certmail_app::now();
+    let kind = |v: &certmail_app::CertView| {
+        if v.store == "roots" {
+            "root"
+        } else if v.cert.is_ca() {
+            "ca"
+        } else {
+            "user"
+        }
+    };
+    if json {
+        let out: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|v| {
+                serde_json::json!({
+                    "sha256": v.cert.sha256,
+                    "kind": kind(v),
+                    "subject": v.cert.subject,
+                    "emails": v.cert.emails,
+                    "not_after": format_rfc3339(v.cert.not_after),
+                    "days_left": (v.cert.not_after - now) / 86_400,
+                    "has_key": v.has_key,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    } else {
+        for v in &rows {
+            println!(
+                "{:<4}  {:>4} days  {}  {}  {}",
+                kind(v),
+                (v.cert.not_after - now) / 86_400,
+                format_rfc3339(v.cert.not_after),
+                &v.cert.sha256[..16],
+                v.cert.emails.first().unwrap_or(&v.cert.subject)
+            );
+        }
+        println!("{} certificate(s) expire within {days} days", rows.len());
+    }
     Ok(ExitCode::SUCCESS)
 }

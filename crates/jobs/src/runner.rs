@@ -24,36 +24,48 @@ pub struct JobsConfig {
 
 /// The CRL download job's lease name.
 pub const CRL_JOB: &str = "crl-download";
+/// The pending-requests job's lease name.
+pub const PENDING_JOB: &str = "pending-requests";
 
 /// Runs until `shutdown` turns true. Each tick, the node that gets a job's lease does the
 /// job's due work; the others skip it. Work is recorded per item (a CRL source's next
-/// attempt), so a node that dies mid-run leaves the rest due for whoever runs next.
+/// attempt, a request's next poll), so a node that dies mid-run leaves the rest due for
+/// whoever runs next.
 pub async fn run(app: Arc<App>, cfg: JobsConfig, mut shutdown: watch::Receiver<bool>) {
-    // A lease outlives the longest run it covers: every due source's download bound.
+    // A lease outlives the longest run it covers.
     let ttl = (cfg.limits.timeout.as_secs() as i64 + 60) * 4;
     loop {
-        match app.take_lease(CRL_JOB, &cfg.holder, ttl).await {
-            Ok(true) => {
-                match crate::crl::update(&app, None, &cfg.limits, &cfg.crl).await {
-                    Ok(outcomes) => {
-                        for o in outcomes {
-                            eprintln!(
-                                "crl-download {} {}{}",
-                                o.url,
-                                o.status,
-                                o.problem.map(|p| format!(": {p}")).unwrap_or_default()
-                            );
-                        }
+        leased(&app, CRL_JOB, &cfg.holder, ttl, async {
+            match crate::crl::update(&app, None, &cfg.limits, &cfg.crl).await {
+                Ok(outcomes) => {
+                    for o in outcomes {
+                        eprintln!(
+                            "{CRL_JOB} {} {}{}",
+                            o.url,
+                            o.status,
+                            o.problem.map(|p| format!(": {p}")).unwrap_or_default()
+                        );
                     }
-                    Err(e) => eprintln!("crl-download failed: {e}"),
                 }
-                if let Err(e) = app.release_lease(CRL_JOB, &cfg.holder).await {
-                    eprintln!("crl-download: cannot release the lease: {e}");
-                }
+                Err(e) => eprintln!("{CRL_JOB} failed: {e}"),
             }
-            Ok(false) => {}
-            Err(e) => eprintln!("jobs: cannot take the {CRL_JOB} lease: {e}"),
-        }
+        })
+        .await;
+        leased(&app, PENDING_JOB, &cfg.holder, ttl, async {
+            let now = certmail_app::now();
+            match app
+                .ca_process_pending(&certmail_app::ca::CsrHandler, now)
+                .await
+            {
+                Ok(r) if r.completed + r.failed > 0 => eprintln!(
+                    "{PENDING_JOB} completed={} waiting={} failed={}",
+                    r.completed, r.waiting, r.failed
+                ),
+                Ok(_) => {}
+                Err(e) => eprintln!("{PENDING_JOB} failed: {e}"),
+            }
+        })
+        .await;
         tokio::select! {
             _ = tokio::time::sleep(cfg.tick) => {}
             _ = shutdown.changed() => break,
@@ -61,5 +73,19 @@ pub async fn run(app: Arc<App>, cfg: JobsConfig, mut shutdown: watch::Receiver<b
         if *shutdown.borrow() {
             break;
         }
+    }
+}
+
+/// Runs `work` if this node gets `job`'s lease, then gives the lease up.
+async fn leased(app: &App, job: &str, holder: &str, ttl: i64, work: impl Future<Output = ()>) {
+    match app.take_lease(job, holder, ttl).await {
+        Ok(true) => {
+            work.await;
+            if let Err(e) = app.release_lease(job, holder).await {
+                eprintln!("{job}: cannot release the lease: {e}");
+            }
+        }
+        Ok(false) => {}
+        Err(e) => eprintln!("jobs: cannot take the {job} lease: {e}"),
     }
 }

@@ -695,6 +695,31 @@ impl Store {
             .collect()
     }
 
+    /// What the expiry job watches, expiring in `[from, until)`: certificates with a
+    /// private key (internal users), CA certificates and roots; soonest first.
+    pub async fn expiring_watched(
+        &self,
+        from: i64,
+        until: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredCertificate>> {
+        let sql = format!(
+            "SELECT {CERT_COLUMNS} FROM certificates c WHERE c.not_after >= $1 AND c.not_after < $2 \
+             AND (c.store = 'roots' OR c.is_ca = 1 \
+                  OR EXISTS (SELECT 1 FROM private_keys k WHERE k.key_id = c.key_id)) \
+             ORDER BY c.not_after LIMIT $3"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(from)
+            .bind(until)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(cert_from_row)
+            .collect()
+    }
+
     /// Certificates per store in one pass: (certificate store, root store).
     pub async fn count_by_store(&self) -> Result<(i64, i64)> {
         let rows = sqlx::query("SELECT store, COUNT(*) AS n FROM certificates GROUP BY store")
