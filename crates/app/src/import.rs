@@ -4,6 +4,7 @@ use std::io::Read;
 use std::path::Path;
 
 use certmail_crypto::{AwsLcOps, CryptoError, PrivateKey, pkcs12};
+use certmail_pki::crl::Crl;
 use certmail_pki::{Certificate, pem, pkcs7};
 use certmail_store::{Outcome, StoreKind};
 use serde::Serialize;
@@ -55,6 +56,8 @@ pub enum ItemKind {
     Certificate,
     /// A private key.
     Key,
+    /// A CRL (from a PKCS#7 bundle), stored in the CRL store.
+    Crl,
 }
 
 /// Imported or already there.
@@ -74,11 +77,11 @@ pub struct ItemReport {
     pub kind: ItemKind,
     /// Imported or present.
     pub status: ItemStatus,
-    /// SHA-256 thumbprint (certificates) or key id (keys).
+    /// SHA-256 thumbprint (certificates, CRLs) or key id (keys).
     pub id: String,
-    /// Subject (certificates) or algorithm (keys).
+    /// Subject (certificates), algorithm (keys), or issuer and use (CRLs).
     pub detail: String,
-    /// Store the certificate went to.
+    /// Store the certificate went to (`crls` for a CRL).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub store: Option<&'static str>,
 }
@@ -101,6 +104,25 @@ impl ItemReport {
             id: k.key_id().to_owned(),
             detail: k.algorithm().to_string(),
             store: None,
+        }
+    }
+
+    pub(crate) fn crl(r: &crate::trust::CrlReport) -> Self {
+        let detail = match (&r.problem, r.status) {
+            (_, "present") => r.issuer.clone(),
+            (Some(p), _) => format!("{} (not in use: {p})", r.issuer),
+            (None, status) => format!("{} ({status})", r.issuer),
+        };
+        ItemReport {
+            kind: ItemKind::Crl,
+            status: if r.status == "present" {
+                ItemStatus::Present
+            } else {
+                ItemStatus::Imported
+            },
+            id: r.sha256.clone(),
+            detail,
+            store: Some("crls"),
         }
     }
 }
@@ -148,6 +170,8 @@ pub fn report_rows(reports: &[FileReport]) -> Vec<serde_json::Value> {
 pub(crate) struct Parsed {
     pub certs: Vec<Certificate>,
     pub keys: Vec<PrivateKey>,
+    /// CRLs carried in a PKCS#7 bundle (they go to the CRL store).
+    pub crls: Vec<Crl>,
 }
 
 impl Parsed {
@@ -155,6 +179,20 @@ impl Parsed {
         let c = Certificate::from_der(der, &AwsLcOps)?;
         if !self.certs.iter().any(|x| x.sha256 == c.sha256) {
             self.certs.push(c);
+        }
+        Ok(())
+    }
+
+    fn add_pkcs7(&mut self, data: &[u8]) -> Result<(), FileError> {
+        let bundle = pkcs7::bundle(data)?;
+        for der in &bundle.certificates {
+            self.add_cert_der(der)?;
+        }
+        for der in &bundle.crls {
+            let crl = Crl::from_der(der)?;
+            if !self.crls.iter().any(|x| x.der == crl.der) {
+                self.crls.push(crl);
+            }
         }
         Ok(())
     }
@@ -194,11 +232,7 @@ pub(crate) fn parse(data: &[u8], password: Option<&str>) -> Result<Parsed, FileE
         for b in &blocks {
             match b.label.as_str() {
                 "CERTIFICATE" | "X509 CERTIFICATE" => p.add_cert_der(&b.der)?,
-                "PKCS7" | "CMS" => {
-                    for der in pkcs7::certificates(&b.der)? {
-                        p.add_cert_der(&der)?;
-                    }
-                }
+                "PKCS7" | "CMS" => p.add_pkcs7(&b.der)?,
                 // `openssl ecparam -genkey` writes the curve before the key; the key names it too.
                 "EC PARAMETERS" => {}
                 _ => match PrivateKey::from_pem_block(b, password.map(str::as_bytes))? {
@@ -232,9 +266,7 @@ pub(crate) fn parse(data: &[u8], password: Option<&str>) -> Result<Parsed, FileE
         return Ok(p);
     }
     if pkcs7::looks_like_pkcs7(data) {
-        for der in pkcs7::certificates(data)? {
-            p.add_cert_der(&der)?;
-        }
+        p.add_pkcs7(data)?;
         return Ok(p);
     }
     match PrivateKey::from_der_any(data, password.map(str::as_bytes)) {

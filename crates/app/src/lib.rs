@@ -200,7 +200,7 @@ impl App {
         opts: &ImportOptions,
     ) -> std::result::Result<Vec<ItemReport>, FileError> {
         let parsed = import::parse(data, opts.password.as_ref().map(|p| p.as_str()))?;
-        if parsed.certs.is_empty() && parsed.keys.is_empty() {
+        if parsed.certs.is_empty() && parsed.keys.is_empty() && parsed.crls.is_empty() {
             return Err(FileError::Empty);
         }
         let certs: Vec<(StoreKind, &Certificate)> = parsed
@@ -224,6 +224,17 @@ impl App {
         }
         for (k, o) in parsed.keys.iter().zip(key_outcomes) {
             items.push(ItemReport::key(k, o));
+        }
+        // CRLs after the certificates, so that an issuer in the same bundle checks them; each
+        // goes through the `crl import` rules (newest valid per issuer) in its own transaction.
+        // If the database fails between, importing the file again completes it (idempotent).
+        for crl in parsed.crls {
+            let report = self.import_crl(crl).await.map_err(|e| match e {
+                AppError::Store(s) => FileError::Store(s),
+                AppError::Pki(p) => FileError::Pki(p),
+                other => FileError::Store(certmail_store::StoreError::Connect(other.to_string())),
+            })?;
+            items.push(ItemReport::crl(&report));
         }
         Ok(items)
     }

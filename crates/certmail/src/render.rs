@@ -36,6 +36,7 @@ pub fn import_reports(reports: &[FileReport], as_json: bool) {
                             println!("{status} certificate {} {}{place}", i.id, i.detail);
                         }
                         ItemKind::Key => println!("{status} key {} {}", i.id, i.detail),
+                        ItemKind::Crl => println!("{status} CRL {} {}", i.id, i.detail),
                     }
                 }
             }

@@ -34,6 +34,9 @@ pub enum Pkcs12Form {
 
 fn map_read_error(e: P12Error) -> CryptoError {
     match e {
+        // pkcs5 says "decryption failed" for a bad padding (wrong key); anything else it says
+        // (an unsupported algorithm, bad parameters) is not about the password.
+        P12Error::Pkcs5Error(m) if !m.contains("decryption failed") => CryptoError::BadPkcs12(m),
         P12Error::MacError(_) | P12Error::UnpadError | P12Error::Pkcs5Error(_) => {
             CryptoError::WrongPassword("PKCS#12 file")
         }
@@ -45,30 +48,28 @@ fn map_read_error(e: P12Error) -> CryptoError {
 }
 
 /// Reads a PKCS#12 file. Without a password, the empty password is tried (password-less files).
+///
+/// The empty password has two encodings (RFC 7292 B.1 says the BMPString with its two-byte
+/// terminator, as OpenSSL and NSS write it; GnuTLS `--null-password` and others use no bytes at
+/// all); both are tried. Such files, and BER files (NSS), are MAC-checked here and re-encoded as
+/// DER without the MAC for `p12-keystore`, which knows only DER and the terminator form.
 pub fn read(data: &[u8], password: Option<&str>) -> Result<Pkcs12Contents, CryptoError> {
-    // BER (as NSS writes it) is MAC-verified and re-encoded as DER first.
+    let pw = password.unwrap_or_default();
+    let asked = |e: CryptoError| match (e, password) {
+        (CryptoError::WrongPassword(_), None) => CryptoError::PasswordRequired("PKCS#12 file"),
+        (e, _) => e,
+    };
     let normalised;
     let outer_is_der = certmail_pki::ber::parse(data).map_or(true, |t| t.to_der() == data);
-    let data = if outer_is_der {
+    let data = if outer_is_der && !pw.is_empty() {
         data
     } else {
-        normalised = crate::pkcs12_ber::normalise(data, password.unwrap_or_default()).map_err(
-            |e| match (e, password) {
-                (CryptoError::WrongPassword(_), None) => {
-                    CryptoError::PasswordRequired("PKCS#12 file")
-                }
-                (e, _) => e,
-            },
-        )?;
+        normalised = crate::pkcs12_ber::normalise(data, pw).map_err(asked)?;
         normalised.as_slice()
     };
-    let archive = match password {
-        Some(p) => Pkcs12Archive::from_pkcs12(data, p).map_err(map_read_error)?,
-        None => Pkcs12Archive::from_pkcs12(data, "").map_err(|e| match map_read_error(e) {
-            CryptoError::WrongPassword(_) => CryptoError::PasswordRequired("PKCS#12 file"),
-            other => other,
-        })?,
-    };
+    let archive = Pkcs12Archive::from_pkcs12(data, pw)
+        .map_err(map_read_error)
+        .map_err(asked)?;
     let keys = archive
         .keys
         .iter()
