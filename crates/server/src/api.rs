@@ -100,6 +100,7 @@ pub fn routes() -> Router<Arc<Server>> {
         .merge(crate::api_store::routes())
         .merge(crate::api_trust::routes())
         .merge(crate::api_select::routes())
+        .merge(crate::api_jobs::routes())
 }
 
 /// The caller's own account.

@@ -18,6 +18,7 @@ use certmail_app::App;
 use zeroize::Zeroizing;
 
 pub mod api;
+pub mod api_jobs;
 pub mod api_select;
 pub mod api_store;
 pub mod api_trust;

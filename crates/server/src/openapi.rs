@@ -5,7 +5,7 @@ use axum::response::IntoResponse;
 use utoipa::OpenApi;
 
 use crate::problem::Problem;
-use crate::{api, api_select, api_store, api_trust};
+use crate::{api, api_jobs, api_select, api_store, api_trust};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -54,6 +54,9 @@ use crate::{api, api_select, api_store, api_trust};
         api_select::global_list,
         api_select::global_add,
         api_select::global_remove,
+        api_jobs::crl_sources,
+        api_jobs::crl_update,
+        api_jobs::expiry,
     ),
     components(schemas(
         Problem,
@@ -63,7 +66,8 @@ use crate::{api, api_select, api_store, api_trust};
         api::RecipientJson,
         api::SettingValue,
         api::SettingBody,
-        api::AuditPage
+        api::AuditPage,
+        api_jobs::UpdateBody
     ))
 )]
 struct ApiDoc;

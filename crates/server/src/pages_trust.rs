@@ -32,6 +32,7 @@ pub fn routes() -> Router<Arc<Server>> {
                 )),
         )
         .route("/crls/delete", post(crl_delete))
+        .route("/crls/update", post(crl_update))
         .route("/ctl", get(ctl).post(ctl_add))
         .route("/ctl/remove", post(ctl_remove))
 }
@@ -48,6 +49,13 @@ struct CrlLine {
     validity: String,
 }
 
+struct SourceLine {
+    url: String,
+    last_success: String,
+    next_attempt: String,
+    error: Option<String>,
+}
+
 #[derive(Template)]
 #[template(path = "crls.html")]
 struct CrlsPage {
@@ -56,6 +64,7 @@ struct CrlsPage {
     message: Option<String>,
     can_edit: bool,
     crls: Vec<CrlLine>,
+    sources: Vec<SourceLine>,
 }
 
 async fn crls(State(s): State<Arc<Server>>, c: Caller, Query(n): Query<Note>) -> PageResult {
@@ -77,12 +86,26 @@ async fn crls(State(s): State<Arc<Server>>, c: Caller, Query(n): Query<Note>) ->
             validity: v.validity,
         })
         .collect();
+    let when = certmail_pki::time::format_rfc3339;
+    let sources = s
+        .app
+        .crl_sources()
+        .await?
+        .into_iter()
+        .map(|r| SourceLine {
+            last_success: r.last_success.map_or_else(|| "never".into(), when),
+            next_attempt: when(r.next_attempt),
+            error: r.last_error,
+            url: r.url,
+        })
+        .collect();
     Ok(render(&CrlsPage {
         nav: nav(&c),
         csrf: c.csrf.clone().unwrap_or_default(),
         message: n.note,
         can_edit: c.role >= Role::Operator,
         crls,
+        sources,
     }))
 }
 
@@ -171,6 +194,39 @@ async fn crl_delete(State(s): State<Arc<Server>>, f: CheckedForm<CrlForm>) -> Pa
     let r = s.app.delete_crl(&f.form.sha256).await;
     audited(&s, &f.caller, "crl.delete", &f.form.sha256, "", r).await?;
     Ok(Redirect::to(&format!("/crls?note={}", enc("CRL deleted"))).into_response())
+}
+
+#[derive(Deserialize)]
+struct CsrfOnly {
+    csrf: String,
+}
+
+impl HasCsrf for CsrfOnly {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// "Download now": the due CRL sources, with the default limits.
+async fn crl_update(State(s): State<Arc<Server>>, f: CheckedForm<CsrfOnly>) -> PageResult {
+    f.caller.require(Role::Operator)?;
+    let r = certmail_jobs::crl::update(
+        &s.app,
+        None,
+        &certmail_jobs::fetch::Limits::default(),
+        &certmail_app::crl_sources::CrlSchedule::default(),
+    )
+    .await;
+    let note = match &r {
+        Ok(o) => format!(
+            "{} source(s) fetched, {} failed",
+            o.len(),
+            o.iter().filter(|x| x.status == "failed").count()
+        ),
+        Err(_) => String::new(),
+    };
+    audited(&s, &f.caller, "crl.update", "due sources", &note, r).await?;
+    Ok(Redirect::to(&format!("/crls?note={}", enc(&note))).into_response())
 }
 
 struct CtlLine {

@@ -2872,3 +2872,75 @@ async fn selections_over_the_api_and_the_pages() {
             .any(|e| e.action == "select.add" && e.outcome == "failed")
     );
 }
+
+#[tokio::test]
+async fn crl_sources_download_now_and_expiry_over_the_api_and_the_crl_page() {
+    let h = H::new().await;
+    let ops = h.token("ops", Role::Operator).await;
+    let aud = h.token("eye", Role::Auditor).await;
+    // Nothing listens on port 1: the download fails with the reason, recorded on the source.
+    let dead = "http://127.0.0.1:1/none.crl";
+    let body = serde_json::json!({ "url": dead });
+    assert_eq!(
+        h.call(
+            Method::POST,
+            "/api/v1/crls/update",
+            &aud,
+            Some(body.clone())
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
+    let r = h
+        .call(Method::POST, "/api/v1/crls/update", &ops, Some(body))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let items = r.json()["items"].clone();
+    assert_eq!(items[0]["status"], "failed", "{items}");
+    let problem = items[0]["problem"].as_str().unwrap_or_default().to_owned();
+    assert!(problem.contains("cannot connect"), "{problem}");
+    let sources = h
+        .call(Method::GET, "/api/v1/crls/sources", &aud, None)
+        .await
+        .json();
+    assert_eq!(sources["items"][0]["url"], dead);
+    assert_eq!(sources["items"][0]["last_error"], problem.as_str());
+    // What will expire: a bad window is a 400 problem, a good one a list.
+    let bad = h
+        .call(Method::GET, "/api/v1/expiry?days=0", &aud, None)
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.body.contains("days"), "{}", bad.body);
+    let e = h
+        .call(Method::GET, "/api/v1/expiry?days=30", &aud, None)
+        .await;
+    assert_eq!(e.status, StatusCode::OK);
+    assert!(e.json()["items"].is_array());
+    // The CRL page lists the source with its error; an operator downloads the due ones now.
+    let (session, csrf) = h.login("ops", "a long enough password").await;
+    let cookie = format!("certmail_session={session}");
+    let page = h
+        .call(Method::GET, "/crls", &[("cookie", cookie.clone())], None)
+        .await;
+    assert!(page.body.contains(dead), "{}", page.body);
+    assert!(page.body.contains("cannot connect"), "{}", page.body);
+    assert!(page.body.contains("action=\"/crls/update\""));
+    let r = h.form("/crls/update", &cookie, &[("csrf", &csrf)]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert!(r.location().starts_with("/crls?note="), "{}", r.location());
+    let stale = h.form("/crls/update", &cookie, &[("csrf", "wrong")]).await;
+    assert_ne!(
+        stale.status,
+        StatusCode::SEE_OTHER,
+        "a wrong CSRF token is refused"
+    );
+    let audit = h
+        .call(Method::GET, "/api/v1/audit?action=crl.update", &aud, None)
+        .await
+        .json();
+    assert!(
+        audit["items"].as_array().map_or(0, Vec::len) >= 2,
+        "API and page downloads are audited: {audit}"
+    );
+}
