@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # CRL download benchmark (BENCHMARKS.md "CRL download"): a CRL of N revoked entries (default
-# 1,000,000) made by Python `cryptography`, served by a local HTTP server, fetched and put
+# 1,000,000) made by `openssl ca -gencrl`, served by a local HTTP server, fetched and put
 # in use by `certmail crl update --url`, beside `curl` fetching the same file and
 # `openssl crl` parsing it (the peers, in the same run). Reports wall time and peak memory.
 #
@@ -8,7 +8,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-1000000}
-PY=${CERTMAIL_PYTHON:-${TMPDIR:-/tmp}/certmail-ci-venv/bin/python}
 cargo build --quiet --release -p certmail
 cm=$PWD/target/release/certmail
 work=$(mktemp -d)
@@ -16,34 +15,31 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
-"$PY" - "$work" "$N" <<'PY'
-import sys, datetime
-from cryptography import x509
-from cryptography.x509.oid import NameOID
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-out, n = sys.argv[1], int(sys.argv[2])
-key = ec.generate_private_key(ec.SECP256R1())
-name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Bench CRL CA")])
-now = datetime.datetime.now(datetime.timezone.utc)
-ca = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-      .public_key(key.public_key()).serial_number(1)
-      .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=365))
-      .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-      .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
-      .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-      .sign(key, hashes.SHA256()))
-b = (x509.CertificateRevocationListBuilder().issuer_name(name)
-     .last_update(now - datetime.timedelta(hours=1)).next_update(now + datetime.timedelta(days=7))
-     .add_extension(x509.CRLNumber(1), critical=False)
-     .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key()), critical=False))
-t = now - datetime.timedelta(days=2)
-for i in range(n):
-    b = b.add_revoked_certificate(x509.RevokedCertificateBuilder().serial_number(1_000_000_000 + i).revocation_date(t).build())
-crl = b.sign(key, hashes.SHA256())
-open(f"{out}/ca.pem", "wb").write(ca.public_bytes(serialization.Encoding.PEM))
-open(f"{out}/ca.crl", "wb").write(crl.public_bytes(serialization.Encoding.DER))
+# The CA and its CRL by `openssl ca -gencrl` over an index of N revoked serials (a
+# builder that copies its list per entry, as Python cryptography's does, is quadratic).
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/ca.key" \
+    -out "$work/ca.pem" -subj "/CN=Bench CRL CA" -days 365 \
+    -addext "basicConstraints=critical,CA:true" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+python3 - "$work/index.txt" "$N" <<'PY'
+import sys
+path, n = sys.argv[1], int(sys.argv[2])
+with open(path, "w") as f:
+    for i in range(n):
+        f.write(f"R\t301231000000Z\t250101000000Z\t{0x10000000 + i:X}\tunknown\t/CN=u{i}\n")
 PY
+echo 01 > "$work/crlnumber"
+cat > "$work/ca.cnf" <<CNF
+[ca]
+default_ca = bench
+[bench]
+database = $work/index.txt
+crlnumber = $work/crlnumber
+default_md = sha256
+default_crl_days = 7
+CNF
+openssl ca -batch -config "$work/ca.cnf" -gencrl -keyfile "$work/ca.key" -cert "$work/ca.pem" \
+    -out "$work/ca-crl.pem" 2>/dev/null
+openssl crl -in "$work/ca-crl.pem" -outform DER -out "$work/ca.crl"
 size=$(stat -c %s "$work/ca.crl")
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 (cd "$work" && exec python3 -m http.server "$port" --bind 127.0.0.1 >/dev/null 2>&1) & pids+=($!)
