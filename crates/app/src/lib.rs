@@ -6,6 +6,7 @@ pub mod admin;
 pub mod ca;
 pub mod crl_sources;
 mod error;
+pub mod expiry;
 mod import;
 mod keyring;
 mod lease;

@@ -85,6 +85,16 @@ pub enum Command {
         /// Within this many days.
         #[arg(long, default_value_t = 30)]
         days: i64,
+        /// Instead of listing, send the warnings that are due (30, 14, 7, 1 days; each
+        /// once) to this administrator address (and users their own).
+        #[arg(long, value_name = "ADDR")]
+        notify: Option<String>,
+        /// Where the warnings are handed over (SMTP).
+        #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:10026")]
+        next_hop: String,
+        /// Sender address of the warnings [default: certmail@this host].
+        #[arg(long, value_name = "ADDR")]
+        from: Option<String>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -1218,9 +1228,21 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             return r;
         }
         Command::Serve(a) => return crate::serve_cmd::run(&cli, a).await,
-        Command::Expiry { days, json } => {
+        Command::Expiry {
+            days,
+            notify,
+            next_hop,
+            from,
+            json,
+        } => {
             let app = open(&cli).await?;
-            let r = crate::jobs_cmd::expiry(&app, *days, *json).await;
+            let r = match notify {
+                Some(admin) => {
+                    crate::jobs_cmd::expiry_notify(&app, admin, next_hop, from.as_deref(), *json)
+                        .await
+                }
+                None => crate::jobs_cmd::expiry(&app, *days, *json).await,
+            };
             app.close().await;
             return r;
         }

@@ -170,3 +170,59 @@ pub async fn expiry(app: &App, days: i64, json: bool) -> Result<ExitCode, Failur
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// The host name for notices (`/proc/sys/kernel/hostname`, else `localhost`).
+pub fn host_name() -> String {
+    certmail_gateway::config::GatewayConfig::default().host_name()
+}
+
+/// `certmail expiry --notify ADMIN`: sends the warnings that are due through `next_hop`;
+/// exit 1 when any was refused (it is tried again next time).
+pub async fn expiry_notify(
+    app: &App,
+    admin: &str,
+    next_hop: &str,
+    from: Option<&str>,
+    json: bool,
+) -> Result<ExitCode, Failure> {
+    let host = host_name();
+    let cfg = certmail_jobs::expiry::NotifyConfig {
+        admin: admin.to_owned(),
+        from: from.map_or_else(|| format!("certmail@{host}"), str::to_owned),
+        hostname: host.clone(),
+    };
+    let relay = certmail_gateway::relay::Relay::new(
+        next_hop,
+        &host,
+        Duration::from_secs(60),
+        Duration::from_secs(120),
+    );
+    let out = certmail_jobs::expiry::notify(app, &relay, &cfg).await?;
+    relay.close_idle().await;
+    let failed = out.iter().any(|o| o.status == "failed");
+    if json {
+        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    } else {
+        for o in &out {
+            println!(
+                "{} {} {} ({} days left, threshold {}) to {}{}",
+                o.status,
+                o.kind,
+                &o.sha256[..16],
+                o.days_left,
+                o.threshold,
+                o.to.join(", "),
+                o.problem
+                    .as_ref()
+                    .map(|p| format!(": {p}"))
+                    .unwrap_or_default()
+            );
+        }
+        println!("{} warning(s) due", out.len());
+    }
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

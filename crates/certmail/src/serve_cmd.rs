@@ -74,6 +74,13 @@ pub struct ServeArgs {
     /// Largest CRL downloaded: bytes, or with K, M, G [default: 100M].
     #[arg(long, value_name = "SIZE")]
     pub crl_max_size: Option<String>,
+    /// Administrator address for expiry warnings (30, 14, 7 and 1 days before); users get
+    /// their own too. Sent through --next-hop [default: none, no warnings].
+    #[arg(long, value_name = "ADDR")]
+    pub notify_address: Option<String>,
+    /// Sender address of certmail's own mail [default: certmail@host name].
+    #[arg(long, value_name = "ADDR")]
+    pub notify_from: Option<String>,
 }
 
 impl ServeArgs {
@@ -143,6 +150,12 @@ impl ServeArgs {
         if let Some(v) = &self.crl_max_size {
             c.crl_max_size = certmail_gateway::config::parse_size(v).map_err(bad)?;
         }
+        if let Some(v) = &self.notify_address {
+            c.notify_address = Some(v.clone());
+        }
+        if let Some(v) = &self.notify_from {
+            c.notify_from = Some(v.clone());
+        }
         c.check().map_err(bad)?;
         Ok(c)
     }
@@ -179,6 +192,25 @@ pub async fn run(cli: &Cli, args: &ServeArgs) -> Result<ExitCode, Failure> {
             },
             tick: std::time::Duration::from_secs(60),
             holder: format!("{}:{}", cfg.host_name(), std::process::id()),
+            expiry: cfg.notify_address.as_ref().map(|admin| {
+                let host = cfg.host_name();
+                (
+                    certmail_jobs::expiry::NotifyConfig {
+                        admin: admin.clone(),
+                        from: cfg
+                            .notify_from
+                            .clone()
+                            .unwrap_or_else(|| format!("certmail@{host}")),
+                        hostname: host.clone(),
+                    },
+                    Arc::new(certmail_gateway::relay::Relay::new(
+                        &cfg.next_hop,
+                        &host,
+                        std::time::Duration::from_secs(cfg.next_hop_timeout),
+                        std::time::Duration::from_secs(cfg.next_hop_data_timeout),
+                    )),
+                )
+            }),
         };
         tokio::spawn(certmail_jobs::runner::run(app.clone(), jc, jobs_stopped))
     });

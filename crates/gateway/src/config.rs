@@ -158,6 +158,10 @@ pub struct GatewayConfig {
     /// Largest CRL downloaded (bytes; K/M/G in the file).
     #[serde(deserialize_with = "de_size")]
     pub crl_max_size: u64,
+    /// The administrator's address for expiry warnings (none: no warnings are sent).
+    pub notify_address: Option<String>,
+    /// Sender address of certmail's own mail (default: certmail@host name).
+    pub notify_from: Option<String>,
 }
 
 fn de_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
@@ -201,6 +205,8 @@ impl Default for GatewayConfig {
             crl_interval: 6 * 3600,
             crl_timeout: 30,
             crl_max_size: 100 << 20,
+            notify_address: None,
+            notify_from: None,
         }
     }
 }

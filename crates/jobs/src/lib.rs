@@ -2,6 +2,8 @@
 //!
 //! - CRL download (`crl.rs`): every CRL distribution point of the stored certificates,
 //!   over HTTP/HTTPS (`fetch.rs`), fed through the CRL store's rules.
+//! - Expiry warnings (`expiry.rs`): a mail per certificate and threshold through the next
+//!   hop.
 //! - The runner (`runner.rs`): each job on its schedule, once per cluster (a lease row in
 //!   the database, so nodes sharing PostgreSQL take turns and a dead node's lease expires).
 //!
@@ -9,5 +11,6 @@
 //! state are decided there; this crate does the network and the clock.
 
 pub mod crl;
+pub mod expiry;
 pub mod fetch;
 pub mod runner;

@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use crate::fetch::Limits;
 
 /// What the runner does and how often.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct JobsConfig {
     /// CRL download schedule.
     pub crl: CrlSchedule,
@@ -20,12 +20,19 @@ pub struct JobsConfig {
     pub tick: Duration,
     /// Who this node is (lease holder), e.g. host name and process id.
     pub holder: String,
+    /// Expiry warnings: where they go and the next hop that takes them (`None`: off).
+    pub expiry: Option<(
+        crate::expiry::NotifyConfig,
+        Arc<certmail_gateway::relay::Relay>,
+    )>,
 }
 
 /// The CRL download job's lease name.
 pub const CRL_JOB: &str = "crl-download";
 /// The pending-requests job's lease name.
 pub const PENDING_JOB: &str = "pending-requests";
+/// The expiry job's lease name.
+pub const EXPIRY_JOB: &str = "expiry-warnings";
 
 /// Runs until `shutdown` turns true. Each tick, the node that gets a job's lease does the
 /// job's due work; the others skip it. Work is recorded per item (a CRL source's next
@@ -66,6 +73,26 @@ pub async fn run(app: Arc<App>, cfg: JobsConfig, mut shutdown: watch::Receiver<b
             }
         })
         .await;
+        if let Some((notify, relay)) = &cfg.expiry {
+            leased(&app, EXPIRY_JOB, &cfg.holder, ttl, async {
+                match crate::expiry::notify(&app, relay, notify).await {
+                    Ok(outcomes) => {
+                        for o in outcomes {
+                            eprintln!(
+                                "{EXPIRY_JOB} {} {} {} days left to {}{}",
+                                o.sha256,
+                                o.status,
+                                o.days_left,
+                                o.to.join(","),
+                                o.problem.map(|p| format!(": {p}")).unwrap_or_default()
+                            );
+                        }
+                    }
+                    Err(e) => eprintln!("{EXPIRY_JOB} failed: {e}"),
+                }
+            })
+            .await;
+        }
         tokio::select! {
             _ = tokio::time::sleep(cfg.tick) => {}
             _ = shutdown.changed() => break,

@@ -194,3 +194,39 @@ impl Store {
         Ok(())
     }
 }
+
+impl Store {
+    /// The thresholds (days) already warned about for a certificate.
+    pub async fn expiry_notices(&self, sha256: &str) -> Result<Vec<i64>> {
+        sqlx::query("SELECT threshold FROM expiry_notices WHERE sha256 = $1 ORDER BY threshold")
+            .bind(sha256)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| Ok(r.try_get("threshold")?))
+            .collect()
+    }
+
+    /// Records warnings as sent (already recorded ones stay).
+    pub async fn record_expiry_notices(
+        &self,
+        sha256: &str,
+        thresholds: &[i64],
+        now: i64,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for t in thresholds {
+            sqlx::query(
+                "INSERT INTO expiry_notices (sha256, threshold, sent_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (sha256, threshold) DO NOTHING",
+            )
+            .bind(sha256)
+            .bind(*t)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -54,6 +54,13 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0007_jobs.sql"),
         postgres: include_str!("../migrations/postgres/0007_jobs.sql"),
     },
+    // 8: directories (LDAP).
+    Migration {
+        version: 9,
+        name: "expiry",
+        sqlite: include_str!("../migrations/sqlite/0009_expiry.sql"),
+        postgres: include_str!("../migrations/postgres/0009_expiry.sql"),
+    },
 ];
 
 /// Brings the schema up to the newest version.
