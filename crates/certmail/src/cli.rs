@@ -74,7 +74,7 @@ pub enum Command {
     #[command(subcommand)]
     Smime(crate::smime_cmd::SmimeCommand),
     /// Run the SMTP gateway (Postfix content filter or smarthost) with /healthz and /metrics.
-    Serve(crate::serve_cmd::ServeArgs),
+    Serve(Box<crate::serve_cmd::ServeArgs>),
     /// Web admin and API accounts (no account exists by default).
     #[command(subcommand)]
     Admin(crate::admin_cmd::AdminCommand),
