@@ -108,14 +108,12 @@ fn expiry_lists_internal_certificates_cas_and_roots() {
     );
 }
 
+/// Messages a sink accepted: (recipients, message).
+type Received = std::sync::Arc<std::sync::Mutex<Vec<(Vec<String>, String)>>>;
+
 /// A minimal SMTP server (this test's next hop) keeping every message it accepts; it
 /// refuses everything while `refuse` is set.
-fn smtp_sink(
-    refuse: std::sync::Arc<std::sync::atomic::AtomicBool>,
-) -> (
-    u16,
-    std::sync::Arc<std::sync::Mutex<Vec<(Vec<String>, String)>>>,
-) {
+fn smtp_sink(refuse: std::sync::Arc<std::sync::atomic::AtomicBool>) -> (u16, Received) {
     use std::io::{BufRead, BufReader, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
