@@ -54,6 +54,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0007_jobs.sql"),
         postgres: include_str!("../migrations/postgres/0007_jobs.sql"),
     },
+    Migration {
+        version: 8,
+        name: "directories",
+        sqlite: include_str!("../migrations/sqlite/0008_directories.sql"),
+        postgres: include_str!("../migrations/postgres/0008_directories.sql"),
+    },
 ];
 
 /// Brings the schema up to the newest version.
