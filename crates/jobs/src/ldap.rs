@@ -394,25 +394,25 @@ mod tests {
         let u = parse_crl_url(
             "ldap://ldap.example.com/cn=CA%201,o=Example?certificateRevocationList;binary",
         )
-        .unwrap();
+        .expect("parses");
         assert_eq!(u.server.as_deref(), Some("ldap://ldap.example.com:389"));
         assert_eq!(u.dn, "cn=CA 1,o=Example");
         assert_eq!(u.attribute, "certificateRevocationList;binary");
 
         let u = parse_crl_url("ldap://127.0.0.1:3890/cn=x?authorityRevocationList;binary?base")
-            .unwrap();
+            .expect("parses");
         assert_eq!(u.server.as_deref(), Some("ldap://127.0.0.1:3890"));
         assert_eq!(u.attribute, "authorityRevocationList;binary");
 
         let u = parse_crl_url(
             "ldap:///CN=Issuing%20CA,CN=srv,CN=CDP,CN=Public%20Key%20Services,CN=Services,CN=Configuration,DC=corp,DC=example?certificateRevocationList?base?objectClass=cRLDistributionPoint",
         )
-        .unwrap();
+        .expect("parses");
         assert_eq!(u.server, None);
         assert!(u.dn.starts_with("CN=Issuing CA,CN=srv"));
         assert_eq!(u.attribute, "certificateRevocationList");
 
-        let u = parse_crl_url("LDAPS://h/cn=x").unwrap();
+        let u = parse_crl_url("LDAPS://h/cn=x").expect("parses");
         assert_eq!(u.server.as_deref(), Some("ldaps://h:636"));
         assert_eq!(u.attribute, DEFAULT_CRL_ATTRIBUTE);
 
