@@ -156,8 +156,8 @@ async fn read_attribute(
     let entry = entries
         .into_iter()
         .next()
-        .map(SearchEntry::construct)
-        .ok_or_else(|| fail(format!("no entry {:?}", u.dn)))?;
+        .map(entry)
+        .ok_or_else(|| fail(format!("no entry {:?}", u.dn)))??;
     let want = base_name(&u.attribute);
     let value = values(&entry, want)
         .into_iter()
@@ -171,6 +171,14 @@ async fn read_attribute(
         )));
     }
     Ok(value)
+}
+
+/// An entry of a search result. `ldap3` `expect`s a well-formed SearchResultEntry; a server
+/// sending well-formed BER of another shape must not take the caller (a gateway session)
+/// down with it, so a panic there becomes an error.
+fn entry(e: ldap3::ResultEntry) -> Result<SearchEntry, FetchError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| SearchEntry::construct(e)))
+        .map_err(|_| fail("malformed search result entry"))
 }
 
 /// The attribute type without options (`userCertificate;binary` -> `userCertificate`).
@@ -334,7 +342,8 @@ async fn search_certificates(
         entries: entries.len(),
         values: Vec::new(),
     };
-    for e in entries.into_iter().map(SearchEntry::construct) {
+    for e in entries.into_iter().map(entry) {
+        let e = e?;
         for attr in CERT_ATTRIBUTES {
             for v in values(&e, base_name(attr)) {
                 if v.len() as u64 <= max_bytes && !found.values.contains(&v) {
@@ -354,8 +363,10 @@ async fn naming_context(ldap: &mut Ldap) -> Result<String, FetchError> {
         .map_err(|e| fail(format!("root DSE: {}", ldap_error(&e))))?;
     entries
         .into_iter()
-        .map(SearchEntry::construct)
-        .flat_map(|e| values(&e, "namingContexts"))
+        .map(entry)
+        .collect::<Result<Vec<_>, _>>()?
+        .iter()
+        .flat_map(|e| values(e, "namingContexts"))
         .find_map(|v| String::from_utf8(v).ok().filter(|s| !s.is_empty()))
         .ok_or_else(|| fail("no --base, and the root DSE names no naming context"))
 }
