@@ -42,6 +42,9 @@ pub enum Download {
     },
     /// It failed; why.
     Failed(String),
+    /// It was not tried (a host-less LDAP URL and no default directory); why. Shown as
+    /// the source's last error, and tried again after the regular interval.
+    Skipped(String),
 }
 
 /// The outcome of one source in a run, for `crl update` and the log.
@@ -129,7 +132,14 @@ impl App {
         };
         let mut rec = CrlFetchRecord::default();
         let mut issuer = source.issuer.clone();
+        let mut skipped = false;
         match download {
+            Download::Skipped(why) => {
+                out.status = "skipped";
+                out.problem = Some(why.clone());
+                rec.error = Some(why);
+                skipped = true;
+            }
             Download::Failed(why) => {
                 out.status = "failed";
                 out.problem = Some(why.clone());
@@ -169,7 +179,9 @@ impl App {
                 }
             },
         }
-        if rec.error.is_some() {
+        if skipped {
+            // Nothing to retry soon: the configuration has to change first.
+        } else if rec.error.is_some() {
             out.next_attempt = now + schedule.retry.min(schedule.interval);
         } else if let Some(i) = &issuer {
             // Earlier when the CRL in use runs out before the next regular download.

@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod ca;
 pub mod crl_sources;
+pub mod directory;
 mod error;
 pub mod expiry;
 mod import;
@@ -121,6 +122,8 @@ pub struct App {
     pub(crate) flow_cache: std::sync::Mutex<mailflow::FlowCache>,
     pub(crate) recent: std::sync::Mutex<std::collections::VecDeque<(i64, String)>>,
     pub(crate) counts: std::sync::Mutex<Option<(String, Counts)>>,
+    pub(crate) directory_client:
+        std::sync::OnceLock<std::sync::Arc<dyn directory::DirectoryClient>>,
 }
 
 /// Current time, Unix seconds (the app layer may read the clock; pki may not).
@@ -165,6 +168,7 @@ impl App {
             flow_cache: std::sync::Mutex::new(mailflow::FlowCache::default()),
             recent: std::sync::Mutex::new(std::collections::VecDeque::new()),
             counts: std::sync::Mutex::new(None),
+            directory_client: std::sync::OnceLock::new(),
         })
     }
 

@@ -526,6 +526,24 @@ impl App {
         }
     }
 
+    /// For the gateway: an outgoing recipient has no usable certificate. Asks the
+    /// directories (answers still cached are not asked again; each directory is bounded by
+    /// its timeout) and says whether a certificate new to the store arrived, so the caller
+    /// decides again. Without a directory client or directories it asks nothing. A
+    /// directory failing is no error here (it is cached and shown by `directory lookup`);
+    /// a database failure is.
+    pub(crate) async fn directory_rescue(&self, email: &str) -> Result<bool> {
+        if self.directory_client.get().is_none() {
+            return Ok(false);
+        }
+        let report = self.directory_lookup(email, false).await?;
+        Ok(report.directories.iter().any(|a| {
+            a.imported
+                .iter()
+                .any(|i| i.status == crate::ItemStatus::Imported)
+        }))
+    }
+
     /// Why an outgoing recipient with `encrypt-mode force` cannot be encrypted to, if so.
     async fn force_refusal(
         &self,
@@ -538,9 +556,15 @@ impl App {
         if rcpt.encrypt_mode != "force" {
             return Ok(None);
         }
-        let r = self.flow_recipient(snap, email).await?;
+        let mut r = self.flow_recipient(snap, email).await?;
         if !r.encryption.is_empty() {
             return Ok(None);
+        }
+        if self.directory_rescue(email).await? {
+            r = self.recipient_lookup(email, snap.now).await?;
+            if !r.encryption.is_empty() {
+                return Ok(None);
+            }
         }
         let why: Vec<String> = r
             .encryption_excluded
@@ -620,7 +644,7 @@ impl App {
                 Direction::Incoming => incoming.push((rcpt.clone(), r)),
                 Direction::Outgoing => {
                     let email = r.email.clone().unwrap_or_default();
-                    let encrypt_to: Vec<String> = match r.encrypt_mode.as_str() {
+                    let mut encrypt_to: Vec<String> = match r.encrypt_mode.as_str() {
                         "no-encryption" => Vec::new(),
                         _ => self
                             .flow_recipient(&snap, &email)
@@ -630,6 +654,18 @@ impl App {
                             .map(|u| u.sha256)
                             .collect(),
                     };
+                    if encrypt_to.is_empty()
+                        && r.encrypt_mode != "no-encryption"
+                        && self.directory_rescue(&email).await?
+                    {
+                        encrypt_to = self
+                            .recipient_lookup(&email, snap.now)
+                            .await?
+                            .encryption
+                            .into_iter()
+                            .map(|u| u.sha256)
+                            .collect();
+                    }
                     if encrypt_to.is_empty()
                         && let Some(why) = self.force_refusal(&snap, &r).await?
                     {

@@ -78,6 +78,9 @@ pub enum Command {
     /// Web admin and API accounts (no account exists by default).
     #[command(subcommand)]
     Admin(crate::admin_cmd::AdminCommand),
+    /// LDAP directories: where certificates are looked up (a source of certificates, not of trust).
+    #[command(subcommand)]
+    Directory(crate::directory_cmd::DirectoryCommand),
     /// The audit log of changes made through the web admin, the API and `admin`.
     Audit(crate::admin_cmd::AuditArgs),
     /// What will expire: certificates with a private key, CA certificates and roots.
@@ -1243,6 +1246,12 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 }
                 None => crate::jobs_cmd::expiry(&app, *days, *json).await,
             };
+            app.close().await;
+            return r;
+        }
+        Command::Directory(c) => {
+            let app = open(&cli).await?;
+            let r = crate::directory_cmd::run(&app, c).await;
             app.close().await;
             return r;
         }

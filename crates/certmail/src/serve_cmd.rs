@@ -165,6 +165,8 @@ impl ServeArgs {
 pub async fn run(cli: &Cli, args: &ServeArgs) -> Result<ExitCode, Failure> {
     let cfg = args.config()?;
     let app = Arc::new(crate::cli::open(cli).await?);
+    // Outgoing recipients without a usable certificate are looked up in the directories.
+    app.set_directory_client(Arc::new(certmail_jobs::ldap::LdapClient::default()));
     let server = certmail_server::Server::new(app.clone(), cfg.http_tls());
     if let Some(token) = server.setup_token().await? {
         // The one way in while no account exists; printed, never logged elsewhere.

@@ -533,3 +533,96 @@ async fn each_message_and_refusal_is_kept_for_the_gateway_page() {
     );
     assert_eq!(h.app.recent_messages(Some("nocert"), 10).len(), 1);
 }
+
+/// A directory client that knows one partner's certificate and counts the questions.
+#[derive(Debug)]
+struct FakeDirectory {
+    erin: Vec<u8>,
+    asked: std::sync::Mutex<Vec<String>>,
+}
+
+impl certmail_app::directory::DirectoryClient for FakeDirectory {
+    fn find_certificates<'a>(
+        &'a self,
+        _dir: &'a certmail_app::directory::DirectoryAccess,
+        filter: &'a str,
+    ) -> certmail_app::directory::DirectoryFuture<'a, certmail_app::directory::DirectoryFound> {
+        Box::pin(async move {
+            self.asked.lock().expect("asked").push(filter.to_owned());
+            let mut found = certmail_app::directory::DirectoryFound::default();
+            if filter == "(mail=erin@partner.example)" {
+                found.entries = 1;
+                found.values.push(self.erin.clone());
+            }
+            Ok(found)
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_recipient_without_certificate_is_looked_up_in_the_directories_first() {
+    let (h, p) = setup().await;
+    let erin = p.pki.leaf_rsa(&certmail_testkit::LeafSpec::email(
+        "erin@partner.example",
+        21,
+    ));
+    let fake = std::sync::Arc::new(FakeDirectory {
+        erin: erin.der.clone(),
+        asked: std::sync::Mutex::new(Vec::new()),
+    });
+    h.app.set_directory_client(fake.clone());
+    h.app
+        .directory_add(
+            &certmail_app::directory::NewDirectory {
+                name: "partners".into(),
+                url: "ldap://directory.invalid".into(),
+                base: None,
+                bind_dn: None,
+                filter: None,
+                default: false,
+                timeout_ms: None,
+                cache_ttl: None,
+            },
+            None,
+        )
+        .await
+        .expect("directory");
+    h.app
+        .set_setting(
+            &Party::Domain("partner.example".into()),
+            "encrypt-mode",
+            "force",
+        )
+        .await
+        .expect("force");
+    let mut c = h.client().await;
+    c.cmd("EHLO x", "250").await;
+    c.cmd("MAIL FROM:<alice@example.com>", "250").await;
+    // Found in the directory at RCPT: accepted, and encrypted to at DATA.
+    c.cmd("RCPT TO:<erin@partner.example>", "250").await;
+    // Not in the directory: refused as before; the negative answer is kept.
+    c.cmd("RCPT TO:<nocert@partner.example>", "550 5.7.1").await;
+    c.cmd("RCPT TO:<nocert@partner.example>", "550 5.7.1").await;
+    let msg = message(
+        "alice@example.com",
+        "erin@partner.example",
+        "d",
+        "from the directory",
+    );
+    c.data(&msg, "250").await;
+    let got = h.sink.messages();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].rcpts, vec!["erin@partner.example"]);
+    assert!(!got[0].text().contains("from the directory"));
+    message::unwrap(&got[0].data, &[&keypair(&erin)], &UnwrapOptions::default())
+        .expect("erin decrypts");
+    let asked = fake.asked.lock().expect("asked").clone();
+    assert_eq!(
+        asked,
+        vec![
+            "(mail=erin@partner.example)".to_owned(),
+            "(mail=nocert@partner.example)".to_owned()
+        ],
+        "each address asked once"
+    );
+}

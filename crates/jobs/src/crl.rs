@@ -1,6 +1,7 @@
 //! The CRL download job: `certmail crl update [--url U]` and the runner's periodic run.
 
 use certmail_app::crl_sources::{CrlSchedule, Download, SourceOutcome};
+use certmail_app::directory::DirectoryAccess;
 use certmail_app::{App, AppError};
 use certmail_store::CrlSourceRow;
 
@@ -27,8 +28,13 @@ pub async fn update(
         None => app.crl_sources_due(now).await?,
     };
     let mut out = Vec::with_capacity(sources.len());
+    let default_directory = if sources.iter().any(|s| is_ldap(&s.url)) {
+        app.default_directory().await?
+    } else {
+        None
+    };
     for s in &sources {
-        let download = download(s, limits).await;
+        let download = download(s, default_directory.as_ref(), limits).await;
         out.push(
             app.crl_source_result(s, download, schedule, certmail_app::now())
                 .await?,
@@ -37,10 +43,29 @@ pub async fn update(
     Ok(out)
 }
 
-async fn download(s: &CrlSourceRow, limits: &Limits) -> Download {
-    let lower = s.url.to_ascii_lowercase();
-    if lower.starts_with("ldap://") || lower.starts_with("ldaps://") {
-        return Download::Failed("LDAP distribution points are not downloaded yet".into());
+fn is_ldap(url: &str) -> bool {
+    let lower = url.to_ascii_lowercase();
+    lower.starts_with("ldap://") || lower.starts_with("ldaps://")
+}
+
+async fn download(
+    s: &CrlSourceRow,
+    default_directory: Option<&DirectoryAccess>,
+    limits: &Limits,
+) -> Download {
+    if is_ldap(&s.url) {
+        return match crate::ldap::fetch_crl(&s.url, default_directory, limits).await {
+            Ok(Some(bytes)) => Download::Body {
+                bytes,
+                etag: None,
+                last_modified: None,
+            },
+            Ok(None) => Download::Skipped(
+                "host-less LDAP URL and no default directory (certmail directory add NAME --url ldap://HOST --default)"
+                    .into(),
+            ),
+            Err(e) => Download::Failed(e.0),
+        };
     }
     match fetch::get(
         &s.url,

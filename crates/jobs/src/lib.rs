@@ -1,7 +1,9 @@
 //! certmail-jobs: the background jobs of `certmail serve`, each also a CLI command.
 //!
 //! - CRL download (`crl.rs`): every CRL distribution point of the stored certificates,
-//!   over HTTP/HTTPS (`fetch.rs`), fed through the CRL store's rules.
+//!   over HTTP/HTTPS (`fetch.rs`) and LDAP (`ldap.rs`), fed through the CRL store's rules.
+//! - Directory look-ups (`ldap.rs`): the LDAP client `certmail-app` asks for the
+//!   certificates of an address.
 //! - Expiry warnings (`expiry.rs`): a mail per certificate and threshold through the next
 //!   hop.
 //! - The runner (`runner.rs`): each job on its schedule, once per cluster (a lease row in
@@ -13,4 +15,5 @@
 pub mod crl;
 pub mod expiry;
 pub mod fetch;
+pub mod ldap;
 pub mod runner;

@@ -11,6 +11,7 @@
 
 mod admin;
 mod ca;
+mod directory;
 mod error;
 mod jobs;
 mod migrate;
@@ -23,6 +24,7 @@ use sqlx::{AnyPool, Row};
 
 pub use admin::{AccountRow, AuditFilter, AuditRow, SessionRow, TokenRow};
 pub use ca::{CaRow, IssuedRow, PendingRow};
+pub use directory::{DirectoryLookupRow, DirectoryRow};
 pub use error::StoreError;
 pub use jobs::{CrlFetchRecord, CrlSourceRow, source_urls as crl_source_urls};
 pub use policy::{Party, SelectionKind, SettingRow};

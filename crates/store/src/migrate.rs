@@ -54,7 +54,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0007_jobs.sql"),
         postgres: include_str!("../migrations/postgres/0007_jobs.sql"),
     },
-    // 8: directories (LDAP).
+    Migration {
+        version: 8,
+        name: "directories",
+        sqlite: include_str!("../migrations/sqlite/0008_directories.sql"),
+        postgres: include_str!("../migrations/postgres/0008_directories.sql"),
+    },
     Migration {
         version: 9,
         name: "expiry",
