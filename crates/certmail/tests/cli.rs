@@ -1,6 +1,8 @@
 //! CLI behaviour that needs no peer tool: back ends, KEK modes, exit codes, atomic imports.
 //! Fixtures come from the deterministic test PKI.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -61,57 +63,13 @@ impl Env {
     }
 }
 
-/// A fresh PostgreSQL database for one test (dropped afterwards), or `None` (skip) when no
-/// server is configured outside CI.
-struct PgDb {
-    admin: String,
-    name: String,
-}
-
-impl PgDb {
-    fn sql(admin: &str, q: &str) {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("rt");
-        rt.block_on(async {
-            let s = certmail_store::Store::open_admin(admin)
-                .await
-                .expect("admin");
-            s.execute_admin(q).await.expect("admin sql");
-            s.close().await;
-        });
-    }
-
-    fn create(tag: &str) -> Option<(Env, PgDb)> {
-        let Ok(admin) = std::env::var("CERTMAIL_TEST_DATABASE_URL") else {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "CI run without CERTMAIL_TEST_DATABASE_URL"
-            );
-            eprintln!("skipping: CERTMAIL_TEST_DATABASE_URL not set");
-            return None;
-        };
-        let name = format!("certmail_{tag}_{}", std::process::id());
-        Self::sql(
-            &admin,
-            &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-        );
-        Self::sql(&admin, &format!("CREATE DATABASE {name}"));
-        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-        let mut env = Env::sqlite();
-        env.database_url = Some(format!("{base}/{name}"));
-        Some((env, PgDb { admin, name }))
-    }
-}
-
-impl Drop for PgDb {
-    fn drop(&mut self) {
-        Self::sql(
-            &self.admin,
-            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
-        );
-    }
+/// An environment on a fresh PostgreSQL database (dropped with the second value), or
+/// `None` (skip) when no server is configured outside CI.
+fn pg_env(tag: &str) -> Option<(Env, common::pg::PgDb)> {
+    let db = common::pg::PgDb::create(tag)?;
+    let mut env = Env::sqlite();
+    env.database_url = Some(db.url.clone());
+    Some((env, db))
 }
 
 fn path(p: &Path) -> &str {
@@ -187,7 +145,7 @@ fn sqlite_import_list_export() {
 
 #[test]
 fn postgres_import_list_export() {
-    let Some((env, _db)) = PgDb::create("cli") else {
+    let Some((env, _db)) = pg_env("cli") else {
         return;
     };
     import_and_list(&env);
@@ -1411,7 +1369,7 @@ fn refresh_self_signed_domain_certificate() {
 /// The CA functions on the PostgreSQL back end (the other CA tests run on SQLite).
 #[test]
 fn ca_on_postgres() {
-    let Some((env, _db)) = PgDb::create("ca") else {
+    let Some((env, _db)) = pg_env("ca") else {
         return;
     };
     let dir = env.dir.path().to_owned();

@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::cli::{crl_update as update, json_ok as json, ok, verdict};
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
@@ -81,49 +83,6 @@ fn answer(mut stream: TcpStream, state: &Mutex<Published>) -> std::io::Result<()
         _ => reply("404 Not Found", "", b"no such file"),
     };
     stream.write_all(&response)
-}
-
-fn run(data: &Path, args: &[&str]) -> (bool, String) {
-    let out = common::certmail(data, args).output().expect("run certmail");
-    (
-        out.status.success(),
-        common::text(&out.stdout) + &common::text(&out.stderr),
-    )
-}
-
-fn ok(data: &Path, args: &[&str]) -> String {
-    let (success, text) = run(data, args);
-    assert!(success, "certmail {args:?} failed: {text}");
-    text
-}
-
-fn json(data: &Path, args: &[&str]) -> serde_json::Value {
-    let out = common::certmail(data, args).output().expect("run certmail");
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "certmail {args:?}: not JSON ({e}): {}{}",
-            common::text(&out.stdout),
-            common::text(&out.stderr)
-        )
-    })
-}
-
-/// The one outcome of `crl update --url URL --json` (and whether the command succeeded).
-fn update(data: &Path, url: &str, extra: &[&str]) -> (bool, serde_json::Value) {
-    let mut args = vec!["crl", "update", "--url", url, "--json"];
-    args.extend(extra);
-    let out = common::certmail(data, &args)
-        .output()
-        .expect("run certmail");
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("crl update: not JSON ({e}): {}", common::text(&out.stderr)));
-    assert_eq!(v.as_array().map(Vec::len), Some(1), "{v}");
-    (out.status.success(), v[0].clone())
-}
-
-fn verdict(data: &Path, sha: &str) -> String {
-    let v = json(data, &["cert", "verify", sha, "--json"]);
-    v["status"].as_str().unwrap_or_default().to_owned()
 }
 
 #[test]
@@ -289,64 +248,15 @@ fn crls_are_downloaded_from_their_distribution_points() {
     }
 }
 
-/// A database for the cluster test: a fresh PostgreSQL database when the tests have a
-/// server (two nodes share it), else `None` (one node on SQLite).
-struct PgDb {
-    admin: String,
-    name: String,
-}
-
-impl PgDb {
-    fn sql(admin: &str, q: &str) {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("rt");
-        rt.block_on(async {
-            let s = certmail_store::Store::open_admin(admin)
-                .await
-                .expect("admin");
-            s.execute_admin(q).await.expect("admin sql");
-            s.close().await;
-        });
-    }
-
-    fn create() -> Option<(PgDb, String)> {
-        let Ok(admin) = std::env::var("CERTMAIL_TEST_DATABASE_URL") else {
-            assert!(!common::ci(), "CI run without CERTMAIL_TEST_DATABASE_URL");
-            eprintln!("CERTMAIL_TEST_DATABASE_URL not set: one node on SQLite");
-            return None;
-        };
-        let name = format!("certmail_jobs_{}", std::process::id());
-        Self::sql(
-            &admin,
-            &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-        );
-        Self::sql(&admin, &format!("CREATE DATABASE {name}"));
-        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-        let url = format!("{base}/{name}");
-        Some((PgDb { admin, name }, url))
-    }
-}
-
-impl Drop for PgDb {
-    fn drop(&mut self) {
-        Self::sql(
-            &self.admin,
-            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
-        );
-    }
-}
-
 /// `certmail serve` runs the CRL download job by itself, and nodes sharing a database
 /// download each due source once between them (the job's lease), not once each.
 #[test]
 fn serve_downloads_each_source_once_per_cluster() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
-    let pg = PgDb::create();
+    let pg = common::pg::PgDb::create("jobs");
     let db: Vec<String> = match &pg {
-        Some((_, url)) => vec!["--database-url".into(), url.clone()],
+        Some(p) => vec!["--database-url".into(), p.url.clone()],
         None => Vec::new(),
     };
     let with_db = |args: &[&str]| -> Vec<String> {

@@ -3,27 +3,9 @@
 
 mod common;
 
+use common::cli::{json_ok as json, ok};
+
 use std::path::Path;
-
-fn json(data: &Path, args: &[&str]) -> serde_json::Value {
-    let out = common::certmail(data, args).output().expect("run certmail");
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        common::text(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("json")
-}
-
-fn ok(data: &Path, args: &[&str]) -> String {
-    let out = common::certmail(data, args).output().expect("run certmail");
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        common::text(&out.stderr)
-    );
-    common::text(&out.stdout)
-}
 
 #[test]
 fn expiry_lists_internal_certificates_cas_and_roots() {

@@ -8,6 +8,8 @@
 
 mod common;
 
+use common::cli::{crl_update as update, json, ok, run, verdict};
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -108,46 +110,6 @@ impl Drop for Slapd {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn run(data: &Path, args: &[&str]) -> (bool, String) {
-    let out = common::certmail(data, args).output().expect("run certmail");
-    (
-        out.status.success(),
-        common::text(&out.stdout) + &common::text(&out.stderr),
-    )
-}
-
-fn ok(data: &Path, args: &[&str]) -> String {
-    let (success, text) = run(data, args);
-    assert!(success, "certmail {args:?} failed: {text}");
-    text
-}
-
-fn json(data: &Path, args: &[&str]) -> (bool, serde_json::Value) {
-    let out = common::certmail(data, args).output().expect("run certmail");
-    let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "certmail {args:?}: not JSON ({e}): {}{}",
-            common::text(&out.stdout),
-            common::text(&out.stderr)
-        )
-    });
-    (out.status.success(), v)
-}
-
-/// The one outcome of `crl update --url URL --json`.
-fn update(data: &Path, url: &str, extra: &[&str]) -> (bool, serde_json::Value) {
-    let mut args = vec!["crl", "update", "--url", url, "--json"];
-    args.extend(extra);
-    let (success, v) = json(data, &args);
-    assert_eq!(v.as_array().map(Vec::len), Some(1), "{v}");
-    (success, v[0].clone())
-}
-
-fn verdict(data: &Path, sha: &str) -> String {
-    let v = json(data, &["cert", "verify", sha, "--json"]).1;
-    v["status"].as_str().unwrap_or_default().to_owned()
 }
 
 /// DER of a PEM or DER file.

@@ -4,7 +4,9 @@
 #![allow(dead_code)]
 
 pub mod cdp;
+pub mod cli;
 pub mod mta;
+pub mod pg;
 
 use std::process::{Command, Stdio};
 
