@@ -304,14 +304,23 @@ fn rustls_pki_types_name(
 }
 
 fn tls_connector() -> Result<tokio_rustls::TlsConnector, FetchError> {
+    Ok(tokio_rustls::TlsConnector::from(tls_config("HTTPS")?))
+}
+
+/// A TLS client configuration trusting the system's roots (with `SSL_CERT_FILE` /
+/// `SSL_CERT_DIR`), over aws-lc-rs; `what` names the protocol in errors.
+pub(crate) fn tls_config(
+    what: &str,
+) -> Result<Arc<tokio_rustls::rustls::ClientConfig>, FetchError> {
     use tokio_rustls::rustls;
     let mut roots = rustls::RootCertStore::empty();
-    let found = rustls_native_certs::load_native_certs();
-    for c in found.certs {
+    for c in rustls_native_certs::load_native_certs().certs {
         let _ = roots.add(c);
     }
     if roots.is_empty() {
-        return Err(fail("no trusted roots for HTTPS (system store empty)"));
+        return Err(fail(format!(
+            "no trusted roots for {what} (system store empty)"
+        )));
     }
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
@@ -319,7 +328,7 @@ fn tls_connector() -> Result<tokio_rustls::TlsConnector, FetchError> {
         .map_err(|e| fail(format!("TLS setup: {e}")))?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
+    Ok(Arc::new(config))
 }
 
 #[cfg(test)]

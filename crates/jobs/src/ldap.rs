@@ -11,7 +11,6 @@
 //! on the values received: `ldap3` reads a whole response message before handing it over,
 //! so during a download memory is bounded by the timeout, not by the limit.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use certmail_app::directory::{DirectoryAccess, DirectoryClient, DirectoryFound, DirectoryFuture};
@@ -210,7 +209,7 @@ async fn connect(
 ) -> Result<Ldap, FetchError> {
     let mut settings = LdapConnSettings::new().set_conn_timeout(timeout);
     if server.to_ascii_lowercase().starts_with("ldaps://") {
-        settings = settings.set_config(tls_config()?);
+        settings = settings.set_config(crate::fetch::tls_config("LDAPS")?);
     }
     let (conn, mut ldap) = LdapConnAsync::with_settings(settings, server)
         .await
@@ -269,24 +268,6 @@ fn ldap_error(e: &ldap3::LdapError) -> String {
         }
         other => other.to_string(),
     }
-}
-
-fn tls_config() -> Result<Arc<tokio_rustls::rustls::ClientConfig>, FetchError> {
-    use tokio_rustls::rustls;
-    let mut roots = rustls::RootCertStore::empty();
-    for c in rustls_native_certs::load_native_certs().certs {
-        let _ = roots.add(c);
-    }
-    if roots.is_empty() {
-        return Err(fail("no trusted roots for LDAPS (system store empty)"));
-    }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| fail(format!("TLS setup: {e}")))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(config))
 }
 
 /// Searches a directory for certificates: `filter` under its base (or, without one, under

@@ -675,26 +675,14 @@ impl Store {
             .collect()
     }
 
-    /// Certificates of both stores whose notAfter falls in `[from, until)`, soonest first:
-    /// an index range scan over the window only (the dashboard's "expiring soon").
+    /// Certificates (either store) expiring in `[from, until)`, soonest first.
     pub async fn expiring(
         &self,
         from: i64,
         until: i64,
         limit: i64,
     ) -> Result<Vec<StoredCertificate>> {
-        let sql = format!(
-            "SELECT {CERT_COLUMNS} FROM certificates c WHERE c.not_after >= $1 AND c.not_after < $2 ORDER BY c.not_after LIMIT $3"
-        );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(from)
-            .bind(until)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(cert_from_row)
-            .collect()
+        self.expiring_where(from, until, limit, "").await
     }
 
     /// What the expiry job watches, expiring in `[from, until)`: certificates with a
@@ -705,11 +693,27 @@ impl Store {
         until: i64,
         limit: i64,
     ) -> Result<Vec<StoredCertificate>> {
+        self.expiring_where(
+            from,
+            until,
+            limit,
+            " AND (c.store = 'roots' OR c.is_ca = 1 \
+             OR EXISTS (SELECT 1 FROM private_keys k WHERE k.key_id = c.key_id))",
+        )
+        .await
+    }
+
+    /// The not_after index range, with a fixed extra condition (no user input in it).
+    async fn expiring_where(
+        &self,
+        from: i64,
+        until: i64,
+        limit: i64,
+        and: &'static str,
+    ) -> Result<Vec<StoredCertificate>> {
         let sql = format!(
-            "SELECT {CERT_COLUMNS} FROM certificates c WHERE c.not_after >= $1 AND c.not_after < $2 \
-             AND (c.store = 'roots' OR c.is_ca = 1 \
-                  OR EXISTS (SELECT 1 FROM private_keys k WHERE k.key_id = c.key_id)) \
-             ORDER BY c.not_after LIMIT $3"
+            "SELECT {CERT_COLUMNS} FROM certificates c WHERE c.not_after >= $1 AND c.not_after < $2\
+             {and} ORDER BY c.not_after LIMIT $3"
         );
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(from)
