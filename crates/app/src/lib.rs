@@ -122,6 +122,9 @@ pub struct App {
     pub(crate) flow_cache: std::sync::Mutex<mailflow::FlowCache>,
     pub(crate) recent: std::sync::Mutex<std::collections::VecDeque<(i64, String)>>,
     pub(crate) counts: std::sync::Mutex<Option<(String, Counts)>>,
+    /// Whether any directory is configured, as of a policy generation (the gateway asks
+    /// for every recipient without a certificate; this spares the query when none is).
+    pub(crate) directories_known: std::sync::Mutex<Option<(String, bool)>>,
     pub(crate) directory_client:
         std::sync::OnceLock<std::sync::Arc<dyn directory::DirectoryClient>>,
 }
@@ -168,6 +171,7 @@ impl App {
             flow_cache: std::sync::Mutex::new(mailflow::FlowCache::default()),
             recent: std::sync::Mutex::new(std::collections::VecDeque::new()),
             counts: std::sync::Mutex::new(None),
+            directories_known: std::sync::Mutex::new(None),
             directory_client: std::sync::OnceLock::new(),
         })
     }

@@ -532,8 +532,28 @@ impl App {
     /// decides again. Without a directory client or directories it asks nothing. A
     /// directory failing is no error here (it is cached and shown by `directory lookup`);
     /// a database failure is.
-    pub(crate) async fn directory_rescue(&self, email: &str) -> Result<bool> {
+    pub(crate) async fn directory_rescue(&self, snap: &FlowSnapshot, email: &str) -> Result<bool> {
         if self.directory_client.get().is_none() {
+            return Ok(false);
+        }
+        // Adding or deleting a directory renews the policy generation: while it is the
+        // same, "no directory" is known without a query.
+        let known = self.directories_known.lock().ok().and_then(|k| {
+            k.as_ref()
+                .filter(|(g, _)| *g == snap.key)
+                .map(|(_, any)| *any)
+        });
+        let any = match known {
+            Some(any) => any,
+            None => {
+                let any = !self.store.directories().await?.is_empty();
+                if let Ok(mut k) = self.directories_known.lock() {
+                    *k = Some((snap.key.clone(), any));
+                }
+                any
+            }
+        };
+        if !any {
             return Ok(false);
         }
         let report = self.directory_lookup(email, false).await?;
@@ -560,7 +580,7 @@ impl App {
         if !r.encryption.is_empty() {
             return Ok(None);
         }
-        if self.directory_rescue(email).await? {
+        if self.directory_rescue(snap, email).await? {
             r = self.recipient_lookup(email, snap.now).await?;
             if !r.encryption.is_empty() {
                 return Ok(None);
@@ -656,7 +676,7 @@ impl App {
                     };
                     if encrypt_to.is_empty()
                         && r.encrypt_mode != "no-encryption"
-                        && self.directory_rescue(&email).await?
+                        && self.directory_rescue(&snap, &email).await?
                     {
                         encrypt_to = self
                             .recipient_lookup(&email, snap.now)

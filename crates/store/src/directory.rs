@@ -106,7 +106,8 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(())
+        // The gateway's decisions depend on which directories exist.
+        self.bump_policy_generation().await
     }
 
     /// Every directory, by name.
@@ -133,6 +134,9 @@ impl Store {
             .await?
             .rows_affected();
         tx.commit().await?;
+        if n > 0 {
+            self.bump_policy_generation().await?;
+        }
         Ok(n > 0)
     }
 
