@@ -101,6 +101,7 @@ pub fn routes() -> Router<Arc<Server>> {
         .merge(crate::api_trust::routes())
         .merge(crate::api_select::routes())
         .merge(crate::api_jobs::routes())
+        .merge(crate::api_jobs::directory_routes())
 }
 
 /// The caller's own account.

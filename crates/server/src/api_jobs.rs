@@ -129,3 +129,122 @@ pub async fn expiry(
         .collect();
     Ok(Json(Items { items }))
 }
+
+/// The directory routes (LDAP directories certificates are looked up in).
+pub fn directory_routes() -> Router<Arc<Server>> {
+    Router::new()
+        .route("/api/v1/directories", get(directories).post(directory_add))
+        .route(
+            "/api/v1/directories/{name}",
+            axum::routing::delete(directory_delete),
+        )
+        .route("/api/v1/directories/lookup/{email}", get(directory_lookup))
+}
+
+/// The LDAP directories (as `certmail directory list --json`; never a password).
+#[utoipa::path(get, path = "/api/v1/directories", tag = "directories", responses((status = 200, body = Items)))]
+pub async fn directories(State(s): State<Arc<Server>>, c: Caller) -> Result<Json<Items>, Problem> {
+    c.require(Role::Auditor)?;
+    let items = s
+        .app
+        .directories()
+        .await?
+        .into_iter()
+        .map(|d| serde_json::to_value(d).unwrap_or_default())
+        .collect();
+    Ok(Json(Items { items }))
+}
+
+/// A directory to add (as `certmail directory add`).
+#[derive(Deserialize, ToSchema)]
+pub struct DirectoryBody {
+    /// Name (letters, digits, '-', '_', '.').
+    pub name: String,
+    /// `ldap://host[:port]` or `ldaps://...`.
+    pub url: String,
+    /// Search base (default: the directory's first naming context).
+    pub base: Option<String>,
+    /// Bind DN (default: anonymous).
+    pub bind_dn: Option<String>,
+    /// Bind password (stored sealed; never shown again).
+    pub bind_password: Option<String>,
+    /// Filter with %s for the address (default `(mail=%s)`).
+    pub filter: Option<String>,
+    /// The default directory for host-less CRL distribution points.
+    #[serde(default)]
+    pub default: bool,
+    /// Look-up bound in milliseconds (default 2000).
+    pub timeout_ms: Option<i64>,
+    /// Seconds answers are kept (default 3600).
+    pub cache_ttl: Option<i64>,
+}
+
+/// Adds a directory (administrators; the password is sealed under the KEK).
+#[utoipa::path(post, path = "/api/v1/directories", tag = "directories", request_body = DirectoryBody,
+    responses((status = 201, body = Object), (status = 400, body = Problem), (status = 403, body = Problem),
+        (status = 422, body = Problem, description = "the body lacks a field or has a wrong type")))]
+pub async fn directory_add(
+    State(s): State<Arc<Server>>,
+    c: Caller,
+    ApiJson(b): ApiJson<DirectoryBody>,
+) -> Result<(axum::http::StatusCode, Json<serde_json::Value>), Problem> {
+    c.require(Role::Admin)?;
+    let d = certmail_app::directory::NewDirectory {
+        name: b.name.clone(),
+        url: b.url.clone(),
+        base: b.base,
+        bind_dn: b.bind_dn,
+        filter: b.filter,
+        default: b.default,
+        timeout_ms: b.timeout_ms,
+        cache_ttl: b.cache_ttl,
+    };
+    // Moved, not copied, into a buffer wiped on drop.
+    let password = b.bind_password.map(zeroize::Zeroizing::new);
+    let r = s.app.directory_add(&d, password).await;
+    let view = audited(&s, &c, "directory.add", &b.name, &b.url, r).await?;
+    Ok((
+        axum::http::StatusCode::CREATED,
+        Json(serde_json::to_value(view).unwrap_or_default()),
+    ))
+}
+
+/// Deletes a directory and its cached answers (administrators).
+#[utoipa::path(delete, path = "/api/v1/directories/{name}", tag = "directories",
+    params(("name" = String, Path, description = "directory name")),
+    responses((status = 204, description = "deleted"), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn directory_delete(
+    State(s): State<Arc<Server>>,
+    c: Caller,
+    axum::extract::Path(name): axum::extract::Path<String>,
+) -> Result<axum::http::StatusCode, Problem> {
+    c.require(Role::Admin)?;
+    let r = s.app.directory_delete(&name).await;
+    audited(&s, &c, "directory.delete", &name, "", r).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// Query of a look-up.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct LookupQuery {
+    /// Ask again even where a cached answer stands.
+    #[serde(default)]
+    pub refresh: bool,
+}
+
+/// Asks the directories for an address's certificates and imports what they return into
+/// the certificate store (as `certmail directory lookup --json`; operators).
+#[utoipa::path(get, path = "/api/v1/directories/lookup/{email}", tag = "directories",
+    params(("email" = String, Path, description = "e-mail address"), LookupQuery),
+    responses((status = 200, body = Object), (status = 403, body = Problem)))]
+pub async fn directory_lookup(
+    State(s): State<Arc<Server>>,
+    c: Caller,
+    axum::extract::Path(email): axum::extract::Path<String>,
+    ApiQuery(q): ApiQuery<LookupQuery>,
+) -> Result<Json<serde_json::Value>, Problem> {
+    c.require(Role::Operator)?;
+    let r = s.app.directory_lookup(&email, q.refresh).await;
+    let report = audited(&s, &c, "directory.lookup", &email, "", r).await?;
+    Ok(Json(serde_json::to_value(report).unwrap_or_default()))
+}

@@ -57,6 +57,10 @@ use crate::{api, api_jobs, api_select, api_store, api_trust};
         api_jobs::crl_sources,
         api_jobs::crl_update,
         api_jobs::expiry,
+        api_jobs::directories,
+        api_jobs::directory_add,
+        api_jobs::directory_delete,
+        api_jobs::directory_lookup,
     ),
     components(schemas(
         Problem,
@@ -67,7 +71,8 @@ use crate::{api, api_jobs, api_select, api_store, api_trust};
         api::SettingValue,
         api::SettingBody,
         api::AuditPage,
-        api_jobs::UpdateBody
+        api_jobs::UpdateBody,
+        api_jobs::DirectoryBody
     ))
 )]
 struct ApiDoc;

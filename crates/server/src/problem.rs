@@ -67,7 +67,11 @@ impl From<AppError> for Problem {
             AppError::Store(_) | AppError::Io { .. } | AppError::Corrupt { .. } => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
-            AppError::Setting(s) if s.starts_with("no account") => StatusCode::NOT_FOUND,
+            AppError::Setting(s)
+                if s.starts_with("no account") || s.starts_with("no directory") =>
+            {
+                StatusCode::NOT_FOUND
+            }
             AppError::NoPrivateKey(_) => StatusCode::NOT_FOUND,
             _ => StatusCode::BAD_REQUEST,
         };

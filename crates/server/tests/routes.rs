@@ -2944,3 +2944,91 @@ async fn crl_sources_download_now_and_expiry_over_the_api_and_the_crl_page() {
         "API and page downloads are audited: {audit}"
     );
 }
+
+#[tokio::test]
+async fn directories_over_the_api_by_role_without_ever_showing_the_password() {
+    let h = H::new().await;
+    h.app
+        .set_directory_client(Arc::new(certmail_jobs::ldap::LdapClient::default()));
+    let admin = h.token("boss", Role::Admin).await;
+    let ops = h.token("ops", Role::Operator).await;
+    let aud = h.token("eye", Role::Auditor).await;
+    // Nothing listens on port 1: look-ups fail fast, with the reason.
+    let body = serde_json::json!({
+        "name": "corp",
+        "url": "ldap://127.0.0.1:1",
+        "bind_dn": "cn=reader,dc=example,dc=com",
+        "bind_password": "s3cret-bind-password",
+        "timeout_ms": 500
+    });
+    assert_eq!(
+        h.call(
+            Method::POST,
+            "/api/v1/directories",
+            &ops,
+            Some(body.clone())
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN,
+        "operators do not add directories"
+    );
+    let r = h
+        .call(Method::POST, "/api/v1/directories", &admin, Some(body))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert!(!r.body.contains("s3cret"), "{}", r.body);
+    let bad = h
+        .call(
+            Method::POST,
+            "/api/v1/directories",
+            &admin,
+            Some(serde_json::json!({"name": "x", "url": "http://not-ldap"})),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
+    let list = h.call(Method::GET, "/api/v1/directories", &aud, None).await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(!list.body.contains("s3cret"), "{}", list.body);
+    let items = list.json()["items"].clone();
+    assert_eq!(items[0]["name"], "corp");
+    assert_eq!(items[0]["bind_password_set"], true);
+    assert_eq!(
+        h.call(
+            Method::GET,
+            "/api/v1/directories/lookup/someone@example.com",
+            &aud,
+            None
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN,
+        "a look-up imports: not for auditors"
+    );
+    let r = h
+        .call(
+            Method::GET,
+            "/api/v1/directories/lookup/someone@example.com",
+            &ops,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let answer = &r.json()["directories"][0];
+    assert_eq!(answer["status"], "failed", "{answer}");
+    assert!(answer["error"].is_string(), "{answer}");
+    assert_eq!(
+        h.call(Method::DELETE, "/api/v1/directories/corp", &admin, None)
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    let list = h
+        .call(Method::GET, "/api/v1/directories", &aud, None)
+        .await
+        .json();
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(0));
+    let audit = h.call(Method::GET, "/api/v1/audit", &aud, None).await;
+    assert!(audit.body.contains("directory.add"), "{}", audit.body);
+    assert!(!audit.body.contains("s3cret"), "{}", audit.body);
+}
