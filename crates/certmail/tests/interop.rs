@@ -1651,6 +1651,17 @@ impl GnupgHome {
         GnupgHome(path)
     }
 
+    /// Kills and relaunches the agent (after a failed attempt on a loaded machine).
+    fn restart_agent(&self) {
+        for args in [["--kill", "gpg-agent"], ["--launch", "gpg-agent"]] {
+            let _ = Command::new("gpgconf")
+                .env("GNUPGHOME", &self.0)
+                .args(args)
+                .stdin(Stdio::null())
+                .output();
+        }
+    }
+
     fn gpgsm(&self) -> Command {
         let mut cmd = Command::new("gpgsm");
         cmd.env("GNUPGHOME", &self.0)
@@ -1710,10 +1721,16 @@ fn export_p12_legacy_read_by_gpgsm() {
     assert!(!info.contains("PBES2"), "{info}");
 
     let home = GnupgHome::new(d.join("gnupg"));
-    // gpg-agent is a separate daemon: on a loaded machine its first answer can come late, so
-    // the import is tried up to three times (a wrong file or password fails every time).
+    // gpg-agent is a separate daemon: on a loaded machine its answers can come late or not
+    // at all (seen once in CI as gpgsm failing to decrypt with the loopback passphrase), so
+    // the import is tried up to four times, the agent restarted and the wait doubled between
+    // tries (a wrong file or password fails every time).
     let mut out = None;
-    for _ in 0..3 {
+    for attempt in 0..4u32 {
+        if attempt > 0 {
+            home.restart_agent();
+            std::thread::sleep(std::time::Duration::from_millis(500 << attempt));
+        }
         let o = run_with_stdin(
             home.gpgsm().current_dir(d).args([
                 "--pinentry-mode",
@@ -1730,7 +1747,6 @@ fn export_p12_legacy_read_by_gpgsm() {
         if ok {
             break;
         }
-        std::thread::sleep(std::time::Duration::from_millis(500));
     }
     let out = out.expect("one attempt");
     let log = all_output(&out);
