@@ -6,6 +6,37 @@ use crate::{App, CertView, Result};
 /// The thresholds in days, largest first (the reference's 30, 14, 7 and 1).
 pub const THRESHOLDS: [i64; 4] = [30, 14, 7, 1];
 
+/// How the expiry job watches a certificate: `root`, `ca`, or `user` (one with its
+/// private key).
+pub fn watch_kind(v: &CertView) -> &'static str {
+    if v.store == "roots" {
+        "root"
+    } else if v.cert.is_ca() {
+        "ca"
+    } else {
+        "user"
+    }
+}
+
+/// One line of `certmail expiry --json` and `GET /api/v1/expiry`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ExpiryRow {
+    /// SHA-256 thumbprint.
+    pub sha256: String,
+    /// See [`watch_kind`].
+    pub kind: &'static str,
+    /// Subject.
+    pub subject: String,
+    /// E-mail addresses.
+    pub emails: Vec<String>,
+    /// notAfter, RFC 3339.
+    pub not_after: String,
+    /// Whole days left.
+    pub days_left: i64,
+    /// Whether its private key is held.
+    pub has_key: bool,
+}
+
 /// A warning due for one certificate.
 #[derive(Debug, Clone)]
 pub struct Warning {
@@ -20,6 +51,25 @@ pub struct Warning {
 }
 
 impl App {
+    /// What will expire within `days` (see [`App::expiry`]) as listed to people and scripts.
+    pub async fn expiry_rows(&self, days: i64, limit: i64) -> Result<Vec<ExpiryRow>> {
+        let now = crate::now();
+        Ok(self
+            .expiry(days, limit)
+            .await?
+            .into_iter()
+            .map(|v| ExpiryRow {
+                kind: watch_kind(&v),
+                sha256: v.cert.sha256.clone(),
+                subject: v.cert.subject.clone(),
+                emails: v.cert.emails.clone(),
+                not_after: certmail_pki::time::format_rfc3339(v.cert.not_after),
+                days_left: (v.cert.not_after - now) / 86_400,
+                has_key: v.has_key,
+            })
+            .collect())
+    }
+
     /// Certificates watched by the expiry job that crossed a threshold not yet warned
     /// about. A certificate first seen at 5 days left gets the 7-day warning only: the
     /// larger thresholds are recorded with it when it is sent, so nothing is sent twice.
@@ -40,18 +90,11 @@ impl App {
             {
                 continue;
             }
-            let kind = if v.store == "roots" {
-                "root"
-            } else if v.cert.is_ca() {
-                "ca"
-            } else {
-                "user"
-            };
             out.push(Warning {
+                kind: watch_kind(&v),
                 cert: v,
                 threshold,
                 days_left,
-                kind,
             });
         }
         Ok(out)

@@ -128,42 +128,21 @@ pub async fn expiry(app: &App, days: i64, json: bool) -> Result<ExitCode, Failur
             message: "--days must be above 0".into(),
         });
     }
-    let rows = app.expiry(days, 10_000).await?;
-    let now = certmail_app::now();
-    let kind = |v: &certmail_app::CertView| {
-        if v.store == "roots" {
-            "root"
-        } else if v.cert.is_ca() {
-            "ca"
-        } else {
-            "user"
-        }
-    };
+    let rows = app.expiry_rows(days, 10_000).await?;
     if json {
-        let out: Vec<serde_json::Value> = rows
-            .iter()
-            .map(|v| {
-                serde_json::json!({
-                    "sha256": v.cert.sha256,
-                    "kind": kind(v),
-                    "subject": v.cert.subject,
-                    "emails": v.cert.emails,
-                    "not_after": format_rfc3339(v.cert.not_after),
-                    "days_left": (v.cert.not_after - now) / 86_400,
-                    "has_key": v.has_key,
-                })
-            })
-            .collect();
-        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&rows).unwrap_or_default()
+        );
     } else {
-        for v in &rows {
+        for r in &rows {
             println!(
                 "{:<4}  {:>4} days  {}  {}  {}",
-                kind(v),
-                (v.cert.not_after - now) / 86_400,
-                format_rfc3339(v.cert.not_after),
-                &v.cert.sha256[..16],
-                v.cert.emails.first().unwrap_or(&v.cert.subject)
+                r.kind,
+                r.days_left,
+                r.not_after,
+                &r.sha256[..16],
+                r.emails.first().unwrap_or(&r.subject)
             );
         }
         println!("{} certificate(s) expire within {days} days", rows.len());

@@ -109,23 +109,12 @@ pub async fn expiry(
     if !(1..=3650).contains(&days) {
         return Err(Problem::bad_request("days must be between 1 and 3650"));
     }
-    let now = certmail_app::now();
     let items = s
         .app
-        .expiry(days, 10_000)
+        .expiry_rows(days, 10_000)
         .await?
         .into_iter()
-        .map(|v| {
-            serde_json::json!({
-                "sha256": v.cert.sha256,
-                "kind": if v.store == "roots" { "root" } else if v.cert.is_ca() { "ca" } else { "user" },
-                "subject": v.cert.subject,
-                "emails": v.cert.emails,
-                "not_after": certmail_pki::time::format_rfc3339(v.cert.not_after),
-                "days_left": (v.cert.not_after - now) / 86_400,
-                "has_key": v.has_key,
-            })
-        })
+        .map(|r| serde_json::to_value(r).unwrap_or_default())
         .collect();
     Ok(Json(Items { items }))
 }
