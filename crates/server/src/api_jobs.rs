@@ -57,35 +57,41 @@ pub async fn crl_update(
     ApiJson(body): ApiJson<UpdateBody>,
 ) -> Result<Json<Items>, Problem> {
     c.require(Role::Operator)?;
-    let r = certmail_jobs::crl::update(
-        &s.app,
-        body.url.as_deref(),
-        &Limits::default(),
-        &CrlSchedule::default(),
-    )
-    .await;
-    let detail = match &r {
+    let (outcomes, _) = crl_update_audited(&s, &c, body.url.as_deref()).await?;
+    let items = outcomes
+        .into_iter()
+        .map(|o| serde_json::to_value(o).unwrap_or_default())
+        .collect();
+    Ok(Json(Items { items }))
+}
+
+/// Downloads the due CRL sources (or only `url`) now with the default limits, audited as
+/// `crl.update`: the outcomes and a one-line summary (the API and the `/crls` page).
+pub(crate) async fn crl_update_audited(
+    s: &Server,
+    c: &Caller,
+    url: Option<&str>,
+) -> Result<(Vec<certmail_app::crl_sources::SourceOutcome>, String), Problem> {
+    let r =
+        certmail_jobs::crl::update(&s.app, url, &Limits::default(), &CrlSchedule::default()).await;
+    let summary = match &r {
         Ok(o) => format!(
-            "{} source(s), {} failed",
+            "{} source(s) fetched, {} failed",
             o.len(),
             o.iter().filter(|x| x.status == "failed").count()
         ),
         Err(_) => String::new(),
     };
     let outcomes = audited(
-        &s,
-        &c,
+        s,
+        c,
         "crl.update",
-        body.url.as_deref().unwrap_or("due sources"),
-        &detail,
+        url.unwrap_or("due sources"),
+        &summary,
         r,
     )
     .await?;
-    let items = outcomes
-        .into_iter()
-        .map(|o| serde_json::to_value(o).unwrap_or_default())
-        .collect();
-    Ok(Json(Items { items }))
+    Ok((outcomes, summary))
 }
 
 /// Query of `/api/v1/expiry`.

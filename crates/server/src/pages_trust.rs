@@ -210,22 +210,7 @@ impl HasCsrf for CsrfOnly {
 /// "Download now": the due CRL sources, with the default limits.
 async fn crl_update(State(s): State<Arc<Server>>, f: CheckedForm<CsrfOnly>) -> PageResult {
     f.caller.require(Role::Operator)?;
-    let r = certmail_jobs::crl::update(
-        &s.app,
-        None,
-        &certmail_jobs::fetch::Limits::default(),
-        &certmail_app::crl_sources::CrlSchedule::default(),
-    )
-    .await;
-    let note = match &r {
-        Ok(o) => format!(
-            "{} source(s) fetched, {} failed",
-            o.len(),
-            o.iter().filter(|x| x.status == "failed").count()
-        ),
-        Err(_) => String::new(),
-    };
-    audited(&s, &f.caller, "crl.update", "due sources", &note, r).await?;
+    let (_, note) = crate::api_jobs::crl_update_audited(&s, &f.caller, None).await?;
     Ok(Redirect::to(&format!("/crls?note={}", enc(&note))).into_response())
 }
 
