@@ -972,6 +972,8 @@ impl App {
             reason: e.to_string(),
         })?;
         self.store.meta_set(CONFIG_KEY, &j).await?;
+        // The gateway caches who the CA sender is (its mail is never encrypted).
+        self.store.bump_policy_generation().await?;
         Ok(c)
     }
 

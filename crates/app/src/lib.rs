@@ -8,6 +8,7 @@ pub mod crl_sources;
 pub mod directory;
 mod error;
 pub mod expiry;
+pub mod hold;
 mod import;
 mod keyring;
 mod lease;

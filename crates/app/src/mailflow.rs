@@ -13,11 +13,12 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use certmail_pki::Certificate;
-use certmail_smime::message::{self, Kind, UnwrapOptions};
+use certmail_smime::message::{self, HeaderEdit, Kind, UnwrapOptions};
 use certmail_smime::{EncryptOptions, KeyPair, SignOptions, SmimeError, mime};
 use certmail_store::StoreKind;
 
-use crate::policy::{Resolved, chain_for_user, normalise_email};
+use crate::hold::HeldItem;
+use crate::policy::{Resolved, chain_for_user, header_trigger, normalise_email};
 use crate::{App, AppError, Result};
 
 /// Which way a recipient's copy goes.
@@ -51,14 +52,54 @@ pub struct FlowSettings {
     pub internal: bool,
     /// `smime` is on.
     pub smime: bool,
-    /// `sign` is on.
-    pub sign: bool,
+    /// `sign-mode` (or the older `sign`, whichever is set nearer).
+    pub sign_mode: SignMode,
+    /// `sign-calendar` is on.
+    pub sign_calendar: bool,
     /// `encrypt-mode`.
     pub encrypt_mode: String,
     /// `strict-decryption` is on.
     pub strict_decryption: bool,
     /// `on-error` is reject.
     pub reject_on_error: bool,
+    /// `encrypt-trigger-subject` (empty: off).
+    pub trigger_subject: String,
+    /// `encrypt-trigger-header` as (name, value).
+    pub trigger_header: Option<(String, String)>,
+    /// `on-missing-certificate` is hold.
+    pub hold_missing: bool,
+    /// `hold-expire-days`.
+    pub hold_days: i64,
+    /// With `subject-tags` on: the tags for decrypted, validly signed and badly signed mail.
+    pub subject_tags: Option<[String; 3]>,
+    /// `remove-signature` is on.
+    pub remove_signature: bool,
+    /// `auto-request-certificate` is on.
+    pub auto_request: bool,
+    /// The address is the sender of a CA's certificate mail (`ca-email`): its mail is never
+    /// encrypted (the recipient could not open mail encrypted to the key it carries).
+    pub ca_sender: bool,
+}
+
+/// When outgoing mail of a sender is signed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignMode {
+    /// Never.
+    Off,
+    /// Always.
+    On,
+    /// Only the copies that are encrypted.
+    WhenEncrypted,
+}
+
+/// How a held message is processed again ([`App::hold_release_plan`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Release {
+    /// Encrypted, or refused (never held again, never in clear).
+    Encrypt,
+    /// Encrypted when a certificate is usable now, otherwise in clear (the administrator
+    /// said so).
+    AllowClear,
 }
 
 fn value<'a>(settings: &'a [Resolved], key: &str) -> &'a str {
@@ -109,13 +150,15 @@ impl Copy {
         [a, b].concat()
     }
 
-    /// `data` with `headers` first and no `X-Certmail-*` field from outside.
+    /// `data` with `headers` first, `edit` applied, and no `X-Certmail-*` field from
+    /// outside.
     fn stamped(
         recipients: Vec<String>,
         data: Arc<Vec<u8>>,
         headers: &[(String, String)],
+        edit: &HeaderEdit,
     ) -> std::result::Result<Copy, SmimeError> {
-        let (head, body_start) = message::restamp(&data, headers)?;
+        let (head, body_start) = message::restamp_edit(&data, headers, edit)?;
         Ok(Copy {
             recipients,
             head: Some(head),
@@ -125,8 +168,17 @@ impl Copy {
     }
 }
 
-/// An incoming copy before stamping: message, headers, action, detail.
-type IncomingCopy = (Arc<Vec<u8>>, Vec<(String, String)>, &'static str, String);
+/// An incoming copy before stamping.
+struct IncomingCopy {
+    data: Arc<Vec<u8>>,
+    headers: Vec<(String, String)>,
+    action: &'static str,
+    detail: String,
+    decrypted: bool,
+    /// `Some(true)` when every signature is valid and trusted, `Some(false)` when one is
+    /// not, `None` without signatures.
+    signature: Option<bool>,
+}
 
 /// What was done for one recipient (one log item, one metrics sample).
 #[derive(Debug, Clone)]
@@ -150,6 +202,8 @@ pub struct Plan {
     pub copies: Vec<Copy>,
     /// Recipients refused permanently, with the reason.
     pub rejected: Vec<(String, String)>,
+    /// Recipients whose copy went to the hold queue (already stored durably).
+    pub held: Vec<HeldItem>,
     /// One outcome per recipient.
     pub outcomes: Vec<RcptOutcome>,
 }
@@ -505,13 +559,52 @@ impl App {
             None => vec![certmail_store::Party::Global],
         };
         let s = self.resolve_chain(&chain).await?;
+        // sign-mode and the older sign: the one set nearer wins, sign-mode on a tie; when
+        // sign-mode is set nowhere, sign decides.
+        let rank = |key: &str| {
+            let src = s.iter().find(|r| r.key == key).map(|r| r.source.as_str());
+            chain
+                .iter()
+                .position(|p| Some(crate::policy::source_of(p).as_str()) == src)
+                .unwrap_or(chain.len())
+        };
+        let sign_mode = if rank("sign-mode") <= rank("sign") && rank("sign-mode") < chain.len() {
+            match value(&s, "sign-mode") {
+                "on" => SignMode::On,
+                "when-encrypted" => SignMode::WhenEncrypted,
+                _ => SignMode::Off,
+            }
+        } else if value(&s, "sign") == "on" {
+            SignMode::On
+        } else {
+            SignMode::Off
+        };
+        let ca_sender = match &email {
+            Some(e) => self.ca_config().await?.ca_email.as_deref() == Some(e.as_str()),
+            None => false,
+        };
         Ok(FlowSettings {
             internal: email.is_some() && value(&s, "locality") == "internal",
             smime: value(&s, "smime") == "on",
-            sign: value(&s, "sign") == "on",
+            sign_mode,
+            sign_calendar: value(&s, "sign-calendar") == "on",
             encrypt_mode: value(&s, "encrypt-mode").to_owned(),
             strict_decryption: value(&s, "strict-decryption") == "on",
             reject_on_error: value(&s, "on-error") == "reject",
+            trigger_subject: value(&s, "encrypt-trigger-subject").to_owned(),
+            trigger_header: header_trigger(value(&s, "encrypt-trigger-header")),
+            hold_missing: value(&s, "on-missing-certificate") == "hold",
+            hold_days: value(&s, "hold-expire-days").parse().unwrap_or(7),
+            subject_tags: (value(&s, "subject-tags") == "on").then(|| {
+                [
+                    value(&s, "subject-tag-decrypted").to_owned(),
+                    value(&s, "subject-tag-signed").to_owned(),
+                    value(&s, "subject-tag-invalid").to_owned(),
+                ]
+            }),
+            remove_signature: value(&s, "remove-signature") == "on",
+            auto_request: value(&s, "auto-request-certificate") == "on",
+            ca_sender,
             email,
         })
     }
@@ -569,11 +662,12 @@ impl App {
         &self,
         snap: &FlowSnapshot,
         rcpt: &FlowSettings,
+        why_forced: Option<&str>,
     ) -> Result<Option<String>> {
         let Some(email) = &rcpt.email else {
             return Ok(None);
         };
-        if rcpt.encrypt_mode != "force" {
+        if rcpt.encrypt_mode != "force" && why_forced.is_none() {
             return Ok(None);
         }
         let mut r = self.flow_recipient(snap, email).await?;
@@ -592,7 +686,8 @@ impl App {
             .map(|x| format!("{} ({})", x.subject, x.reason))
             .collect();
         Ok(Some(format!(
-            "{email}: encryption is required (encrypt-mode force) but there is no valid encryption certificate{}",
+            "{email}: encryption is required ({}) but there is no valid encryption certificate{}",
+            why_forced.unwrap_or("encrypt-mode force"),
             if why.is_empty() {
                 String::new()
             } else {
@@ -612,8 +707,9 @@ impl App {
         normalise_email(rcpt)?;
         let r = self.flow_settings(snap, rcpt).await?;
         let direction = Self::direction(sender, &r);
-        let refusal = if direction == Direction::Outgoing {
-            self.force_refusal(snap, &r).await?
+        // With on-missing-certificate hold, the copy is held at the end of data instead.
+        let refusal = if direction == Direction::Outgoing && !r.hold_missing && !sender.ca_sender {
+            self.force_refusal(snap, &r, None).await?
         } else {
             None
         };
@@ -639,6 +735,17 @@ impl App {
         known: Option<(&FlowSnapshot, &FlowSettings, &[FlowSettings])>,
         msg: Arc<Vec<u8>>,
     ) -> Result<Plan> {
+        self.process_message(env, known, msg, None).await
+    }
+
+    /// [`App::gateway_process`], or a release of a held message (`release`).
+    pub(crate) async fn process_message(
+        &self,
+        env: &Envelope<'_>,
+        known: Option<(&FlowSnapshot, &FlowSettings, &[FlowSettings])>,
+        msg: Arc<Vec<u8>>,
+        release: Option<Release>,
+    ) -> Result<Plan> {
         let snap = self.flow_snapshot(env.now).await?;
         let known = known
             .filter(|(k, _, r)| k.key == snap.key && r.len() == env.recipients.len())
@@ -648,9 +755,18 @@ impl App {
             None => self.flow_settings(&snap, env.sender).await?,
         };
         let mut plan = Plan::default();
-        let listed = mime::parse(&msg)
-            .map(|e| header_addresses(&e, &["To", "Cc", "Resent-To", "Resent-Cc"]))
+        let top = mime::parse(&msg).ok();
+        let listed = top
+            .as_ref()
+            .map(|e| header_addresses(e, &["To", "Cc", "Resent-To", "Resent-Cc"]))
             .unwrap_or_default();
+        let (forced, edit) = triggers(&sender, top.as_ref());
+        drop(top);
+        let forced = match release {
+            Some(Release::Encrypt) => Some(forced.unwrap_or("held until it could be encrypted")),
+            Some(Release::AllowClear) => None,
+            None => forced,
+        };
         let mut relay = Vec::new();
         let mut incoming = Vec::new();
         let mut outgoing = Vec::new();
@@ -664,9 +780,19 @@ impl App {
                 Direction::Incoming => incoming.push((rcpt.clone(), r)),
                 Direction::Outgoing => {
                     let email = r.email.clone().unwrap_or_default();
-                    let mut encrypt_to: Vec<String> = match r.encrypt_mode.as_str() {
-                        "no-encryption" => Vec::new(),
-                        _ => self
+                    let r = if release == Some(Release::AllowClear) {
+                        FlowSettings {
+                            encrypt_mode: "allow".into(),
+                            ..r
+                        }
+                    } else {
+                        r
+                    };
+                    let never =
+                        sender.ca_sender || (r.encrypt_mode == "no-encryption" && forced.is_none());
+                    let mut encrypt_to: Vec<String> = match never {
+                        true => Vec::new(),
+                        false => self
                             .flow_recipient(&snap, &email)
                             .await?
                             .encryption
@@ -675,7 +801,7 @@ impl App {
                             .collect(),
                     };
                     if encrypt_to.is_empty()
-                        && r.encrypt_mode != "no-encryption"
+                        && !never
                         && self.directory_rescue(&snap, &email).await?
                     {
                         encrypt_to = self
@@ -687,9 +813,21 @@ impl App {
                             .collect();
                     }
                     if encrypt_to.is_empty()
-                        && let Some(why) = self.force_refusal(&snap, &r).await?
+                        && !sender.ca_sender
+                        && let Some(why) = self.force_refusal(&snap, &r, forced).await?
                     {
-                        self.reject(&mut plan, rcpt, Direction::Outgoing, why);
+                        if r.hold_missing && release.is_none() {
+                            let item = self.hold_copy(env, &msg, rcpt, &why, r.hold_days).await?;
+                            plan.outcomes.push(RcptOutcome {
+                                recipient: rcpt.clone(),
+                                direction: Direction::Outgoing,
+                                action: "held",
+                                detail: format!("held as {}: {why}", item.id),
+                            });
+                            plan.held.push(item);
+                        } else {
+                            self.reject(&mut plan, rcpt, Direction::Outgoing, why);
+                        }
                         continue;
                     }
                     outgoing.push(OutgoingRcpt {
@@ -717,10 +855,11 @@ impl App {
             });
         }
         if !incoming.is_empty() {
-            self.incoming(env, &snap, &msg, incoming, &mut plan).await?;
+            self.incoming(env, &snap, &msg, incoming, &edit, &mut plan)
+                .await?;
         }
         if !outgoing.is_empty() {
-            self.outgoing(env, &snap, &sender, msg, outgoing, &mut plan)
+            self.outgoing(env, &snap, &sender, msg, outgoing, &edit, &mut plan)
                 .await?;
         }
         Ok(plan)
@@ -736,6 +875,7 @@ impl App {
         plan.rejected.push((rcpt.to_owned(), why));
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn outgoing(
         &self,
         env: &Envelope<'_>,
@@ -743,6 +883,7 @@ impl App {
         sender: &FlowSettings,
         msg: Arc<Vec<u8>>,
         rcpts: Vec<OutgoingRcpt>,
+        edit: &HeaderEdit,
         plan: &mut Plan,
     ) -> Result<()> {
         if let Err(e) = mime::parse(&msg) {
@@ -756,48 +897,65 @@ impl App {
             }
             return Ok(());
         }
-        // Sign once for every copy (signature inside, encryption outside).
+        let (enc, plain): (Vec<_>, Vec<_>) =
+            rcpts.into_iter().partition(|r| !r.encrypt_to.is_empty());
+        // Sign once for every copy that is signed (signature inside, encryption outside):
+        // by sign-mode, never a calendar invitation unless sign-calendar is on.
+        let calendar = sender.sign_mode != SignMode::Off
+            && !sender.sign_calendar
+            && message::has_calendar(&msg);
+        let sign_plain = sender.sign_mode == SignMode::On && !calendar;
+        let sign_enc = sender.sign_mode != SignMode::Off && !calendar;
         let mut sign_note = String::new();
+        if calendar {
+            sign_note = ", unsigned: a calendar invitation (sign-calendar off)".into();
+        }
         let mut signed_by = None;
-        let base = if sender.sign {
+        let mut signed = None;
+        if (sign_plain && !plain.is_empty()) || (sign_enc && !enc.is_empty()) {
             match self.sender_signature(snap, sender, &msg).await? {
                 Ok((sha, out)) => {
                     signed_by = Some(sha);
-                    Arc::new(out)
+                    signed = Some(Arc::new(out));
                 }
-                Err(why) => {
-                    sign_note = format!(", unsigned: {why}");
-                    msg.clone()
-                }
+                Err(why) => sign_note = format!(", unsigned: {why}"),
             }
-        } else {
-            msg.clone()
+        }
+        let plain_base = match (&signed, sign_plain) {
+            (Some(s), true) => s.clone(),
+            _ => msg.clone(),
+        };
+        let enc_base = match (&signed, sign_enc) {
+            (Some(s), true) => s.clone(),
+            _ => msg.clone(),
         };
         // Our hold on the original ends here (copies for other directions may keep it).
         drop(msg);
-        let signed_label = signed_by
-            .as_ref()
-            .map(|s| format!(", signed by {}", &s[..16.min(s.len())]))
-            .unwrap_or_default();
+        drop(signed);
+        let label = |is_signed: bool| match (&signed_by, is_signed) {
+            (Some(s), true) => format!(", signed by {}", &s[..16.min(s.len())]),
+            _ => String::new(),
+        };
         let stamp = vec![id_header(env.id)];
 
-        let (enc, plain): (Vec<_>, Vec<_>) =
-            rcpts.into_iter().partition(|r| !r.encrypt_to.is_empty());
         if !plain.is_empty() {
-            let action = if signed_by.is_some() {
-                "signed"
+            let is_signed = signed_by.is_some() && sign_plain;
+            let action = if is_signed { "signed" } else { "plain" };
+            let signed_label = label(is_signed);
+            let note = if sender.sign_mode == SignMode::WhenEncrypted && sign_note.is_empty() {
+                ", unsigned: sign-mode when-encrypted"
             } else {
-                "plain"
+                sign_note.as_str()
             };
             let names: Vec<String> = plain.into_iter().map(|r| r.rcpt).collect();
-            match Copy::stamped(names.clone(), base.clone(), &stamp) {
+            match Copy::stamped(names.clone(), plain_base, &stamp, edit) {
                 Ok(c) => {
                     for r in &names {
                         plan.outcomes.push(RcptOutcome {
                             recipient: r.clone(),
                             direction: Direction::Outgoing,
                             action,
-                            detail: format!("not encrypted{signed_label}{sign_note}"),
+                            detail: format!("not encrypted{signed_label}{note}"),
                         });
                     }
                     plan.copies.push(c);
@@ -833,19 +991,21 @@ impl App {
             for s in &shas {
                 certs.push(self.flow_certificate(snap, s).await?.as_ref().clone());
             }
-            let mut out = Vec::with_capacity(base.len() / 3 * 4 + base.len() / 38 + 8192);
+            let mut out = Vec::with_capacity(enc_base.len() / 3 * 4 + enc_base.len() / 38 + 8192);
             let encrypted =
-                message::encrypt_message(&base, &certs, &EncryptOptions::default(), &mut out)
+                message::encrypt_message(&enc_base, &certs, &EncryptOptions::default(), &mut out)
                     .and_then(|()| {
                         Copy::stamped(
                             group.iter().map(|r| r.rcpt.clone()).collect(),
                             Arc::new(out),
                             &stamp,
+                            edit,
                         )
                     });
+            let signed_label = label(sign_enc);
             match encrypted {
                 Ok(c) => {
-                    let action = if signed_by.is_some() {
+                    let action = if signed_by.is_some() && sign_enc {
                         "signed-encrypted"
                     } else {
                         "encrypted"
@@ -951,15 +1111,21 @@ impl App {
         snap: &FlowSnapshot,
         msg: &Arc<Vec<u8>>,
         rcpts: Vec<(String, FlowSettings)>,
+        edit: &HeaderEdit,
         plan: &mut Plan,
     ) -> Result<()> {
-        // Recipients without strict decryption share one copy; strict ones each their own
-        // (their keys differ). Within a group the on-error choice may differ: split it.
+        // Recipients without strict decryption share one copy per presentation (subject
+        // tags, signature removal); strict ones each their own (their keys differ). Within
+        // a group the on-error choice may differ: split it.
         let mut groups: Vec<(Vec<(String, FlowSettings)>, bool)> = Vec::new();
         let (strict, shared): (Vec<_>, Vec<_>) =
             rcpts.into_iter().partition(|(_, s)| s.strict_decryption);
-        if !shared.is_empty() {
-            groups.push((shared, false));
+        for r in shared {
+            let key = |s: &FlowSettings| (s.subject_tags.clone(), s.remove_signature);
+            match groups.iter_mut().find(|(g, _)| key(&g[0].1) == key(&r.1)) {
+                Some((g, _)) => g.push(r),
+                None => groups.push((vec![r], false)),
+            }
         }
         for r in strict {
             groups.push((vec![r], true));
@@ -972,16 +1138,50 @@ impl App {
                 None
             };
             let names: Vec<String> = group.iter().map(|(r, _)| r.clone()).collect();
+            let s = &group[0].1;
             match self.incoming_copy(env, msg, keys).await? {
-                Ok((data, headers, action, detail)) => {
-                    match Copy::stamped(names.clone(), data, &headers) {
+                Ok(mut ic) => {
+                    let mut edit = edit.clone();
+                    if s.remove_signature && ic.signature == Some(true) {
+                        match message::strip_signature(&ic.data) {
+                            Ok(Some(v)) => {
+                                ic.data = Arc::new(v);
+                                ic.detail.push_str(", signature removed");
+                            }
+                            Ok(None) => {}
+                            Err(e) => {
+                                self.incoming_error(env, msg, group, e, plan);
+                                continue;
+                            }
+                        }
+                    }
+                    if let Some(tags) = &s.subject_tags {
+                        let subject = edit
+                            .subject
+                            .clone()
+                            .unwrap_or_else(|| crate::hold::subject_of(&ic.data));
+                        let mut add: Vec<&str> = Vec::new();
+                        if ic.decrypted {
+                            add.push(&tags[0]);
+                        }
+                        match ic.signature {
+                            Some(true) => add.push(&tags[1]),
+                            Some(false) => add.push(&tags[2]),
+                            None => {}
+                        }
+                        let tagged = tag_subject(&subject, &add);
+                        if tagged != subject {
+                            edit.subject = Some(tagged);
+                        }
+                    }
+                    match Copy::stamped(names.clone(), ic.data, &ic.headers, &edit) {
                         Ok(c) => {
                             for r in &names {
                                 plan.outcomes.push(RcptOutcome {
                                     recipient: r.clone(),
                                     direction: Direction::Incoming,
-                                    action,
-                                    detail: detail.clone(),
+                                    action: ic.action,
+                                    detail: ic.detail.clone(),
                                 });
                             }
                             plan.copies.push(c);
@@ -1022,12 +1222,13 @@ impl App {
             id_header(env.id),
             ("X-Certmail-Error".to_owned(), e.to_string()),
         ];
-        let copy = Copy::stamped(names.clone(), msg.clone(), &h).unwrap_or_else(|_| Copy {
-            recipients: names.clone(),
-            head: None,
-            data: Arc::new(message::with_error_header(msg, &e)),
-            body_start: 0,
-        });
+        let copy = Copy::stamped(names.clone(), msg.clone(), &h, &HeaderEdit::default())
+            .unwrap_or_else(|_| Copy {
+                recipients: names.clone(),
+                head: None,
+                data: Arc::new(message::with_error_header(msg, &e)),
+                body_start: 0,
+            });
         for r in &names {
             plan.outcomes.push(RcptOutcome {
                 recipient: r.clone(),
@@ -1053,12 +1254,14 @@ impl App {
             Err(e) => return Ok(Err(e)),
         };
         if message::kind(&top) == Kind::Plain {
-            return Ok(Ok((
-                msg.clone(),
-                vec![id_header(env.id)],
-                "checked",
-                "no S/MIME".into(),
-            )));
+            return Ok(Ok(IncomingCopy {
+                data: msg.clone(),
+                headers: vec![id_header(env.id)],
+                action: "checked",
+                detail: "no S/MIME".into(),
+                decrypted: false,
+                signature: None,
+            }));
         }
         let strict = strict_keys.is_some();
         let opts = UnwrapOptions::default();
@@ -1079,12 +1282,14 @@ impl App {
                         "not decrypted: strict-decryption is on and no valid key of the recipient fits".to_owned(),
                     ),
                 ];
-                return Ok(Ok((
-                    msg.clone(),
-                    h,
-                    "kept-encrypted",
-                    "kept encrypted (strict decryption, no valid key)".into(),
-                )));
+                return Ok(Ok(IncomingCopy {
+                    data: msg.clone(),
+                    headers: h,
+                    action: "kept-encrypted",
+                    detail: "kept encrypted (strict decryption, no valid key)".into(),
+                    decrypted: false,
+                    signature: None,
+                }));
             }
             Err(AppError::Smime(e)) => return Ok(Err(e)),
             Err(e) => return Err(e),
@@ -1094,6 +1299,7 @@ impl App {
             .iter()
             .any(|l| matches!(l, message::Layer::Encrypted(_)));
         let signers: Vec<_> = u.signers().collect();
+        let signature = (!signers.is_empty()).then(|| u.all_signatures_ok());
         let verified = if signers.is_empty() {
             None
         } else if u.all_signatures_ok() {
@@ -1128,8 +1334,86 @@ impl App {
             Cow::Borrowed(_) => msg.clone(),
             Cow::Owned(v) => Arc::new(v),
         };
-        Ok(Ok((data, headers, action, detail)))
+        Ok(Ok(IncomingCopy {
+            data,
+            headers,
+            action,
+            detail,
+            decrypted,
+            signature,
+        }))
     }
+}
+
+/// The encryption triggers of an internal sender's message: why encryption is forced (if
+/// it is) and the header edit every processed copy gets (the trigger header removed, in
+/// both directions; the Subject without the trigger when it fired).
+fn triggers(
+    sender: &FlowSettings,
+    top: Option<&mime::Entity<'_>>,
+) -> (Option<&'static str>, HeaderEdit) {
+    let mut edit = HeaderEdit::default();
+    let mut forced = None;
+    if let Some((name, value)) = &sender.trigger_header {
+        edit.remove.push(name.clone());
+        if sender.internal
+            && top.is_some_and(|e| {
+                e.headers
+                    .iter()
+                    .any(|h| h.is(name) && h.value().eq_ignore_ascii_case(value))
+            })
+        {
+            forced = Some("the message carries the encrypt-trigger-header");
+        }
+    }
+    let trigger = sender.trigger_subject.trim();
+    if sender.internal
+        && !trigger.is_empty()
+        && let Some(subject) = top.and_then(|e| e.header("Subject")).map(|h| h.value())
+        && let Some(clean) = remove_trigger(&subject, trigger)
+    {
+        forced = Some("the Subject carries the encrypt-trigger-subject");
+        edit.subject = Some(clean);
+    }
+    (forced, edit)
+}
+
+/// `subject` without every occurrence of `trigger` (any case), white space tidied; `None`
+/// when it does not occur.
+pub fn remove_trigger(subject: &str, trigger: &str) -> Option<String> {
+    let t = trigger.to_lowercase();
+    let n = trigger.chars().count();
+    if n == 0 {
+        return None;
+    }
+    let mut out = String::with_capacity(subject.len());
+    let mut found = false;
+    let mut rest = subject;
+    while let Some(c) = rest.chars().next() {
+        let head: String = rest.chars().take(n).collect();
+        if head.to_lowercase() == t {
+            found = true;
+            out.push(' ');
+            rest = &rest[head.len()..];
+        } else {
+            out.push(c);
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    found.then(|| out.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+/// `subject` with `tags` in front, each once (a tag already there is not added again).
+pub fn tag_subject(subject: &str, tags: &[&str]) -> String {
+    let mut out = String::new();
+    for t in tags.iter().map(|t| t.trim()).filter(|t| !t.is_empty()) {
+        if !subject.contains(t) && !out.contains(t) {
+            out.push_str(t);
+            out.push(' ');
+        }
+    }
+    out.push_str(subject);
+    out.trim_end().to_owned()
 }
 
 #[cfg(test)]
@@ -1152,6 +1436,29 @@ mod tests {
                 "john@example.com"
             ]
         );
+    }
+
+    #[test]
+    fn triggers_are_removed_in_any_case_and_tags_added_once() {
+        assert_eq!(
+            remove_trigger("[ENCRYPT] plans for [encrypt] Q3", "[encrypt]").as_deref(),
+            Some("plans for Q3")
+        );
+        assert_eq!(
+            remove_trigger("Grüße [Encrypt]", "[encrypt]").as_deref(),
+            Some("Grüße")
+        );
+        assert_eq!(remove_trigger("encrypted", "[encrypt]"), None);
+        assert_eq!(remove_trigger("x", ""), None);
+        assert_eq!(
+            tag_subject("hello", &["[decrypted]", "[signed]"]),
+            "[decrypted] [signed] hello"
+        );
+        assert_eq!(
+            tag_subject("[signed] hello", &["[signed]"]),
+            "[signed] hello"
+        );
+        assert_eq!(tag_subject("", &["[signed]"]), "[signed]");
     }
 
     #[test]

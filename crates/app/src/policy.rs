@@ -13,68 +13,264 @@ use crate::error::AppError;
 use crate::trust::Verdict;
 use crate::{App, CertView, Result};
 
+/// The check of a free-text setting value: the reason when it is refused.
+pub type Check = fn(&str) -> std::result::Result<(), String>;
+
 /// A setting's definition.
 #[derive(Debug, Clone, Copy)]
 pub struct SettingDef {
     /// Key.
     pub key: &'static str,
-    /// Allowed values (empty: free text, stored sealed).
+    /// Allowed values (empty: free text, checked by `check`, or a secret).
     pub values: &'static [&'static str],
     /// Factory default.
     pub default: &'static str,
     /// What it does.
     pub help: &'static str,
+    /// Free text that is stored sealed and never shown (`(set)`).
+    pub secret: bool,
+    /// The check of a free-text value (the reason when it is refused).
+    pub check: Option<Check>,
+}
+
+impl SettingDef {
+    /// Free text (not a choice, not a secret): shown and edited as a text field.
+    pub fn is_text(&self) -> bool {
+        self.values.is_empty() && !self.secret
+    }
+}
+
+const fn choice(
+    key: &'static str,
+    values: &'static [&'static str],
+    default: &'static str,
+    help: &'static str,
+) -> SettingDef {
+    SettingDef {
+        key,
+        values,
+        default,
+        help,
+        secret: false,
+        check: None,
+    }
+}
+
+const fn text(
+    key: &'static str,
+    default: &'static str,
+    help: &'static str,
+    check: Check,
+) -> SettingDef {
+    SettingDef {
+        key,
+        values: &[],
+        default,
+        help,
+        secret: false,
+        check: Some(check),
+    }
+}
+
+const ON_OFF: &[&str] = &["on", "off"];
+
+/// A short line of text: no control characters, at most 100 characters.
+fn check_line(v: &str) -> std::result::Result<(), String> {
+    if v.chars().any(char::is_control) {
+        return Err("must not contain control characters (line breaks, tabs)".into());
+    }
+    if v.chars().count() > 100 {
+        return Err("must be at most 100 characters".into());
+    }
+    Ok(())
+}
+
+/// `Name: value` (a header field name and the value that triggers), or empty (off).
+fn check_header_trigger(v: &str) -> std::result::Result<(), String> {
+    check_line(v)?;
+    if v.is_empty() {
+        return Ok(());
+    }
+    match header_trigger(v) {
+        Some(_) => Ok(()),
+        None => Err(
+            "must be a header name and value, as in 'X-Certmail-Encrypt: yes', or empty for off"
+                .into(),
+        ),
+    }
+}
+
+/// The (name, value) of an `encrypt-trigger-header` value.
+pub fn header_trigger(v: &str) -> Option<(String, String)> {
+    let (name, value) = v.split_once(':')?;
+    let name = name.trim();
+    let value = value.trim();
+    (!name.is_empty()
+        && name.bytes().all(|b| b.is_ascii_graphic() && b != b':')
+        && !value.is_empty())
+    .then(|| (name.to_owned(), value.to_owned()))
+}
+
+fn check_days(v: &str) -> std::result::Result<(), String> {
+    match v.parse::<u32>() {
+        Ok(d) if (1..=365).contains(&d) => Ok(()),
+        _ => Err("must be a number of days from 1 to 365".into()),
+    }
+}
+
+fn check_phone(v: &str) -> std::result::Result<(), String> {
+    let digits = v.bytes().filter(u8::is_ascii_digit).count();
+    if v.is_empty()
+        || (v
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b" +-()/.".contains(&b))
+            && (5..=20).contains(&digits))
+    {
+        Ok(())
+    } else {
+        Err("must be a telephone number (digits, +, spaces, - ( ) / .; 5 to 20 digits)".into())
+    }
+}
+
+fn check_url(v: &str) -> std::result::Result<(), String> {
+    check_line(v).map_err(|_| "must be one http:// or https:// URL".to_owned())?;
+    if v.is_empty() || v.starts_with("http://") || v.starts_with("https://") {
+        Ok(())
+    } else {
+        Err("must be an http:// or https:// URL, or empty for off".into())
+    }
 }
 
 /// The settings (easy to extend: add a line).
 pub const SETTINGS: &[SettingDef] = &[
-    SettingDef {
-        key: "locality",
-        values: &["internal", "external"],
-        default: "external",
-        help: "internal users' mail is decrypted and signed here; external recipients get encrypted mail",
-    },
-    SettingDef {
-        key: "encrypt-mode",
-        values: &["no-encryption", "allow", "force"],
-        default: "allow",
-        help: "allow: encrypt when certificates are available; force: never send in clear (hold or bounce)",
-    },
-    SettingDef {
-        key: "sign",
-        values: &["on", "off"],
-        default: "off",
-        help: "sign outgoing mail",
-    },
-    SettingDef {
-        key: "smime",
-        values: &["on", "off"],
-        default: "on",
-        help: "S/MIME processing enabled",
-    },
-    SettingDef {
-        key: "auto-select",
-        values: &["on", "off"],
-        default: "on",
-        help: "select valid certificates with a matching e-mail address automatically",
-    },
-    SettingDef {
-        key: "strict-decryption",
-        values: &["on", "off"],
-        default: "off",
-        help: "decrypt only with a valid key certificate tied to the recipient; otherwise deliver still encrypted",
-    },
-    SettingDef {
-        key: "on-error",
-        values: &["deliver", "reject"],
-        default: "deliver",
-        help: "incoming mail whose S/MIME cannot be processed: deliver the original with X-Certmail-Error, or reject it",
-    },
+    choice(
+        "locality",
+        &["internal", "external"],
+        "external",
+        "internal users' mail is decrypted and signed here; external recipients get encrypted mail",
+    ),
+    choice(
+        "encrypt-mode",
+        &["no-encryption", "allow", "force"],
+        "allow",
+        "allow: encrypt when certificates are available; force: never send in clear (refuse or hold, see on-missing-certificate)",
+    ),
+    choice(
+        "sign",
+        ON_OFF,
+        "off",
+        "sign outgoing mail (the older switch: sign-mode, where set as near or nearer, wins)",
+    ),
+    choice(
+        "sign-mode",
+        &["off", "on", "when-encrypted"],
+        "off",
+        "sign outgoing mail: off, on, or only the copies that are encrypted; unset anywhere, sign decides",
+    ),
+    choice(
+        "sign-calendar",
+        ON_OFF,
+        "off",
+        "sign messages that carry a text/calendar invitation (many clients break signed invitations)",
+    ),
+    choice("smime", ON_OFF, "on", "S/MIME processing enabled"),
+    choice(
+        "auto-select",
+        ON_OFF,
+        "on",
+        "select valid certificates with a matching e-mail address automatically",
+    ),
+    choice(
+        "strict-decryption",
+        ON_OFF,
+        "off",
+        "decrypt only with a valid key certificate tied to the recipient; otherwise deliver still encrypted",
+    ),
+    choice(
+        "on-error",
+        &["deliver", "reject"],
+        "deliver",
+        "incoming mail whose S/MIME cannot be processed: deliver the original with X-Certmail-Error, or reject it",
+    ),
+    text(
+        "encrypt-trigger-subject",
+        "[encrypt]",
+        "a Subject containing this (any case) makes the sender's mail encrypt-mode force for every external recipient; removed before sending; empty: off",
+        check_line,
+    ),
+    text(
+        "encrypt-trigger-header",
+        "",
+        "a header 'Name: value' (e.g. 'X-Certmail-Encrypt: yes' or 'Sensitivity: Company-Confidential') with the same effect; removed from all mail; empty: off",
+        check_header_trigger,
+    ),
+    choice(
+        "on-missing-certificate",
+        &["reject", "hold"],
+        "reject",
+        "encryption required and no usable certificate: refuse the recipient, or keep the message in the hold queue and tell the sender",
+    ),
+    text(
+        "hold-expire-days",
+        "7",
+        "days a held message is kept before it is dropped with a notice to the sender",
+        check_days,
+    ),
+    choice(
+        "subject-tags",
+        ON_OFF,
+        "off",
+        "tag the Subject of incoming mail that was decrypted, or carries a valid or an invalid signature",
+    ),
+    text(
+        "subject-tag-decrypted",
+        "[decrypted]",
+        "the Subject tag of decrypted mail (subject-tags on)",
+        check_line,
+    ),
+    text(
+        "subject-tag-signed",
+        "[signed]",
+        "the Subject tag of mail with a valid, trusted signature (subject-tags on)",
+        check_line,
+    ),
+    text(
+        "subject-tag-invalid",
+        "[signature invalid]",
+        "the Subject tag of mail with an invalid or untrusted signature (subject-tags on)",
+        check_line,
+    ),
+    choice(
+        "remove-signature",
+        ON_OFF,
+        "off",
+        "after verification, remove a valid, trusted signature from incoming mail (the report headers stay)",
+    ),
+    choice(
+        "auto-request-certificate",
+        ON_OFF,
+        "off",
+        "an internal sender who must sign and has no valid signing certificate gets one requested from the default CA",
+    ),
+    text(
+        "phone",
+        "",
+        "the user's mobile number, for PKCS#12 passwords sent by SMS",
+        check_phone,
+    ),
+    text(
+        "sms-webhook-url",
+        "",
+        "HTTP(S) URL that gets a JSON POST {\"to\": number, \"text\": message} to send an SMS; empty: no SMS",
+        check_url,
+    ),
     SettingDef {
         key: "pfx-password",
         values: &[],
         default: "",
         help: "last used PKCS#12 password (stored encrypted)",
+        secret: true,
+        check: None,
     },
 ];
 
@@ -194,6 +390,11 @@ pub fn chain_for_domain(domain: &str) -> Vec<Party> {
     out
 }
 
+/// The `source` a [`Resolved`] value names for a party.
+pub fn source_of(p: &Party) -> String {
+    source(p)
+}
+
 fn source(p: &Party) -> String {
     match p {
         Party::Global => "global".into(),
@@ -256,8 +457,11 @@ impl App {
     /// Sets a setting for a party (creating the user/domain object).
     pub async fn set_setting(&self, party: &Party, key: &str, value: &str) -> Result<()> {
         let d = def(key)?;
-        let stored = if d.values.is_empty() {
+        let stored = if d.secret {
             self.seal_setting(party, key, value)?
+        } else if let Some(check) = d.check {
+            check(value).map_err(|why| AppError::Setting(format!("{key} {why}")))?;
+            value.to_owned()
         } else if d.values.contains(&value) {
             value.to_owned()
         } else {
@@ -287,7 +491,7 @@ impl App {
                     if let Some(r) = rows.iter().find(|r| &r.party == p && r.key == d.key) {
                         return Resolved {
                             key: d.key,
-                            value: if d.values.is_empty() {
+                            value: if d.secret {
                                 "(set)".into()
                             } else {
                                 r.value.clone()
@@ -298,7 +502,7 @@ impl App {
                 }
                 Resolved {
                     key: d.key,
-                    value: if d.values.is_empty() {
+                    value: if d.secret {
                         "(unset)".into()
                     } else {
                         d.default.to_owned()

@@ -560,6 +560,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
             }
         }
         let mut notice = String::new();
+        let held = plan.held.len();
         let (code, line) = if !temporary.is_empty() {
             m.error("next-hop");
             (
@@ -569,55 +570,79 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                     clip(&temporary.join("; "))
                 ),
             )
-        } else if delivered == 0 {
+        } else if delivered == 0 && held == 0 {
             let why: Vec<String> = permanent.iter().map(|(_, w)| w.clone()).collect();
             (554, format!("554 5.7.1 {id} {}", clip(&why.join("; "))))
-        } else if !permanent.is_empty() && !tx.sender.is_empty() {
-            // Some recipients got the message: the others are reported to the sender by
-            // a notification, which must itself be accepted before we say 250.
-            let dsn = failure_notice(
-                &shared.hostname,
-                &id,
-                &tx.sender,
-                &permanent,
-                &original_headers,
-                now,
-            );
-            let fates = shared
-                .relay
-                .send(
-                    "",
-                    std::slice::from_ref(&tx.sender),
-                    &[&dsn],
-                    Extensions::default(),
-                )
-                .await;
-            match fates.first() {
-                Some(Fate::Accepted(_)) => {
-                    notice = " notice=sent".into();
-                    (250, format!("250 2.0.0 Ok: queued as {id}"))
-                }
-                Some(Fate::Permanent(why)) => {
-                    notice = format!(" notice=\"refused: {}\"", clip(why));
-                    (250, format!("250 2.0.0 Ok: queued as {id}"))
-                }
-                other => {
-                    m.error("next-hop");
-                    let why = match other {
-                        Some(Fate::Temporary(w)) => w.clone(),
-                        _ => "no reply".into(),
-                    };
-                    (
-                        451,
-                        format!(
-                            "451 4.4.1 {id} Notification to the sender not accepted, try again later: {}",
-                            clip(&why)
-                        ),
+        } else {
+            // Recipients refused after the message was accepted, and held ones, are
+            // reported to the sender by notifications, which must themselves be accepted
+            // before we say 250 (a retry holds nothing twice).
+            let mut notices: Vec<(&str, Vec<u8>)> = Vec::new();
+            if !tx.sender.is_empty() && !permanent.is_empty() {
+                notices.push((
+                    "notice",
+                    failure_notice(
+                        &shared.hostname,
+                        &id,
+                        &tx.sender,
+                        &permanent,
+                        &original_headers,
+                        now,
+                    ),
+                ));
+            }
+            if !tx.sender.is_empty() && held > 0 {
+                let items: Vec<(String, String, i64)> = plan
+                    .held
+                    .iter()
+                    .map(|h| (h.recipient.clone(), h.reason.clone(), h.id))
+                    .collect();
+                notices.push((
+                    "hold-notice",
+                    certmail_app::hold::hold_notice(
+                        &shared.hostname,
+                        &tx.sender,
+                        &items,
+                        &original_headers,
+                        false,
+                        now,
+                    ),
+                ));
+            }
+            let mut result = (250, format!("250 2.0.0 Ok: queued as {id}"));
+            for (what, mail) in notices {
+                let fates = shared
+                    .relay
+                    .send(
+                        "",
+                        std::slice::from_ref(&tx.sender),
+                        &[&mail],
+                        Extensions::default(),
                     )
+                    .await;
+                match fates.first() {
+                    Some(Fate::Accepted(_)) => notice.push_str(&format!(" {what}=sent")),
+                    Some(Fate::Permanent(why)) => {
+                        notice.push_str(&format!(" {what}=\"refused: {}\"", clip(why)))
+                    }
+                    other => {
+                        m.error("next-hop");
+                        let why = match other {
+                            Some(Fate::Temporary(w)) => w.clone(),
+                            _ => "no reply".into(),
+                        };
+                        result = (
+                            451,
+                            format!(
+                                "451 4.4.1 {id} Notification to the sender not accepted, try again later: {}",
+                                clip(&why)
+                            ),
+                        );
+                        break;
+                    }
                 }
             }
-        } else {
-            (250, format!("250 2.0.0 Ok: queued as {id}"))
+            result
         };
         match code {
             250 => {

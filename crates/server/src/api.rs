@@ -416,7 +416,7 @@ async fn put_setting(
 ) -> ApiResult<SettingValue> {
     let secret = certmail_app::policy::SETTINGS
         .iter()
-        .any(|d| d.key == key && d.values.is_empty());
+        .any(|d| d.key == key && d.secret);
     let detail = if secret {
         format!("{key} = (secret)")
     } else {

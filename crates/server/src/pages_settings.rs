@@ -43,6 +43,7 @@ struct Row {
     source: String,
     inherited: bool,
     options: Vec<String>,
+    text: bool,
 }
 
 struct RecipientView {
@@ -77,6 +78,7 @@ async fn rows(s: &Server, p: &Party) -> Result<Vec<Row>, Problem> {
             source: r.source,
             inherited: r.inherited,
             options: d.values.iter().map(|v| (*v).to_owned()).collect(),
+            text: d.is_text(),
         });
     }
     Ok(out)
@@ -140,12 +142,16 @@ async fn settings_page(
     }))
 }
 
-/// A setting change from a page: an empty value means inherit.
+/// A setting change from a page: an empty value means inherit, unless `op` is `set` (a
+/// text setting saved empty, which for most of them means off); `op=inherit` always
+/// inherits.
 #[derive(Deserialize)]
 pub struct SetForm {
     csrf: String,
     key: String,
     value: String,
+    #[serde(default)]
+    op: Option<String>,
 }
 
 impl HasCsrf for SetForm {
@@ -161,7 +167,12 @@ async fn apply(
     object: &str,
     f: &SetForm,
 ) -> Result<String, Problem> {
-    if f.value.is_empty() {
+    let inherit = match f.op.as_deref() {
+        Some("inherit") => true,
+        Some("set") => false,
+        _ => f.value.is_empty(),
+    };
+    if inherit {
         let r = s.app.unset_setting(p, &f.key).await.map(|_| ());
         audited(s, c, "setting.unset", object, &f.key, r).await?;
         Ok(format!("{} now inherits.", f.key))

@@ -641,7 +641,40 @@ pub fn write_with_headers<W: Write + ?Sized>(
 /// with the headers is `head` followed by `msg[body_start..]`, so a caller can send it
 /// without copying the body.
 pub fn restamp(msg: &[u8], headers: &[(String, String)]) -> Result<(Vec<u8>, usize), SmimeError> {
+    restamp_edit(msg, headers, &HeaderEdit::default())
+}
+
+/// Changes to the outer header section made while restamping (the fields outside any
+/// signature or encryption, so the S/MIME layers are untouched).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeaderEdit {
+    /// Fields removed, by name (any case).
+    pub remove: Vec<String>,
+    /// A new Subject value (replacing the field, or added when there is none).
+    pub subject: Option<String>,
+}
+
+impl HeaderEdit {
+    /// Whether the edit changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.remove.is_empty() && self.subject.is_none()
+    }
+}
+
+fn clean_value(v: &str) -> String {
+    v.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+/// [`restamp`] with `edit` applied to the message's own fields.
+pub fn restamp_edit(
+    msg: &[u8],
+    headers: &[(String, String)],
+    edit: &HeaderEdit,
+) -> Result<(Vec<u8>, usize), SmimeError> {
     let e = mime::parse(msg)?;
+    let mut subject_written = false;
     let mut out = Vec::with_capacity(8192);
     for (n, v) in headers {
         let clean: String = v
@@ -656,10 +689,67 @@ pub fn restamp(msg: &[u8], headers: &[(String, String)]) -> Result<(Vec<u8>, usi
         {
             continue;
         }
+        if edit.remove.iter().any(|n| h.is(n)) {
+            continue;
+        }
+        if let Some(subject) = &edit.subject
+            && h.is("Subject")
+        {
+            if !subject_written {
+                out.extend_from_slice(mime::fold("Subject", &clean_value(subject)).as_bytes());
+                subject_written = true;
+            }
+            continue;
+        }
         out.extend_from_slice(&mime::canonical(h.raw));
+    }
+    if let Some(subject) = &edit.subject
+        && !subject_written
+    {
+        out.extend_from_slice(mime::fold("Subject", &clean_value(subject)).as_bytes());
     }
     out.extend_from_slice(b"\r\n");
     Ok((out, msg.len() - e.body.len()))
+}
+
+/// The message without its multipart/signed wrapper: the outer fields, then the signed
+/// entity (its content headers and body) as it was signed. `None` when the message is not
+/// multipart/signed.
+pub fn strip_signature(msg: &[u8]) -> Result<Option<Vec<u8>>, SmimeError> {
+    let e = mime::parse(msg)?;
+    if kind(&e) != Kind::MultipartSigned {
+        return Ok(None);
+    }
+    let ct = e.content_type();
+    let boundary = ct.param("boundary").unwrap_or_default().to_owned();
+    let parts = mime::multipart_parts(e.body, &boundary)?;
+    let Some(first) = parts.first() else {
+        return Ok(None);
+    };
+    Ok(Some(rewrap(&e, first)))
+}
+
+/// Whether any part of the message is a calendar object (`text/calendar`,
+/// `application/ics`), looking into nested multiparts (not into attached messages or
+/// S/MIME layers).
+pub fn has_calendar(msg: &[u8]) -> bool {
+    fn walk(data: &[u8], depth: usize) -> bool {
+        let Ok(e) = mime::parse(data) else {
+            return false;
+        };
+        let ct = e.content_type();
+        match ct.mime.as_str() {
+            "text/calendar" | "application/ics" => true,
+            m if m.starts_with("multipart/") && depth < 16 => {
+                let boundary = ct.param("boundary").unwrap_or_default().to_owned();
+                mime::multipart_parts(e.body, &boundary)
+                    .map(|parts| parts.iter().any(|p| walk(p, depth + 1)))
+                    .unwrap_or(false)
+            }
+            _ => false,
+        }
+    }
+    walk(msg, 0)
 }
 
 /// The original message with an `X-Certmail-Error` header naming why S/MIME processing

@@ -66,6 +66,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0009_expiry.sql"),
         postgres: include_str!("../migrations/postgres/0009_expiry.sql"),
     },
+    Migration {
+        version: 10,
+        name: "hold",
+        sqlite: include_str!("../migrations/sqlite/0010_hold.sql"),
+        postgres: include_str!("../migrations/postgres/0010_hold.sql"),
+    },
 ];
 
 /// Brings the schema up to the newest version.
