@@ -83,6 +83,9 @@ pub enum Command {
     Directory(crate::directory_cmd::DirectoryCommand),
     /// The audit log of changes made through the web admin, the API and `admin`.
     Audit(crate::admin_cmd::AuditArgs),
+    /// The hold queue: mail kept because it must be encrypted and cannot be yet.
+    #[command(subcommand)]
+    Hold(crate::hold_cmd::HoldCommand),
     /// What will expire: certificates with a private key, CA certificates and roots.
     Expiry {
         /// Within this many days.
@@ -1252,6 +1255,12 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Directory(c) => {
             let app = open(&cli).await?;
             let r = crate::directory_cmd::run(&app, c).await;
+            app.close().await;
+            return r;
+        }
+        Command::Hold(c) => {
+            let app = open(&cli).await?;
+            let r = crate::hold_cmd::run(&app, c).await;
             app.close().await;
             return r;
         }

@@ -213,6 +213,15 @@ pub async fn run(cli: &Cli, args: &ServeArgs) -> Result<ExitCode, Failure> {
                     )),
                 )
             }),
+            hold: Some((
+                Arc::new(certmail_gateway::relay::Relay::new(
+                    &cfg.next_hop,
+                    &cfg.host_name(),
+                    std::time::Duration::from_secs(cfg.next_hop_timeout),
+                    std::time::Duration::from_secs(cfg.next_hop_data_timeout),
+                )),
+                cfg.host_name(),
+            )),
         };
         tokio::spawn(certmail_jobs::runner::run(app.clone(), jc, jobs_stopped))
     });

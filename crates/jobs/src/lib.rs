@@ -6,6 +6,8 @@
 //!   certificates of an address.
 //! - Expiry warnings (`expiry.rs`): a mail per certificate and threshold through the next
 //!   hop.
+//! - The hold queue (`hold.rs`): releases handed to the next hop, expired messages dropped
+//!   with a notice to the sender.
 //! - The runner (`runner.rs`): each job on its schedule, once per cluster (a lease row in
 //!   the database, so nodes sharing PostgreSQL take turns and a dead node's lease expires).
 //!
@@ -15,5 +17,6 @@
 pub mod crl;
 pub mod expiry;
 pub mod fetch;
+pub mod hold;
 pub mod ldap;
 pub mod runner;

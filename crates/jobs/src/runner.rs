@@ -25,6 +25,9 @@ pub struct JobsConfig {
         crate::expiry::NotifyConfig,
         Arc<certmail_gateway::relay::Relay>,
     )>,
+    /// The hold queue's expiry: the next hop that takes the notices, and the host name in
+    /// them (`None`: off).
+    pub hold: Option<(Arc<certmail_gateway::relay::Relay>, String)>,
 }
 
 /// The CRL download job's lease name.
@@ -33,6 +36,8 @@ pub const CRL_JOB: &str = "crl-download";
 pub const PENDING_JOB: &str = "pending-requests";
 /// The expiry job's lease name.
 pub const EXPIRY_JOB: &str = "expiry-warnings";
+/// The hold queue's expiry job's lease name.
+pub const HOLD_JOB: &str = "hold-expiry";
 
 /// Runs until `shutdown` turns true. Each tick, the node that gets a job's lease does the
 /// job's due work; the others skip it. Work is recorded per item (a CRL source's next
@@ -89,6 +94,19 @@ pub async fn run(app: Arc<App>, cfg: JobsConfig, mut shutdown: watch::Receiver<b
                         }
                     }
                     Err(e) => eprintln!("{EXPIRY_JOB} failed: {e}"),
+                }
+            })
+            .await;
+        }
+        if let Some((relay, hostname)) = &cfg.hold {
+            leased(&app, HOLD_JOB, &cfg.holder, ttl, async {
+                match crate::hold::expire(&app, relay, hostname).await {
+                    Ok(ids) => {
+                        for id in ids {
+                            eprintln!("{HOLD_JOB} held message {id} expired; sender told");
+                        }
+                    }
+                    Err(e) => eprintln!("{HOLD_JOB} failed: {e}"),
                 }
             })
             .await;
