@@ -3,7 +3,9 @@
 //! The CLI (and later the HTTP API and the gateway) only parse input, call [`App`] and render.
 
 pub mod admin;
+pub mod auto_request;
 pub mod ca;
+pub mod ca_send;
 pub mod crl_sources;
 pub mod directory;
 mod error;

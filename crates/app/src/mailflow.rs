@@ -204,6 +204,9 @@ pub struct Plan {
     pub rejected: Vec<(String, String)>,
     /// Recipients whose copy went to the hold queue (already stored durably).
     pub held: Vec<HeldItem>,
+    /// Senders whose signing certificate was requested now and waits in the pending
+    /// queue (address, request id): they are told, best effort.
+    pub requested: Vec<(String, i64)>,
     /// One outcome per recipient.
     pub outcomes: Vec<RcptOutcome>,
 }
@@ -913,7 +916,7 @@ impl App {
         let mut signed_by = None;
         let mut signed = None;
         if (sign_plain && !plain.is_empty()) || (sign_enc && !enc.is_empty()) {
-            match self.sender_signature(snap, sender, &msg).await? {
+            match self.sender_signature(snap, sender, &msg, plan).await? {
                 Ok((sha, out)) => {
                     signed_by = Some(sha);
                     signed = Some(Arc::new(out));
@@ -1046,12 +1049,37 @@ impl App {
         snap: &FlowSnapshot,
         sender: &FlowSettings,
         clean: &[u8],
+        plan: &mut Plan,
     ) -> Result<std::result::Result<(String, Vec<u8>), String>> {
+        use crate::auto_request::AutoRequest;
         let now = snap.now;
         let Some(email) = &sender.email else {
             return Ok(Err("no sender address".into()));
         };
-        let r = self.flow_recipient(snap, email).await?;
+        let mut r = self.flow_recipient(snap, email).await?;
+        if r.signing.is_none() && sender.auto_request {
+            match self.auto_request_certificate(email).await? {
+                AutoRequest::Issued(_) => r = self.recipient_lookup(email, now).await?,
+                AutoRequest::Pending { id, new } => {
+                    if new {
+                        plan.requested.push((email.clone(), id));
+                    }
+                    return Ok(Err(format!(
+                        "no valid signing certificate for {email} yet (requested: pending request {id})"
+                    )));
+                }
+                AutoRequest::Busy => {
+                    return Ok(Err(format!(
+                        "no valid signing certificate for {email} yet (being requested)"
+                    )));
+                }
+                AutoRequest::Failed(why) => {
+                    return Ok(Err(format!(
+                        "no valid signing certificate for {email}; requesting one failed: {why}"
+                    )));
+                }
+            }
+        }
         let Some(signing) = r.signing else {
             return Ok(Err(format!("no valid signing certificate for {email}")));
         };

@@ -168,6 +168,8 @@ pub async fn run(app: &App, c: &CaCommand) -> Result<ExitCode, Failure> {
             ca,
             crl_url,
             add_user,
+            send,
+            delivery,
         } => {
             if let Some(k) = key {
                 KeySpec::parse(k).map_err(|e| usage(e.to_string()))?;
@@ -190,7 +192,23 @@ pub async fn run(app: &App, c: &CaCommand) -> Result<ExitCode, Failure> {
                 .await?;
             let v = app.ca_issue(ca, &req, "cli", *add_user).await?;
             println!("issued {} {}", v.cert.sha256, v.cert.subject);
+            if *send {
+                return send_certificates(
+                    app,
+                    std::slice::from_ref(&v.cert.sha256),
+                    email,
+                    false,
+                    delivery,
+                )
+                .await;
+            }
         }
+        CaCommand::Send {
+            thumbprints,
+            to,
+            allow_mismatch,
+            delivery,
+        } => return send_certificates(app, thumbprints, to, *allow_mismatch, delivery).await,
         CaCommand::SignCsr {
             csr,
             email,
@@ -491,4 +509,75 @@ pub async fn run(app: &App, c: &CaCommand) -> Result<ExitCode, Failure> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `ca send` and `ca issue --send`: exit 0 when the PKCS#12 and the password went their
+/// ways, 1 when the mail was not accepted (nothing was sent) or the password's way failed
+/// (the password is then printed here, once).
+async fn send_certificates(
+    app: &App,
+    thumbprints: &[String],
+    to: &str,
+    allow_mismatch: bool,
+    d: &crate::cli::SendArgs,
+) -> Result<ExitCode, Failure> {
+    use certmail_app::ca_send::{PasswordTo, SendRequest};
+    let password_to = match d.password_to {
+        crate::cli::PasswordTo::Admin => PasswordTo::Admin,
+        crate::cli::PasswordTo::Sms => PasswordTo::Sms,
+        crate::cli::PasswordTo::Sender => PasswordTo::Sender(
+            d.sender
+                .clone()
+                .ok_or_else(|| crate::cli::usage("--password-to sender needs --sender ADDR"))?,
+        ),
+    };
+    let req = SendRequest {
+        thumbprints: thumbprints.to_vec(),
+        to: to.to_owned(),
+        password: read_password(&d.password)?,
+        password_to,
+        store_password: d.store_password,
+        allow_mismatch,
+        legacy: d.legacy,
+    };
+    let prepared = app.ca_send_prepare(&req).await?;
+    let (n, keys, from, rcpt) = (
+        prepared.sent.len(),
+        prepared.with_keys,
+        prepared.from.clone(),
+        prepared.to.clone(),
+    );
+    let relay = certmail_gateway::relay::Relay::new(
+        &d.next_hop,
+        &crate::jobs_cmd::host_name(),
+        std::time::Duration::from_secs(60),
+        std::time::Duration::from_secs(120),
+    );
+    let o = certmail_jobs::ca_send::send(&relay, prepared).await;
+    relay.close_idle().await;
+    if let Err(why) = &o.mail {
+        return Err(Failure {
+            code: 1,
+            message: format!(
+                "the certificate mail to {rcpt} was not accepted, nothing was sent: {why}"
+            ),
+        });
+    }
+    println!(
+        "sent {n} certificate(s) ({keys} with key) from {from} to {rcpt}; password {}",
+        o.password_way
+    );
+    if let Some(p) = &o.password_problem {
+        eprintln!(
+            "error: the password could not be delivered: {p}; give it to the recipient another way"
+        );
+    }
+    if let Some(pw) = &o.show_password {
+        println!("password: {}", pw.as_str());
+    }
+    Ok(if o.password_problem.is_some() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

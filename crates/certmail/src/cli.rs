@@ -221,6 +221,26 @@ pub enum CaCommand {
         /// Also create a user object for the address.
         #[arg(long)]
         add_user: bool,
+        /// Send the new certificate and key to the address by mail (PKCS#12; see `ca send`).
+        #[arg(long)]
+        send: bool,
+        #[command(flatten)]
+        delivery: SendArgs,
+    },
+    /// Send certificates (with their keys, where the key store has them) by mail as one
+    /// PKCS#12 from the CA's ca-email address; the password goes another way.
+    Send {
+        /// Certificates (thumbprints or unique prefixes).
+        #[arg(required = true)]
+        thumbprints: Vec<String>,
+        /// The recipient.
+        #[arg(long)]
+        to: String,
+        /// Send certificates that do not carry the recipient's address.
+        #[arg(long)]
+        allow_mismatch: bool,
+        #[command(flatten)]
+        delivery: SendArgs,
     },
     /// Request a certificate through a request handler (`csr`: key + PKCS#10 request into
     /// the pending queue; `built-in`: issued at once).
@@ -371,6 +391,41 @@ pub enum CaCommand {
         #[arg(short, long)]
         output: PathBuf,
     },
+}
+
+/// How certificates are sent by mail (`ca send`, `ca issue --send`).
+#[derive(Debug, clap::Args)]
+pub struct SendArgs {
+    /// The PKCS#12 password (default: generated).
+    #[command(flatten)]
+    pub password: PasswordArgs,
+    /// Where the password goes: admin (printed here), sender (mailed to --sender), sms
+    /// (to the recipient's phone setting through sms-webhook-url).
+    #[arg(long, value_enum, default_value_t = PasswordTo::Admin)]
+    pub password_to: PasswordTo,
+    /// The internal sender who asked (with --password-to sender).
+    #[arg(long, value_name = "ADDR")]
+    pub sender: Option<String>,
+    /// Store the generated password in the recipient's settings (pfx-password).
+    #[arg(long)]
+    pub store_password: bool,
+    /// 3DES / SHA-1 MAC for old clients and gpgsm.
+    #[arg(long)]
+    pub legacy: bool,
+    /// Where the mail is handed over (SMTP).
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:10026")]
+    pub next_hop: String,
+}
+
+/// Where a PKCS#12 password goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PasswordTo {
+    /// Printed once to the administrator.
+    Admin,
+    /// Mailed to the internal sender who asked (--sender).
+    Sender,
+    /// By SMS through the sms-webhook-url.
+    Sms,
 }
 
 #[derive(Debug, Subcommand)]

@@ -91,23 +91,73 @@ pub fn write(
     password: &str,
     form: Pkcs12Form,
 ) -> Result<Vec<u8>, CryptoError> {
+    write_many(
+        &[P12Entry {
+            key: Some(key),
+            certs,
+            friendly_name,
+        }],
+        password,
+        form,
+    )
+}
+
+/// One entry of a PKCS#12 with several: a key with its certificate and chain (leaf first),
+/// or a certificate alone (`key` `None`: only its first certificate is written).
+#[derive(Debug, Clone, Copy)]
+pub struct P12Entry<'a> {
+    /// The private key, if any.
+    pub key: Option<&'a PrivateKey>,
+    /// The certificate, then its chain.
+    pub certs: &'a [Vec<u8>],
+    /// The friendly name (alias).
+    pub friendly_name: &'a str,
+}
+
+/// Writes several keys and certificates into one PKCS#12.
+pub fn write_many(
+    entries: &[P12Entry<'_>],
+    password: &str,
+    form: Pkcs12Form,
+) -> Result<Vec<u8>, CryptoError> {
     let w = |e: P12Error| CryptoError::Pkcs12Write(e.to_string());
-    let p12_key = p12_keystore::PrivateKey::from_der(key.pkcs8_der()).map_err(w)?;
-    let chain = certs
-        .iter()
-        .map(|c| p12_keystore::Certificate::from_der(c))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(w)?;
-    let local_key_id = hex::decode(key.key_id()).unwrap_or_default();
     let mut ks = KeyStore::new();
-    ks.add_entry(
-        friendly_name,
-        KeyStoreEntry::PrivateKeyChain(PrivateKeyChain::new(
-            local_key_id[..20].to_vec(),
-            p12_key,
-            chain,
-        )),
-    );
+    for (i, e) in entries.iter().enumerate() {
+        let chain = e
+            .certs
+            .iter()
+            .map(|c| p12_keystore::Certificate::from_der(c))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(w)?;
+        // Aliases must be unique: a second entry of the same name gets a number.
+        let alias = if entries[..i]
+            .iter()
+            .any(|x| x.friendly_name == e.friendly_name)
+        {
+            format!("{} ({})", e.friendly_name, i + 1)
+        } else {
+            e.friendly_name.to_owned()
+        };
+        match e.key {
+            Some(key) => {
+                let p12_key = p12_keystore::PrivateKey::from_der(key.pkcs8_der()).map_err(w)?;
+                let local_key_id = hex::decode(key.key_id()).unwrap_or_default();
+                ks.add_entry(
+                    &alias,
+                    KeyStoreEntry::PrivateKeyChain(PrivateKeyChain::new(
+                        local_key_id[..20.min(local_key_id.len())].to_vec(),
+                        p12_key,
+                        chain,
+                    )),
+                );
+            }
+            None => {
+                if let Some(c) = chain.into_iter().next() {
+                    ks.add_entry(&alias, KeyStoreEntry::Certificate(c));
+                }
+            }
+        }
+    }
     let writer = ks.writer(password);
     let writer = match form {
         // OpenSSL 3's defaults: PBKDF2 2048 iterations minimum; we use more.

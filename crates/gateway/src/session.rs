@@ -644,6 +644,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
             }
             result
         };
+        if code == 250 {
+            // Senders whose certificate was requested are told, best effort (the request
+            // is not repeated, so neither is the notice).
+            for (who, rid) in &plan.requested {
+                let mail =
+                    certmail_app::auto_request::request_notice(&shared.hostname, who, *rid, now);
+                let fates = shared
+                    .relay
+                    .send(
+                        "",
+                        std::slice::from_ref(who),
+                        &[&mail],
+                        Extensions::default(),
+                    )
+                    .await;
+                if !matches!(fates.first(), Some(Fate::Accepted(_))) {
+                    notice.push_str(" request-notice=failed");
+                }
+            }
+        }
         match code {
             250 => {
                 m.accepted_total.fetch_add(1, Ordering::Relaxed);

@@ -572,3 +572,109 @@ async fn the_ca_sender_is_never_encrypted() {
     c.cmd("MAIL FROM:<alice@example.com>", "250").await;
     c.cmd("RCPT TO:<nocert@partner.example>", "550 5.7.1").await;
 }
+
+async fn make_ca(h: &Harness) {
+    h.app
+        .ca_create(&certmail_app::ca::CaCreate {
+            root_cn: "Gateway Auto Root".into(),
+            intermediate_cn: "Gateway Auto CA".into(),
+            key: certmail_ca::KeySpec::P256,
+            days: 3650,
+            hash: certmail_ca::SigHash::Sha256,
+            email: None,
+            make_default: true,
+        })
+        .await
+        .expect("CA");
+}
+
+#[tokio::test]
+async fn auto_request_issues_once_and_signs_with_the_new_certificate() {
+    let (h, _p) = setup().await;
+    make_ca(&h).await;
+    set(&h, Party::Global, "sign-mode", "on").await;
+    set(
+        &h,
+        Party::Domain("example.com".into()),
+        "auto-request-certificate",
+        "on",
+    )
+    .await;
+    let mut c = h.client().await;
+    c.cmd("EHLO x", "250").await;
+    let msg = message(
+        "erin@example.com",
+        "nocert@partner.example",
+        "first",
+        "hello",
+    );
+    c.mail("erin@example.com", &["nocert@partner.example"], &msg, "250")
+        .await;
+    let got = h.sink.messages();
+    assert_eq!(got.len(), 1, "{got:?}");
+    let u = message::unwrap(&got[0].data, &[], &UnwrapOptions::default()).expect("unwrap");
+    let signer = u
+        .signers()
+        .next()
+        .expect("signed with the certificate just issued");
+    assert!(signer.verified);
+    assert_eq!(signer.emails, vec!["erin@example.com"]);
+    let issued = h
+        .app
+        .list(
+            certmail_store::StoreKind::Certificates,
+            &certmail_store::ListFilter {
+                email: Some("erin@example.com".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("list");
+    assert_eq!(issued.len(), 1);
+    // The next message uses it: nothing new is requested.
+    h.sink.clear();
+    c.mail("erin@example.com", &["nocert@partner.example"], &msg, "250")
+        .await;
+    let again = h
+        .app
+        .list(
+            certmail_store::StoreKind::Certificates,
+            &certmail_store::ListFilter {
+                email: Some("erin@example.com".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("list");
+    assert_eq!(again.len(), 1, "one certificate per address");
+
+    // An asynchronous handler: the request waits, the sender is told once, mail goes on
+    // unsigned.
+    h.app
+        .ca_config_set("request-handler", "csr")
+        .await
+        .expect("csr handler");
+    h.sink.clear();
+    let msg = message("fred@example.com", "nocert@partner.example", "x", "y");
+    for _ in 0..2 {
+        c.mail("fred@example.com", &["nocert@partner.example"], &msg, "250")
+            .await;
+    }
+    let got = h.sink.messages();
+    let notices: Vec<_> = got.iter().filter(|m| m.from.is_empty()).collect();
+    assert_eq!(notices.len(), 1, "told once: {got:?}");
+    assert!(notices[0].text().contains("pending request"));
+    assert_eq!(notices[0].rcpts, ["fred@example.com"]);
+    let plain: Vec<_> = got.iter().filter(|m| !m.from.is_empty()).collect();
+    assert_eq!(plain.len(), 2);
+    assert!(plain.iter().all(|m| !m.text().contains("pkcs7-signature")));
+    let pending = h.app.ca_pending().await.expect("pending");
+    assert_eq!(
+        pending
+            .iter()
+            .filter(|p| p.email == "fred@example.com")
+            .count(),
+        1,
+        "one request per address"
+    );
+}

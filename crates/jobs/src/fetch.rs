@@ -277,12 +277,15 @@ async fn request(
     }))
 }
 
-async fn send<T>(
+async fn send<T, B>(
     io: TokioIo<T>,
-    req: Request<Empty<Bytes>>,
+    req: Request<B>,
 ) -> Result<hyper::Response<hyper::body::Incoming>, FetchError>
 where
     T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
         .await
@@ -294,6 +297,44 @@ where
         .send_request(req)
         .await
         .map_err(|e| fail(format!("HTTP: {e}")))
+}
+
+/// POSTs a JSON `body` to `url` (http or https, no redirects) within `timeout`; the
+/// status when it is 2xx, otherwise why not. For webhooks (the SMS gateway): the body
+/// may hold a secret, so no error carries it.
+pub async fn post_json(url: &str, body: &[u8], timeout: Duration) -> Result<u16, FetchError> {
+    let t = Target::parse(url)?;
+    let body = Bytes::copy_from_slice(body);
+    let work = async {
+        let tcp = TcpStream::connect((t.host.as_str(), t.port))
+            .await
+            .map_err(|e| fail(format!("cannot connect to {}:{}: {e}", t.host, t.port)))?;
+        let req = Request::post(t.path.as_str())
+            .header(HOST, format!("{}:{}", t.host, t.port))
+            .header(USER_AGENT, concat!("certmail/", env!("CARGO_PKG_VERSION")))
+            .header(hyper::header::CONTENT_TYPE, "application/json")
+            .body(http_body_util::Full::new(body))
+            .map_err(|e| fail(format!("bad request: {e}")))?;
+        let resp = if t.tls {
+            let stream = tls_connector()?
+                .connect(rustls_pki_types_name(&t.host)?, tcp)
+                .await
+                .map_err(|e| fail(format!("TLS with {}: {e}", t.host)))?;
+            send(TokioIo::new(stream), req).await?
+        } else {
+            send(TokioIo::new(tcp), req).await?
+        };
+        let status = resp.status();
+        if status.is_success() {
+            Ok(status.as_u16())
+        } else {
+            Err(fail(format!("HTTP {status}")))
+        }
+    };
+    match tokio::time::timeout(timeout, work).await {
+        Ok(r) => r,
+        Err(_) => Err(fail(format!("timed out after {} s", timeout.as_secs_f64()))),
+    }
 }
 
 fn rustls_pki_types_name(

@@ -14,6 +14,7 @@
 //! Thin over `certmail-app`: what a download means for the CRL store and the per-source
 //! state are decided there; this crate does the network and the clock.
 
+pub mod ca_send;
 pub mod crl;
 pub mod expiry;
 pub mod fetch;

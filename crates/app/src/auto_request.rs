@@ -1,0 +1,128 @@
+//! Certificates requested automatically (`auto-request-certificate`): an internal sender
+//! who must sign and has no valid signing certificate gets one through the CA's default
+//! request handler. With `built-in` it is issued at once (and the message is signed);
+//! with an asynchronous handler the request joins the pending queue and the sender is
+//! told. One request per address: a lease row per address keeps concurrent messages (and
+//! other nodes) from requesting twice, and a pending request for the address is reused.
+
+use certmail_store::StoreError;
+
+use crate::ca::{BuiltIn, CsrHandler, HandlerOutcome, IssueParams, RequestHandler};
+use crate::{App, AppError, CertView, Result};
+
+/// What an automatic request gave.
+#[derive(Debug)]
+pub enum AutoRequest {
+    /// Issued now.
+    Issued(Box<CertView>),
+    /// Waiting in the pending queue (new or earlier).
+    Pending {
+        /// The pending request's id.
+        id: i64,
+        /// Whether it was made now (the sender is told once).
+        new: bool,
+    },
+    /// Another message (or node) is requesting one for the address right now.
+    Busy,
+    /// It cannot be requested (no CA, a refused request): why.
+    Failed(String),
+}
+
+impl App {
+    /// Requests a signing certificate for `email` by the default request handler, once.
+    /// Only database failures are errors (temporary for the gateway); anything else is
+    /// [`AutoRequest::Failed`], so mail still flows.
+    pub async fn auto_request_certificate(&self, email: &str) -> Result<AutoRequest> {
+        let lease = format!("auto-request:{email}");
+        let holder = format!(
+            "{}:{}",
+            std::process::id(),
+            hex::encode(crate::ca::random_password(12)?.as_bytes())
+        );
+        if !self.take_lease(&lease, &holder, 300).await? {
+            return Ok(AutoRequest::Busy);
+        }
+        let r = self.auto_request_locked(email).await;
+        let released = self.release_lease(&lease, &holder).await;
+        let r = r?;
+        released?;
+        Ok(r)
+    }
+
+    async fn auto_request_locked(&self, email: &str) -> Result<AutoRequest> {
+        if let Some(p) = self
+            .ca_pending()
+            .await?
+            .into_iter()
+            .find(|p| p.email.eq_ignore_ascii_case(email))
+        {
+            return Ok(AutoRequest::Pending {
+                id: p.id,
+                new: false,
+            });
+        }
+        let now = crate::now();
+        // Someone may have issued one while we waited for the lease.
+        if let Some(s) = self.recipient_lookup(email, now).await?.signing {
+            return Ok(AutoRequest::Issued(Box::new(
+                self.get_any(&s.sha256).await?,
+            )));
+        }
+        let cfg = self.ca_config().await?;
+        let cn = if cfg.common_name.is_empty() {
+            Some(email.to_owned())
+        } else {
+            None
+        };
+        let req = match self
+            .ca_end_user_request(&IssueParams {
+                email: email.to_owned(),
+                cn,
+                ..IssueParams::default()
+            })
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => return not_fatal(e),
+        };
+        let outcome = match cfg.request_handler.as_str() {
+            "csr" => CsrHandler.submit(self, "", &req).await,
+            _ => BuiltIn.submit(self, "", &req).await,
+        };
+        match outcome {
+            Ok(HandlerOutcome::Issued(v)) => Ok(AutoRequest::Issued(v)),
+            Ok(HandlerOutcome::Pending(id)) => Ok(AutoRequest::Pending { id, new: true }),
+            Err(e) => not_fatal(e),
+        }
+    }
+}
+
+fn not_fatal(e: AppError) -> Result<AutoRequest> {
+    match e {
+        AppError::Store(StoreError::NotFound { .. }) => Ok(AutoRequest::Failed(e.to_string())),
+        AppError::Store(_) => Err(e),
+        e => Ok(AutoRequest::Failed(e.to_string())),
+    }
+}
+
+/// The notice to a sender whose certificate was requested (asynchronous handler).
+pub fn request_notice(hostname: &str, sender: &str, id: i64, now: i64) -> Vec<u8> {
+    let date = certmail_pki::time::format_rfc3339(now);
+    let clean: String = sender.chars().filter(|c| !c.is_control()).collect();
+    format!(
+        "From: certmail <MAILER-DAEMON@{hostname}>\r\n\
+         To: <{clean}>\r\n\
+         Subject: A signing certificate was requested for you\r\n\
+         Date: {date}\r\n\
+         Auto-Submitted: auto-generated\r\n\
+         MIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\
+         \r\n\
+         This is the certmail gateway at {hostname}.\r\n\
+         \r\n\
+         Your mail should be signed, and you have no valid signing certificate yet. One was\r\n\
+         requested for {clean} (pending request {id}). Until it is issued, your mail goes out\r\n\
+         unsigned.\r\n"
+    )
+    .into_bytes()
+}

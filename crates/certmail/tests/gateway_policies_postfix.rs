@@ -1,0 +1,348 @@
+//! The gateway policies of issue 14 end to end behind a real Postfix (after-queue content
+//! filter, as gateway_postfix.rs), with swaks as the client and smtp-sink as the
+//! destination: the Subject trigger forces encryption for a `no-encryption` partner and is
+//! removed, and `on-missing-certificate hold` keeps the message (no bounce, a headers-only
+//! notice to the sender), survives `kill -9`, refuses to release while there is no
+//! certificate and releases it encrypted through Postfix once there is one.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use certmail_testkit::{Issued, LeafSpec, TestPki};
+use common::mta::{self, Gateway, Postfix, Sink, swaks, wait_for};
+
+struct Site {
+    dir: tempfile::TempDir,
+    data: PathBuf,
+    pki: TestPki,
+    alice: Issued,
+    bob: Issued,
+}
+
+impl Site {
+    fn file(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, contents).expect("write");
+        p
+    }
+
+    /// `certmail --data-dir DATA ARGS...`: success, stdout and stderr.
+    fn try_cli(&self, args: &[&str]) -> (bool, String, String) {
+        let out = common::certmail(&self.data, args)
+            .output()
+            .expect("certmail");
+        (
+            out.status.success(),
+            common::text(&out.stdout),
+            common::text(&out.stderr),
+        )
+    }
+
+    fn cli(&self, args: &[&str]) -> String {
+        let (ok, stdout, stderr) = self.try_cli(args);
+        assert!(ok, "certmail {args:?}: {stderr}");
+        stdout
+    }
+
+    fn path(&self, p: &Path) -> String {
+        p.to_str().expect("utf-8").to_owned()
+    }
+
+    /// `hold list --json`, parsed.
+    fn held(&self) -> Vec<serde_json::Value> {
+        let out = self.cli(&["hold", "list", "--json"]);
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("hold list --json: {e}: {out}"))
+    }
+}
+
+/// As gateway_postfix.rs: example.com is internal (alice has a key and signs),
+/// bob@partner.example has a certificate, nocert.example insists on encryption.
+fn site() -> Site {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let pki = TestPki::new("Postfix");
+    let alice = pki.leaf_rsa(&LeafSpec::email("alice@example.com", 21));
+    let bob = pki.leaf_rsa(&LeafSpec::email("bob@partner.example", 22));
+    let s = Site {
+        dir,
+        data,
+        pki,
+        alice,
+        bob,
+    };
+    s.cli(&["init"]);
+    let root = s.file("root.pem", &s.pki.root.pem);
+    let inter = s.file("inter.pem", &s.pki.intermediate.pem);
+    let alice_c = s.file("alice.pem", &s.alice.pem);
+    let alice_k = s.file("alice.key", &s.alice.key_pem);
+    let bob_c = s.file("bob.pem", &s.bob.pem);
+    s.file("bob.key", &s.bob.key_pem);
+    s.cli(&["root", "import", &s.path(&root)]);
+    s.cli(&[
+        "cert",
+        "import",
+        &s.path(&inter),
+        &s.path(&alice_c),
+        &s.path(&bob_c),
+    ]);
+    s.cli(&["key", "import", &s.path(&alice_k)]);
+    s.cli(&["domain", "set", "example.com", "locality", "internal"]);
+    s.cli(&["domain", "set", "nocert.example", "encrypt-mode", "force"]);
+    s.cli(&["global", "set", "sign", "on"]);
+    s
+}
+
+struct Flow {
+    site: Site,
+    sink: Sink,
+    postfix: Postfix,
+    gateway: Gateway,
+}
+
+fn flow() -> Option<Flow> {
+    if !mta::available() || !common::have("openssl") {
+        return None;
+    }
+    let site = site();
+    let sink = Sink::start(site.dir.path());
+    let filter = mta::free_port();
+    let postfix = Postfix::start(site.dir.path(), sink.port, filter);
+    let gateway = Gateway::start(
+        &site.data,
+        filter,
+        postfix.reinject,
+        &site.dir.path().join("gateway.log"),
+    );
+    Some(Flow {
+        site,
+        sink,
+        postfix,
+        gateway,
+    })
+}
+
+fn openssl(args: &[&str], what: &str) -> String {
+    let out = Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl");
+    assert!(
+        out.status.success(),
+        "openssl {what}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The value of the first `name` header of the message's header section (after
+/// smtp-sink's trace headers, which come first in the same section).
+fn header(msg: &str, name: &str) -> Option<String> {
+    let prefix = format!("{}:", name.to_ascii_lowercase());
+    msg.lines()
+        .take_while(|l| !l.is_empty())
+        .find(|l| l.to_ascii_lowercase().starts_with(&prefix))
+        .map(|l| l[prefix.len()..].trim().to_owned())
+}
+
+/// Decrypts `msg` with `who`'s key (`who.pem`/`who.key` in the site directory), verifies
+/// the signed content against the root and returns the verified text.
+fn decrypt_verify(s: &Site, msg: &str, who: &str) -> String {
+    let enc = s.file(&format!("{who}-arrived.eml"), msg);
+    let dec = s.dir.path().join(format!("{who}-decrypted.eml"));
+    openssl(
+        &[
+            "cms",
+            "-decrypt",
+            "-in",
+            &s.path(&enc),
+            "-recip",
+            &s.path(&s.dir.path().join(format!("{who}.pem"))),
+            "-inkey",
+            &s.path(&s.dir.path().join(format!("{who}.key"))),
+            "-out",
+            &s.path(&dec),
+        ],
+        "decrypt",
+    );
+    openssl(
+        &[
+            "cms",
+            "-verify",
+            "-in",
+            &s.path(&dec),
+            "-CAfile",
+            &s.path(&s.dir.path().join("root.pem")),
+        ],
+        "verify",
+    )
+}
+
+#[test]
+fn postfix_subject_trigger_encrypts_for_a_no_encryption_partner() {
+    let Some(f) = flow() else { return };
+    let s = &f.site;
+    s.cli(&[
+        "domain",
+        "set",
+        "partner.example",
+        "encrypt-mode",
+        "no-encryption",
+    ]);
+
+    // 1. Without the trigger: no-encryption, so bob gets it in clear (signed).
+    let plain = s.file(
+        "plain.eml",
+        "From: alice@example.com\r\nTo: bob@partner.example\r\nSubject: lunch\r\n\r\nthe public lunch plan\r\n",
+    );
+    swaks(
+        f.postfix.inbound,
+        "alice@example.com",
+        "bob@partner.example",
+        &plain,
+    );
+    wait_for(30, "the clear message at the sink", || {
+        !f.sink.to("bob@partner.example").is_empty()
+    });
+    let got = f.sink.to("bob@partner.example").remove(0);
+    assert!(got.contains("the public lunch plan"), "in clear: {got}");
+    assert!(!got.contains("enveloped-data"), "not encrypted: {got}");
+    assert_eq!(header(&got, "Subject").as_deref(), Some("lunch"), "{got}");
+
+    // 2. With the trigger (any case): encrypted anyway, the trigger removed.
+    let secret = s.file(
+        "secret.eml",
+        "From: alice@example.com\r\nTo: bob@partner.example\r\nSubject: [Encrypt] budget\r\n\r\nthe secret budget\r\n",
+    );
+    swaks(
+        f.postfix.inbound,
+        "alice@example.com",
+        "bob@partner.example",
+        &secret,
+    );
+    wait_for(30, "the encrypted message at the sink", || {
+        f.sink.to("bob@partner.example").len() == 2
+    });
+    let got = f
+        .sink
+        .to("bob@partner.example")
+        .into_iter()
+        .find(|m| !m.contains("the public lunch plan"))
+        .expect("the second message");
+    assert!(!got.contains("the secret budget"), "never in clear: {got}");
+    assert!(!got.to_ascii_lowercase().contains("[encrypt]"), "{got}");
+    assert!(got.contains("application/pkcs7-mime"), "{got}");
+    assert_eq!(header(&got, "Subject").as_deref(), Some("budget"), "{got}");
+    let verified = decrypt_verify(s, &got, "bob");
+    assert!(verified.contains("the secret budget"), "{verified}");
+    eprintln!("DBG bob clear:\n{}\nDBG bob enc:\n{}\nDBG verified:\n{verified}\nDBG dec:\n{}\nDBG log:\n{}", f.sink.to("bob@partner.example").into_iter().find(|m| m.contains("the public lunch plan")).unwrap_or_default(), got, std::fs::read_to_string(s.dir.path().join("bob-decrypted.eml")).unwrap_or_default(), f.gateway.log_text());
+    let log = f.gateway.log_text();
+    assert!(log.contains("action=signed-encrypted"), "{log}");
+}
+
+#[test]
+fn postfix_hold_queue_survives_kill_9_and_releases_encrypted() {
+    let Some(mut f) = flow() else { return };
+    f.site.cli(&[
+        "domain",
+        "set",
+        "nocert.example",
+        "on-missing-certificate",
+        "hold",
+    ]);
+    let held_msg = f.site.file(
+        "held.eml",
+        "From: alice@example.com\r\nTo: carl@nocert.example\r\nSubject: contract\r\n\r\nthe held contract text\r\n",
+    );
+    swaks(
+        f.postfix.inbound,
+        "alice@example.com",
+        "carl@nocert.example",
+        &held_msg,
+    );
+
+    // 1. Held, not bounced: a notice (null sender, headers only) goes to alice.
+    wait_for(30, "the hold notice to alice", || {
+        !f.sink.to("alice@example.com").is_empty()
+    });
+    wait_for(30, "Postfix to finish with the message", || {
+        f.postfix.queue_empty()
+    });
+    let notices = f.sink.to("alice@example.com");
+    assert_eq!(notices.len(), 1, "one notice, no bounce: {notices:?}");
+    let notice = &notices[0];
+    assert!(notice.contains("carl@nocert.example"), "{notice}");
+    assert!(notice.contains("hold"), "{notice}");
+    assert!(!notice.contains("Undelivered"), "not a bounce: {notice}");
+    assert!(!notice.contains("the held contract text"), "{notice}");
+    assert!(
+        header(notice, "X-Mail-Args").is_some_and(|a| a.starts_with("<>")),
+        "from the null sender: {notice}"
+    );
+    assert!(
+        f.sink.to("carl@nocert.example").is_empty(),
+        "nothing to carl"
+    );
+    assert!(
+        !f.postfix.log().contains("status=bounced"),
+        "{}",
+        f.postfix.log()
+    );
+    let held = f.site.held();
+    assert_eq!(held.len(), 1, "{held:?}");
+    assert_eq!(held[0]["recipient"], "carl@nocert.example", "{held:?}");
+    assert_eq!(held[0]["sender"], "alice@example.com", "{held:?}");
+    eprintln!("DBG held: {held:?}\nDBG log1:\n{}", f.gateway.log_text());
+    let id = held[0]["id"].as_i64().expect("id").to_string();
+
+    // 2. kill -9 and a new gateway on the same data: still held.
+    f.gateway.kill9();
+    f.gateway = Gateway::start(
+        &f.site.data,
+        f.postfix.filter,
+        f.postfix.reinject,
+        &f.site.dir.path().join("gateway2.log"),
+    );
+    let after = f.site.held();
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert_eq!(after[0]["id"].to_string(), id, "{after:?}");
+
+    // 3. No certificate yet: release refuses and points at --clear; still held.
+    let hop = format!("127.0.0.1:{}", f.postfix.reinject);
+    let (ok, out, err) = f
+        .site
+        .try_cli(&["hold", "release", &id, "--next-hop", &hop]);
+    assert!(!ok, "release without a certificate: {out}{err}");
+    eprintln!("DBG failed release: {out}|{err}");
+    assert!(format!("{out}{err}").contains("--clear"), "{out}{err}");
+    assert_eq!(f.site.held().len(), 1, "still held");
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    assert!(
+        f.sink.to("carl@nocert.example").is_empty(),
+        "nothing to carl"
+    );
+
+    // 4. carl gets a certificate: released, encrypted, through Postfix to the sink.
+    let carl = f
+        .site
+        .pki
+        .leaf_rsa(&LeafSpec::email("carl@nocert.example", 23));
+    let carl_c = f.site.file("carl.pem", &carl.pem);
+    f.site.file("carl.key", &carl.key_pem);
+    f.site.cli(&["cert", "import", &f.site.path(&carl_c)]);
+    let out = f.site.cli(&["hold", "release", &id, "--next-hop", &hop]);
+    assert!(out.contains("released"), "{out}");
+    wait_for(30, "the released message for carl", || {
+        !f.sink.to("carl@nocert.example").is_empty()
+    });
+    let got = f.sink.to("carl@nocert.example");
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(!got[0].contains("the held contract text"), "{}", got[0]);
+    assert!(got[0].contains("application/pkcs7-mime"), "{}", got[0]);
+    let verified = decrypt_verify(&f.site, &got[0], "carl");
+    assert!(verified.contains("the held contract text"), "{verified}");
+    eprintln!("DBG release out: {out}\nDBG carl:\n{}\nDBG verified:\n{verified}\nDBG log2:\n{}\nDBG pf:\n{}", got[0], f.gateway.log_text(), f.postfix.log());
+    assert!(f.site.held().is_empty(), "nothing left in the hold queue");
+    assert_eq!(f.site.cli(&["hold", "list", "--json"]).trim(), "[]");
+}
