@@ -107,13 +107,13 @@ fn not_fatal(e: AppError) -> Result<AutoRequest> {
 
 /// The notice to a sender whose certificate was requested (asynchronous handler).
 pub fn request_notice(hostname: &str, sender: &str, id: i64, now: i64) -> Vec<u8> {
-    let date = certmail_pki::time::format_rfc3339(now);
+    let stamp = crate::mailflow::mail_stamp(hostname, now);
     let clean: String = sender.chars().filter(|c| !c.is_control()).collect();
     format!(
         "From: certmail <MAILER-DAEMON@{hostname}>\r\n\
          To: <{clean}>\r\n\
          Subject: A signing certificate was requested for you\r\n\
-         Date: {date}\r\n\
+         {stamp}\
          Auto-Submitted: auto-generated\r\n\
          MIME-Version: 1.0\r\n\
          Content-Type: text/plain; charset=utf-8\r\n\

@@ -267,7 +267,8 @@ fn certificate_mail(
     now: i64,
 ) -> Vec<u8> {
     let b = mime::boundary();
-    let date = certmail_pki::time::format_rfc3339(now);
+    let host = from.rsplit_once('@').map_or("localhost", |(_, h)| h);
+    let stamp = crate::mailflow::mail_stamp(host, now);
     let how = match password_to {
         PasswordTo::Admin => "You receive the password separately from your administrator.",
         PasswordTo::Sender(_) => {
@@ -297,7 +298,7 @@ fn certificate_mail(
         "From: Certificate Authority <{from}>\r\n\
          To: <{to}>\r\n\
          Subject: Your S/MIME certificate\r\n\
-         Date: {date}\r\n\
+         {stamp}\
          Auto-Submitted: auto-generated\r\n\
          MIME-Version: 1.0\r\n\
          Content-Type: multipart/mixed; boundary=\"{b}\"\r\n\
@@ -328,12 +329,13 @@ fn certificate_mail(
 
 /// The message carrying the password to the internal sender who asked.
 fn password_mail(from: &str, sender: &str, to: &str, password: &str, now: i64) -> Vec<u8> {
-    let date = certmail_pki::time::format_rfc3339(now);
+    let host = from.rsplit_once('@').map_or("localhost", |(_, h)| h);
+    let stamp = crate::mailflow::mail_stamp(host, now);
     format!(
         "From: Certificate Authority <{from}>\r\n\
          To: <{}>\r\n\
          Subject: Password of the certificate file sent to {to}\r\n\
-         Date: {date}\r\n\
+         {stamp}\
          Auto-Submitted: auto-generated\r\n\
          MIME-Version: 1.0\r\n\
          Content-Type: text/plain; charset=utf-8\r\n\

@@ -130,9 +130,11 @@ pub fn warning_mail(hostname: &str, from: &str, to: &[String], w: &Warning, now:
     let when = certmail_pki::time::format_rfc3339(c.not_after);
     let date = certmail_pki::time::format_rfc3339(now);
     let clean = |s: &str| -> String { s.chars().filter(|ch| !ch.is_control()).collect() };
+    let stamp = crate::mailflow::mail_stamp(hostname, now);
     format!(
         "From: certmail <{from}>\r\n\
          To: {}\r\n\
+         {stamp}\
          Subject: {} expires in {} day(s): {}\r\n\
          Auto-Submitted: auto-generated\r\n\
          MIME-Version: 1.0\r\n\

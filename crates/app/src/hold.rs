@@ -77,9 +77,11 @@ pub fn hold_notice(
              Nothing was sent to them in clear. Other recipients, if any, received it.",
         )
     };
+    let stamp = crate::mailflow::mail_stamp(hostname, now);
     let mut out = format!(
         "From: Mail Delivery System <MAILER-DAEMON@{hostname}>\r\n\
          To: <{sender}>\r\n\
+         {stamp}\
          Subject: {subject}\r\n\
          Auto-Submitted: auto-replied\r\n\
          MIME-Version: 1.0\r\n\

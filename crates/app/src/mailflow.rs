@@ -295,9 +295,11 @@ pub fn failure_notice(
             "Final-Recipient: rfc822; {r}\r\nAction: failed\r\nStatus: 5.7.1\r\nDiagnostic-Code: smtp; 550 5.7.1 {clean}\r\n\r\n"
         ));
     }
+    let stamp = mail_stamp(hostname, now);
     let mut out = format!(
         "From: Mail Delivery System <MAILER-DAEMON@{hostname}>\r\n\
          To: <{sender}>\r\n\
+         {stamp}\
          Subject: Undelivered mail: could not be protected as required\r\n\
          Auto-Submitted: auto-replied\r\n\
          X-Certmail-Id: {id}\r\n\
@@ -329,6 +331,18 @@ pub fn failure_notice(
     out.extend_from_slice(&headers);
     out.extend_from_slice(format!("\r\n--{b}--\r\n").as_bytes());
     out
+}
+
+/// The `Date:` and `Message-ID:` fields of a message certmail writes itself (RFC 5322
+/// 3.6: both belong in every message; a next hop need not add them).
+pub fn mail_stamp(hostname: &str, now: i64) -> String {
+    let unique = crate::ca::random_password(20)
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|_| format!("{now:X}.{}", std::process::id()));
+    format!(
+        "Date: {}\r\nMessage-ID: <{unique}.{now:X}@{hostname}>\r\n",
+        certmail_pki::time::format_rfc5322(now)
+    )
 }
 
 fn id_header(id: &str) -> (String, String) {

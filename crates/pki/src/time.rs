@@ -13,6 +13,26 @@ pub fn format_rfc3339(unix: i64) -> String {
     )
 }
 
+/// Formats Unix seconds as an RFC 5322 `Date:` value in UTC, e.g.
+/// `Wed, 02 Dec 2026 05:03:18 +0000`.
+pub fn format_rfc5322(unix: i64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let days = unix.div_euclid(86_400);
+    let secs = unix.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{}, {d:02} {} {y:04} {:02}:{:02}:{:02} +0000",
+        DAYS[days.rem_euclid(7) as usize],
+        MONTHS[(m as usize).clamp(1, 12) - 1],
+        secs / 3600,
+        (secs / 60) % 60,
+        secs % 60
+    )
+}
+
 /// Parses an RFC 3339 time (`YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)`) or a plain date
 /// `YYYY-MM-DD` (midnight UTC) into Unix seconds.
 pub fn parse_rfc3339(s: &str) -> Option<i64> {
@@ -92,6 +112,15 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rfc5322_dates() {
+        assert_eq!(format_rfc5322(0), "Thu, 01 Jan 1970 00:00:00 +0000");
+        assert_eq!(
+            format_rfc5322(1_796_187_798),
+            "Wed, 02 Dec 2026 05:03:18 +0000"
+        );
+    }
 
     #[test]
     fn round_trips() {
