@@ -168,6 +168,12 @@ pub async fn run(cli: &Cli, args: &ServeArgs) -> Result<ExitCode, Failure> {
     // Outgoing recipients without a usable certificate are looked up in the directories.
     app.set_directory_client(Arc::new(certmail_jobs::ldap::LdapClient::default()));
     let server = certmail_server::Server::new(app.clone(), cfg.http_tls());
+    server.set_relay(Arc::new(certmail_gateway::relay::Relay::new(
+        &cfg.next_hop,
+        &cfg.host_name(),
+        std::time::Duration::from_secs(cfg.next_hop_timeout),
+        std::time::Duration::from_secs(cfg.next_hop_data_timeout),
+    )));
     if let Some(token) = server.setup_token().await? {
         // The one way in while no account exists; printed, never logged elsewhere.
         println!(

@@ -18,6 +18,7 @@ use certmail_app::App;
 use zeroize::Zeroizing;
 
 pub mod api;
+pub mod api_hold;
 pub mod api_jobs;
 pub mod api_select;
 pub mod api_store;
@@ -44,6 +45,8 @@ pub struct Server {
     pub(crate) setup: Mutex<Option<Zeroizing<String>>>,
     pub(crate) limiter: auth::Limiter,
     pub(crate) jobs: pages_bulk::Jobs,
+    /// The gateway's next hop, for releases from the hold queue and certificate mail.
+    relay: Mutex<Option<Arc<certmail_gateway::relay::Relay>>>,
 }
 
 impl std::fmt::Debug for Server {
@@ -61,7 +64,19 @@ impl Server {
             setup: Mutex::new(None),
             limiter: auth::Limiter::default(),
             jobs: pages_bulk::Jobs::default(),
+            relay: Mutex::new(None),
         })
+    }
+
+    /// Where releases from the hold queue and certificate mail go (the gateway's next hop).
+    pub fn set_relay(&self, relay: Arc<certmail_gateway::relay::Relay>) {
+        if let Ok(mut r) = self.relay.lock() {
+            *r = Some(relay);
+        }
+    }
+
+    pub(crate) fn relay(&self) -> Option<Arc<certmail_gateway::relay::Relay>> {
+        self.relay.lock().ok().and_then(|r| r.clone())
     }
 
     /// When no account exists: a fresh one-time setup token (the path `/setup/TOKEN`), valid
@@ -86,6 +101,7 @@ pub fn router(server: Arc<Server>) -> Router {
     Router::new()
         .merge(pages::routes())
         .merge(api::routes())
+        .merge(api_hold::routes())
         .route("/static/app.css", get(css))
         .route("/api/v1/openapi.json", get(openapi::serve))
         .with_state(server)

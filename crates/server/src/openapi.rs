@@ -5,7 +5,7 @@ use axum::response::IntoResponse;
 use utoipa::OpenApi;
 
 use crate::problem::Problem;
-use crate::{api, api_jobs, api_select, api_store, api_trust};
+use crate::{api, api_hold, api_jobs, api_select, api_store, api_trust};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -61,6 +61,11 @@ use crate::{api, api_jobs, api_select, api_store, api_trust};
         api_jobs::directory_add,
         api_jobs::directory_delete,
         api_jobs::directory_lookup,
+        api_hold::list,
+        api_hold::show,
+        api_hold::delete,
+        api_hold::release,
+        api_hold::ca_send,
     ),
     components(schemas(
         Problem,
@@ -72,7 +77,13 @@ use crate::{api, api_jobs, api_select, api_store, api_trust};
         api::SettingBody,
         api::AuditPage,
         api_jobs::UpdateBody,
-        api_jobs::DirectoryBody
+        api_jobs::DirectoryBody,
+        api_hold::Held,
+        api_hold::HeldPage,
+        api_hold::ReleaseBody,
+        api_hold::Released,
+        api_hold::SendBody,
+        api_hold::Sent
     ))
 )]
 struct ApiDoc;

@@ -3032,3 +3032,248 @@ async fn directories_over_the_api_by_role_without_ever_showing_the_password() {
     assert!(audit.body.contains("directory.add"), "{}", audit.body);
     assert!(!audit.body.contains("s3cret"), "{}", audit.body);
 }
+
+#[tokio::test]
+async fn the_hold_queue_by_role_over_the_api_and_on_its_page() {
+    use certmail_store::Party;
+    let h = H::new().await;
+    h.load_pki().await;
+    let app = &h.app;
+    app.set_setting(&Party::Domain("example.com".into()), "locality", "internal")
+        .await
+        .expect("internal");
+    let partner = Party::Domain("partner.example".into());
+    app.set_setting(&partner, "encrypt-mode", "force")
+        .await
+        .expect("force");
+    app.set_setting(&partner, "on-missing-certificate", "hold")
+        .await
+        .expect("hold");
+    let msg = b"From: alice@example.com\r\nTo: x@partner.example\r\nSubject: held one\r\n\r\nthe secret body\r\n".to_vec();
+    let rcpts = vec!["x@partner.example".to_owned()];
+    let plan = app
+        .gateway_process(
+            &certmail_app::mailflow::Envelope {
+                id: "T1",
+                sender: "alice@example.com",
+                recipients: &rcpts,
+                now: certmail_app::now(),
+            },
+            None,
+            Arc::new(msg),
+        )
+        .await
+        .expect("process");
+    assert_eq!(plan.held.len(), 1);
+    let id = plan.held[0].id;
+    let auditor = h.token("watcher", Role::Auditor).await;
+    let operator = h.token("op", Role::Operator).await;
+
+    let list = h.call(Method::GET, "/api/v1/hold", &auditor, None).await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+    let j = list.json();
+    assert_eq!(j["total"], 1);
+    assert_eq!(j["items"][0]["recipient"], "x@partner.example");
+    assert_eq!(j["items"][0]["subject"], "held one");
+    let one = h
+        .call(Method::GET, &format!("/api/v1/hold/{id}"), &auditor, None)
+        .await
+        .json();
+    let headers = one["headers"].as_str().expect("headers");
+    assert!(headers.contains("Subject: held one"));
+    assert!(
+        !one.to_string().contains("the secret body"),
+        "the body is not shown"
+    );
+    let bad = h
+        .call(Method::GET, "/api/v1/hold?limit=0", &auditor, None)
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+
+    // An auditor may look, not act.
+    for (m, p) in [
+        (Method::POST, format!("/api/v1/hold/{id}/release")),
+        (Method::DELETE, format!("/api/v1/hold/{id}")),
+    ] {
+        let r = h.call(m, &p, &auditor, Some(serde_json::json!({}))).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{p}");
+    }
+    // Without the gateway there is no next hop.
+    let r = h
+        .call(
+            Method::POST,
+            &format!("/api/v1/hold/{id}/release"),
+            &operator,
+            Some(serde_json::json!({"clear": true})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.body);
+    // A next hop that is down: the release fails, the message stays held with the reason.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    h.server
+        .set_relay(Arc::new(certmail_gateway::relay::Relay::new(
+            &format!("127.0.0.1:{closed}"),
+            "routes.test",
+            std::time::Duration::from_secs(2),
+            std::time::Duration::from_secs(2),
+        )));
+    let r = h
+        .call(
+            Method::POST,
+            &format!("/api/v1/hold/{id}/release"),
+            &operator,
+            Some(serde_json::json!({"clear": true})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["status"], "failed");
+    let again = h
+        .call(Method::GET, "/api/v1/hold", &auditor, None)
+        .await
+        .json();
+    assert_eq!(again["total"], 1, "still held");
+    assert!(again["items"][0]["last_error"].is_string(), "{again}");
+    // Without clear and without a certificate: refused with the reason.
+    let r = h
+        .call(
+            Method::POST,
+            &format!("/api/v1/hold/{id}/release"),
+            &operator,
+            Some(serde_json::json!({})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert!(
+        r.json()["detail"]
+            .as_str()
+            .expect("detail")
+            .contains("--clear")
+    );
+
+    // The page: the row for everyone, the buttons for operators; a form without its CSRF
+    // token is refused.
+    app.admin_add("ann", Role::Auditor, Some("a long enough password"))
+        .await
+        .expect("ann");
+    let (s1, _) = h.login("ann", "a long enough password").await;
+    let page = h
+        .call(
+            Method::GET,
+            "/hold",
+            &[("cookie", format!("certmail_session={s1}"))],
+            None,
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("x@partner.example") && page.body.contains("held one"));
+    assert!(
+        !page.body.contains("Release encrypted"),
+        "no buttons for an auditor"
+    );
+    app.admin_add("oscar", Role::Operator, Some("a long enough password"))
+        .await
+        .expect("oscar");
+    let (s2, csrf) = h.login("oscar", "a long enough password").await;
+    let cookie = format!("certmail_session={s2}");
+    let page = h
+        .call(Method::GET, "/hold", &[("cookie", cookie.clone())], None)
+        .await;
+    assert!(page.body.contains("Release encrypted"), "{}", page.body);
+    let r = h
+        .form(
+            &format!("/hold/{id}"),
+            &cookie,
+            &[("csrf", "forged"), ("op", "delete")],
+        )
+        .await;
+    assert_ne!(r.status, StatusCode::SEE_OTHER, "a forged form is refused");
+    assert_eq!(app.hold_count().await.expect("count"), 1);
+    let r = h
+        .form(
+            &format!("/hold/{id}"),
+            &cookie,
+            &[("csrf", &csrf), ("op", "delete")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(app.hold_count().await.expect("count"), 0);
+    let audit = h
+        .call(Method::GET, "/api/v1/audit", &operator, None)
+        .await
+        .body;
+    assert!(
+        audit.contains("hold.release") && audit.contains("hold.delete"),
+        "{audit}"
+    );
+}
+
+#[tokio::test]
+async fn sending_certificates_over_the_api_needs_an_operator_and_a_ca_sender() {
+    let h = H::new().await;
+    h.load_pki().await;
+    let auditor = h.token("watcher", Role::Auditor).await;
+    let operator = h.token("op", Role::Operator).await;
+    let body = serde_json::json!({"thumbprints": ["ff"], "to": "alice@example.com"});
+    let r = h
+        .call(
+            Method::POST,
+            "/api/v1/ca/send",
+            &auditor,
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    h.server
+        .set_relay(Arc::new(certmail_gateway::relay::Relay::new(
+            "127.0.0.1:9",
+            "routes.test",
+            std::time::Duration::from_secs(2),
+            std::time::Duration::from_secs(2),
+        )));
+    let r = h
+        .call(
+            Method::POST,
+            "/api/v1/ca/send",
+            &operator,
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert!(
+        r.json()["detail"]
+            .as_str()
+            .expect("detail")
+            .contains("ca-email")
+    );
+    h.app
+        .ca_config_set("ca-email", "ca@example.com")
+        .await
+        .expect("ca-email");
+    let bad = serde_json::json!({"thumbprints": ["ff"], "to": "alice@example.com", "password_to": "pigeon"});
+    let r = h
+        .call(Method::POST, "/api/v1/ca/send", &operator, Some(bad))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("pigeon"));
+    let r = h
+        .call(Method::POST, "/api/v1/ca/send", &operator, Some(body))
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::NOT_FOUND,
+        "unknown certificate: {}",
+        r.body
+    );
+    let audit = h
+        .call(Method::GET, "/api/v1/audit", &operator, None)
+        .await
+        .body;
+    assert!(
+        audit.contains("ca.send"),
+        "refusals are audited too: {audit}"
+    );
+    assert!(!audit.contains("password\":\""), "{audit}");
+}
