@@ -50,6 +50,16 @@ pub enum HoldCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Drop the held messages past their expiry (hold-expire-days) now, each with a notice
+    /// to its sender: what `serve` does every minute, for cron users.
+    Expire {
+        /// Where the notices are handed over (SMTP).
+        #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:10026")]
+        next_hop: String,
+        /// Judge expiry as of this time (RFC 3339) instead of now.
+        #[arg(long, value_name = "TIME")]
+        as_of: Option<String>,
+    },
     /// Delete a held message (it is not sent).
     Delete {
         /// The id from `hold list`.
@@ -150,6 +160,28 @@ pub async fn run(app: &App, c: &HoldCommand) -> Result<ExitCode, Failure> {
             if o.status != "released" {
                 return Ok(ExitCode::from(1));
             }
+        }
+        HoldCommand::Expire { next_hop, as_of } => {
+            let now = match as_of {
+                Some(t) => certmail_pki::time::parse_rfc3339(t).ok_or_else(|| {
+                    crate::cli::usage(format!("--as-of {t:?} is not an RFC 3339 time"))
+                })?,
+                None => certmail_app::now(),
+            };
+            let host = crate::jobs_cmd::host_name();
+            let relay = certmail_gateway::relay::Relay::new(
+                next_hop,
+                &host,
+                Duration::from_secs(60),
+                Duration::from_secs(120),
+            );
+            let ids = certmail_jobs::hold::expire(app, &relay, &host, now).await;
+            relay.close_idle().await;
+            let ids = ids?;
+            for id in &ids {
+                println!("expired {id}; sender told");
+            }
+            println!("{} expired", ids.len());
         }
         HoldCommand::Delete { id } => {
             let r = app.hold_delete(*id).await?;

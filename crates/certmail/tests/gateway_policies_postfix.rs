@@ -347,4 +347,38 @@ fn postfix_hold_queue_survives_kill_9_and_releases_encrypted() {
     assert!(verified.contains("the held contract text"), "{verified}");
     assert!(f.site.held().is_empty(), "nothing left in the hold queue");
     assert_eq!(f.site.cli(&["hold", "list", "--json"]).trim(), "[]");
+
+    // 5. Held mail expires after hold-expire-days (default 7) with a notice to the sender.
+    let late = f.site.file(
+        "late.eml",
+        "From: alice@example.com\r\nTo: dan@nocert.example\r\nSubject: never released\r\n\r\nthe late text\r\n",
+    );
+    swaks(
+        f.postfix.inbound,
+        "alice@example.com",
+        "dan@nocert.example",
+        &late,
+    );
+    wait_for(30, "the second message held", || f.site.held().len() == 1);
+    let out = f.site.cli(&["hold", "expire", "--next-hop", &hop]);
+    assert!(out.contains("0 expired"), "nothing is due yet: {out}");
+    let later = certmail_pki::time::format_rfc3339(certmail_app::now() + 8 * 86_400);
+    let out = f
+        .site
+        .cli(&["hold", "expire", "--next-hop", &hop, "--as-of", &later]);
+    assert!(out.contains("1 expired"), "{out}");
+    assert!(f.site.held().is_empty(), "dropped");
+    wait_for(30, "the expiry notice to alice", || {
+        f.sink
+            .to("alice@example.com")
+            .iter()
+            .any(|m| m.contains("expired") && m.contains("dan@nocert.example"))
+    });
+    assert!(
+        f.sink
+            .messages()
+            .iter()
+            .all(|m| !m.contains("the late text")),
+        "the held text never left"
+    );
 }

@@ -86,10 +86,15 @@ pub async fn release(
     })
 }
 
-/// Drops the held messages past their expiry, each once its sender was told (a null
-/// sender gets no notice). Returns the ids dropped.
-pub async fn expire(app: &App, relay: &Relay, hostname: &str) -> Result<Vec<i64>, AppError> {
-    let now = certmail_app::now();
+/// Drops the held messages past their expiry at `now`, each once its sender was told (a
+/// null sender gets no notice; a sender whose address the next hop refuses for good is
+/// not waited for). Returns the ids dropped.
+pub async fn expire(
+    app: &App,
+    relay: &Relay,
+    hostname: &str,
+    now: i64,
+) -> Result<Vec<i64>, AppError> {
     let mut out = Vec::new();
     for (row, msg) in app.hold_expired(now).await? {
         if !row.sender.is_empty() {

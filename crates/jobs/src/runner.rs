@@ -100,7 +100,7 @@ pub async fn run(app: Arc<App>, cfg: JobsConfig, mut shutdown: watch::Receiver<b
         }
         if let Some((relay, hostname)) = &cfg.hold {
             leased(&app, HOLD_JOB, &cfg.holder, ttl, async {
-                match crate::hold::expire(&app, relay, hostname).await {
+                match crate::hold::expire(&app, relay, hostname, certmail_app::now()).await {
                     Ok(ids) => {
                         for id in ids {
                             eprintln!("{HOLD_JOB} held message {id} expired; sender told");
