@@ -14,6 +14,10 @@ use x509_cert::ext::pkix::{
 use x509_cert::name::Name;
 
 use crate::error::PkiError;
+
+/// id-ce-freshestCRL.
+const FRESHEST_CRL_OID: der::oid::ObjectIdentifier =
+    der::oid::ObjectIdentifier::new_unwrap("2.5.29.46");
 use crate::name::{DistinguishedName, GeneralName};
 use crate::oids::{self, ext};
 use crate::ops::CryptoOps;
@@ -129,6 +133,10 @@ pub struct Certificate {
     pub authority_key_id: Option<String>,
     /// URIs of the CRL distribution points.
     pub crl_distribution_points: Vec<String>,
+    /// URIs of the freshestCRL extension (where delta CRLs are published, RFC 5280
+    /// 4.2.1.15). Collected for download only: the extension itself stays "unknown" to the
+    /// path validation, as before.
+    pub freshest_crl: Vec<String>,
     /// Policy OIDs of certificatePolicies.
     pub policies: Vec<String>,
     /// Every extension, in order.
@@ -278,6 +286,7 @@ impl Certificate {
             subject_key_id: None,
             authority_key_id: None,
             crl_distribution_points: Vec::new(),
+            freshest_crl: Vec::new(),
             policies: Vec::new(),
             extensions: Vec::new(),
             sha256: hex::encode(ops.sha256(der)),
@@ -339,6 +348,19 @@ impl Certificate {
             }
             let value = e.extn_value.as_bytes();
             let known = c.decode_extension(&e.extn_id, value).map_err(bad)?;
+            if e.extn_id == FRESHEST_CRL_OID
+                && let Ok(f) = x509_cert::ext::pkix::FreshestCrl::from_der(value)
+            {
+                for dp in f.0 {
+                    if let Some(DistributionPointName::FullName(names)) = dp.distribution_point {
+                        for n in names {
+                            if let X509GeneralName::UniformResourceIdentifier(u) = n {
+                                c.freshest_crl.push(u.as_str().to_owned());
+                            }
+                        }
+                    }
+                }
+            }
             if e.critical && !known {
                 c.vd.unknown_critical.push(e.extn_id.to_string());
             }

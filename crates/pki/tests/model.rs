@@ -212,3 +212,43 @@ fn corrupt_input_is_a_typed_error() {
         let _ = Certificate::from_der(&d, &NullOps);
     }
 }
+
+#[test]
+fn freshest_crl_points_are_collected_for_download() {
+    use der::Encode;
+    use x509_cert::ext::pkix::crl::dp::DistributionPoint;
+    use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
+    let pki = TestPki::new("Delta");
+    let uri = |u: &str| {
+        GeneralName::UniformResourceIdentifier(der::asn1::Ia5String::new(u).expect("ia5"))
+    };
+    let fresh = x509_cert::ext::pkix::FreshestCrl(vec![DistributionPoint {
+        distribution_point: Some(DistributionPointName::FullName(vec![
+            uri("http://crl.example.com/delta.crl"),
+            uri("ldap://ldap.example.com/cn=CA?deltaRevocationList;binary"),
+        ])),
+        reasons: None,
+        crl_issuer: None,
+    }]);
+    let leaf = pki.leaf_with_extension(
+        &LeafSpec::email("d@example.com", 7),
+        &[2, 5, 29, 46],
+        fresh.to_der().expect("der"),
+    );
+    let c = Certificate::from_der(&leaf.der, &NullOps).expect("parse");
+    assert_eq!(
+        c.freshest_crl,
+        vec![
+            "http://crl.example.com/delta.crl",
+            "ldap://ldap.example.com/cn=CA?deltaRevocationList;binary"
+        ]
+    );
+    assert!(c.crl_distribution_points.is_empty());
+    // Still listed as an extension the validator does not interpret.
+    let e = c
+        .extensions
+        .iter()
+        .find(|e| e.oid == "2.5.29.46")
+        .expect("listed");
+    assert!(!e.known && !e.critical);
+}

@@ -75,6 +75,7 @@ fn source_from_row(r: &AnyRow) -> Result<CrlSourceRow> {
 pub fn source_urls(c: &certmail_pki::Certificate) -> impl Iterator<Item = &str> {
     c.crl_distribution_points
         .iter()
+        .chain(c.freshest_crl.iter())
         .map(String::as_str)
         .filter(|u| {
             let l = u.to_ascii_lowercase();

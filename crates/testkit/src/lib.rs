@@ -176,6 +176,14 @@ impl TestPki {
         self.leaf_inner(spec, &key, vec![ext])
     }
 
+    /// An end-user certificate under the intermediate with one more extension (`oid` as
+    /// arcs, `content` the DER of its value), non-critical.
+    pub fn leaf_with_extension(&self, spec: &LeafSpec, oid: &[u64], content: Vec<u8>) -> Issued {
+        let ext = rcgen::CustomExtension::from_oid_content(oid, content);
+        let key = must(KeyPair::generate(), "leaf key");
+        self.leaf_inner(spec, &key, vec![ext])
+    }
+
     /// A CRL issued by the intermediate revoking `serials` (keyCompromise).
     pub fn crl(
         &self,
