@@ -16,6 +16,7 @@ mod keyring;
 mod lease;
 pub mod mailflow;
 pub mod policy;
+pub mod renew;
 pub mod smime;
 pub mod trust;
 

@@ -252,6 +252,18 @@ pub const SETTINGS: &[SettingDef] = &[
         "off",
         "an internal sender who must sign and has no valid signing certificate gets one requested from the default CA",
     ),
+    choice(
+        "auto-renew",
+        ON_OFF,
+        "off",
+        "renew this user's certificates of the built-in CA (new key) auto-renew-days before they expire, and send the new PKCS#12 (password by SMS)",
+    ),
+    text(
+        "auto-renew-days",
+        "14",
+        "how many days before expiry auto-renew renews",
+        check_days,
+    ),
     text(
         "phone",
         "",

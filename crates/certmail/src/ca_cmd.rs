@@ -412,6 +412,47 @@ pub async fn run(app: &App, c: &CaCommand) -> Result<ExitCode, Failure> {
                 println!("deleted pending request {id}");
             }
         },
+        CaCommand::AutoRenew {
+            next_hop,
+            as_of,
+            json,
+        } => {
+            let now = match as_of {
+                Some(t) => certmail_pki::time::parse_rfc3339(t)
+                    .ok_or_else(|| usage(format!("--as-of {t:?} is not an RFC 3339 time")))?,
+                None => certmail_app::now(),
+            };
+            let relay = certmail_gateway::relay::Relay::new(
+                next_hop,
+                &crate::jobs_cmd::host_name(),
+                std::time::Duration::from_secs(60),
+                std::time::Duration::from_secs(120),
+            );
+            let out = certmail_jobs::renew::run(app, &relay, now).await;
+            relay.close_idle().await;
+            let out = out?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+            } else {
+                for o in &out {
+                    println!(
+                        "{} {} -> {} for {}{}",
+                        o.status,
+                        o.old,
+                        o.new.as_deref().unwrap_or("-"),
+                        o.email,
+                        o.problem
+                            .as_ref()
+                            .map(|p| format!(": {p}"))
+                            .unwrap_or_default()
+                    );
+                }
+                println!("{} renewed", out.iter().filter(|o| o.new.is_some()).count());
+            }
+            if out.iter().any(|o| o.status == "failed") {
+                return Ok(ExitCode::from(1));
+            }
+        }
         CaCommand::Renew {
             thumbprint,
             same_key,

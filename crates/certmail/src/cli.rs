@@ -317,6 +317,20 @@ pub enum CaCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Run the auto-renew job once (what serve does every minute): renew the certificates
+    /// whose owner has auto-renew on and that expire within auto-renew-days, and send each
+    /// new PKCS#12 (password by SMS).
+    AutoRenew {
+        /// Where the certificate mail is handed over (SMTP).
+        #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:10026")]
+        next_hop: String,
+        /// Judge what is due as of this time (RFC 3339) instead of now.
+        #[arg(long, value_name = "TIME")]
+        as_of: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Renew a certificate issued by a certmail CA (same subject and e-mail, new validity).
     Renew {
         /// Thumbprint.

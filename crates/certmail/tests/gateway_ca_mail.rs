@@ -238,9 +238,9 @@ fn certificates_by_mail_and_certificates_on_the_fly() {
         mail.contains("X-Certmail-Id:"),
         "it went through the gateway: {mail}"
     );
-    let posts = posts.lock().expect("lock").clone();
-    assert_eq!(posts.len(), 1, "one SMS");
-    let sms: serde_json::Value = serde_json::from_str(&posts[0]).expect("JSON");
+    let first_posts = posts.lock().expect("lock").clone();
+    assert_eq!(first_posts.len(), 1, "one SMS");
+    let sms: serde_json::Value = serde_json::from_str(&first_posts[0]).expect("JSON");
     assert_eq!(sms["to"], "+49 170 1234567");
     let text = sms["text"].as_str().expect("text");
     let password = text.rsplit(' ').next().expect("password");
@@ -410,4 +410,60 @@ fn certificates_by_mail_and_certificates_on_the_fly() {
         String::from_utf8_lossy(&subj.stdout).trim(),
         "newbie@example.com"
     );
+
+    // 4. auto-renew: pat's certificate of the built-in CA is renewed (new key) when it is
+    // within auto-renew-days of expiry, and the new PKCS#12 is sent, its password by SMS.
+    site.cli(&["user", "set", "pat@partner.example", "auto-renew", "on"]);
+    let nothing = site.cli(&["ca", "auto-renew", "--next-hop", &inbound]);
+    assert!(nothing.contains("0 renewed"), "not due yet: {nothing}");
+    let later = certmail_pki::time::format_rfc3339(certmail_app::now() + 725 * 86_400);
+    let out = site.cli(&[
+        "ca",
+        "auto-renew",
+        "--next-hop",
+        &inbound,
+        "--as-of",
+        &later,
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let items = v.as_array().expect("array");
+    assert_eq!(items.len(), 1, "only pat has auto-renew on: {out}");
+    assert_eq!(items[0]["status"], "sent", "{out}");
+    assert_eq!(items[0]["old"], sha.as_str());
+    let new_sha = items[0]["new"].as_str().expect("new").to_owned();
+    assert_ne!(new_sha, sha);
+    wait_for(30, "the renewed certificate's mail", || {
+        sink.to("pat@partner.example")
+            .iter()
+            .filter(|m| m.contains("certificate.p12"))
+            .count()
+            >= 3
+    });
+    let posts = posts.lock().expect("lock").clone();
+    assert_eq!(posts.len(), 2, "a second SMS for the renewed certificate");
+    let sms: serde_json::Value = serde_json::from_str(&posts[1]).expect("JSON");
+    let pw2 = sms["text"]
+        .as_str()
+        .expect("text")
+        .rsplit(' ')
+        .next()
+        .expect("password")
+        .to_owned();
+    let opens: Vec<bool> = sink
+        .to("pat@partner.example")
+        .iter()
+        .filter(|m| m.contains("certificate.p12"))
+        .enumerate()
+        .map(|(i, m)| pkcs12_opens(&attachment(&site, m, &format!("pat-{i}.p12")), &pw2))
+        .collect();
+    assert_eq!(
+        opens.iter().filter(|o| **o).count(),
+        1,
+        "exactly the renewed file opens with the new SMS password: {opens:?}"
+    );
+    // Once renewed, never again (the claim row); a second run as of the same time renews
+    // only what is due then (nothing of pat's old certificate).
+    let again = site.cli(&["ca", "auto-renew", "--next-hop", &inbound, "--json"]);
+    assert_eq!(again.trim(), "[]", "{again}");
 }

@@ -20,4 +20,5 @@ pub mod expiry;
 pub mod fetch;
 pub mod hold;
 pub mod ldap;
+pub mod renew;
 pub mod runner;

@@ -25,8 +25,8 @@ pub struct JobsConfig {
         crate::expiry::NotifyConfig,
         Arc<certmail_gateway::relay::Relay>,
     )>,
-    /// The hold queue's expiry: the next hop that takes the notices, and the host name in
-    /// them (`None`: off).
+    /// The next hop for the mail the jobs send (hold-queue expiry notices, renewed
+    /// certificates) and the host name in it (`None`: those jobs are off).
     pub hold: Option<(Arc<certmail_gateway::relay::Relay>, String)>,
 }
 
@@ -38,6 +38,8 @@ pub const PENDING_JOB: &str = "pending-requests";
 pub const EXPIRY_JOB: &str = "expiry-warnings";
 /// The hold queue's expiry job's lease name.
 pub const HOLD_JOB: &str = "hold-expiry";
+/// The auto-renew job's lease name.
+pub const RENEW_JOB: &str = "auto-renew";
 
 /// Runs until `shutdown` turns true. Each tick, the node that gets a job's lease does the
 /// job's due work; the others skip it. Work is recorded per item (a CRL source's next
@@ -107,6 +109,24 @@ pub async fn run(app: Arc<App>, cfg: JobsConfig, mut shutdown: watch::Receiver<b
                         }
                     }
                     Err(e) => eprintln!("{HOLD_JOB} failed: {e}"),
+                }
+            })
+            .await;
+            leased(&app, RENEW_JOB, &cfg.holder, ttl, async {
+                match crate::renew::run(&app, relay, certmail_app::now()).await {
+                    Ok(outcomes) => {
+                        for o in outcomes {
+                            eprintln!(
+                                "{RENEW_JOB} {} {} -> {} for {}{}",
+                                o.status,
+                                o.old,
+                                o.new.as_deref().unwrap_or("-"),
+                                o.email,
+                                o.problem.map(|p| format!(": {p}")).unwrap_or_default()
+                            );
+                        }
+                    }
+                    Err(e) => eprintln!("{RENEW_JOB} failed: {e}"),
                 }
             })
             .await;

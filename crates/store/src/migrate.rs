@@ -72,6 +72,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0010_hold.sql"),
         postgres: include_str!("../migrations/postgres/0010_hold.sql"),
     },
+    Migration {
+        version: 11,
+        name: "renewals",
+        sqlite: include_str!("../migrations/sqlite/0011_renewals.sql"),
+        postgres: include_str!("../migrations/postgres/0011_renewals.sql"),
+    },
 ];
 
 /// Brings the schema up to the newest version.

@@ -562,3 +562,90 @@ both!(crl_sources_keep_their_state, |s: Store| async move {
         1
     );
 });
+
+both!(hold_queue_and_renewal_claims, |s: Store| async move {
+    use certmail_store::NewHeld;
+    let h = NewHeld {
+        dedupe: "k1",
+        gateway_id: "G1",
+        sender: "a@example.com",
+        recipient: "b@partner.example",
+        reason: "no certificate",
+        subject: "s",
+        message: b"Subject: s\r\n\r\nbody\r\n",
+        now: 100,
+        expires_at: 200,
+    };
+    let (row, new) = s.hold_put(&h).await.expect("hold");
+    assert!(new);
+    let (again, new) = s.hold_put(&h).await.expect("hold again");
+    assert!(!new, "the same copy is held once");
+    assert_eq!(again.id, row.id);
+    assert_eq!(s.held_count().await.expect("count"), 1);
+    let (r, msg) = s.held_get(row.id).await.expect("get").expect("there");
+    assert_eq!(r.size, msg.len() as i64);
+    assert_eq!(msg, b"Subject: s\r\n\r\nbody\r\n");
+    assert_eq!(
+        s.held(Some("partner"), 10, 0).await.expect("search").len(),
+        1
+    );
+    assert!(
+        s.held(Some("nobody"), 10, 0)
+            .await
+            .expect("search")
+            .is_empty()
+    );
+    assert!(s.held_expired(199, 10).await.expect("expired").is_empty());
+    assert_eq!(s.held_expired(200, 10).await.expect("expired").len(), 1);
+    assert!(
+        s.held_failed(row.id, "next hop down")
+            .await
+            .expect("failed")
+    );
+    assert_eq!(
+        s.held_get(row.id)
+            .await
+            .expect("get")
+            .expect("there")
+            .0
+            .last_error
+            .as_deref(),
+        Some("next hop down")
+    );
+    assert!(s.held_delete(row.id).await.expect("delete"));
+    assert!(s.held_get(row.id).await.expect("get").is_none());
+
+    // Renewals: claimed once; a stale claim (no successor after an hour) is taken again.
+    assert!(
+        s.renewal_claim("old1", "b@example.com", 1_000)
+            .await
+            .expect("claim")
+    );
+    assert!(
+        !s.renewal_claim("old1", "b@example.com", 1_001)
+            .await
+            .expect("claim")
+    );
+    assert!(s.renewal_known("old1").await.expect("known"));
+    assert!(
+        s.renewal_claim("old1", "b@example.com", 5_000)
+            .await
+            .expect("stale")
+    );
+    s.renewal_done("old1", Some("new1"), 5_001, false, None)
+        .await
+        .expect("done");
+    assert!(
+        !s.renewal_claim("old1", "b@example.com", 99_999)
+            .await
+            .expect("renewed")
+    );
+    s.renewal_done("old1", None, 5_002, true, None)
+        .await
+        .expect("sent");
+    let rows = s.renewals(10).await.expect("rows");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].new_sha256.as_deref(), Some("new1"));
+    assert_eq!(rows[0].renewed_at, Some(5_001));
+    assert_eq!(rows[0].sent_at, Some(5_002));
+});
