@@ -6,7 +6,7 @@ use certmail_pki::Certificate;
 use certmail_store::{CrlFetchRecord, CrlSourceRow};
 
 use crate::trust::{CrlReport, parse_crl_file};
-use crate::{App, Result};
+use crate::{App, AppError, Result};
 
 /// How often sources are fetched, and how soon a failed one is tried again.
 #[derive(Debug, Clone, Copy)]
@@ -150,17 +150,17 @@ impl App {
                 bytes,
                 etag,
                 last_modified,
-            } => match parse_crl_file(&bytes) {
+            } => match parse_off_thread(bytes).await? {
                 Err(e) => {
                     out.status = "failed";
                     let why = format!("not a CRL: {e}");
                     out.problem = Some(why.clone());
                     rec.error = Some(why);
                 }
-                Ok(crls) => {
+                Ok((crls, size)) => {
                     rec.etag = etag;
                     rec.last_modified = last_modified;
-                    rec.size = Some(bytes.len() as i64);
+                    rec.size = Some(size);
                     for crl in crls {
                         rec.crl_number = crl.number.clone();
                         rec.issuer = Some(crl.issuer.clone());
@@ -202,4 +202,17 @@ impl App {
         self.store.record_crl_fetch(&source.url, &rec, now).await?;
         Ok(out)
     }
+}
+
+/// [`parse_crl_file`] (and the download's size) on a blocking thread: a CRL of a million entries takes a second or
+/// two, which must not stall the gateway sessions sharing the async threads.
+async fn parse_off_thread(
+    bytes: Vec<u8>,
+) -> Result<std::result::Result<(Vec<certmail_pki::crl::Crl>, i64), crate::error::FileError>> {
+    tokio::task::spawn_blocking(move || parse_crl_file(&bytes).map(|c| (c, bytes.len() as i64)))
+        .await
+        .map_err(|e| AppError::Corrupt {
+            what: "CRL parse",
+            reason: e.to_string(),
+        })
 }

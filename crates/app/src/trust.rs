@@ -29,6 +29,37 @@ pub(crate) struct TrustCache {
     verdicts: std::collections::HashMap<VerdictKey, (Verdict, i64, i64)>,
 }
 
+/// Parsed CRLs by SHA-256 of their DER: content-addressed, so they stay valid across trust
+/// generations (a CRL imported or fetched does not make the others parse again), and filled
+/// once per CRL however many verdicts ask at the same moment (the first parses, on a
+/// blocking thread; the others wait for it). A CRL this node imported is put here as it
+/// was parsed for the import.
+#[derive(Debug, Default)]
+pub(crate) struct ParsedCrls {
+    cells:
+        std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::OnceCell<Arc<Crl>>>>>,
+}
+
+/// Parsed CRLs kept at most (old ones go when a generation no longer names them).
+const PARSED_CRLS_MAX: usize = 256;
+
+impl ParsedCrls {
+    fn cell(&self, sha256: &str) -> Arc<tokio::sync::OnceCell<Arc<Crl>>> {
+        let mut m = self
+            .cells
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if m.len() >= PARSED_CRLS_MAX && !m.contains_key(sha256) {
+            m.retain(|_, c| Arc::strong_count(c) > 1);
+        }
+        m.entry(sha256.to_owned()).or_default().clone()
+    }
+
+    fn put(&self, sha256: &str, crl: Arc<Crl>) {
+        let _ = self.cell(sha256).set(crl);
+    }
+}
+
 /// Cache key of a verdict: thumbprint, purpose, e-mail address.
 type VerdictKey = (String, u8, Option<String>);
 
@@ -255,6 +286,26 @@ impl App {
         out
     }
 
+    /// A current CRL by SHA-256, parsed once (see [`ParsedCrls`]).
+    async fn parsed_crl(&self, sha256: &str) -> Result<Arc<Crl>> {
+        let cell = self.parsed_crls.cell(sha256);
+        let crl = cell
+            .get_or_try_init(|| async {
+                let der = self.store.crl_der(sha256).await?;
+                // A CRL of a million entries takes a second or two: off the async threads,
+                // so sessions that do not need it go on meanwhile.
+                let parsed = tokio::task::spawn_blocking(move || Crl::from_der(&der))
+                    .await
+                    .map_err(|e| AppError::Corrupt {
+                        what: "CRL parse",
+                        reason: e.to_string(),
+                    })??;
+                Ok::<_, AppError>(Arc::new(parsed))
+            })
+            .await?;
+        Ok(crl.clone())
+    }
+
     /// Imports one parsed CRL.
     pub async fn import_crl(&self, crl: Crl) -> Result<CrlReport> {
         let sha256 = hex::encode(AwsLcOps.sha256(&crl.der));
@@ -297,10 +348,16 @@ impl App {
             .store
             .put_crl(&row, current, problem.as_deref(), &replaces, crate::now())
             .await?;
+        drop(row);
+        let (issuer, number) = (crl.issuer.clone(), crl.number.clone());
+        if current {
+            // The next verdicts on this node use it as parsed here, without reading it back.
+            self.parsed_crls.put(&sha256, Arc::new(crl));
+        }
         Ok(CrlReport {
             sha256,
-            issuer: crl.issuer,
-            number: crl.number,
+            issuer,
+            number,
             status: if !inserted {
                 "present"
             } else if current {
@@ -552,10 +609,8 @@ impl App {
                 Some(v) => v,
                 None => {
                     let mut v = Vec::new();
-                    for s in self.store.crls_of(i).await? {
-                        if s.current {
-                            v.push(Arc::new(Crl::from_der(&s.crl.der)?));
-                        }
+                    for sha in self.store.current_crl_shas(i).await? {
+                        v.push(self.parsed_crl(&sha).await?);
                     }
                     if let Ok(mut c) = self.cache.lock()
                         && c.generation.as_deref() == Some(generation.as_str())

@@ -302,6 +302,29 @@ fn certificates_by_mail_and_certificates_on_the_fly() {
         .expect("legacy mail");
     let p12 = attachment(&site, &second, "pat-legacy.p12");
     assert!(pkcs12_opens(&p12, &password));
+    // `ca issue --send`: issued and sent in one step, the password printed once here.
+    let out = site.cli(&[
+        "ca",
+        "issue",
+        "--email",
+        "quinn@partner.example",
+        "--cn",
+        "Quinn",
+        "--send",
+        "--next-hop",
+        &inbound,
+    ]);
+    let printed = out
+        .lines()
+        .find_map(|l| l.strip_prefix("password: "))
+        .expect("the password is printed")
+        .to_owned();
+    wait_for(30, "quinn's certificate mail", || {
+        !sink.to("quinn@partner.example").is_empty()
+    });
+    let q = sink.to("quinn@partner.example").remove(0);
+    assert!(!q.contains(&printed), "the password is not in the mail");
+    assert!(pkcs12_opens(&attachment(&site, &q, "quinn.p12"), &printed));
     // A mismatch and a missing phone are refused before anything is sent.
     let out = site.run(&[
         "ca",

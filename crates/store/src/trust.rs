@@ -3,7 +3,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::{Result, Store};
+use crate::{Result, Store, StoreError};
 
 /// A CRL row to store.
 #[derive(Debug, Clone)]
@@ -89,6 +89,30 @@ impl Store {
             .iter()
             .map(crl_from_row)
             .collect()
+    }
+
+    /// The SHA-256 of the CRLs in use for an issuer (display DN).
+    pub async fn current_crl_shas(&self, issuer: &str) -> Result<Vec<String>> {
+        sqlx::query("SELECT sha256 FROM crls WHERE issuer = $1 AND current = 1 ORDER BY id DESC")
+            .bind(issuer)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| Ok(r.try_get("sha256")?))
+            .collect()
+    }
+
+    /// The DER of a CRL by its full SHA-256.
+    pub async fn crl_der(&self, sha256: &str) -> Result<Vec<u8>> {
+        let row = sqlx::query("SELECT der FROM crls WHERE sha256 = $1")
+            .bind(sha256)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound {
+                what: "CRL",
+                id: sha256.to_owned(),
+            })?;
+        Ok(row.try_get("der")?)
     }
 
     /// All CRLs (without filters), in import order.
