@@ -46,8 +46,14 @@ fn world() -> &'static World {
 
 const ENDPOINTS: &[(&str, &str)] = &[
     ("PUT", "/api/v1/global/settings/encrypt-trigger-subject"),
-    ("PUT", "/api/v1/users/a@example.com/settings/encrypt-trigger-header"),
-    ("PUT", "/api/v1/domains/example.com/settings/hold-expire-days"),
+    (
+        "PUT",
+        "/api/v1/users/a@example.com/settings/encrypt-trigger-header",
+    ),
+    (
+        "PUT",
+        "/api/v1/domains/example.com/settings/hold-expire-days",
+    ),
     ("POST", "/api/v1/crls/update"),
     ("POST", "/api/v1/hold/1/release"),
     ("POST", "/api/v1/ca/send"),
@@ -74,7 +80,9 @@ fuzz_target!(|data: &[u8]| {
         .header(header::CONTENT_TYPE, "application/json")
         .body(Body::from(body.to_vec()))
         .expect("request");
-    let r = w.rt.block_on(w.router.clone().oneshot(req)).expect("infallible");
+    let r =
+        w.rt.block_on(w.router.clone().oneshot(req))
+            .expect("infallible");
     let ct = r
         .headers()
         .get(header::CONTENT_TYPE)

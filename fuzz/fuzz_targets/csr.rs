@@ -18,10 +18,19 @@ fn ca() -> &'static Signer {
             hash: SigHash::Sha256,
             path_len: None,
         };
-        certmail_ca::create_root(&spec, 1_800_000_000).expect("CA").1
+        certmail_ca::create_root(&spec, 1_800_000_000)
+            .expect("CA")
+            .1
     })
 }
 
 fuzz_target!(|data: &[u8]| {
-    let _ = certmail_ca::sign_csr(ca(), data, Some("fuzz@example.com"), 30, 1_800_000_000, vec![1, 2, 3]);
+    let _ = certmail_ca::sign_csr(
+        ca(),
+        data,
+        Some("fuzz@example.com"),
+        30,
+        1_800_000_000,
+        vec![1, 2, 3],
+    );
 });

@@ -33,7 +33,9 @@ fuzz_target!(|data: &[u8]| {
         remove: vec!["Sensitivity".into()],
         subject: Some("[decrypted] x".into()),
     };
-    if let Ok((head, start)) = message::restamp_edit(data, &[("X-Certmail-Id".into(), "F".into())], &edit) {
+    if let Ok((head, start)) =
+        message::restamp_edit(data, &[("X-Certmail-Id".into(), "F".into())], &edit)
+    {
         assert!(start <= data.len());
         assert!(head.ends_with(b"\r\n"));
     }

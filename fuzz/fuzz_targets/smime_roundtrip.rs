@@ -35,16 +35,24 @@ fuzz_target!(|data: &[u8]| {
     };
     message::sign_message(&msg, k, &[], &opts, flags & 1 == 0, &mut signed).expect("sign");
     let mut enc = Vec::new();
-    message::encrypt_message(&signed, std::slice::from_ref(&k.cert), &EncryptOptions::default(), &mut enc)
-        .expect("encrypt");
-    let u = message::unwrap(&enc, &[k], &UnwrapOptions::default()).expect("our own message unwraps");
+    message::encrypt_message(
+        &signed,
+        std::slice::from_ref(&k.cert),
+        &EncryptOptions::default(),
+        &mut enc,
+    )
+    .expect("encrypt");
+    let u =
+        message::unwrap(&enc, &[k], &UnwrapOptions::default()).expect("our own message unwraps");
     let signers: Vec<_> = u.signers().collect();
     assert_eq!(signers.len(), 1);
     assert!(signers[0].verified, "{:?}", signers[0].failure);
     let canonical = mime::canonical(body);
     if !canonical.is_empty() {
         assert!(
-            u.message.windows(canonical.len()).any(|w| w == &canonical[..]),
+            u.message
+                .windows(canonical.len())
+                .any(|w| w == &canonical[..]),
             "the body survives"
         );
     }

@@ -61,7 +61,8 @@ fuzz_target!(|data: &[u8]| {
         let (mut client, server) = tokio::io::duplex(1 << 16);
         let shared = w.shared.clone();
         let task = tokio::spawn(async move {
-            let mut s = certmail_gateway::session::Session::new(shared, server, "fuzz".into(), false);
+            let mut s =
+                certmail_gateway::session::Session::new(shared, server, "fuzz".into(), false);
             if s.greet().await.is_ok() {
                 let _ = s.run().await;
             }
