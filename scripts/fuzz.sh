@@ -14,6 +14,9 @@ cd "$(dirname "$0")/../fuzz"
 secs=${1:-30}
 shift || true
 triple=$(rustc -vV | sed -n 's/^host: //p')
+# Its own target directory whatever CARGO_TARGET_DIR says: other RUSTFLAGS would rebuild a
+# shared one back and forth.
+export CARGO_TARGET_DIR="$PWD/target"
 export RUSTFLAGS="--cfg fuzzing -Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
 -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
 -Cllvm-args=-sanitizer-coverage-trace-compares -Cdebug-assertions -Coverflow-checks"
