@@ -15,31 +15,9 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
-# The CA and its CRL by `openssl ca -gencrl` over an index of N revoked serials (a
-# builder that copies its list per entry, as Python cryptography's does, is quadratic).
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/ca.key" \
-    -out "$work/ca.pem" -subj "/CN=Bench CRL CA" -days 365 \
-    -addext "basicConstraints=critical,CA:true" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
-python3 - "$work/index.txt" "$N" <<'PY'
-import sys
-path, n = sys.argv[1], int(sys.argv[2])
-with open(path, "w") as f:
-    for i in range(n):
-        f.write(f"R\t301231000000Z\t250101000000Z\t{0x10000000 + i:X}\tunknown\t/CN=u{i}\n")
-PY
-echo 01 > "$work/crlnumber"
-cat > "$work/ca.cnf" <<CNF
-[ca]
-default_ca = bench
-[bench]
-database = $work/index.txt
-crlnumber = $work/crlnumber
-default_md = sha256
-default_crl_days = 7
-CNF
-openssl ca -batch -config "$work/ca.cnf" -gencrl -keyfile "$work/ca.key" -cert "$work/ca.pem" \
-    -out "$work/ca-crl.pem" 2>/dev/null
-openssl crl -in "$work/ca-crl.pem" -outform DER -out "$work/ca.crl"
+# The CA and its CRL of N revoked serials (scripts/big-crl.sh).
+. scripts/big-crl.sh
+big_crl "$work" "$N"
 size=$(stat -c %s "$work/ca.crl")
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 (cd "$work" && exec python3 -m http.server "$port" --bind 127.0.0.1 >/dev/null 2>&1) & pids+=($!)

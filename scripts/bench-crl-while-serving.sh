@@ -24,34 +24,13 @@ wait_port() { for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/n
 # The CA, its CRL of N entries and a partner certificate naming the CRL's URL.
 http_port=$(port)
 url=http://127.0.0.1:$http_port/ca.crl
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/ca.key" \
-    -out "$work/ca.pem" -subj "/CN=Bench CRL CA" -days 365 \
-    -addext "basicConstraints=critical,CA:true" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+. scripts/big-crl.sh
+big_crl "$work" "$N"
 openssl req -newkey rsa:2048 -nodes -keyout "$work/p.key" -subj "/CN=Partner/emailAddress=p@crl.example" \
     -out "$work/p.csr" 2>/dev/null
 printf 'subjectAltName=email:p@crl.example\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=emailProtection\ncrlDistributionPoints=URI:%s\n' "$url" > "$work/p.ext"
 openssl x509 -req -in "$work/p.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" -set_serial 7 -days 300 \
     -extfile "$work/p.ext" -out "$work/p.pem" 2>/dev/null
-python3 - "$work/index.txt" "$N" <<'PY'
-import sys
-path, n = sys.argv[1], int(sys.argv[2])
-with open(path, "w") as f:
-    for i in range(n):
-        f.write(f"R\t301231000000Z\t250101000000Z\t{0x10000000 + i:X}\tunknown\t/CN=u{i}\n")
-PY
-echo 01 > "$work/crlnumber"
-cat > "$work/ca.cnf" <<CNF
-[ca]
-default_ca = bench
-[bench]
-database = $work/index.txt
-crlnumber = $work/crlnumber
-default_md = sha256
-default_crl_days = 7
-CNF
-openssl ca -batch -config "$work/ca.cnf" -gencrl -keyfile "$work/ca.key" -cert "$work/ca.pem" \
-    -out "$work/ca-crl.pem" 2>/dev/null
-openssl crl -in "$work/ca-crl.pem" -outform DER -out "$work/ca.crl"
 size=$(stat -c %s "$work/ca.crl")
 (cd "$work" && exec python3 -m http.server "$http_port" --bind 127.0.0.1 >/dev/null 2>&1) & pids+=($!)
 wait_port "$http_port"

@@ -3,12 +3,11 @@
 //! router with an admin token: every answer is JSON or problem+json, never a panic.
 #![no_main]
 
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use axum::body::Body;
 use axum::http::{Method, Request, header};
 use certmail_app::admin::Role;
-use certmail_app::{App, Config};
 use libfuzzer_sys::fuzz_target;
 use tower::ServiceExt;
 
@@ -21,18 +20,8 @@ struct World {
 fn world() -> &'static World {
     static W: OnceLock<World> = OnceLock::new();
     W.get_or_init(|| {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let dir = Box::leak(Box::new(tempfile::tempdir().expect("tempdir")));
+        let (rt, app) = certmail_fuzz::runtime_and_app();
         let (router, token) = rt.block_on(async {
-            let cfg = Config {
-                data_dir: dir.path().join("data"),
-                database_url: None,
-            };
-            App::init(&cfg, None).await.expect("init");
-            let app = Arc::new(App::open(&cfg, None).await.expect("open"));
             app.admin_add("fuzz", Role::Admin, Some("a long enough password"))
                 .await
                 .expect("admin");

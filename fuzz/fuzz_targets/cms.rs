@@ -2,24 +2,10 @@
 //! an S/MIME entity and unwrapped with a fixed key; every outcome is a value or an error.
 #![no_main]
 
-use std::sync::OnceLock;
-
-use certmail_crypto::{AwsLcOps, PrivateKey};
-use certmail_pki::Certificate;
+use certmail_fuzz::key;
+use certmail_smime::b64;
 use certmail_smime::message::{self, UnwrapOptions};
-use certmail_smime::{KeyPair, b64};
 use libfuzzer_sys::fuzz_target;
-
-fn key() -> &'static KeyPair {
-    static K: OnceLock<KeyPair> = OnceLock::new();
-    K.get_or_init(|| {
-        let pki = certmail_testkit::TestPki::new("Fuzz");
-        let leaf = pki.leaf_rsa(&certmail_testkit::LeafSpec::email("fuzz@example.com", 1));
-        let cert = Certificate::from_der(&leaf.der, &AwsLcOps).expect("cert");
-        let k = PrivateKey::from_der_any(&leaf.key_pkcs8, None).expect("key");
-        KeyPair::new(cert, &k).expect("pair")
-    })
-}
 
 fuzz_target!(|data: &[u8]| {
     let b = b64::encode_to_vec(data);

@@ -7,7 +7,6 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use certmail_app::{App, Config};
 use certmail_gateway::{GatewayConfig, Shared};
 use libfuzzer_sys::fuzz_target;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -20,18 +19,8 @@ struct World {
 fn world() -> &'static World {
     static W: OnceLock<World> = OnceLock::new();
     W.get_or_init(|| {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let dir = Box::leak(Box::new(tempfile::tempdir().expect("tempdir")));
+        let (rt, app) = certmail_fuzz::runtime_and_app();
         let shared = rt.block_on(async {
-            let cfg = Config {
-                data_dir: dir.path().join("data"),
-                database_url: None,
-            };
-            App::init(&cfg, None).await.expect("init");
-            let app = Arc::new(App::open(&cfg, None).await.expect("open"));
             app.set_setting(
                 &certmail_store::Party::Domain("example.com".into()),
                 "locality",

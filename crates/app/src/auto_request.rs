@@ -10,6 +10,12 @@ use certmail_store::StoreError;
 use crate::ca::{BuiltIn, CsrHandler, HandlerOutcome, IssueParams, RequestHandler};
 use crate::{App, AppError, CertView, Result};
 
+/// Addresses whose request waits (the pending id) or failed (why), and when that was seen.
+pub(crate) type Recent = std::collections::HashMap<String, (i64, std::result::Result<i64, String>)>;
+
+/// Seconds an address whose request waits or failed is not asked about again.
+const RECENT_REQUEST: i64 = 600;
+
 /// What an automatic request gave.
 #[derive(Debug)]
 pub enum AutoRequest {
@@ -33,6 +39,39 @@ impl App {
     /// Only database failures are errors (temporary for the gateway); anything else is
     /// [`AutoRequest::Failed`], so mail still flows.
     pub async fn auto_request_certificate(&self, email: &str) -> Result<AutoRequest> {
+        // An address whose request waits (or failed) is not asked about again for a while:
+        // a flood of mail from or to it costs no database writes.
+        let now = crate::now();
+        if let Ok(m) = self.auto_requested.lock()
+            && let Some((at, id)) = m.get(email)
+            && now - at < RECENT_REQUEST
+        {
+            return Ok(match id {
+                Ok(id) => AutoRequest::Pending {
+                    id: *id,
+                    new: false,
+                },
+                Err(why) => AutoRequest::Failed(why.clone()),
+            });
+        }
+        let r = self.auto_request_leased(email).await?;
+        let memo = match &r {
+            AutoRequest::Pending { id, .. } => Some(Ok(*id)),
+            AutoRequest::Failed(why) => Some(Err(why.clone())),
+            _ => None,
+        };
+        if let Some(id) = memo
+            && let Ok(mut m) = self.auto_requested.lock()
+        {
+            if m.len() > 10_000 {
+                m.clear();
+            }
+            m.insert(email.to_owned(), (now, id));
+        }
+        Ok(r)
+    }
+
+    async fn auto_request_leased(&self, email: &str) -> Result<AutoRequest> {
         let lease = format!("auto-request:{email}");
         let holder = format!(
             "{}:{}",
@@ -112,7 +151,7 @@ pub fn request_notice(hostname: &str, sender: &str, id: i64, now: i64) -> Vec<u8
     format!(
         "From: certmail <MAILER-DAEMON@{hostname}>\r\n\
          To: <{clean}>\r\n\
-         Subject: A signing certificate was requested for you\r\n\
+         Subject: A certificate was requested for you\r\n\
          {stamp}\
          Auto-Submitted: auto-generated\r\n\
          MIME-Version: 1.0\r\n\
@@ -120,9 +159,9 @@ pub fn request_notice(hostname: &str, sender: &str, id: i64, now: i64) -> Vec<u8
          \r\n\
          This is the certmail gateway at {hostname}.\r\n\
          \r\n\
-         Your mail should be signed, and you have no valid signing certificate yet. One was\r\n\
-         requested for {clean} (pending request {id}). Until it is issued, your mail goes out\r\n\
-         unsigned.\r\n"
+         You have no valid certificate of your own yet, so your mail cannot be signed and\r\n\
+         partners cannot encrypt mail to you. One was requested for {clean}\r\n\
+         (pending request {id}). Until it is issued, your mail goes out unsigned.\r\n"
     )
     .into_bytes()
 }

@@ -132,6 +132,8 @@ pub struct App {
     pub(crate) directories_known: std::sync::Mutex<Option<(String, bool)>>,
     pub(crate) directory_client:
         std::sync::OnceLock<std::sync::Arc<dyn directory::DirectoryClient>>,
+    /// Addresses whose automatic certificate request waits or failed, and when.
+    pub(crate) auto_requested: std::sync::Mutex<auto_request::Recent>,
 }
 
 /// Current time, Unix seconds (the app layer may read the clock; pki may not).
@@ -179,6 +181,7 @@ impl App {
             counts: std::sync::Mutex::new(None),
             directories_known: std::sync::Mutex::new(None),
             directory_client: std::sync::OnceLock::new(),
+            auto_requested: std::sync::Mutex::new(std::collections::HashMap::new()),
         })
     }
 

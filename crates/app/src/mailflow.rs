@@ -76,6 +76,8 @@ pub struct FlowSettings {
     pub remove_signature: bool,
     /// `auto-request-certificate` is on.
     pub auto_request: bool,
+    /// `auto-request-incoming` is on.
+    pub auto_request_incoming: bool,
     /// The address is the sender of a CA's certificate mail (`ca-email`): its mail is never
     /// encrypted (the recipient could not open mail encrypted to the key it carries).
     pub ca_sender: bool,
@@ -621,6 +623,7 @@ impl App {
             }),
             remove_signature: value(&s, "remove-signature") == "on",
             auto_request: value(&s, "auto-request-certificate") == "on",
+            auto_request_incoming: value(&s, "auto-request-incoming") == "on",
             ca_sender,
             email,
         })
@@ -1156,6 +1159,16 @@ impl App {
         edit: &HeaderEdit,
         plan: &mut Plan,
     ) -> Result<()> {
+        // Internal recipients without a certificate of their own get one requested (once).
+        for (_, s) in &rcpts {
+            if let Some(email) = s.email.as_deref().filter(|_| s.auto_request_incoming)
+                && self.flow_recipient(snap, email).await?.signing.is_none()
+                && let crate::auto_request::AutoRequest::Pending { id, new: true } =
+                    self.auto_request_certificate(email).await?
+            {
+                plan.requested.push((email.to_owned(), id));
+            }
+        }
         // Recipients without strict decryption share one copy per presentation (subject
         // tags, signature removal); strict ones each their own (their keys differ). Within
         // a group the on-error choice may differ: split it.

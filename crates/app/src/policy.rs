@@ -264,6 +264,12 @@ pub const SETTINGS: &[SettingDef] = &[
         "how many days before expiry auto-renew renews",
         check_days,
     ),
+    choice(
+        "auto-request-incoming",
+        ON_OFF,
+        "off",
+        "an internal recipient without a valid certificate and key gets one requested from the default CA when mail arrives for them, so later mail can be encrypted to it",
+    ),
     text(
         "phone",
         "",

@@ -5,30 +5,12 @@
 
 mod common;
 
-use certmail_crypto::PrivateKey;
 use certmail_pki::Certificate;
 use certmail_smime::message::{self, Layer, UnwrapOptions};
 use certmail_smime::{EncryptOptions, KeyPair, SignOptions};
 use certmail_store::Party;
 use certmail_testkit::{Issued, LeafSpec, TestPki};
-use common::{Harness, Pki, load_pki, message};
-
-fn keypair(i: &Issued) -> KeyPair {
-    let cert = Certificate::from_der(&i.der, &certmail_crypto::AwsLcOps).expect("cert");
-    let key = PrivateKey::from_der_any(&i.key_pkcs8, None).expect("key");
-    KeyPair::new(cert, &key).expect("pair")
-}
-
-fn cert(i: &Issued) -> Certificate {
-    Certificate::from_der(&i.der, &certmail_crypto::AwsLcOps).expect("cert")
-}
-
-async fn setup() -> (Harness, Pki) {
-    let h = Harness::new(|_| {}).await;
-    let p = Pki::new();
-    load_pki(&h.app, &p).await;
-    (h, p)
-}
+use common::{Harness, cert, keypair, message, setup};
 
 async fn set(h: &Harness, p: Party, key: &str, value: &str) {
     h.app
@@ -677,4 +659,86 @@ async fn auto_request_issues_once_and_signs_with_the_new_certificate() {
         1,
         "one request per address"
     );
+}
+
+#[tokio::test]
+async fn auto_request_for_incoming_mail_gives_a_recipient_a_certificate_once() {
+    let (h, _p) = setup().await;
+    make_ca(&h).await;
+    set(
+        &h,
+        Party::Domain("example.com".into()),
+        "auto-request-incoming",
+        "on",
+    )
+    .await;
+    let mut c = h.client().await;
+    c.cmd("EHLO x", "250").await;
+    let msg = message("bob@partner.example", "gina@example.com", "hello", "hi");
+    for _ in 0..3 {
+        c.mail("bob@partner.example", &["gina@example.com"], &msg, "250")
+            .await;
+    }
+    let list = |e: &str| certmail_store::ListFilter {
+        email: Some(e.into()),
+        ..Default::default()
+    };
+    let gina = h
+        .app
+        .list(
+            certmail_store::StoreKind::Certificates,
+            &list("gina@example.com"),
+        )
+        .await
+        .expect("list");
+    assert_eq!(
+        gina.len(),
+        1,
+        "one certificate, issued at the first message"
+    );
+    assert!(gina[0].has_key);
+    // The recipient can now be encrypted to: the gateway's own look-up finds it.
+    let r = h
+        .app
+        .recipient("gina@example.com", certmail_app::now())
+        .await
+        .expect("r");
+    assert_eq!(r.encryption.len(), 1);
+    // Not for recipients whose domain does not ask, nor for alice (she has one).
+    let alice = h
+        .app
+        .list(
+            certmail_store::StoreKind::Certificates,
+            &list("alice@example.com"),
+        )
+        .await
+        .expect("list");
+    assert_eq!(alice.len(), 1);
+    // With an asynchronous handler: one pending request however many messages arrive.
+    h.app
+        .ca_config_set("request-handler", "csr")
+        .await
+        .expect("csr");
+    h.sink.clear();
+    let msg = message("bob@partner.example", "hal@example.com", "x", "y");
+    for _ in 0..3 {
+        c.mail("bob@partner.example", &["hal@example.com"], &msg, "250")
+            .await;
+    }
+    let pending = h.app.ca_pending().await.expect("pending");
+    assert_eq!(
+        pending
+            .iter()
+            .filter(|p| p.email == "hal@example.com")
+            .count(),
+        1
+    );
+    let notices: Vec<_> = h
+        .sink
+        .messages()
+        .into_iter()
+        .filter(|m| m.from.is_empty())
+        .collect();
+    assert_eq!(notices.len(), 1, "told once");
+    assert_eq!(notices[0].rcpts, ["hal@example.com"]);
 }

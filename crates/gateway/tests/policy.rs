@@ -5,30 +5,10 @@
 
 mod common;
 
-use certmail_crypto::PrivateKey;
-use certmail_pki::Certificate;
 use certmail_smime::message::{self, Layer, UnwrapOptions};
-use certmail_smime::{EncryptOptions, KeyPair, SignOptions};
+use certmail_smime::{EncryptOptions, SignOptions};
 use certmail_store::Party;
-use certmail_testkit::Issued;
-use common::{Harness, Pki, load_pki, message};
-
-fn keypair(i: &Issued) -> KeyPair {
-    let cert = Certificate::from_der(&i.der, &certmail_crypto::AwsLcOps).expect("cert");
-    let key = PrivateKey::from_der_any(&i.key_pkcs8, None).expect("key");
-    KeyPair::new(cert, &key).expect("pair")
-}
-
-fn cert(i: &Issued) -> Certificate {
-    Certificate::from_der(&i.der, &certmail_crypto::AwsLcOps).expect("cert")
-}
-
-async fn setup() -> (Harness, Pki) {
-    let h = Harness::new(|_| {}).await;
-    let p = Pki::new();
-    load_pki(&h.app, &p).await;
-    (h, p)
-}
+use common::{cert, keypair, message, setup};
 
 fn recipients_of(layers: &[Layer]) -> usize {
     layers

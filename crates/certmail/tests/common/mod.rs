@@ -7,6 +7,7 @@ pub mod cdp;
 pub mod cli;
 pub mod mta;
 pub mod pg;
+pub mod site;
 
 use std::process::{Command, Stdio};
 

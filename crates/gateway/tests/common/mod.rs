@@ -382,3 +382,23 @@ pub fn message(from: &str, to: &str, subject: &str, body: &str) -> Vec<u8> {
     )
     .into_bytes()
 }
+
+/// The key pair of an issued test certificate.
+pub fn keypair(i: &Issued) -> certmail_smime::KeyPair {
+    let cert = cert(i);
+    let key = certmail_crypto::PrivateKey::from_der_any(&i.key_pkcs8, None).expect("key");
+    certmail_smime::KeyPair::new(cert, &key).expect("pair")
+}
+
+/// An issued test certificate, parsed.
+pub fn cert(i: &Issued) -> certmail_pki::Certificate {
+    certmail_pki::Certificate::from_der(&i.der, &certmail_crypto::AwsLcOps).expect("cert")
+}
+
+/// A gateway with the test PKI loaded.
+pub async fn setup() -> (Harness, Pki) {
+    let h = Harness::new(|_| {}).await;
+    let p = Pki::new();
+    load_pki(&h.app, &p).await;
+    (h, p)
+}
