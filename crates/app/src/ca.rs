@@ -55,6 +55,28 @@ pub struct IssueParams {
     pub crl_url: Option<String>,
 }
 
+/// The issued-certificate record of `cert`, issued by `ca`.
+fn issued_row(
+    ca: &CaRow,
+    cert: &Certificate,
+    requester: &str,
+    handler: &str,
+    now: i64,
+) -> IssuedRow {
+    IssuedRow {
+        ca_id: ca.id,
+        serial: cert.serial.clone(),
+        sha256: cert.sha256.clone(),
+        subject: cert.subject.clone(),
+        email: cert.emails.first().cloned(),
+        requester: requester.to_owned(),
+        handler: handler.to_owned(),
+        issued_at: now,
+        revoked_at: None,
+        reason: None,
+    }
+}
+
 /// Unambiguous PKCS#12 password alphabet (no 0/O, 1/l/I).
 const PASSWORD_ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 
@@ -194,28 +216,34 @@ impl App {
         }
     }
 
-    async fn record(
+    /// Stores a certificate a CA just issued, its key (sealed) and its issued record in one
+    /// transaction: a crash leaves all three or none (never a record without its
+    /// certificate, nor a certificate of ours without its record).
+    async fn store_issued(
         &self,
         ca: &CaRow,
-        cert: &Certificate,
+        der: &[u8],
+        key: Option<&PrivateKey>,
         requester: &str,
         handler: &str,
-    ) -> Result<()> {
+    ) -> Result<Certificate> {
+        let cert = Certificate::from_der(der, &AwsLcOps)?;
+        let keys = match key {
+            Some(k) => {
+                vec![keyring::seal(&self.kek, k).map_err(|e| AppError::Setting(e.to_string()))?]
+            }
+            None => Vec::new(),
+        };
+        let record = issued_row(ca, &cert, requester, handler, crate::now());
         self.store
-            .record_issued(&IssuedRow {
-                ca_id: ca.id,
-                serial: cert.serial.clone(),
-                sha256: cert.sha256.clone(),
-                subject: cert.subject.clone(),
-                email: cert.emails.first().cloned(),
-                requester: requester.to_owned(),
-                handler: handler.to_owned(),
-                issued_at: crate::now(),
-                revoked_at: None,
-                reason: None,
-            })
+            .import_issued(
+                &[(StoreKind::Certificates, &cert)],
+                &keys,
+                std::slice::from_ref(&record),
+                crate::now(),
+            )
             .await?;
-        Ok(())
+        Ok(cert)
     }
 
     /// The request for an end-user certificate, with the CA configuration's defaults for
@@ -258,14 +286,15 @@ impl App {
         let signer = self.signer(&ca).await?;
         let serial = self.fresh_serial(&ca).await?;
         let issued = certmail_ca::issue_end_user(&signer, req, crate::now(), serial)?;
-        let cert = Certificate::from_der(&issued.cert_der, &AwsLcOps)?;
-        self.record(&ca, &cert, requester, "built-in").await?;
-        self.store_cert_with_key(
-            StoreKind::Certificates,
-            &issued.cert_der,
-            issued.key.as_ref(),
-        )
-        .await?;
+        let cert = self
+            .store_issued(
+                &ca,
+                &issued.cert_der,
+                issued.key.as_ref(),
+                requester,
+                "built-in",
+            )
+            .await?;
         if add_user && let Some(e) = cert.emails.first() {
             self.store
                 .ensure_party(&certmail_store::Party::User(e.clone()), crate::now())
@@ -287,9 +316,8 @@ impl App {
         let signer = self.signer(&ca).await?;
         let serial = self.fresh_serial(&ca).await?;
         let issued = certmail_ca::sign_csr(&signer, csr, email, days, crate::now(), serial)?;
-        let cert = Certificate::from_der(&issued.cert_der, &AwsLcOps)?;
-        self.record(&ca, &cert, requester, "csr").await?;
-        self.store_cert_with_key(StoreKind::Certificates, &issued.cert_der, None)
+        let cert = self
+            .store_issued(&ca, &issued.cert_der, None, requester, "csr")
             .await?;
         self.get(StoreKind::Certificates, &cert.sha256).await
     }
@@ -509,23 +537,14 @@ impl App {
         }
         let records: Vec<IssuedRow> = certs
             .iter()
-            .map(|c| IssuedRow {
-                ca_id: ca.id,
-                serial: c.serial.clone(),
-                sha256: c.sha256.clone(),
-                subject: c.subject.clone(),
-                email: c.emails.first().cloned(),
-                requester: requester.to_owned(),
-                handler: "built-in".into(),
-                issued_at: now,
-                revoked_at: None,
-                reason: None,
-            })
+            .map(|c| issued_row(&ca, c, requester, "built-in", now))
             .collect();
-        self.store.record_issued_many(&records).await?;
         let refs: Vec<(StoreKind, &Certificate)> =
             certs.iter().map(|c| (StoreKind::Certificates, c)).collect();
-        self.store.import(&refs, &keys, now).await?;
+        // Records, certificates and keys of a batch in one transaction.
+        self.store
+            .import_issued(&refs, &keys, &records, now)
+            .await?;
         let users: Vec<certmail_store::Party> = certs
             .iter()
             .filter_map(|c| {
@@ -662,14 +681,15 @@ impl App {
         } else {
             certmail_ca::issue_end_user(&signer, &req, crate::now(), serial)?
         };
-        let cert = Certificate::from_der(&issued.cert_der, &AwsLcOps)?;
-        self.record(&ca, &cert, "renewal", "built-in").await?;
-        self.store_cert_with_key(
-            StoreKind::Certificates,
-            &issued.cert_der,
-            issued.key.as_ref(),
-        )
-        .await?;
+        let cert = self
+            .store_issued(
+                &ca,
+                &issued.cert_der,
+                issued.key.as_ref(),
+                "renewal",
+                "built-in",
+            )
+            .await?;
         self.get(StoreKind::Certificates, &cert.sha256).await
     }
 }

@@ -84,6 +84,27 @@ const CA_COLS: &str =
 const ISSUED_COLS: &str =
     "ca_id, serial, sha256, subject, email, requester, handler, issued_at, revoked_at, reason";
 
+/// Inserts one issued-certificate record inside a transaction.
+pub(crate) async fn insert_issued(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    r: &IssuedRow,
+) -> Result<()> {
+    sqlx::query("INSERT INTO issued (ca_id, serial, sha256, subject, email, requester, handler, issued_at, revoked_at, reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+        .bind(r.ca_id)
+        .bind(&r.serial)
+        .bind(&r.sha256)
+        .bind(&r.subject)
+        .bind(r.email.as_deref())
+        .bind(&r.requester)
+        .bind(&r.handler)
+        .bind(r.issued_at)
+        .bind(r.revoked_at)
+        .bind(r.reason)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 impl Store {
     /// Records a new CA; the first one, or one asked to, becomes the default.
     pub async fn add_ca(
@@ -189,19 +210,7 @@ impl Store {
     pub async fn record_issued_many(&self, rows: &[IssuedRow]) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         for r in rows {
-            sqlx::query("INSERT INTO issued (ca_id, serial, sha256, subject, email, requester, handler, issued_at, revoked_at, reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
-                .bind(r.ca_id)
-                .bind(&r.serial)
-                .bind(&r.sha256)
-                .bind(&r.subject)
-                .bind(r.email.as_deref())
-                .bind(&r.requester)
-                .bind(&r.handler)
-                .bind(r.issued_at)
-                .bind(r.revoked_at)
-                .bind(r.reason)
-                .execute(&mut *tx)
-                .await?;
+            insert_issued(&mut tx, r).await?;
         }
         tx.commit().await?;
         Ok(())

@@ -406,7 +406,22 @@ impl Store {
         keys: &[NewKey],
         now: i64,
     ) -> Result<(Vec<Outcome>, Vec<Outcome>)> {
+        self.import_issued(certs, keys, &[], now).await
+    }
+
+    /// [`Store::import`] with the issued-certificate records of a CA in the same
+    /// transaction: a crash leaves either the certificates, keys and records, or none.
+    pub async fn import_issued(
+        &self,
+        certs: &[(StoreKind, &Certificate)],
+        keys: &[NewKey],
+        issued: &[IssuedRow],
+        now: i64,
+    ) -> Result<(Vec<Outcome>, Vec<Outcome>)> {
         let mut tx = self.pool.begin().await?;
+        for r in issued {
+            ca::insert_issued(&mut tx, r).await?;
+        }
         let mut cert_outcomes = vec![Outcome::Present; certs.len()];
         let mut email_rows: Vec<(i64, &str)> = Vec::new();
         // Multi-row statements: one round trip per CERT_CHUNK certificates instead of one each
