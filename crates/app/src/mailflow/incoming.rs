@@ -26,11 +26,7 @@ struct IncomingCopy {
 impl App {
     /// Key pairs a strict-decryption recipient may be decrypted with: the keys of its
     /// valid encryption certificates (its own, its domains' selections, additional).
-    async fn strict_keys(
-        &self,
-        snap: &FlowSnapshot,
-        email: &str,
-    ) -> Result<Vec<KeyPair>> {
+    async fn strict_keys(&self, snap: &FlowSnapshot, email: &str) -> Result<Vec<KeyPair>> {
         let r = self.flow_recipient(snap, email).await?;
         let mut out = Vec::new();
         for u in r.encryption {
