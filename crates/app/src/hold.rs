@@ -35,14 +35,6 @@ pub fn subject_of(msg: &[u8]) -> String {
         .unwrap_or_default()
 }
 
-fn original_headers(msg: &[u8]) -> Vec<u8> {
-    let headers: Vec<u8> = match mime::parse(msg) {
-        Ok(e) => e.headers.iter().flat_map(|h| h.raw.to_vec()).collect(),
-        Err(_) => Vec::new(),
-    };
-    mime::canonical(&headers).into_owned()
-}
-
 /// A notice to the sender about held mail (`held`) or held mail dropped (`expired`): from
 /// the gateway's mailer-daemon with the null sender, carrying the original header section
 /// only (never the body: it was meant to be protected).
@@ -100,9 +92,16 @@ pub fn hold_notice(
          \r\n"
     )
     .into_bytes();
-    out.extend_from_slice(&original_headers(original));
+    out.extend_from_slice(&crate::mailflow::header_section(original));
     out.extend_from_slice(format!("\r\n--{b}--\r\n").as_bytes());
     out
+}
+
+fn not_held(id: i64) -> AppError {
+    AppError::Store(certmail_store::StoreError::NotFound {
+        what: "hold queue",
+        id: id.to_string(),
+    })
 }
 
 /// What a release did.
@@ -172,17 +171,12 @@ impl App {
 
     /// One held message with its bytes.
     pub async fn hold_show(&self, id: i64) -> Result<(HeldRow, Vec<u8>)> {
-        self.store.held_get(id).await?.ok_or_else(|| {
-            AppError::Store(certmail_store::StoreError::NotFound {
-                what: "hold queue",
-                id: id.to_string(),
-            })
-        })
+        self.store.held_get(id).await?.ok_or_else(|| not_held(id))
     }
 
     /// Deletes a held message.
     pub async fn hold_delete(&self, id: i64) -> Result<HeldRow> {
-        let (row, _) = self.hold_show(id).await?;
+        let row = self.store.held_row(id).await?.ok_or_else(|| not_held(id))?;
         self.store.held_delete(id).await?;
         Ok(row)
     }

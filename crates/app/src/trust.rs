@@ -40,7 +40,8 @@ pub(crate) struct ParsedCrls {
         std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::OnceCell<Arc<Crl>>>>>,
 }
 
-/// Parsed CRLs kept at most (old ones go when a generation no longer names them).
+/// Parsed CRLs kept at most; when full, all but those being parsed at the moment are dropped
+/// (the verdict cache keeps the ones its generation uses; others are parsed again when asked).
 const PARSED_CRLS_MAX: usize = 256;
 
 impl ParsedCrls {

@@ -123,8 +123,12 @@ pub async fn run(app: &App, c: &HoldCommand) -> Result<ExitCode, Failure> {
                 println!("last release attempt: {e}");
             }
             println!();
-            let end = if *full { msg.len() } else { memchr_blank(&msg) };
-            print!("{}", String::from_utf8_lossy(&msg[..end]));
+            if *full {
+                print!("{}", String::from_utf8_lossy(&msg));
+            } else {
+                let head = certmail_app::mailflow::header_section(&msg);
+                print!("{}", String::from_utf8_lossy(&head));
+            }
         }
         HoldCommand::Release {
             id,
@@ -189,13 +193,4 @@ pub async fn run(app: &App, c: &HoldCommand) -> Result<ExitCode, Failure> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Where the header section ends (with its blank line), or the whole message.
-fn memchr_blank(msg: &[u8]) -> usize {
-    msg.windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map(|i| i + 4)
-        .or_else(|| msg.windows(2).position(|w| w == b"\n\n").map(|i| i + 2))
-        .unwrap_or(msg.len())
 }

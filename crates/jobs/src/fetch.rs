@@ -214,17 +214,7 @@ async fn request(
     let req = req
         .body(Empty::<Bytes>::new())
         .map_err(|e| fail(format!("bad request: {e}")))?;
-    let resp = if t.tls {
-        let tls = tls_connector()?;
-        let name = rustls_pki_types_name(&t.host)?;
-        let stream = tls
-            .connect(name, tcp)
-            .await
-            .map_err(|e| fail(format!("TLS with {}: {e}", t.host)))?;
-        send(TokioIo::new(stream), req).await?
-    } else {
-        send(TokioIo::new(tcp), req).await?
-    };
+    let resp = exchange(t, tcp, req).await?;
     let status = resp.status();
     let header = |name| {
         resp.headers()
@@ -277,6 +267,29 @@ async fn request(
     }))
 }
 
+/// Sends `req` over `tcp` (in TLS for https, the host's name checked) and returns the
+/// response.
+async fn exchange<B>(
+    t: &Target,
+    tcp: TcpStream,
+    req: Request<B>,
+) -> Result<hyper::Response<hyper::body::Incoming>, FetchError>
+where
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    if t.tls {
+        let stream = tls_connector()?
+            .connect(rustls_pki_types_name(&t.host)?, tcp)
+            .await
+            .map_err(|e| fail(format!("TLS with {}: {e}", t.host)))?;
+        send(TokioIo::new(stream), req).await
+    } else {
+        send(TokioIo::new(tcp), req).await
+    }
+}
+
 async fn send<T, B>(
     io: TokioIo<T>,
     req: Request<B>,
@@ -315,16 +328,7 @@ pub async fn post_json(url: &str, body: &[u8], timeout: Duration) -> Result<u16,
             .header(hyper::header::CONTENT_TYPE, "application/json")
             .body(http_body_util::Full::new(body))
             .map_err(|e| fail(format!("bad request: {e}")))?;
-        let resp = if t.tls {
-            let stream = tls_connector()?
-                .connect(rustls_pki_types_name(&t.host)?, tcp)
-                .await
-                .map_err(|e| fail(format!("TLS with {}: {e}", t.host)))?;
-            send(TokioIo::new(stream), req).await?
-        } else {
-            send(TokioIo::new(tcp), req).await?
-        };
-        let status = resp.status();
+        let status = exchange(&t, tcp, req).await?.status();
         if status.is_success() {
             Ok(status.as_u16())
         } else {

@@ -124,14 +124,6 @@ pub async fn list(
     }))
 }
 
-fn header_section(msg: &[u8]) -> String {
-    let end = msg
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map_or(msg.len().min(64 * 1024), |i| i + 2);
-    String::from_utf8_lossy(&msg[..end]).into_owned()
-}
-
 /// One held message with its header section (the body is not shown).
 #[utoipa::path(get, path = "/api/v1/hold/{id}", tag = "gateway", params(("id" = i64, Path)),
     responses((status = 200, body = Held), (status = 404, body = Problem)))]
@@ -142,7 +134,11 @@ pub async fn show(
 ) -> Result<Json<Held>, Problem> {
     c.require(Role::Auditor)?;
     let (r, msg) = s.app.hold_show(id).await?;
-    Ok(Json(held(r, Some(header_section(&msg)))))
+    let headers = certmail_app::mailflow::header_section(&msg);
+    Ok(Json(held(
+        r,
+        Some(String::from_utf8_lossy(&headers).into_owned()),
+    )))
 }
 
 /// Deletes a held message (it is not sent).

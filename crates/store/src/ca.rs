@@ -388,3 +388,96 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 }
+
+/// An automatic renewal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenewalRow {
+    /// The certificate renewed.
+    pub old_sha256: String,
+    /// Its successor (empty while the renewal runs).
+    pub new_sha256: Option<String>,
+    /// The address.
+    pub email: String,
+    /// When renewed.
+    pub renewed_at: Option<i64>,
+    /// When the new PKCS#12 was sent.
+    pub sent_at: Option<i64>,
+    /// Why it was not sent, or why the renewal failed.
+    pub problem: Option<String>,
+}
+
+impl Store {
+    /// Claims the renewal of `old` (false when it is renewed, or another run is renewing
+    /// it and started less than an hour ago).
+    pub async fn renewal_claim(&self, old: &str, email: &str, now: i64) -> Result<bool> {
+        let inserted = sqlx::query("INSERT INTO renewals (old_sha256, email, claimed_at) VALUES ($1, $2, $3) ON CONFLICT (old_sha256) DO NOTHING")
+            .bind(old)
+            .bind(email)
+            .bind(now)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        if inserted > 0 {
+            return Ok(true);
+        }
+        let retaken = sqlx::query("UPDATE renewals SET claimed_at = $1 WHERE old_sha256 = $2 AND new_sha256 IS NULL AND claimed_at < $3")
+            .bind(now)
+            .bind(old)
+            .bind(now - 3600)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(retaken > 0)
+    }
+
+    /// Whether `old` was renewed (or is being renewed).
+    pub async fn renewal_known(&self, old: &str) -> Result<bool> {
+        Ok(
+            sqlx::query("SELECT 1 AS x FROM renewals WHERE old_sha256 = $1")
+                .bind(old)
+                .fetch_optional(&self.pool)
+                .await?
+                .is_some(),
+        )
+    }
+
+    /// Records the outcome of a renewal.
+    pub async fn renewal_done(
+        &self,
+        old: &str,
+        new: Option<&str>,
+        now: i64,
+        sent: bool,
+        problem: Option<&str>,
+    ) -> Result<()> {
+        sqlx::query("UPDATE renewals SET new_sha256 = COALESCE($1, new_sha256), renewed_at = COALESCE(renewed_at, $2), sent_at = $3, problem = $4 WHERE old_sha256 = $5")
+            .bind(new)
+            .bind(new.map(|_| now))
+            .bind(sent.then_some(now))
+            .bind(problem)
+            .bind(old)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The renewals, newest first.
+    pub async fn renewals(&self, limit: i64) -> Result<Vec<RenewalRow>> {
+        sqlx::query("SELECT old_sha256, new_sha256, email, renewed_at, sent_at, problem FROM renewals ORDER BY claimed_at DESC LIMIT $1")
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(RenewalRow {
+                    old_sha256: r.try_get("old_sha256")?,
+                    new_sha256: r.try_get("new_sha256")?,
+                    email: r.try_get("email")?,
+                    renewed_at: r.try_get("renewed_at")?,
+                    sent_at: r.try_get("sent_at")?,
+                    problem: r.try_get("problem")?,
+                })
+            })
+            .collect()
+    }
+}

@@ -24,10 +24,10 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
 pub use admin::{AccountRow, AuditFilter, AuditRow, SessionRow, TokenRow};
-pub use ca::{CaRow, IssuedRow, PendingRow};
+pub use ca::{CaRow, IssuedRow, PendingRow, RenewalRow};
 pub use directory::{DirectoryLookupRow, DirectoryRow};
 pub use error::StoreError;
-pub use hold::{HeldRow, NewHeld, RenewalRow};
+pub use hold::{HeldRow, NewHeld};
 pub use jobs::{CrlFetchRecord, CrlSourceRow, source_urls as crl_source_urls};
 pub use policy::{Party, SelectionKind, SettingRow};
 pub use trust::{CtlEntry, NewCrl, StoredCrl};

@@ -25,7 +25,7 @@ mod triggers;
 
 pub use cache::{FlowCache, FlowSnapshot, SignerCache};
 use notice::id_header;
-pub use notice::{failure_notice, header_addresses, mail_stamp};
+pub use notice::{failure_notice, header_addresses, header_section, mail_stamp};
 use triggers::triggers;
 pub use triggers::{remove_trigger, tag_subject};
 

@@ -58,11 +58,7 @@ pub fn failure_notice(
     original: &[u8],
     now: i64,
 ) -> Vec<u8> {
-    let headers = match mime::parse(original) {
-        Ok(e) => e.headers.iter().flat_map(|h| h.raw.to_vec()).collect(),
-        Err(_) => Vec::new(),
-    };
-    let headers = mime::canonical(&headers).into_owned();
+    let headers = header_section(original);
     let b = mime::boundary();
     let date = certmail_pki::time::format_rfc3339(now);
     let mut text = String::new();
@@ -112,6 +108,17 @@ pub fn failure_notice(
     out.extend_from_slice(&headers);
     out.extend_from_slice(format!("\r\n--{b}--\r\n").as_bytes());
     out
+}
+
+/// The header fields of a message as received (CRLF, without the blank line), or nothing
+/// when it has no parsable header section: what notices carry instead of the body, and what
+/// the hold queue shows of a held message.
+pub fn header_section(msg: &[u8]) -> Vec<u8> {
+    let headers: Vec<u8> = match mime::parse(msg) {
+        Ok(e) => e.headers.iter().flat_map(|h| h.raw.to_vec()).collect(),
+        Err(_) => Vec::new(),
+    };
+    mime::canonical(&headers).into_owned()
 }
 
 /// The `Date:` and `Message-ID:` fields of a message certmail writes itself (RFC 5322
