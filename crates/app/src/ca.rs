@@ -120,6 +120,26 @@ fn hash_name(h: SigHash) -> &'static str {
     }
 }
 
+/// The CRL reason code (RFC 5280 5.3.1) of a reason name as `certmail ca revoke --reason`
+/// and the API take it.
+pub fn revocation_reason(name: &str) -> Result<u8> {
+    Ok(match name {
+        "unspecified" => 0,
+        "keyCompromise" => 1,
+        "cACompromise" => 2,
+        "affiliationChanged" => 3,
+        "superseded" => 4,
+        "cessationOfOperation" => 5,
+        "certificateHold" => 6,
+        "privilegeWithdrawn" => 9,
+        other => {
+            return Err(AppError::Setting(format!(
+                "unknown revocation reason {other:?} (unspecified, keyCompromise, cACompromise, affiliationChanged, superseded, cessationOfOperation, certificateHold, privilegeWithdrawn)"
+            )));
+        }
+    })
+}
+
 impl App {
     async fn store_cert_with_key(
         &self,

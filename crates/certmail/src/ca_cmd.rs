@@ -15,17 +15,7 @@ fn usage(message: String) -> Failure {
 }
 
 fn reason_code(r: &str) -> Result<u8, Failure> {
-    Ok(match r {
-        "unspecified" => 0,
-        "keyCompromise" => 1,
-        "cACompromise" => 2,
-        "affiliationChanged" => 3,
-        "superseded" => 4,
-        "cessationOfOperation" => 5,
-        "certificateHold" => 6,
-        "privilegeWithdrawn" => 9,
-        other => return Err(usage(format!("unknown revocation reason {other:?}"))),
-    })
+    certmail_app::ca::revocation_reason(r).map_err(|e| usage(e.to_string()))
 }
 
 /// Runs a CA command.

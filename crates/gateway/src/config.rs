@@ -135,6 +135,12 @@ pub struct GatewayConfig {
     pub command_timeout: u64,
     /// Seconds to wait for each block of message data (RFC 5321 4.5.3.2.6: 3 minutes).
     pub data_timeout: u64,
+    /// Slowest message data accepted after the first `data-timeout`, bytes a second
+    /// (Postfix's `smtpd_min_data_rate`; 0: no minimum).
+    pub min_data_rate: u64,
+    /// Seconds to wait for a command while 80% of `max-sessions` are open (Postfix's
+    /// stress mode: idle connections of a flood are closed quickly).
+    pub stress_timeout: u64,
     /// Seconds to wait for each next-hop reply (RFC 5321 4.5.3.2: 5 minutes).
     pub next_hop_timeout: u64,
     /// Seconds to wait for the next hop's reply to the end of data (10 minutes).
@@ -194,6 +200,8 @@ impl Default for GatewayConfig {
             hostname: None,
             command_timeout: 300,
             data_timeout: 180,
+            min_data_rate: 500,
+            stress_timeout: 10,
             next_hop_timeout: 300,
             next_hop_data_timeout: 600,
             shutdown_grace: 60,

@@ -114,6 +114,10 @@ pub struct Shared {
     pub shutdown: watch::Receiver<bool>,
     /// Message ids.
     pub ids: IdGen,
+    /// Until when (Unix seconds) sessions wait for commands only the stress timeout: set
+    /// whenever 80% of the slots are seen taken, so every idle session of a flood gets the
+    /// short timeout, not only those that look before the first ones have closed.
+    pub stress_until: std::sync::atomic::AtomicI64,
 }
 
 impl Shared {
@@ -135,6 +139,7 @@ impl Shared {
         Ok(Shared {
             app,
             metrics: Arc::new(Metrics::default()),
+            stress_until: std::sync::atomic::AtomicI64::new(0),
             relay,
             tls,
             hostname,
@@ -150,8 +155,16 @@ impl Shared {
 pub async fn connection(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr) {
     let m = shared.metrics.clone();
     m.sessions_total.fetch_add(1, Ordering::Relaxed);
-    let open = m.open_sessions.fetch_add(1, Ordering::Relaxed) + 1;
     let _ = stream.set_nodelay(true);
+    // A slot is taken only when one is free, so a burst of connections over the limit
+    // neither lets fewer than max-sessions in nor counts as open sessions.
+    let max = shared.cfg.max_sessions as i64;
+    let admitted = m
+        .open_sessions
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+            (n < max).then_some(n + 1)
+        })
+        .is_ok();
     let result = async {
         if !shared.allow.iter().any(|c| c.contains(peer.ip())) {
             m.error("client-not-allowed");
@@ -165,7 +178,7 @@ pub async fn connection(shared: Arc<Shared>, mut stream: TcpStream, peer: Socket
             stream.write_all(line.as_bytes()).await?;
             return Ok(());
         }
-        if open as usize > shared.cfg.max_sessions {
+        if !admitted {
             m.error("too-many-sessions");
             stream
                 .write_all(b"421 4.3.2 Too many sessions, try again later\r\n")
@@ -200,7 +213,9 @@ pub async fn connection(shared: Arc<Shared>, mut stream: TcpStream, peer: Socket
             log_line(&format!("session with {peer} ended: {e}"));
         }
     }
-    m.open_sessions.fetch_sub(1, Ordering::Relaxed);
+    if admitted {
+        m.open_sessions.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Runs the SMTP listener until `shutdown` turns true, then waits (at most the grace

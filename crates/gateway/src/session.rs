@@ -21,6 +21,10 @@ const MAX_ERRORS: u32 = 10;
 const MAX_LINE: usize = 4096;
 /// Longest reply text taken over from reasons.
 const MAX_REASON: usize = 400;
+/// `RCPT TO` commands answered `452` (over the recipient limit) before each further one
+/// counts as an error, as Postfix's `smtpd_recipient_overshoot_limit`: a client that
+/// pipelines 100,000 recipients is cut off after the limit, this many and [`MAX_ERRORS`].
+const RCPT_OVERSHOOT: usize = 1000;
 
 /// How a session ended.
 pub enum End<S> {
@@ -52,6 +56,8 @@ pub struct Session<S> {
     inbuf: Vec<u8>,
     errors: u32,
     discarding: bool,
+    /// Recipients refused for being over the limit in this session.
+    overshoot: usize,
 }
 
 fn clip(s: &str) -> String {
@@ -90,6 +96,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
             inbuf: Vec::with_capacity(16 * 1024),
             errors: 0,
             discarding: false,
+            overshoot: 0,
         }
     }
 
@@ -119,7 +126,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
         let mut receiver = RequestReceiver::default();
         let mut chunk = vec![0u8; 16 * 1024];
         let mut off = 0usize;
-        loop {
+        let mut line_start = tokio::time::Instant::now();
+        'session: loop {
+            // Whether a whole line was taken in this pass.
+            let mut progressed = false;
             // Answer every complete command already received (pipelining).
             while off < self.inbuf.len() {
                 // Only whole lines go to the parser, so line length is checked here.
@@ -130,9 +140,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                         Some(p) => {
                             off += p + 1;
                             self.discarding = false;
+                            progressed = true;
                             continue;
                         }
-                        None => break,
+                        None => {
+                            off = self.inbuf.len();
+                            break;
+                        }
                     }
                 }
                 let line_len = match nl {
@@ -157,6 +171,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                 let mut it = self.inbuf[off..off + line_len].iter();
                 let parsed = receiver.ingest(&mut it).map(|r| r.into_owned());
                 off += line_len;
+                progressed = true;
                 match parsed {
                     Ok(req) => match self.command(req).await {
                         Next::Continue => {}
@@ -212,7 +227,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                     }
                 }
             }
-            self.inbuf.clear();
+            // A command that arrived in pieces waits here for the rest of its line.
+            self.inbuf.drain(..off.min(self.inbuf.len()));
             off = 0;
             self.flush().await?;
             if self.tx.is_none() && *self.shared.shutdown.borrow() {
@@ -220,24 +236,55 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                 self.flush().await?;
                 return Ok(End::Closed);
             }
-            let timeout = Duration::from_secs(self.shared.cfg.command_timeout.max(1));
+            // The whole command line must arrive in time, not each piece of it: a client
+            // sending one byte a second is cut off like an idle one.
+            if progressed || (self.inbuf.is_empty() && !self.discarding) {
+                line_start = tokio::time::Instant::now();
+            }
             let mut shutdown = self.shared.shutdown.clone();
-            let n = tokio::select! {
-                r = tokio::time::timeout(timeout, self.stream.read(&mut chunk)) => match r {
-                    Ok(r) => r?,
-                    Err(_) => {
-                        self.reply("421 4.4.2 Timeout waiting for a command, closing the connection");
-                        self.flush().await?;
-                        return Ok(End::Closed);
-                    }
-                },
-                _ = shutdown.changed(), if self.tx.is_none() => continue,
+            let n = loop {
+                // The limit is looked at again every second: a session that started
+                // waiting before a flood filled the slots gets the stress timeout too.
+                let limit = line_start + self.command_timeout();
+                let now = tokio::time::Instant::now();
+                if now >= limit {
+                    self.reply("421 4.4.2 Timeout waiting for a command, closing the connection");
+                    self.flush().await?;
+                    return Ok(End::Closed);
+                }
+                let wake = limit.min(now + Duration::from_secs(1));
+                tokio::select! {
+                    r = tokio::time::timeout_at(wake, self.stream.read(&mut chunk)) => match r {
+                        Ok(r) => break r?,
+                        Err(_) => continue,
+                    },
+                    _ = shutdown.changed(), if self.tx.is_none() => continue 'session,
+                }
             };
             if n == 0 {
                 return Ok(End::Closed);
             }
             self.inbuf.extend_from_slice(&chunk[..n]);
         }
+    }
+
+    /// How long a command may take to arrive: the configured timeout, or the shorter
+    /// stress timeout while most session slots are taken (Postfix's stress mode), so
+    /// that idle connections of a flood make room quickly.
+    fn command_timeout(&self) -> Duration {
+        let cfg = &self.shared.cfg;
+        let open = self.shared.metrics.open_sessions.load(Ordering::Relaxed) as usize;
+        let now = certmail_app::now();
+        let until = &self.shared.stress_until;
+        if open * 5 >= cfg.max_sessions * 4 {
+            until.fetch_max(now + cfg.stress_timeout as i64 * 2, Ordering::Relaxed);
+        }
+        let secs = if now < until.load(Ordering::Relaxed) {
+            cfg.stress_timeout.min(cfg.command_timeout)
+        } else {
+            cfg.command_timeout
+        };
+        Duration::from_secs(secs.max(1))
     }
 
     /// Answers a bad command; true when the session must now end.
@@ -324,7 +371,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                     }
                 }
             }
-            Request::Rcpt { to } => self.rcpt(to.address).await,
+            Request::Rcpt { to } => {
+                if self.rcpt(to.address).await {
+                    return Next::Quit;
+                }
+            }
             Request::Data => {
                 match &self.tx {
                     None => self.reply("503 5.5.1 MAIL first"),
@@ -374,16 +425,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
         Next::Continue
     }
 
-    async fn rcpt(&mut self, address: String) {
+    /// Answers `RCPT TO`; true when the session must now end (too many over the limit).
+    async fn rcpt(&mut self, address: String) -> bool {
         let max = self.shared.cfg.max_recipients;
         let Some(tx) = &self.tx else {
             self.reply("503 5.5.1 MAIL first");
-            return;
+            return false;
         };
         if tx.rcpts.len() >= max {
             let line = format!("452 4.5.3 Too many recipients (at most {max} per message)");
+            self.overshoot += 1;
+            if self.overshoot > RCPT_OVERSHOOT {
+                return self.error(&line);
+            }
             self.reply(&line);
-            return;
+            return false;
         }
         let decision = self
             .shared
@@ -420,6 +476,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
             }
         };
         self.reply(&line);
+        false
     }
 
     /// Receives the message after `354`. Returns the bytes that followed the end of data
@@ -433,30 +490,57 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
         let mut receiver = DataReceiver::new();
         let mut msg: Vec<u8> = Vec::with_capacity(initial.len().max(64 * 1024).min(max + 1));
         let mut too_big = false;
+        let max_header = self.shared.cfg.max_header_size as usize;
+        let (mut header_checked, mut header_too_big) = (false, false);
         let mut pending = initial;
         let timeout = Duration::from_secs(self.shared.cfg.data_timeout.max(1));
+        // Each read gets the data timeout, and the whole message must keep up a minimum
+        // rate on top of one timeout (Postfix's smtpd_min_data_rate): one byte a second
+        // does not hold a session for the size limit's worth of days.
+        let min_rate = self.shared.cfg.min_data_rate;
+        let started = tokio::time::Instant::now();
+        let mut received = pending.len() as u64;
         let leftover = loop {
             let mut it = pending.iter();
             let done = receiver.ingest(&mut it, &mut msg);
             let rest = it.as_slice().to_vec();
-            if msg.len() > max {
-                too_big = true;
+            // A header section over the limit is known once that many bytes came without
+            // an empty line: the rest is read and dropped, not held.
+            if !header_checked && !too_big && msg.len() > max_header {
+                header_checked = true;
+                header_too_big = header_len(&msg) > max_header;
+            }
+            if msg.len() > max || header_too_big {
+                too_big |= !header_too_big;
                 msg.clear();
             }
             if done {
                 break rest;
             }
-            let n = match tokio::time::timeout(timeout, self.stream.read(chunk)).await {
+            let per_read = tokio::time::Instant::now() + timeout;
+            let deadline = match min_rate {
+                0 => per_read,
+                r => per_read.min(started + timeout + Duration::from_secs(received / r)),
+            };
+            let n = match tokio::time::timeout_at(deadline, self.stream.read(chunk)).await {
                 Ok(r) => r?,
                 Err(_) => {
                     self.tx = None;
-                    self.reply(
-                        "421 4.4.2 Timeout waiting for message data, closing the connection",
-                    );
+                    self.shared.metrics.error("data-timeout");
+                    let line = if deadline < per_read {
+                        format!(
+                            "421 4.4.2 Message data arriving too slowly (under {min_rate} bytes a second), closing the connection"
+                        )
+                    } else {
+                        "421 4.4.2 Timeout waiting for message data, closing the connection"
+                            .to_owned()
+                    };
+                    self.reply(&line);
                     self.flush().await?;
                     return Ok(None);
                 }
             };
+            received += n as u64;
             if n == 0 {
                 // The client went away in the middle: nothing was acknowledged.
                 self.tx = None;
@@ -477,7 +561,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                 "552 5.3.4 Message size exceeds the limit of {} bytes",
                 cfg.max_message_size
             )
-        } else if header_len(&msg) > cfg.max_header_size as usize {
+        } else if header_too_big || header_len(&msg) > cfg.max_header_size as usize {
             self.shared
                 .metrics
                 .refused_total

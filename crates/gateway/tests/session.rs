@@ -373,3 +373,145 @@ async fn healthz_and_metrics() {
     let r = http_get(addr, "/nothing-here").await;
     assert!(r.starts_with("HTTP/1.1 404"), "{r}");
 }
+
+#[tokio::test]
+async fn a_command_in_pieces_is_put_together() {
+    let h = Harness::new(|_| {}).await;
+    let mut c = h.client().await;
+    c.cmd("EHLO x", "250").await;
+    for piece in ["MAIL FR", "OM:<a@x.", "example>"] {
+        c.send(piece.as_bytes()).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    c.cmd("", "250 2.1.0").await;
+    c.send(b"RCPT TO:<b@y.example>\r\nNO").await;
+    assert!(c.read_reply().await.starts_with("250 2.1.5"));
+    c.cmd("OP", "250 2.0.0").await;
+}
+
+#[tokio::test]
+async fn one_byte_a_second_is_cut_off_like_an_idle_client() {
+    let h = Harness::new(|c| c.command_timeout = 2).await;
+    let mut c = h.client().await;
+    // Each byte comes well within the timeout, the line never ends: a per-read timer would
+    // keep this session forever; the per-line deadline closes it.
+    let started = std::time::Instant::now();
+    let mut closed = None;
+    for b in "NOOP and more and more and more".bytes() {
+        if c.r.get_mut().write_all(&[b]).await.is_err() {
+            break;
+        }
+        let mut line = String::new();
+        if let Ok(Ok(n)) = tokio::time::timeout(
+            Duration::from_millis(400),
+            tokio::io::AsyncBufReadExt::read_line(&mut c.r, &mut line),
+        )
+        .await
+        {
+            closed = Some((line, n));
+            break;
+        }
+    }
+    let (line, _) = closed.expect("the server spoke before the line ended");
+    assert!(line.starts_with("421 4.4.2 Timeout"), "{line}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "cut at the deadline"
+    );
+}
+
+#[tokio::test]
+async fn message_data_under_the_minimum_rate_is_cut_off() {
+    let h = Harness::new(|c| {
+        c.data_timeout = 1;
+        c.min_data_rate = 500;
+    })
+    .await;
+    let mut c = h.client().await;
+    c.cmd("EHLO x", "250").await;
+    c.cmd("MAIL FROM:<a@x.example>", "250").await;
+    c.cmd("RCPT TO:<b@y.example>", "250").await;
+    c.cmd("DATA", "354").await;
+    let mut reply = None;
+    for _ in 0..40 {
+        if c.r.get_mut().write_all(b"x").await.is_err() {
+            break;
+        }
+        let mut line = String::new();
+        if let Ok(Ok(_)) = tokio::time::timeout(
+            Duration::from_millis(200),
+            tokio::io::AsyncBufReadExt::read_line(&mut c.r, &mut line),
+        )
+        .await
+        {
+            reply = Some(line);
+            break;
+        }
+    }
+    let line = reply.expect("cut off before 40 bytes at 5 a second were sent");
+    assert!(
+        line.starts_with("421 4.4.2 Message data arriving too slowly"),
+        "{line}"
+    );
+    assert!(h.sink.messages().is_empty(), "nothing relayed");
+}
+
+#[tokio::test]
+async fn a_never_ending_header_is_not_held_and_is_refused() {
+    let h = Harness::new(|c| c.max_header_size = 4096).await;
+    let mut c = h.client().await;
+    c.cmd("EHLO x", "250").await;
+    c.cmd("MAIL FROM:<a@x.example>", "250").await;
+    c.cmd("RCPT TO:<b@y.example>", "250").await;
+    c.cmd("DATA", "354").await;
+    let line = format!("X-Filler: {}\r\n", "f".repeat(70));
+    for _ in 0..200 {
+        c.send(line.repeat(100).as_bytes()).await;
+    }
+    c.send(b"\r\nbody\r\n.\r\n").await;
+    let r = c.read_reply().await;
+    assert!(r.starts_with("552 5.3.4 Header section exceeds"), "{r}");
+    assert!(h.sink.messages().is_empty());
+    c.cmd("NOOP", "250").await;
+}
+
+#[tokio::test]
+async fn a_hundred_thousand_recipients_end_the_session() {
+    let h = Harness::new(|c| c.max_recipients = 5).await;
+    let mut c = h.client().await;
+    c.cmd("EHLO x", "250").await;
+    c.cmd("MAIL FROM:<a@x.example>", "250").await;
+    let (mut ok, mut over, mut last) = (0, 0, String::new());
+    let mut batches = 0;
+    'outer: for b in 0..100 {
+        batches = b + 1;
+        let batch: String = (0..1000)
+            .map(|i| format!("RCPT TO:<r{b}x{i}@y.example>\r\n"))
+            .collect();
+        if c.r.get_mut().write_all(batch.as_bytes()).await.is_err() {
+            break;
+        }
+        for _ in 0..1000 {
+            let r = c.read_reply().await;
+            if r.is_empty() {
+                break 'outer;
+            }
+            if r.starts_with("250") {
+                ok += 1;
+            } else if r.starts_with("452 4.5.3") {
+                over += 1;
+            }
+            last = r;
+        }
+    }
+    assert_eq!(ok, 5, "the limit's worth accepted");
+    assert_eq!(
+        over, 1010,
+        "1,000 over the limit, then 10 counted as errors"
+    );
+    assert!(
+        last.contains("421 4.7.0"),
+        "closed for too many errors: {last}"
+    );
+    assert!(batches <= 3, "cut off after {batches} thousand, not 100");
+}

@@ -266,6 +266,14 @@ pub struct Sent {
     pub password: Option<String>,
 }
 
+impl Drop for Sent {
+    fn drop(&mut self) {
+        if let Some(p) = &mut self.password {
+            zeroize::Zeroize::zeroize(p);
+        }
+    }
+}
+
 /// Sends certificates (with their keys) by mail as one PKCS#12 from the CA's ca-email
 /// address; the password never in the same message.
 #[utoipa::path(post, path = "/api/v1/ca/send", tag = "ca", request_body = SendBody,

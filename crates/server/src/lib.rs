@@ -18,6 +18,7 @@ use certmail_app::App;
 use zeroize::Zeroizing;
 
 pub mod api;
+pub mod api_ca;
 pub mod api_hold;
 pub mod api_jobs;
 pub mod api_select;
@@ -102,6 +103,7 @@ pub fn router(server: Arc<Server>) -> Router {
         .merge(pages::routes())
         .merge(api::routes())
         .merge(api_hold::routes())
+        .merge(api_ca::routes())
         .route("/static/app.css", get(css))
         .route("/api/v1/openapi.json", get(openapi::serve))
         .with_state(server)

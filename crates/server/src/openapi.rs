@@ -5,7 +5,7 @@ use axum::response::IntoResponse;
 use utoipa::OpenApi;
 
 use crate::problem::Problem;
-use crate::{api, api_hold, api_jobs, api_select, api_store, api_trust};
+use crate::{api, api_ca, api_hold, api_jobs, api_select, api_store, api_trust};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -66,6 +66,8 @@ use crate::{api, api_hold, api_jobs, api_select, api_store, api_trust};
         api_hold::delete,
         api_hold::release,
         api_hold::ca_send,
+        api_ca::revoke,
+        api_ca::crl,
     ),
     components(schemas(
         Problem,
@@ -83,7 +85,11 @@ use crate::{api, api_hold, api_jobs, api_select, api_store, api_trust};
         api_hold::ReleaseBody,
         api_hold::Released,
         api_hold::SendBody,
-        api_hold::Sent
+        api_hold::Sent,
+        api_ca::RevokeBody,
+        api_ca::Revoked,
+        api_ca::CrlBody,
+        api_ca::CrlCreated
     ))
 )]
 struct ApiDoc;
