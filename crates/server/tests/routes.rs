@@ -1227,6 +1227,55 @@ async fn the_ca_issues_through_the_api() {
         .await
         .json();
     assert_eq!(d["status"], "valid", "{d}");
+    // Revocation and the CA's CRL: operators, not auditors; the verdict follows at once.
+    let revoke = serde_json::json!({ "certificate": sha, "reason": "keyCompromise" });
+    for path in ["/api/v1/ca/revoke", "/api/v1/ca/crl"] {
+        let body = (path == "/api/v1/ca/revoke").then(|| revoke.clone());
+        let r = h
+            .call(
+                Method::POST,
+                path,
+                &aud,
+                body.or(Some(serde_json::json!({}))),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}");
+    }
+    let r = h
+        .call(
+            Method::POST,
+            "/api/v1/ca/revoke",
+            &ops,
+            Some(serde_json::json!({ "certificate": sha, "reason": "sleepy" })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert!(r.body.contains("sleepy"), "{}", r.body);
+    let r = h
+        .call(Method::POST, "/api/v1/ca/revoke", &ops, Some(revoke))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.json()["serial"].is_string(), "{}", r.body);
+    let r = h
+        .call(
+            Method::POST,
+            "/api/v1/ca/crl",
+            &ops,
+            Some(serde_json::json!({})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.json()["status"], "current", "{}", r.body);
+    let d = h
+        .call(
+            Method::GET,
+            &format!("/api/v1/certificates/{sha}"),
+            &aud,
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(d["status"], "revoked", "{d}");
     let r = h
         .call(
             Method::POST,
