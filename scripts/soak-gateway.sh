@@ -7,12 +7,13 @@
 # lost, duplicated, RSS every 10 s, latency percentiles.
 #
 #   bash scripts/soak-gateway.sh [SECONDS] [SESSIONS]     # default 1800 s, 200 sessions
+#   (CERTMAIL_BIN=path uses that binary instead of a release build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_RUN=${1:-1800}
 SESSIONS=${2:-200}
-cargo build --quiet --release -p certmail
-cm=$PWD/target/release/certmail
+if [ -n "${CERTMAIL_BIN:-}" ]; then cm=$CERTMAIL_BIN; else
+    cargo build --quiet --release -p certmail; cm=$PWD/target/release/certmail; fi
 work=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$work"; }
