@@ -64,3 +64,37 @@ pub fn missing(what: &str) -> bool {
     eprintln!("skipping: {what} not installed");
     false
 }
+
+/// One plain HTTP/1.1 request to 127.0.0.1:`port` (`Connection: close`), with an optional
+/// bearer token and JSON body: the status and the whole response, headers included.
+pub fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    auth: Option<&str>,
+    json: Option<&str>,
+) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let mut extra = auth.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    if let Some(b) = json {
+        extra.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            b.len()
+        ));
+    }
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\n{extra}Connection: close\r\n\r\n{}",
+        json.unwrap_or_default()
+    )
+    .expect("send");
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).expect("read");
+    let code = resp
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (code, resp)
+}
