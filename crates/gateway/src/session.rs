@@ -510,8 +510,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                 header_checked = true;
                 header_too_big = header_len(&msg) > max_header;
             }
-            if msg.len() > max || header_too_big {
-                too_big |= !header_too_big;
+            if header_too_big {
+                msg.clear();
+            } else if msg.len() > max {
+                too_big = true;
                 msg.clear();
             }
             if done {
@@ -561,7 +563,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                 "552 5.3.4 Message size exceeds the limit of {} bytes",
                 cfg.max_message_size
             )
-        } else if header_too_big || header_len(&msg) > cfg.max_header_size as usize {
+        } else if header_too_big {
             self.shared
                 .metrics
                 .refused_total
