@@ -7,17 +7,30 @@
                                        SESSIONS concurrent sessions for SECONDS, mixed traffic;
                                        a 4xx or a lost connection is retried later, as an MTA
                                        does; writes "ID RCPT" for every recipient the gateway
-                                       answered 250 for, and latencies to ACKS.latency
+                                       answered 250 for, and latencies to ACKS.latency;
+                                       beside it rude clients (class Rude), logged to ACKS.rude
 Standard library only (asyncio).
 """
 import asyncio
+import os
 import random
 import sys
 import time
 
 
+def form(head):
+    """What arrived: enveloped (encrypted), signed (clear or opaque) or plain."""
+    h = head.lower().replace(b"\r\n ", b" ").replace(b"\r\n\t", b" ")
+    if b"smime-type=enveloped-data" in h or b"smime-type=authenveloped-data" in h:
+        return "enveloped"
+    if b"multipart/signed" in h or b"smime-type=signed-data" in h:
+        return "signed"
+    return "plain"
+
+
 async def sink(port, record):
     out = open(record, "a", buffering=1)
+    kinds = open(record + ".kinds", "a", buffering=1)
 
     async def session(r, w):
         w.write(b"220 soak-sink ESMTP\r\n")
@@ -40,7 +53,7 @@ async def sink(port, record):
                 elif verb == b"DATA":
                     w.write(b"354 go\r\n")
                     await w.drain()
-                    ident, in_header = "-", True
+                    ident, in_header, head = "-", True, b""
                     while True:
                         d = await r.readline()
                         if not d:
@@ -52,8 +65,11 @@ async def sink(port, record):
                                 in_header = False
                             elif d.startswith(b"Subject: soak "):
                                 ident = d[len(b"Subject: soak "):].strip().decode()
+                            head += d
+                    kind = form(head)
                     for a in rcpts:
                         out.write(f"{ident} {a}\n")
+                        kinds.write(f"{ident} {a} {kind}\n")
                     w.write(b"250 2.0.0 queued\r\n")
                 elif verb == b"QUIT":
                     w.write(b"221 bye\r\n")
@@ -86,6 +102,8 @@ class Source:
         self.port, self.deadline, self.sessions = port, time.time() + seconds, sessions
         self.acks = open(acks, "a", buffering=1)
         self.lat = open(acks + ".latency", "a", buffering=1)
+        self.retried = open(acks + ".retried", "a", buffering=1)
+        self.modes = open(acks + ".modes", "a", buffering=1)
         raw = open(inbound, "rb").read().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
         head, _, rest = raw.partition(b"\r\n\r\n")
         head = b"\r\n".join(l for l in head.split(b"\r\n") if not l.lower().startswith(b"subject:"))
@@ -116,7 +134,7 @@ class Source:
                 f"Message-ID: <{ident}@soak.example>\r\nMIME-Version: 1.0\r\n"
                 "Content-Type: text/plain\r\n\r\n"
             ).encode() + self.bodies[size]
-        return ident, sender, rcpts, data
+        return ident, sender, rcpts, data, mode
 
     async def reply(self, r):
         while True:
@@ -159,8 +177,13 @@ class Source:
             finally:
                 w.close()
 
+    def again(self, msg):
+        """Sends msg again in 5 s, as an MTA would, and notes that it was sent more than once."""
+        self.retried.write(f"{msg[0]}\n")
+        self.retry.append((time.time() + 5, msg))
+
     async def send(self, r, w, msg):
-        ident, sender, rcpts, data = msg
+        ident, sender, rcpts, data, _mode = msg
         try:
             w.write(f"MAIL FROM:<{sender}>\r\n".encode())
             w.write(b"".join(f"RCPT TO:<{a}>\r\n".encode() for a in rcpts))
@@ -177,7 +200,7 @@ class Source:
                     w.write(b"RSET\r\n")
                     await self.reply(r)
                 self.counts["tempfail"] += 1
-                self.retry.append((time.time() + 5, msg))
+                self.again(msg)
                 return
             w.write(data.replace(b"\r\n.", b"\r\n.."))
             w.write(b"\r\n.\r\n")
@@ -185,23 +208,115 @@ class Source:
             await w.drain()
             final = await self.reply(r)
         except (ConnectionError, OSError, asyncio.IncompleteReadError):
-            self.retry.append((time.time() + 5, msg))
+            self.again(msg)
             raise
         self.lat.write(f"{(time.time() - started) * 1000:.1f} {final[:3]}\n")
         if final.startswith("250"):
             self.counts["acked"] += 1
             for a in rcpts:
                 self.acks.write(f"{ident} {a}\n")
+            self.modes.write(f"{ident} {msg[4]}\n")
         elif final.startswith("4"):
             self.counts["tempfail"] += 1
-            self.retry.append((time.time() + 5, msg))
+            self.again(msg)
         else:
             self.counts["refused"] += 1
             print(f"refused {ident}: {final}", file=sys.stderr)
 
-    async def run(self):
+    async def run(self, rude_log):
+        if os.environ.get("SOAK_RUDE", "1") == "1":
+            rude = asyncio.ensure_future(Rude(self.port, self.deadline, rude_log).run())
+        else:
+            rude = asyncio.ensure_future(asyncio.sleep(0))
         await asyncio.gather(*(self.worker() for _ in range(self.sessions)))
+        rude.cancel()
         print(" ".join(f"{k}={v}" for k, v in self.counts.items()), f"messages={self.next_id}")
+
+
+class Rude:
+    """Rude clients beside the traffic, the whole run long: one byte a second in DATA, a header
+    that never ends, 100,000 RCPT commands, and every two minutes a flood of 150 connections
+    that say nothing. Each cut-off is logged as "KIND SECONDS LAST-REPLY" to the rude log."""
+
+    def __init__(self, port, deadline, log):
+        self.port, self.deadline = port, deadline
+        self.log = open(log, "a", buffering=1)
+
+    async def open(self):
+        r, w = await asyncio.open_connection("127.0.0.1", self.port, limit=1 << 20)
+        await r.readline()
+        return r, w
+
+    async def last_reply(self, r, w, feed):
+        """Feed the gateway until it closes the connection; the last reply line it sent."""
+        last = b""
+
+        async def read():
+            nonlocal last
+            while line := await r.readline():
+                last = line
+        reader = asyncio.ensure_future(read())
+        try:
+            while not reader.done():
+                chunk, pause = feed()
+                if not chunk:
+                    break  # nothing more to say: wait for the gateway's verdict
+                w.write(chunk)
+                await w.drain()
+                await asyncio.sleep(pause)  # (also lets the others run when pause is 0)
+        except (ConnectionError, OSError):
+            pass
+        try:
+            await asyncio.wait_for(reader, 30)
+        except (asyncio.TimeoutError, ConnectionError, OSError):
+            reader.cancel()
+        w.close()
+        return last.decode(errors="replace").strip()
+
+    async def one(self, kind):
+        started = time.time()
+        try:
+            r, w = await self.open()
+        except OSError:
+            await asyncio.sleep(1)
+            return
+        prologue = b"EHLO rude.example\r\nMAIL FROM:<rude@elsewhere.example>\r\n"
+        if kind == "one-byte-a-second":
+            w.write(prologue + b"RCPT TO:<a.example@example.org>\r\nDATA\r\n")
+            last = await self.last_reply(r, w, lambda: (b"x", 1.0))
+        elif kind == "never-ending-header":
+            w.write(prologue + b"RCPT TO:<a.example@example.org>\r\nDATA\r\nX-Long: ")
+            last = await self.last_reply(r, w, lambda: (b"a" * 65536, 0))
+        else:
+            w.write(prologue)
+            rcpts = iter(range(100_000))
+            batch = lambda: (b"".join(b"RCPT TO:<r%d@elsewhere.example>\r\n" % i for _, i in zip(range(500), rcpts)), 0)
+            last = await self.last_reply(r, w, batch)
+        self.log.write(f"{kind} {time.time() - started:.1f} {last}\n")
+
+    async def loop(self, kind):
+        while time.time() < self.deadline:
+            await self.one(kind)
+
+    async def flood(self):
+        while time.time() + 120 < self.deadline:
+            await asyncio.sleep(60)
+            started, conns = time.time(), []
+            for _ in range(150):
+                try:
+                    conns.append(await asyncio.open_connection("127.0.0.1", self.port))
+                except OSError:
+                    pass
+            closed = await asyncio.gather(*(r.read() for r, _ in conns), return_exceptions=True)
+            for _, w in conns:
+                w.close()
+            cut = sum(1 for c in closed if not isinstance(c, Exception))
+            self.log.write(f"flood {time.time() - started:.1f} {cut}/{len(conns)} idle connections closed by the gateway\n")
+            await asyncio.sleep(60)
+
+    async def run(self):
+        kinds = ["one-byte-a-second", "never-ending-header", "100000-rcpt"]
+        await asyncio.gather(*(self.loop(k) for k in kinds), self.flood())
 
 
 def main():
@@ -209,7 +324,7 @@ def main():
         asyncio.run(sink(int(sys.argv[2]), sys.argv[3]))
     else:
         port, seconds, sessions, acks, inbound = sys.argv[2:7]
-        asyncio.run(Source(int(port), float(seconds), int(sessions), acks, inbound).run())
+        asyncio.run(Source(int(port), float(seconds), int(sessions), acks, inbound).run(acks + ".rude"))
 
 
 if __name__ == "__main__":

@@ -114,6 +114,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
         Ok(())
     }
 
+    /// Ends a connection the client is still writing to: closes our side, then reads and
+    /// drops what still comes for a moment, so the last reply is not lost to the reset a
+    /// close with unread data would send.
+    async fn linger(&mut self, chunk: &mut [u8]) {
+        let _ = self.stream.shutdown().await;
+        let until = tokio::time::Instant::now() + Duration::from_secs(2);
+        while let Ok(Ok(n)) = tokio::time::timeout_at(until, self.stream.read(chunk)).await {
+            if n == 0 {
+                break;
+            }
+        }
+    }
+
     /// Writes the greeting (plain sessions start with it; STARTTLS sessions do not).
     pub async fn greet(&mut self) -> std::io::Result<()> {
         let line = format!("220 {} ESMTP certmail", self.shared.hostname);
@@ -164,6 +177,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                     }
                     if self.error("500 5.5.2 Line too long (at most 4096 bytes)") {
                         self.flush().await?;
+                        self.linger(&mut chunk).await;
                         return Ok(End::Closed);
                     }
                     continue;
@@ -177,6 +191,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                         Next::Continue => {}
                         Next::Quit => {
                             self.flush().await?;
+                            self.linger(&mut chunk).await;
                             return Ok(End::Closed);
                         }
                         Next::StartTls => {
@@ -222,6 +237,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                         };
                         if self.error(&line) {
                             self.flush().await?;
+                            self.linger(&mut chunk).await;
                             return Ok(End::Closed);
                         }
                     }
@@ -518,6 +534,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
             }
             if done {
                 break rest;
+            }
+            // Data over a limit is thrown away to the end, so the client hears the reason
+            // at the end of its message; but not forever: once the limit's worth has been
+            // thrown away too, the session ends (a never-ending message or header).
+            if (too_big || header_too_big) && received > 2 * max as u64 {
+                self.tx = None;
+                self.shared.metrics.error("data-over-limit");
+                self.reply(&format!(
+                    "552 5.3.4 {} exceeds the limit of {} bytes and does not end, closing the connection",
+                    if header_too_big { "Header section" } else { "Message size" },
+                    if header_too_big { max_header } else { max },
+                ));
+                self.flush().await?;
+                self.linger(chunk).await;
+                return Ok(None);
             }
             let per_read = tokio::time::Instant::now() + timeout;
             let deadline = match min_rate {

@@ -476,6 +476,38 @@ async fn a_never_ending_header_is_not_held_and_is_refused() {
 }
 
 #[tokio::test]
+async fn data_that_never_ends_is_cut_off_after_twice_the_size_limit() {
+    for (header, expect) in [(true, "Header section"), (false, "Message size")] {
+        let h = Harness::new(|c| {
+            c.max_message_size = 64 * 1024;
+            c.max_header_size = 4096;
+        })
+        .await;
+        let mut c = h.client().await;
+        c.cmd("EHLO x", "250").await;
+        c.cmd("MAIL FROM:<a@x.example>", "250").await;
+        c.cmd("RCPT TO:<b@y.example>", "250").await;
+        c.cmd("DATA", "354").await;
+        if !header {
+            c.send(b"Subject: long\r\n\r\n").await;
+        }
+        let filler = if header { "X-Filler: f\r\n" } else { "body body\r\n" }.repeat(1000);
+        let mut sent = 0;
+        while sent < 10 * 64 * 1024 {
+            if c.r.get_mut().write_all(filler.as_bytes()).await.is_err() {
+                break;
+            }
+            sent += filler.len();
+        }
+        let r = c.read_reply().await;
+        assert!(r.starts_with(&format!("552 5.3.4 {expect} exceeds")), "{r}");
+        assert!(r.contains("closing the connection"), "{r}");
+        assert!(c.read_reply().await.is_empty(), "the connection is closed");
+        assert!(h.sink.messages().is_empty());
+    }
+}
+
+#[tokio::test]
 async fn a_hundred_thousand_recipients_end_the_session() {
     let h = Harness::new(|c| c.max_recipients = 5).await;
     let mut c = h.client().await;
