@@ -491,7 +491,12 @@ async fn data_that_never_ends_is_cut_off_after_twice_the_size_limit() {
         if !header {
             c.send(b"Subject: long\r\n\r\n").await;
         }
-        let filler = if header { "X-Filler: f\r\n" } else { "body body\r\n" }.repeat(1000);
+        let filler = if header {
+            "X-Filler: f\r\n"
+        } else {
+            "body body\r\n"
+        }
+        .repeat(1000);
         let mut sent = 0;
         while sent < 10 * 64 * 1024 {
             if c.r.get_mut().write_all(filler.as_bytes()).await.is_err() {
