@@ -884,6 +884,22 @@ impl App {
             .ok_or_else(|| AppError::Setting(format!("no pending request {id}")))
     }
 
+    /// Sets when a pending request is tried next: in `delay` seconds, or after the backoff
+    /// its attempts so far give. Returns the time of the next attempt.
+    pub async fn ca_pending_reschedule(&self, id: i64, delay: Option<i64>) -> Result<i64> {
+        let p = self.ca_pending_get(id).await?;
+        if let Some(d) = delay
+            && !(0..=366 * 86_400).contains(&d)
+        {
+            return Err(AppError::Setting(format!(
+                "a delay of {d} s is not 0 to 366 days"
+            )));
+        }
+        let at = crate::now() + delay.unwrap_or_else(|| backoff(p.attempts));
+        self.store.reschedule_pending(id, at, None).await?;
+        Ok(at)
+    }
+
     /// Deletes a pending request and its key (no certificate uses it).
     pub async fn ca_pending_delete(&self, id: i64) -> Result<()> {
         let p = self.ca_pending_get(id).await?;

@@ -382,16 +382,7 @@ pub async fn run(app: &App, c: &CaCommand) -> Result<ExitCode, Failure> {
                 );
             }
             PendingCommand::Reschedule { id, delay } => {
-                let r = app.ca_pending_get(*id).await?;
-                let at = certmail_app::now()
-                    + delay.unwrap_or_else(|| certmail_app::ca::backoff(r.attempts));
-                app.store()
-                    .reschedule_pending(*id, at, None)
-                    .await
-                    .map_err(|e| Failure {
-                        code: 1,
-                        message: e.to_string(),
-                    })?;
+                let at = app.ca_pending_reschedule(*id, *delay).await?;
                 println!(
                     "pending request {id} next attempt {}",
                     certmail_pki::time::format_rfc3339(at)

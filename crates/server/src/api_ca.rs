@@ -1,29 +1,243 @@
-//! The built-in CA's revocation over the API, as `certmail ca revoke` and `certmail ca crl`:
-//! revoke a certificate (by thumbprint, or by serial with the CA), and create the CA's next
-//! CRL, which goes into the CRL store at once. Both are an operator's work and audited.
-//! Several `serve` nodes on one database may do this at the same time: the CRL number is
-//! taken in one database transaction, so two CRLs never share one.
+//! The built-in CA over the API, as the `certmail ca` commands: create a CA (admin), its
+//! configuration (read: anyone; change: admin), the pending requests (the CSR to download,
+//! the issued certificate to upload, reschedule), revoke a certificate (by thumbprint, or by
+//! serial with the CA) and create the CA's next CRL, which goes into the CRL store at once.
+//! Every change is audited. Several `serve` nodes on one database may revoke and create CRLs
+//! at the same time: the CRL number is taken in one database transaction, so two CRLs never
+//! share one.
 
 use std::sync::Arc;
 
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::routing::post;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use certmail_app::admin::Role;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::Server;
-use crate::api::{ApiJson, audited};
+use crate::api::{ApiJson, SettingBody, audited};
 use crate::auth::Caller;
 use crate::problem::Problem;
 
-/// The routes.
+/// The routes (`POST /api/v1/cas` is routed beside its `GET` in `api_trust`).
 pub fn routes() -> Router<Arc<Server>> {
     Router::new()
         .route("/api/v1/ca/revoke", post(revoke))
         .route("/api/v1/ca/crl", post(crl))
+        .route("/api/v1/ca/config", get(config_get))
+        .route("/api/v1/ca/config/{key}", put(config_put))
+        .route("/api/v1/ca/pending/{id}/csr", get(pending_csr))
+        .route(
+            "/api/v1/ca/pending/{id}/reschedule",
+            post(pending_reschedule),
+        )
+        .route(
+            "/api/v1/ca/pending/upload",
+            post(pending_upload).layer(DefaultBodyLimit::max(1 << 20)),
+        )
+}
+
+fn rsa2048() -> String {
+    "rsa2048".into()
+}
+
+fn ten_years() -> u32 {
+    3650
+}
+
+fn sha256() -> String {
+    "sha256".into()
+}
+
+/// A CA to create: a root and an intermediate that signs (as `certmail ca create`).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CaCreateBody {
+    /// The root's common name.
+    pub root_cn: String,
+    /// The intermediate's common name (must differ from the root's); also the CA's name.
+    pub intermediate_cn: String,
+    /// Key type: rsa2048, rsa3072, rsa4096, p256 or p384 (rsa2048).
+    #[serde(default = "rsa2048")]
+    pub key: String,
+    /// Validity of both certificates, days (3650).
+    #[serde(default = "ten_years")]
+    pub days: u32,
+    /// Signature hash: sha256, sha384 or sha512 (sha256).
+    #[serde(default = "sha256")]
+    pub hash: String,
+    /// The CA's e-mail address.
+    pub email: Option<String>,
+    /// Make it the default CA (false).
+    #[serde(default)]
+    pub make_default: bool,
+}
+
+/// Creates a CA: the root goes to the root store, the intermediate to the certificates,
+/// both keys (sealed) to the key store.
+#[utoipa::path(post, path = "/api/v1/cas", tag = "ca", request_body = CaCreateBody,
+    responses((status = 201, description = "the CA, as listed by GET /api/v1/cas"), (status = 400, body = Problem),
+        (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn create(
+    State(s): State<Arc<Server>>,
+    c: Caller,
+    ApiJson(b): ApiJson<CaCreateBody>,
+) -> Result<(StatusCode, Json<Value>), Problem> {
+    c.require(Role::Admin)?;
+    if !(1..=36_500).contains(&b.days) {
+        return Err(Problem::bad_request("days is 1 to 36500"));
+    }
+    let spec = async {
+        Ok::<_, certmail_app::AppError>(certmail_app::ca::CaCreate {
+            root_cn: b.root_cn.trim().to_owned(),
+            intermediate_cn: b.intermediate_cn.trim().to_owned(),
+            key: certmail_ca::KeySpec::parse(&b.key)?,
+            days: b.days,
+            hash: certmail_ca::SigHash::parse(&b.hash)?,
+            email: b.email.clone().filter(|e| !e.trim().is_empty()),
+            make_default: b.make_default,
+        })
+    }
+    .await;
+    let r = match spec {
+        Ok(spec) => s.app.ca_create(&spec).await,
+        Err(e) => Err(e),
+    };
+    let row = audited(&s, &c, "ca.create", b.intermediate_cn.trim(), &b.key, r).await?;
+    Ok((StatusCode::CREATED, Json(crate::api_trust::ca_json(&row))))
+}
+
+/// The CA configuration: the defaults of new certificates and of PKCS#12 delivery (as
+/// `certmail ca config --json`).
+#[utoipa::path(get, path = "/api/v1/ca/config", tag = "ca",
+    responses((status = 200, description = "the configuration: common_name, validity_days, key, hash, ca_email, password_length, store_password, add_crl_distribution_point, crl_distribution_point, request_handler"),
+        (status = 403, body = Problem)))]
+pub async fn config_get(State(s): State<Arc<Server>>, c: Caller) -> Result<Json<Value>, Problem> {
+    c.require(Role::Auditor)?;
+    let cfg = s.app.ca_config().await?;
+    Ok(Json(serde_json::to_value(cfg).unwrap_or_default()))
+}
+
+/// Changes one value of the CA configuration (names as `certmail ca config KEY VALUE`);
+/// answers with the whole configuration.
+#[utoipa::path(put, path = "/api/v1/ca/config/{key}", tag = "ca", request_body = SettingBody,
+    params(("key" = String, Path, description = "common-name, validity-days, key, signature, ca-email, password-length, store-password, add-crl-distribution-point, crl-distribution-point, request-handler")),
+    responses((status = 200, description = "the configuration after the change"), (status = 400, body = Problem),
+        (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn config_put(
+    State(s): State<Arc<Server>>,
+    c: Caller,
+    Path(key): Path<String>,
+    ApiJson(b): ApiJson<SettingBody>,
+) -> Result<Json<Value>, Problem> {
+    c.require(Role::Admin)?;
+    let r = s.app.ca_config_set(&key, &b.value).await;
+    let cfg = audited(&s, &c, "ca.config", &key, &b.value, r).await?;
+    Ok(Json(serde_json::to_value(cfg).unwrap_or_default()))
+}
+
+fn request_id(id: &str) -> Result<i64, Problem> {
+    id.parse()
+        .map_err(|_| Problem::bad_request(format!("{id:?} is not a request id")))
+}
+
+/// The PKCS#10 request of a pending request (PEM), to hand to the external CA.
+#[utoipa::path(get, path = "/api/v1/ca/pending/{id}/csr", tag = "ca",
+    params(("id" = i64, Path, description = "request id")),
+    responses((status = 200, description = "the request", content_type = "application/pkcs10"),
+        (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn pending_csr(
+    State(s): State<Arc<Server>>,
+    c: Caller,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, Problem> {
+    c.require(Role::Auditor)?;
+    let p = s.app.ca_pending_get(request_id(&id)?).await?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/pkcs10")],
+        certmail_pki::pem::encode("CERTIFICATE REQUEST", &p.csr),
+    ))
+}
+
+/// When a pending request is tried next.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct RescheduleBody {
+    /// Seconds from now (default: the backoff its attempts so far give).
+    pub delay_seconds: Option<i64>,
+}
+
+/// A pending request's next attempt.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Rescheduled {
+    /// Request id.
+    pub id: i64,
+    /// Next attempt, Unix seconds.
+    pub next_attempt: i64,
+}
+
+/// Reschedules a pending request.
+#[utoipa::path(post, path = "/api/v1/ca/pending/{id}/reschedule", tag = "ca", request_body = RescheduleBody,
+    params(("id" = i64, Path, description = "request id")),
+    responses((status = 200, body = Rescheduled), (status = 400, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn pending_reschedule(
+    State(s): State<Arc<Server>>,
+    c: Caller,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<RescheduleBody>,
+) -> Result<Json<Rescheduled>, Problem> {
+    c.require(Role::Operator)?;
+    let id = request_id(&id)?;
+    let r = s.app.ca_pending_reschedule(id, b.delay_seconds).await;
+    let detail = b
+        .delay_seconds
+        .map_or_else(|| "backoff".to_owned(), |d| format!("in {d} s"));
+    let next_attempt =
+        audited(&s, &c, "ca.pending.reschedule", &id.to_string(), &detail, r).await?;
+    Ok(Json(Rescheduled { id, next_attempt }))
+}
+
+/// A certificate that completed a pending request.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Uploaded {
+    /// The request it completed (it has left the queue).
+    pub request: i64,
+    /// SHA-256 of the certificate.
+    pub sha256: String,
+    /// Its subject.
+    pub subject: String,
+}
+
+/// Uploads the certificate an external CA issued for a pending request (PEM, DER or PKCS#7
+/// as the body): matched to the request by its public key, stored with the waiting key.
+#[utoipa::path(post, path = "/api/v1/ca/pending/upload", tag = "ca",
+    request_body(content = String, content_type = "application/pkix-cert", description = "the certificate: PEM, DER or PKCS#7"),
+    responses((status = 201, body = Uploaded), (status = 400, body = Problem), (status = 403, body = Problem),
+        (status = 413, body = Problem)))]
+pub async fn pending_upload(
+    State(s): State<Arc<Server>>,
+    c: Caller,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Uploaded>), Problem> {
+    c.require(Role::Operator)?;
+    let r = s.app.ca_upload(&body).await;
+    let detail = r
+        .as_ref()
+        .map(|(v, _)| v.cert.sha256.clone())
+        .unwrap_or_default();
+    let (v, request) = audited(&s, &c, "ca.pending.upload", "certificate", &detail, r).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Uploaded {
+            request,
+            sha256: v.cert.sha256,
+            subject: v.cert.subject,
+        }),
+    ))
 }
 
 /// A revocation.

@@ -36,6 +36,55 @@ pub fn routes() -> Router<Arc<Server>> {
             axum::routing::get(export_api),
         )
         .route("/api/v1/certificates/{sha256}/p12", post(p12_api))
+        .route("/api/v1/keys", axum::routing::get(keys))
+        .route("/api/v1/keys/{key_id}", axum::routing::delete(key_delete))
+}
+
+/// The private keys in the key store, as `certmail key list --json`: which key, which
+/// certificates use it; never the key itself.
+#[utoipa::path(get, path = "/api/v1/keys", tag = "certificates",
+    responses((status = 200, body = crate::api_trust::Items), (status = 403, body = Problem)))]
+pub async fn keys(
+    axum::extract::State(s): axum::extract::State<Arc<Server>>,
+    c: Caller,
+) -> Result<Json<crate::api_trust::Items>, Problem> {
+    c.require(Role::Auditor)?;
+    let items = s
+        .app
+        .keys()
+        .await?
+        .into_iter()
+        .map(|k| serde_json::json!({ "key_id": k.key_id, "algorithm": k.algorithm, "imported_at": k.imported_at, "certificates": k.certificates }))
+        .collect();
+    Ok(Json(crate::api_trust::Items { items }))
+}
+
+/// Whether to delete a key that certificates still use.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct KeyDeleteQuery {
+    /// Delete it even so (the certificates stay, without their key).
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// Deletes a private key (by key id or a unique prefix of it). A key that certificates use
+/// is refused with 409 unless `force=true`.
+#[utoipa::path(delete, path = "/api/v1/keys/{key_id}", tag = "certificates",
+    params(("key_id" = String, Path, description = "key id (SHA-256 of the public key) or a unique prefix"), KeyDeleteQuery),
+    responses((status = 204, description = "deleted"), (status = 400, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn key_delete(
+    axum::extract::State(s): axum::extract::State<Arc<Server>>,
+    c: Caller,
+    axum::extract::Path(key_id): axum::extract::Path<String>,
+    crate::api::ApiQuery(q): crate::api::ApiQuery<KeyDeleteQuery>,
+) -> Result<StatusCode, Problem> {
+    c.require(Role::Operator)?;
+    let r = s.app.delete_key(&key_id, q.force).await;
+    let detail = if q.force { "force" } else { "" };
+    audited(&s, &c, "key.delete", &key_id, detail, r).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// A certificate (or certificate + key) as a file download. `format`: `pem`, `pem-chain`,

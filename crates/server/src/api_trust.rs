@@ -30,7 +30,7 @@ pub fn routes() -> Router<Arc<Server>> {
             "/api/v1/ctl/{thumbprint}",
             axum::routing::put(ctl_put).delete(ctl_delete),
         )
-        .route("/api/v1/cas", get(cas))
+        .route("/api/v1/cas", get(cas).post(crate::api_ca::create))
         .route("/api/v1/ca/pending", get(pending))
         .route("/api/v1/ca/pending/{id}", delete(pending_delete))
         .route("/api/v1/users", get(users).post(user_add))
@@ -170,9 +170,14 @@ pub async fn cas(State(s): State<Arc<Server>>, c: Caller) -> Result<Json<Items>,
         .ca_list()
         .await?
         .into_iter()
-        .map(|r| json!({ "id": r.id, "name": r.name, "root_sha256": r.root_sha256, "signer_sha256": r.signer_sha256, "hash": r.hash, "is_default": r.is_default, "crl_number": r.crl_number, "created_at": r.created_at }))
+        .map(|r| ca_json(&r))
         .collect();
     Ok(Json(Items { items }))
+}
+
+/// A CA as the API shows it.
+pub fn ca_json(r: &certmail_store::CaRow) -> Value {
+    json!({ "id": r.id, "name": r.name, "root_sha256": r.root_sha256, "signer_sha256": r.signer_sha256, "hash": r.hash, "is_default": r.is_default, "crl_number": r.crl_number, "created_at": r.created_at })
 }
 
 /// The pending certificate requests.

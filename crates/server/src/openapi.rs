@@ -68,6 +68,14 @@ use crate::{api, api_ca, api_hold, api_jobs, api_select, api_store, api_trust};
         api_hold::ca_send,
         api_ca::revoke,
         api_ca::crl,
+        api_ca::create,
+        api_ca::config_get,
+        api_ca::config_put,
+        api_ca::pending_csr,
+        api_ca::pending_reschedule,
+        api_ca::pending_upload,
+        api_store::keys,
+        api_store::key_delete,
     ),
     components(schemas(
         Problem,
@@ -89,7 +97,11 @@ use crate::{api, api_ca, api_hold, api_jobs, api_select, api_store, api_trust};
         api_ca::RevokeBody,
         api_ca::Revoked,
         api_ca::CrlBody,
-        api_ca::CrlCreated
+        api_ca::CrlCreated,
+        api_ca::CaCreateBody,
+        api_ca::RescheduleBody,
+        api_ca::Rescheduled,
+        api_ca::Uploaded
     ))
 )]
 struct ApiDoc;

@@ -68,7 +68,9 @@ impl From<AppError> for Problem {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
             AppError::Setting(s)
-                if s.starts_with("no account") || s.starts_with("no directory") =>
+                if s.starts_with("no account")
+                    || s.starts_with("no directory")
+                    || s.starts_with("no pending request") =>
             {
                 StatusCode::NOT_FOUND
             }

@@ -3326,3 +3326,241 @@ async fn sending_certificates_over_the_api_needs_an_operator_and_a_ca_sender() {
     );
     assert!(!audit.contains("password\":\""), "{audit}");
 }
+
+#[tokio::test]
+async fn ca_creation_configuration_pending_requests_and_keys_over_the_api() {
+    let h = H::new().await;
+    h.load_pki().await;
+    let admin = h.token("boss", Role::Admin).await;
+    let ops = h.token("ops", Role::Operator).await;
+    let aud = h.token("aud", Role::Auditor).await;
+    let create = serde_json::json!({ "root_cn": "API Root", "intermediate_cn": "API CA", "key": "p256", "make_default": true });
+
+    // Creating a CA is the admin's; the same names twice are told apart; bad input is named.
+    let r = h
+        .call(Method::POST, "/api/v1/cas", &ops, Some(create.clone()))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    let r = h
+        .call(
+            Method::POST,
+            "/api/v1/cas",
+            &admin,
+            Some(serde_json::json!({ "root_cn": "Same", "intermediate_cn": "same" })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert!(r.body.contains("must differ"), "{}", r.body);
+    let r = h
+        .call(
+            Method::POST,
+            "/api/v1/cas",
+            &admin,
+            Some(serde_json::json!({ "root_cn": "R", "intermediate_cn": "I", "key": "rsa1000" })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert!(r.body.contains("rsa1000"), "{}", r.body);
+    let r = h
+        .call(Method::POST, "/api/v1/cas", &admin, Some(create))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let ca = r.json();
+    assert_eq!(ca["name"], "API CA", "{ca}");
+    assert_eq!(ca["is_default"], true, "{ca}");
+    let listed = h.call(Method::GET, "/api/v1/cas", &aud, None).await.json();
+    assert_eq!(listed["items"][0]["signer_sha256"], ca["signer_sha256"]);
+
+    // The configuration: read by anyone, changed by the admin, each value checked.
+    let cfg = h
+        .call(Method::GET, "/api/v1/ca/config", &aud, None)
+        .await
+        .json();
+    assert_eq!(cfg["validity_days"], 730, "{cfg}");
+    let days = serde_json::json!({ "value": "365" });
+    let r = h
+        .call(
+            Method::PUT,
+            "/api/v1/ca/config/validity-days",
+            &ops,
+            Some(days.clone()),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = h
+        .call(
+            Method::PUT,
+            "/api/v1/ca/config/validity-days",
+            &admin,
+            Some(days),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["validity_days"], 365);
+    let r = h
+        .call(
+            Method::PUT,
+            "/api/v1/ca/config/validity-days",
+            &admin,
+            Some(serde_json::json!({ "value": "forever" })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(
+        h.call(Method::GET, "/api/v1/ca/config", &aud, None)
+            .await
+            .json()["validity_days"],
+        365,
+        "a refused value changes nothing"
+    );
+
+    // A pending request (the csr handler): its CSR, a reschedule, then the upload of the
+    // certificate the external CA (here the CA above) issued for it completes it.
+    use certmail_app::ca::RequestHandler;
+    let req = h
+        .app
+        .ca_end_user_request(&certmail_app::ca::IssueParams {
+            email: "dee@example.com".into(),
+            cn: Some("Dee Example".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("request");
+    let certmail_app::ca::HandlerOutcome::Pending(id) = certmail_app::ca::CsrHandler
+        .submit(&h.app, "", &req)
+        .await
+        .expect("submit")
+    else {
+        panic!("the csr handler queues");
+    };
+    let r = h
+        .call(
+            Method::GET,
+            &format!("/api/v1/ca/pending/{id}/csr"),
+            &aud,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(
+        r.body.starts_with("-----BEGIN CERTIFICATE REQUEST-----"),
+        "{}",
+        r.body
+    );
+    let r = h
+        .call(Method::GET, "/api/v1/ca/pending/4242/csr", &aud, None)
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+    let later = serde_json::json!({ "delay_seconds": 7200 });
+    let path = format!("/api/v1/ca/pending/{id}/reschedule");
+    let r = h.call(Method::POST, &path, &aud, Some(later.clone())).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = h.call(Method::POST, &path, &ops, Some(later)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let at = r.json()["next_attempt"].as_i64().expect("next_attempt");
+    assert!(at >= certmail_app::now() + 7100, "{at}");
+    let pending = h
+        .call(Method::GET, "/api/v1/ca/pending", &aud, None)
+        .await
+        .json();
+    assert_eq!(pending["items"][0]["next_attempt"], at, "{pending}");
+    let r = h
+        .call(
+            Method::POST,
+            &path,
+            &ops,
+            Some(serde_json::json!({ "delay_seconds": -5 })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+
+    let upload = |body: Vec<u8>, auth: Vec<(&'static str, String)>| {
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri("/api/v1/ca/pending/upload")
+            .header(header::CONTENT_TYPE, "application/pkix-cert");
+        let req = auth
+            .iter()
+            .fold(req, |b, (k, v)| b.header(*k, v.as_str()))
+            .body(Body::from(body))
+            .expect("request");
+        h.send(req)
+    };
+    let r = upload(b"not a certificate".to_vec(), ops.clone()).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    let stranger = TestPki::new("Stranger").leaf(&LeafSpec::email("eve@example.com", 900));
+    let r = upload(stranger.pem.clone().into_bytes(), ops.clone()).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert!(
+        r.body.contains("matches the key of a pending request"),
+        "{}",
+        r.body
+    );
+    let csr = h.app.ca_pending_get(id).await.expect("pending").csr;
+    let issued = h
+        .app
+        .ca_sign_csr("", &csr, None, 30, "test")
+        .await
+        .expect("signed");
+    let pem = certmail_pki::pem::encode("CERTIFICATE", &issued.cert.der);
+    let r = upload(pem.clone().into_bytes(), aud.clone()).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = upload(pem.into_bytes(), ops.clone()).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.json()["request"], id);
+    assert_eq!(r.json()["sha256"], issued.cert.sha256.as_str());
+    let pending = h
+        .call(Method::GET, "/api/v1/ca/pending", &aud, None)
+        .await
+        .json();
+    assert_eq!(
+        pending["items"].as_array().map(Vec::len),
+        Some(0),
+        "{pending}"
+    );
+
+    // Keys: listed without key material; a key in use is kept unless forced.
+    let keys = h.call(Method::GET, "/api/v1/keys", &aud, None).await;
+    assert_eq!(keys.status, StatusCode::OK);
+    assert!(!keys.body.contains("PRIVATE"), "{}", keys.body);
+    let k = keys.json()["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|k| {
+            k["certificates"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|c| c == issued.cert.sha256.as_str()))
+        })
+        .cloned()
+        .expect("the uploaded certificate's key");
+    let kid = k["key_id"].as_str().expect("key_id").to_owned();
+    let del = format!("/api/v1/keys/{kid}");
+    assert_eq!(
+        h.call(Method::DELETE, &del, &aud, None).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let r = h.call(Method::DELETE, &del, &ops, None).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    let r = h
+        .call(Method::DELETE, &format!("{del}?force=true"), &ops, None)
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    let keys = h.call(Method::GET, "/api/v1/keys", &aud, None).await;
+    assert!(!keys.body.contains(&kid), "{}", keys.body);
+
+    // Every change is in the audit log under its name.
+    let audit = h
+        .call(Method::GET, "/api/v1/audit?limit=100", &aud, None)
+        .await
+        .body;
+    for action in [
+        "ca.create",
+        "ca.config",
+        "ca.pending.reschedule",
+        "ca.pending.upload",
+        "key.delete",
+    ] {
+        assert!(audit.contains(action), "{action} not audited: {audit}");
+    }
+}
