@@ -153,10 +153,7 @@ async fn idle_client_is_timed_out() {
 async fn client_vanishing_in_data_acknowledges_nothing() {
     let h = Harness::new(|_| {}).await;
     let mut c = h.client().await;
-    c.cmd("EHLO x", "250").await;
-    c.cmd("MAIL FROM:<a@x.example>", "250").await;
-    c.cmd("RCPT TO:<b@y.example>", "250").await;
-    c.cmd("DATA", "354").await;
+    c.start_data().await;
     c.send(b"Subject: half\r\n\r\nhalf a mess").await;
     c.r.get_mut().shutdown().await.expect("shutdown");
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -428,10 +425,7 @@ async fn message_data_under_the_minimum_rate_is_cut_off() {
     })
     .await;
     let mut c = h.client().await;
-    c.cmd("EHLO x", "250").await;
-    c.cmd("MAIL FROM:<a@x.example>", "250").await;
-    c.cmd("RCPT TO:<b@y.example>", "250").await;
-    c.cmd("DATA", "354").await;
+    c.start_data().await;
     let mut reply = None;
     for _ in 0..40 {
         if c.r.get_mut().write_all(b"x").await.is_err() {
@@ -460,10 +454,7 @@ async fn message_data_under_the_minimum_rate_is_cut_off() {
 async fn a_never_ending_header_is_not_held_and_is_refused() {
     let h = Harness::new(|c| c.max_header_size = 4096).await;
     let mut c = h.client().await;
-    c.cmd("EHLO x", "250").await;
-    c.cmd("MAIL FROM:<a@x.example>", "250").await;
-    c.cmd("RCPT TO:<b@y.example>", "250").await;
-    c.cmd("DATA", "354").await;
+    c.start_data().await;
     let line = format!("X-Filler: {}\r\n", "f".repeat(70));
     for _ in 0..200 {
         c.send(line.repeat(100).as_bytes()).await;
@@ -484,10 +475,7 @@ async fn data_that_never_ends_is_cut_off_after_twice_the_size_limit() {
         })
         .await;
         let mut c = h.client().await;
-        c.cmd("EHLO x", "250").await;
-        c.cmd("MAIL FROM:<a@x.example>", "250").await;
-        c.cmd("RCPT TO:<b@y.example>", "250").await;
-        c.cmd("DATA", "354").await;
+        c.start_data().await;
         if !header {
             c.send(b"Subject: long\r\n\r\n").await;
         }

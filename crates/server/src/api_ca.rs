@@ -140,7 +140,8 @@ pub async fn config_put(
     Ok(Json(serde_json::to_value(cfg).unwrap_or_default()))
 }
 
-fn request_id(id: &str) -> Result<i64, Problem> {
+/// A pending request's id from its path segment.
+pub(crate) fn request_id(id: &str) -> Result<i64, Problem> {
     id.parse()
         .map_err(|_| Problem::bad_request(format!("{id:?} is not a request id")))
 }

@@ -204,9 +204,7 @@ pub async fn pending_delete(
     Path(id): Path<String>,
 ) -> Result<StatusCode, Problem> {
     c.require(Role::Operator)?;
-    let id: i64 = id
-        .parse()
-        .map_err(|_| Problem::bad_request(format!("{id:?} is not a request id")))?;
+    let id = crate::api_ca::request_id(&id)?;
     let r = s.app.ca_pending_delete(id).await;
     audited(&s, &c, "ca.pending.delete", &id.to_string(), "", r).await?;
     Ok(StatusCode::NO_CONTENT)

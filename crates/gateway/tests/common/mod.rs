@@ -332,6 +332,14 @@ impl Client {
         self.r.get_mut().write_all(raw).await.expect("write");
     }
 
+    /// EHLO, a transaction from a@x.example to b@y.example, and DATA: ready for the data.
+    pub async fn start_data(&mut self) {
+        self.cmd("EHLO x", "250").await;
+        self.cmd("MAIL FROM:<a@x.example>", "250").await;
+        self.cmd("RCPT TO:<b@y.example>", "250").await;
+        self.cmd("DATA", "354").await;
+    }
+
     /// Sends a command and checks the reply starts with `expect`; returns the reply.
     pub async fn cmd(&mut self, line: &str, expect: &str) -> String {
         self.send(format!("{line}\r\n").as_bytes()).await;
