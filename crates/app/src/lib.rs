@@ -76,6 +76,9 @@ pub struct CertView {
     pub has_key: bool,
     /// Import time, Unix seconds.
     pub imported_at: i64,
+    /// The store's row id: the keyset cursor of lists in import order (not shown).
+    #[serde(skip)]
+    pub row_id: i64,
 }
 
 /// Export formats.
@@ -264,6 +267,7 @@ impl App {
             store: s.store.as_str(),
             has_key: s.has_key,
             imported_at: s.imported_at,
+            row_id: s.id,
         })
     }
 

@@ -1069,6 +1069,7 @@ pub(crate) fn list_filter(a: &ListArgs) -> ListFilter {
         descending: a.desc,
         limit: a.limit,
         offset: a.offset,
+        after_id: None,
         now: certmail_app::now(),
     }
 }

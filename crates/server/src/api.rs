@@ -139,8 +139,11 @@ pub struct CertQuery {
     pub store: Option<String>,
     /// Page size (default 50, at most 500).
     pub limit: Option<i64>,
-    /// Rows to skip.
+    /// Rows to skip (a deep offset costs what it skips; prefer `cursor`).
     pub offset: Option<i64>,
+    /// Keyset paging: the `next_cursor` of the page before (not with `offset`). Every page
+    /// costs the same, however deep, and rows imported meanwhile neither repeat nor skip.
+    pub cursor: Option<String>,
 }
 
 /// One page of certificates.
@@ -153,8 +156,24 @@ pub struct CertificatePage {
     pub limit: i64,
     /// Rows skipped.
     pub offset: i64,
-    /// The offset of the next page, when there is one.
+    /// The offset of the next page, when there is one (paging by offset).
     pub next_offset: Option<i64>,
+    /// The cursor of the next page, when there is one (pass it as `cursor`).
+    pub next_cursor: Option<String>,
+}
+
+/// One page of a store, as the page and the API list it.
+pub struct Listing {
+    /// The certificates.
+    pub items: Vec<Listed>,
+    /// Page size used.
+    pub limit: i64,
+    /// Rows skipped.
+    pub offset: i64,
+    /// The offset of the next page.
+    pub next_offset: Option<i64>,
+    /// The cursor of the next page.
+    pub next_cursor: Option<String>,
 }
 
 /// A certificate with its verdict and trust-list status, for lists.
@@ -168,12 +187,25 @@ pub struct Listed {
 }
 
 /// Reads one page of a store with verdicts (shared by the page and the API).
-pub async fn certificate_page(
-    app: &App,
-    q: &CertQuery,
-) -> Result<(Vec<Listed>, i64, i64, Option<i64>), Problem> {
+pub async fn certificate_page(app: &App, q: &CertQuery) -> Result<Listing, Problem> {
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
     let offset = q.offset.unwrap_or(0).max(0);
+    let after_id = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
+        None => None,
+        Some(_) if offset > 0 => {
+            return Err(Problem::bad_request("give cursor or offset, not both"));
+        }
+        Some(c) => Some(
+            c.strip_prefix('c')
+                .and_then(|n| n.parse::<i64>().ok())
+                .filter(|n| *n > 0)
+                .ok_or_else(|| {
+                    Problem::bad_request(format!(
+                        "cursor {c:?} is not one this server gave (use next_cursor)"
+                    ))
+                })?,
+        ),
+    };
     let kind = match q.store.as_deref() {
         None | Some("") | Some("certificates") => StoreKind::Certificates,
         Some("roots") => StoreKind::Roots,
@@ -211,11 +243,16 @@ pub async fn certificate_page(
         descending: true,
         limit: Some(limit + 1),
         offset,
+        after_id,
         now,
     };
     let mut rows = app.list(kind, &filter).await?;
-    let next = (rows.len() as i64 > limit).then_some(offset + limit);
+    let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
+    let next_offset = (more && after_id.is_none()).then_some(offset + limit);
+    let next_cursor = more
+        .then(|| rows.last().map(|r| format!("c{}", r.row_id)))
+        .flatten();
     let ctl: HashMap<String, String> = app
         .ctl()
         .await?
@@ -228,7 +265,13 @@ pub async fn certificate_page(
         let ctl = ctl.get(&view.cert.sha512).cloned();
         out.push(Listed { view, verdict, ctl });
     }
-    Ok((out, limit, offset, next))
+    Ok(Listing {
+        items: out,
+        limit,
+        offset,
+        next_offset,
+        next_cursor,
+    })
 }
 
 fn listed_json(l: &Listed) -> serde_json::Value {
@@ -248,12 +291,13 @@ pub async fn list_certificates(
     ApiQuery(q): ApiQuery<CertQuery>,
 ) -> ApiResult<CertificatePage> {
     c.require(Role::Auditor)?;
-    let (items, limit, offset, next_offset) = certificate_page(&s.app, &q).await?;
+    let l = certificate_page(&s.app, &q).await?;
     Ok(Json(CertificatePage {
-        items: items.iter().map(listed_json).collect(),
-        limit,
-        offset,
-        next_offset,
+        items: l.items.iter().map(listed_json).collect(),
+        limit: l.limit,
+        offset: l.offset,
+        next_offset: l.next_offset,
+        next_cursor: l.next_cursor,
     }))
 }
 

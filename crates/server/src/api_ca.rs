@@ -157,9 +157,16 @@ pub async fn pending_csr(
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, Problem> {
     c.require(Role::Auditor)?;
-    let p = s.app.ca_pending_get(request_id(&id)?).await?;
+    let id = request_id(&id)?;
+    let p = s.app.ca_pending_get(id).await?;
     Ok((
-        [(header::CONTENT_TYPE, "application/pkcs10")],
+        [
+            (header::CONTENT_TYPE, "application/pkcs10".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"request-{id}.csr\""),
+            ),
+        ],
         certmail_pki::pem::encode("CERTIFICATE REQUEST", &p.csr),
     ))
 }

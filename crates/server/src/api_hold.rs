@@ -285,6 +285,16 @@ pub async fn ca_send(
     c: Caller,
     ApiJson(b): ApiJson<SendBody>,
 ) -> Result<Json<Sent>, Problem> {
+    Ok(Json(send_certificates(&s, &c, &b).await?))
+}
+
+/// Sends certificates by mail for the API and the CA page: checked, prepared (audited),
+/// handed to the next hop, and the outcome audited.
+pub(crate) async fn send_certificates(
+    s: &Arc<Server>,
+    c: &Caller,
+    b: &SendBody,
+) -> Result<Sent, Problem> {
     c.require(Role::Operator)?;
     let password_to = match b.password_to.as_deref().unwrap_or("admin") {
         "admin" => PasswordTo::Admin,
@@ -292,6 +302,7 @@ pub async fn ca_send(
         "sender" => PasswordTo::Sender(
             b.sender
                 .clone()
+                .filter(|x| !x.trim().is_empty())
                 .ok_or_else(|| Problem::bad_request("password_to sender needs sender"))?,
         ),
         other => {
@@ -311,7 +322,7 @@ pub async fn ca_send(
         legacy: b.legacy,
     };
     let prepared = s.app.ca_send_prepare(&req).await;
-    let prepared = audited(&s, &c, "ca.send", &b.to, "prepared", prepared).await?;
+    let prepared = audited(s, c, "ca.send", &b.to, "prepared", prepared).await?;
     let sent = prepared.sent.clone();
     let o = certmail_jobs::ca_send::send(&relay, prepared).await;
     let detail = match (&o.mail, &o.password_problem) {
@@ -323,15 +334,15 @@ pub async fn ca_send(
         Ok(()) => Ok(()),
         Err(e) => Err(certmail_app::AppError::Setting(e.clone())),
     };
-    if let Err(p) = audited(&s, &c, "ca.send", &b.to, &detail, r).await {
+    if let Err(p) = audited(s, c, "ca.send", &b.to, &detail, r).await {
         return Err(Problem::new(axum::http::StatusCode::BAD_GATEWAY, p.detail));
     }
-    Ok(Json(Sent {
+    Ok(Sent {
         sent,
         password_way: o.password_way,
         password_problem: o.password_problem,
         password: o.show_password.map(|p| p.as_str().to_owned()),
-    }))
+    })
 }
 
 struct Row {

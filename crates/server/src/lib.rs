@@ -29,7 +29,10 @@ mod openapi;
 pub mod pages;
 mod pages_bulk;
 mod pages_ca;
+mod pages_chooser;
+mod pages_directories;
 mod pages_gateway;
+mod pages_send;
 mod pages_settings;
 mod pages_store;
 mod pages_trust;
@@ -106,6 +109,11 @@ pub fn router(server: Arc<Server>) -> Router {
         .merge(api_ca::routes())
         .route("/static/app.css", get(css))
         .route("/api/v1/openapi.json", get(openapi::serve))
+        .fallback(pages::not_found)
+        .layer(middleware::from_fn_with_state(
+            server.clone(),
+            pages::error_nav,
+        ))
         .with_state(server)
         .layer(middleware::from_fn(security_headers))
 }

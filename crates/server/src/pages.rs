@@ -35,6 +35,8 @@ pub fn routes() -> Router<Arc<Server>> {
         .merge(crate::pages_trust::routes())
         .merge(crate::pages_gateway::routes())
         .merge(crate::pages_bulk::routes())
+        .merge(crate::pages_send::routes())
+        .merge(crate::pages_directories::routes())
 }
 
 /// The header of every logged-in page.
@@ -72,16 +74,86 @@ struct ErrorPage {
     detail: String,
 }
 
-/// A problem as an HTML page (same status, same reason).
-pub fn error_page(p: Problem) -> Response {
+/// Marks a response as an error page, so [`error_nav`] can give it the header of a
+/// logged-in caller.
+#[derive(Clone)]
+struct ErrorShown(Problem);
+
+fn error_response(p: &Problem, nav: Option<Nav>) -> Response {
     let mut r = render(&ErrorPage {
-        nav: None,
+        nav,
         status: p.status,
         title: p.title.clone(),
         detail: p.detail.clone(),
     });
     *r.status_mut() = p.status();
     r
+}
+
+/// A problem as an HTML page (same status, same reason).
+pub fn error_page(p: Problem) -> Response {
+    let mut r = error_response(&p, None);
+    r.extensions_mut().insert(ErrorShown(p));
+    r
+}
+
+/// Middleware: an error page shown to a logged-in caller gets the navigation header, so a
+/// refusal or a bad form is not a dead end. The error is made where the caller is not at
+/// hand (an extractor, `?` on a problem); the session is looked up again only then.
+pub(crate) async fn error_nav(
+    State(s): State<Arc<Server>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let headers = req.headers().clone();
+    let uri = req.uri().clone();
+    let peer = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .cloned();
+    let r = next.run(req).await;
+    let Some(ErrorShown(p)) = r.extensions().get::<ErrorShown>().cloned() else {
+        return r;
+    };
+    if uri.path().starts_with("/api/") || auth::cookie(&headers, SESSION_COOKIE).is_none() {
+        return r;
+    }
+    let mut again = axum::http::Request::new(());
+    *again.uri_mut() = uri;
+    *again.headers_mut() = headers;
+    if let Some(peer) = peer {
+        again.extensions_mut().insert(peer);
+    }
+    let (mut parts, ()) = again.into_parts();
+    match <Caller as axum::extract::FromRequestParts<Arc<Server>>>::from_request_parts(
+        &mut parts, &s,
+    )
+    .await
+    {
+        Ok(c) => {
+            let mut shown = error_response(&p, nav(&c));
+            for (k, v) in r.headers() {
+                if k != header::CONTENT_LENGTH && k != header::CONTENT_TYPE {
+                    shown.headers_mut().insert(k.clone(), v.clone());
+                }
+            }
+            shown
+        }
+        Err(_) => r,
+    }
+}
+
+/// Paths that name nothing: a page for browsers, problem+json under `/api/`.
+pub(crate) async fn not_found(uri: axum::http::Uri) -> Response {
+    let p = Problem::new(
+        StatusCode::NOT_FOUND,
+        format!("there is no page {}", uri.path()),
+    );
+    if uri.path().starts_with("/api/") {
+        p.into_response()
+    } else {
+        error_page(p)
+    }
 }
 
 pub(crate) struct PageError(Problem);
@@ -548,6 +620,7 @@ struct CertificatesPage {
     q_expired: String,
     q_key: String,
     rows: Vec<CertRow>,
+    first_page: bool,
     prev: Option<String>,
     next: Option<String>,
 }
@@ -561,6 +634,7 @@ pub struct PageQuery {
     with_key: Option<String>,
     limit: Option<i64>,
     offset: Option<i64>,
+    cursor: Option<String>,
 }
 
 fn class_of(status: &str) -> &'static str {
@@ -598,23 +672,38 @@ async fn list_page(s: &Server, c: &Caller, q: PageQuery, roots: bool) -> PageRes
         store: Some(if roots { "roots" } else { "certificates" }.into()),
         limit: q.limit,
         offset: q.offset,
+        cursor: q.cursor.clone(),
     };
-    let (items, limit, offset, next) = api::certificate_page(&s.app, &aq).await?;
+    let l = api::certificate_page(&s.app, &aq).await?;
+    let (limit, offset) = (l.limit, l.offset);
+    let on_cursor = q.cursor.as_deref().is_some_and(|c| !c.is_empty());
     let path = if roots { "/roots" } else { "/certificates" };
     let q_email = q.email.unwrap_or_default();
     let q_search = q.search.unwrap_or_default();
     let q_expired = q.expired.unwrap_or_else(|| "all".into());
     let q_key = q.with_key.unwrap_or_default();
-    let link = |off: i64| {
+    // Next pages go by cursor (as cheap at row 900,000 as at row 0); "previous" goes back
+    // by offset from an offset page, and to the first page from a cursor page.
+    let link = |page: &str| {
         format!(
-            "{path}?email={}&search={}&expired={}&with_key={}&limit={limit}&offset={off}",
+            "{path}?email={}&search={}&expired={}&with_key={}&limit={limit}&{page}",
             enc(&q_email),
             enc(&q_search),
             enc(&q_expired),
             enc(&q_key),
         )
     };
-    let rows = items
+    let prev = if on_cursor {
+        Some(link("offset=0"))
+    } else {
+        (offset > 0).then(|| link(&format!("offset={}", (offset - limit).max(0))))
+    };
+    let next = l
+        .next_cursor
+        .as_deref()
+        .map(|c| link(&format!("cursor={c}")));
+    let rows = l
+        .items
         .into_iter()
         .map(|l| CertRow {
             short: l.view.cert.sha256[..16].to_owned(),
@@ -633,8 +722,9 @@ async fn list_page(s: &Server, c: &Caller, q: PageQuery, roots: bool) -> PageRes
         nav: nav(c),
         heading: if roots { "Roots" } else { "Certificates" },
         path,
-        prev: (offset > 0).then(|| link((offset - limit).max(0))),
-        next: next.map(link),
+        first_page: on_cursor,
+        prev,
+        next,
         q_email,
         q_search,
         q_expired,

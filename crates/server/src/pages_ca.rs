@@ -1,11 +1,12 @@
 //! The CA page: the CAs with their CRLs, issuing an end-user certificate, the pending
-//! requests, and (admin) creating a CA.
+//! requests (CSR download, certificate upload, reschedule, delete), the CA configuration
+//! and (admin) creating a CA.
 
 use std::sync::Arc;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::{Multipart, Query, State};
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use certmail_app::admin::Role;
@@ -15,9 +16,9 @@ use serde::Deserialize;
 
 use crate::Server;
 use crate::api::audited;
-use crate::auth::{Caller, CheckedForm, HasCsrf};
-use crate::pages::{Nav, Note, PageResult, enc, nav, render};
-use crate::problem::Problem;
+use crate::auth::{Caller, CheckedForm, HasCsrf, stale_csrf};
+use crate::pages::{Nav, PageResult, enc, nav, render};
+use crate::problem::{Problem, upload_error};
 
 /// The routes.
 pub fn routes() -> Router<Arc<Server>> {
@@ -27,6 +28,87 @@ pub fn routes() -> Router<Arc<Server>> {
         .route("/ca/issue", post(issue))
         .route("/ca/crl", post(crl))
         .route("/ca/pending/delete", post(pending_delete))
+        .route("/ca/pending/reschedule", post(pending_reschedule))
+        .route(
+            "/ca/pending/upload",
+            post(pending_upload).layer(axum::extract::DefaultBodyLimit::max(1 << 20)),
+        )
+        .route("/ca/config", post(config_set))
+}
+
+/// The CA configuration's settings, as `certmail ca config` names them, with the field of
+/// `CaConfig`'s JSON form that holds each and what it means.
+const CONFIG: &[(&str, &str, &str)] = &[
+    (
+        "common-name",
+        "common_name",
+        "default common name of new certificates",
+    ),
+    (
+        "validity-days",
+        "validity_days",
+        "validity of new end-user certificates, days (1 to 3650)",
+    ),
+    (
+        "key",
+        "key",
+        "key type: rsa2048, rsa3072, rsa4096, p256, p384",
+    ),
+    (
+        "signature",
+        "hash",
+        "signature hash: sha256, sha384, sha512",
+    ),
+    ("ca-email", "ca_email", "sender address of certificate mail"),
+    (
+        "password-length",
+        "password_length",
+        "length of generated PKCS#12 passwords (8 to 64)",
+    ),
+    (
+        "store-password",
+        "store_password",
+        "keep the generated password in the user's pfx-password (on/off)",
+    ),
+    (
+        "add-crl-distribution-point",
+        "add_crl_distribution_point",
+        "put the CRL distribution point into new certificates (on/off)",
+    ),
+    (
+        "crl-distribution-point",
+        "crl_distribution_point",
+        "CRL distribution point URL (http, https or ldap)",
+    ),
+    (
+        "request-handler",
+        "request_handler",
+        "built-in (sign here) or csr (an external CA signs)",
+    ),
+];
+
+struct ConfigLine {
+    key: &'static str,
+    value: String,
+    help: &'static str,
+}
+
+fn config_lines(cfg: &certmail_app::ca::CaConfig) -> Vec<ConfigLine> {
+    let j = serde_json::to_value(cfg).unwrap_or_default();
+    CONFIG
+        .iter()
+        .map(|(key, field, help)| ConfigLine {
+            key,
+            value: match &j[*field] {
+                serde_json::Value::Null => String::new(),
+                serde_json::Value::Bool(true) => "on".into(),
+                serde_json::Value::Bool(false) => "off".into(),
+                serde_json::Value::String(t) => t.clone(),
+                v => v.to_string(),
+            },
+            help,
+        })
+        .collect()
 }
 
 pub(crate) const KEYS: &[&str] = &["rsa2048", "rsa3072", "rsa4096", "p256", "p384"];
@@ -64,13 +146,22 @@ struct CaPage {
     pending: Vec<PendingLine>,
     can_issue: bool,
     can_create: bool,
+    config: Vec<ConfigLine>,
+    send: String,
     keys: Vec<String>,
     default_cn: String,
     default_days: u32,
     default_key: String,
 }
 
-async fn ca(State(s): State<Arc<Server>>, c: Caller, Query(n): Query<Note>) -> PageResult {
+/// The CA page's query: a note to show, and certificates to fill the send form with.
+#[derive(Deserialize, Default)]
+pub struct CaQuery {
+    note: Option<String>,
+    send: Option<String>,
+}
+
+async fn ca(State(s): State<Arc<Server>>, c: Caller, Query(n): Query<CaQuery>) -> PageResult {
     c.require(Role::Auditor)?;
     let cfg = s.app.ca_config().await?;
     let cas = s
@@ -114,6 +205,8 @@ async fn ca(State(s): State<Arc<Server>>, c: Caller, Query(n): Query<Note>) -> P
         pending,
         can_issue: c.role >= Role::Operator,
         can_create: c.role >= Role::Admin,
+        config: config_lines(&cfg),
+        send: n.send.unwrap_or_default(),
         keys: KEYS.iter().map(|k| (*k).to_owned()).collect(),
         default_cn: cfg.common_name.clone(),
         default_days: cfg.validity_days,
@@ -291,4 +384,120 @@ async fn pending_delete(State(s): State<Arc<Server>>, f: CheckedForm<PendingForm
     )
     .await?;
     Ok(noted(&format!("deleted pending request {}", f.form.id)))
+}
+
+/// Rescheduling a pending request: minutes from now, or empty for the backoff its
+/// attempts so far give.
+#[derive(Deserialize)]
+pub struct RescheduleForm {
+    csrf: String,
+    id: i64,
+    minutes: Option<String>,
+}
+
+impl HasCsrf for RescheduleForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+async fn pending_reschedule(
+    State(s): State<Arc<Server>>,
+    f: CheckedForm<RescheduleForm>,
+) -> PageResult {
+    f.caller.require(Role::Operator)?;
+    let v = &f.form;
+    let minutes = v.minutes.as_deref().map(str::trim).unwrap_or_default();
+    let delay = if minutes.is_empty() {
+        None
+    } else {
+        let m = minutes
+            .parse::<i64>()
+            .ok()
+            .filter(|m| (0..=527_040).contains(m))
+            .ok_or_else(|| {
+                Problem::bad_request(format!(
+                    "{minutes:?} is not a number of minutes (0 to 527040)"
+                ))
+            })?;
+        Some(m * 60)
+    };
+    let r = s.app.ca_pending_reschedule(v.id, delay).await;
+    let detail = delay.map_or_else(|| "backoff".to_owned(), |d| format!("in {d} s"));
+    let next = audited(
+        &s,
+        &f.caller,
+        "ca.pending.reschedule",
+        &v.id.to_string(),
+        &detail,
+        r,
+    )
+    .await?;
+    Ok(noted(&format!(
+        "pending request {} is tried next at {}",
+        v.id,
+        format_time(next)
+    )))
+}
+
+/// Uploading the certificate an external CA issued for a pending request (PEM, DER or
+/// PKCS#7), matched to its request by the public key.
+async fn pending_upload(
+    State(s): State<Arc<Server>>,
+    c: Caller,
+    mut form: Multipart,
+) -> PageResult {
+    c.require(Role::Operator)?;
+    let mut csrf_ok = false;
+    let mut file: Vec<u8> = Vec::new();
+    while let Some(field) = form.next_field().await.map_err(upload_error)? {
+        match field.name().unwrap_or_default() {
+            "csrf" => csrf_ok = c.upload_csrf_matches(&field.text().await.map_err(upload_error)?),
+            "certificate" => file = field.bytes().await.map_err(upload_error)?.to_vec(),
+            _ => {}
+        }
+    }
+    if !csrf_ok {
+        return Err(stale_csrf().into());
+    }
+    if file.is_empty() {
+        return Err(Problem::bad_request("choose the certificate file to upload").into());
+    }
+    let r = s.app.ca_upload(&file).await;
+    let detail = r
+        .as_ref()
+        .map(|(v, _)| v.cert.sha256.clone())
+        .unwrap_or_default();
+    let (v, request) = audited(&s, &c, "ca.pending.upload", "certificate", &detail, r).await?;
+    Ok(noted(&format!(
+        "pending request {request} completed: {} ({})",
+        v.cert.subject,
+        &v.cert.sha256[..16]
+    )))
+}
+
+/// Changing one value of the CA configuration.
+#[derive(Deserialize)]
+pub struct ConfigForm {
+    csrf: String,
+    key: String,
+    value: String,
+}
+
+impl HasCsrf for ConfigForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+async fn config_set(State(s): State<Arc<Server>>, f: CheckedForm<ConfigForm>) -> PageResult {
+    f.caller.require(Role::Admin)?;
+    let v = &f.form;
+    let value = v.value.trim();
+    let r = s.app.ca_config_set(&v.key, value).await;
+    audited(&s, &f.caller, "ca.config", &v.key, value, r).await?;
+    Ok(noted(&format!(
+        "CA configuration: {} set to {value}",
+        v.key
+    )))
 }

@@ -18,6 +18,7 @@ use crate::Server;
 use crate::api::{audited, resolved_setting};
 use crate::auth::{Caller, CheckedForm, HasCsrf};
 use crate::pages::{Nav, PageResult, enc, nav, render};
+use crate::pages_chooser::ChooserQuery;
 use crate::problem::Problem;
 
 /// The routes.
@@ -65,6 +66,7 @@ struct SettingsPage {
     csrf: String,
     recipient: Option<RecipientView>,
     selections: Vec<(String, String)>,
+    chooser: Option<crate::pages_chooser::Chooser>,
 }
 
 async fn rows(s: &Server, p: &Party) -> Result<Vec<Row>, Problem> {
@@ -91,7 +93,7 @@ async fn settings_page(
     heading: String,
     action: String,
     edit_role: Role,
-    message: Option<String>,
+    q: ChooserQuery,
 ) -> PageResult {
     c.require(Role::Auditor)?;
     let recipient = match &p {
@@ -129,13 +131,24 @@ async fn settings_page(
     ] {
         selections.extend(list.into_iter().map(|x| (k.to_owned(), x)));
     }
+    let own_email = match &p {
+        Party::User(e) => Some(e.as_str()),
+        _ => None,
+    };
+    let can_edit = c.role >= edit_role;
+    let chooser = if can_edit {
+        Some(crate::pages_chooser::chooser(s, &action, own_email, &q, &selections).await?)
+    } else {
+        None
+    };
     Ok(render(&SettingsPage {
         nav: nav(c),
         selections,
+        chooser,
         heading,
-        message,
+        message: q.saved,
         rows: rows(s, &p).await?,
-        can_edit: c.role >= edit_role,
+        can_edit,
         action,
         csrf: c.csrf.clone().unwrap_or_default(),
         recipient,
@@ -184,16 +197,15 @@ async fn apply(
     }
 }
 
-#[derive(Deserialize, Default)]
-pub struct Msg {
-    saved: Option<String>,
-}
-
 fn saved_redirect(path: &str, msg: &str) -> axum::response::Response {
     Redirect::to(&format!("{path}?saved={}", enc(msg))).into_response()
 }
 
-async fn global(State(s): State<Arc<Server>>, c: Caller, Query(m): Query<Msg>) -> PageResult {
+async fn global(
+    State(s): State<Arc<Server>>,
+    c: Caller,
+    Query(m): Query<ChooserQuery>,
+) -> PageResult {
     settings_page(
         &s,
         &c,
@@ -201,7 +213,7 @@ async fn global(State(s): State<Arc<Server>>, c: Caller, Query(m): Query<Msg>) -
         "Global settings".into(),
         "/global".into(),
         Role::Admin,
-        m.saved,
+        m,
     )
     .await
 }
@@ -216,7 +228,7 @@ async fn domain(
     State(s): State<Arc<Server>>,
     c: Caller,
     Path(d): Path<String>,
-    Query(m): Query<Msg>,
+    Query(m): Query<ChooserQuery>,
 ) -> PageResult {
     let d = normalise_domain(&d)?;
     settings_page(
@@ -226,7 +238,7 @@ async fn domain(
         format!("Domain {d}"),
         format!("/domains/{d}"),
         Role::Operator,
-        m.saved,
+        m,
     )
     .await
 }
@@ -246,7 +258,7 @@ async fn user(
     State(s): State<Arc<Server>>,
     c: Caller,
     Path(e): Path<String>,
-    Query(m): Query<Msg>,
+    Query(m): Query<ChooserQuery>,
 ) -> PageResult {
     let e = normalise_email(&e)?;
     settings_page(
@@ -256,7 +268,7 @@ async fn user(
         format!("User {e}"),
         format!("/users/{e}"),
         Role::Operator,
-        m.saved,
+        m,
     )
     .await
 }

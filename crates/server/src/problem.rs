@@ -58,9 +58,9 @@ impl From<AppError> for Problem {
     fn from(e: AppError) -> Problem {
         let status = match &e {
             AppError::Store(StoreError::NotFound { .. }) => StatusCode::NOT_FOUND,
-            AppError::Store(StoreError::Ambiguous(_) | StoreError::BadThumbprint(_)) => {
-                StatusCode::BAD_REQUEST
-            }
+            AppError::Store(
+                StoreError::Ambiguous(_) | StoreError::BadThumbprint(_) | StoreError::Invalid(_),
+            ) => StatusCode::BAD_REQUEST,
             AppError::Store(StoreError::Conflict(_) | StoreError::KeyInUse { .. }) => {
                 StatusCode::CONFLICT
             }

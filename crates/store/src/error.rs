@@ -53,6 +53,9 @@ pub enum StoreError {
         /// SHA-256 of the certificates that use it.
         certificates: Vec<String>,
     },
+    /// A request the store cannot answer as asked (the text says why).
+    #[error("{0}")]
+    Invalid(String),
     /// The object exists already (the text names it).
     #[error("{0}")]
     Conflict(String),

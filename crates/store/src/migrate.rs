@@ -78,6 +78,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0011_renewals.sql"),
         postgres: include_str!("../migrations/postgres/0011_renewals.sql"),
     },
+    Migration {
+        version: 12,
+        name: "root count",
+        sqlite: include_str!("../migrations/sqlite/0012_root_count.sql"),
+        postgres: include_str!("../migrations/postgres/0012_root_count.sql"),
+    },
 ];
 
 /// Brings the schema up to the newest version.
