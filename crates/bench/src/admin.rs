@@ -1,7 +1,7 @@
 //! `certmail-bench admin`: the web admin and API over a store of N certificates (default
 //! 1,000,000), timed in process (server side: routing, authentication, the app, rendering):
 //! the certificate list page, the list filtered by e-mail, `GET /api/v1/certificates?email=`,
-//! and the dashboard.
+//! deep pages by offset and by cursor, and the dashboard cold and warm.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -58,6 +58,32 @@ fn report(what: &str, t: &[Duration]) {
         t.last().map_or(0.0, |d| d.as_secs_f64() * 1e3),
         t.len()
     );
+}
+
+/// The row id behind the first page's `next_cursor` (`c{id}`): the newest certificate's.
+async fn first_cursor(router: &axum::Router, token: &str) -> Result<i64, String> {
+    let req = Request::builder()
+        .uri("/api/v1/certificates?limit=1")
+        .header("authorization", format!("Bearer {token}"))
+        .body(Body::empty())
+        .map_err(|e| e.to_string())?;
+    let r = router
+        .clone()
+        .oneshot(req)
+        .await
+        .map_err(|e| e.to_string())?;
+    let body = r
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
+    let text = String::from_utf8_lossy(&body);
+    text.split("\"next_cursor\":\"c")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| format!("no next_cursor in {text}"))
 }
 
 /// Runs the benchmark.
@@ -117,6 +143,20 @@ pub async fn admin_bench(count: usize, requests: usize) -> Result<(), String> {
         .map(|i| format!("/certificates?offset={}", (i * 997) % 10_000 * 50))
         .collect();
     let dash: Vec<String> = (0..requests / 20).map(|_| "/".to_owned()).collect();
+    // The cold dashboard first: the counts are computed once after the import.
+    report(
+        &format!("GET / (dashboard, cold: the first after the import) among {count}"),
+        &time(&router, &token, &dash[..1]).await?,
+    );
+    // The same depths by cursor (keyset): the newest row's id comes from the first page's
+    // cursor, and the row at depth k is k rows below it.
+    let top = first_cursor(&router, &token).await?;
+    let by_cursor: Vec<String> = (0..requests / 5)
+        .map(|i| {
+            let depth = ((i * 997) % 10_000 * 50) as i64;
+            format!("/certificates?cursor=c{}", top - depth + 1)
+        })
+        .collect();
     time(&router, &token, &api[..requests.min(50)]).await?;
     report(
         &format!("GET /api/v1/certificates?email= among {count}"),
@@ -135,7 +175,11 @@ pub async fn admin_bench(count: usize, requests: usize) -> Result<(), String> {
         &time(&router, &token, &deep).await?,
     );
     report(
-        &format!("GET / (dashboard) among {count}"),
+        &format!("GET /certificates?cursor= at the same depths among {count}"),
+        &time(&router, &token, &by_cursor).await?,
+    );
+    report(
+        &format!("GET / (dashboard, warm) among {count}"),
         &time(&router, &token, &dash).await?,
     );
     Ok(())
