@@ -111,6 +111,25 @@ pub struct NewSession {
     pub role: Role,
 }
 
+/// Parses an audit `since` filter (the CLI's `--since`, the audit page's field): RFC 3339,
+/// a date (`2026-11-01`), or `N` days before `now` as `Nd` (at most 36,500).
+pub fn parse_since(s: &str, now: i64) -> std::result::Result<i64, String> {
+    if let Some(d) = s.strip_suffix('d')
+        && let Ok(n) = d.parse::<i64>()
+        && (0..=36_500).contains(&n)
+    {
+        return Ok(now - n * 86_400);
+    }
+    let full = if s.len() == 10 {
+        format!("{s}T00:00:00Z")
+    } else {
+        s.to_owned()
+    };
+    certmail_pki::time::parse_rfc3339(&full).ok_or_else(|| {
+        format!("since {s:?} is not a time: use 2026-11-01, 2026-11-01T08:00:00Z or 7d")
+    })
+}
+
 /// A random secret (32 bytes, URL-safe base64): setup links, CSRF tokens.
 pub fn random_secret() -> Result<Zeroizing<String>> {
     Ok(password::random_token("")?)

@@ -316,6 +316,17 @@ pub struct Resolved {
     pub source: String,
 }
 
+/// What deleting a user or domain removed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PartyDeleted {
+    /// The e-mail address or domain, normalised.
+    pub name: String,
+    /// Settings deleted.
+    pub settings: u64,
+    /// Certificate selections deleted (the certificates stay).
+    pub selections: u64,
+}
+
 /// A certificate in use, with where its selection came from.
 #[derive(Debug, Clone, Serialize)]
 pub struct CertUse {
@@ -470,6 +481,33 @@ impl App {
     /// Creates a user or domain object (no settings: everything inherited).
     pub async fn add_party(&self, party: &Party) -> Result<()> {
         Ok(self.store.ensure_party(party, crate::now()).await?)
+    }
+
+    /// Deletes a user or domain: its object, settings and selections, in one transaction
+    /// (the CLI, the API and the pages all delete through this). An unknown one is
+    /// [`certmail_store::StoreError::NotFound`]; the global settings cannot be deleted.
+    pub async fn delete_party(&self, party: &Party) -> Result<PartyDeleted> {
+        let (what, name) = match party {
+            Party::User(e) => ("users", e),
+            Party::Domain(d) => ("domains", d),
+            Party::Global => {
+                return Err(AppError::Setting(
+                    "the global settings cannot be deleted (unset them one by one)".into(),
+                ));
+            }
+        };
+        match self.store.delete_party(party).await? {
+            Some((settings, selections)) => Ok(PartyDeleted {
+                name: name.clone(),
+                settings,
+                selections,
+            }),
+            None => Err(certmail_store::StoreError::NotFound {
+                what,
+                id: name.clone(),
+            }
+            .into()),
+        }
     }
 
     /// Sets a setting for a party (creating the user/domain object).

@@ -215,27 +215,13 @@ pub async fn run(app: &App, c: &AdminCommand) -> Result<ExitCode, Failure> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Parses `--since`: RFC 3339, a date, or `N` days ago as `Nd`.
-pub fn parse_since(s: &str, now: i64) -> Result<i64, String> {
-    if let Some(d) = s.strip_suffix('d')
-        && let Ok(n) = d.parse::<i64>()
-    {
-        return Ok(now - n * 86_400);
-    }
-    let full = if s.len() == 10 {
-        format!("{s}T00:00:00Z")
-    } else {
-        s.to_owned()
-    };
-    certmail_pki::time::parse_rfc3339(&full).ok_or_else(|| {
-        format!("--since {s:?} is not a time: use 2026-11-01, 2026-11-01T08:00:00Z or 7d")
-    })
-}
-
 /// Runs `certmail audit`.
 pub async fn audit(app: &App, a: &AuditArgs) -> Result<ExitCode, Failure> {
     let since = match &a.since {
-        Some(s) => Some(parse_since(s, certmail_app::now()).map_err(usage)?),
+        Some(s) => Some(
+            certmail_app::admin::parse_since(s, certmail_app::now())
+                .map_err(|e| usage(format!("--{e}")))?,
+        ),
         None => None,
     };
     let rows = app

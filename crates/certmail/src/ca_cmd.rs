@@ -81,20 +81,22 @@ pub async fn run(app: &App, c: &CaCommand) -> Result<ExitCode, Failure> {
         } => {
             let pw = read_password(password)?;
             let hash = SigHash::parse(sig).map_err(|e| usage(e.to_string()))?;
-            let certs = certmail_app::inspect_file(cert).map_err(|e| Failure {
-                code: 1,
-                message: format!("{}: {e}", cert.display()),
-            })?;
-            let key = crate::cli::read_key_file(key, pw.as_ref().map(|p| p.as_str()))
-                .map_err(|message| Failure { code: 1, message })?;
-            let ca_cert = certs
-                .iter()
-                .find(|c| c.key_id == key.key_id())
-                .ok_or_else(|| Failure {
+            let read = |p: &std::path::PathBuf| {
+                std::fs::read(p).map_err(|e| Failure {
                     code: 1,
-                    message: "no certificate in the file matches the key".into(),
-                })?;
-            let row = app.ca_import(&ca_cert.der, &key, hash, *default).await?;
+                    message: format!("{}: {e}", p.display()),
+                })
+            };
+            let (cert_file, key_file) = (read(cert)?, read(key)?);
+            let row = app
+                .ca_import_files(
+                    &cert_file,
+                    &key_file,
+                    pw.as_ref().map(|p| p.as_str()),
+                    hash,
+                    *default,
+                )
+                .await?;
             println!(
                 "imported CA {} (id {}){}",
                 row.name,

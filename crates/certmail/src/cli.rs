@@ -504,6 +504,12 @@ pub enum PartyCommand {
         /// Setting key.
         key: String,
     },
+    /// Delete the user or domain with its settings and certificate selections (the
+    /// certificates stay).
+    Delete {
+        /// E-mail address or domain.
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -101,7 +101,8 @@ pub async fn run(app: &App, cmd: &Command) -> Result<ExitCode, Failure> {
             let name = match c {
                 PartyCommand::Show { name, .. }
                 | PartyCommand::Set { name, .. }
-                | PartyCommand::Unset { name, .. } => name,
+                | PartyCommand::Unset { name, .. }
+                | PartyCommand::Delete { name } => name,
             };
             let p = party(name)?;
             if is_user != matches!(p, Party::User(_)) {
@@ -130,6 +131,41 @@ pub async fn run(app: &App, cmd: &Command) -> Result<ExitCode, Failure> {
                 PartyCommand::Set { key, value, .. } => {
                     app.set_setting(&p, key, value).await?;
                     println!("{key} set for {name}");
+                }
+                PartyCommand::Delete { .. } => {
+                    let (kind, action) = if is_user {
+                        ("user", "user.delete")
+                    } else {
+                        ("domain", "domain.delete")
+                    };
+                    let object = match &p {
+                        Party::User(n) | Party::Domain(n) => n.as_str(),
+                        Party::Global => "global",
+                    };
+                    let r = app.delete_party(&p).await;
+                    let detail = r.as_ref().map_or_else(
+                        |_| String::new(),
+                        |d| format!("{} setting(s), {} selection(s)", d.settings, d.selections),
+                    );
+                    let outcome = r.as_ref().map(|_| ()).map_err(|e| e.to_string());
+                    app.audit(
+                        &certmail_app::admin::Actor::cli(),
+                        action,
+                        object,
+                        outcome.as_ref().map(|_| ()).map_err(String::as_str),
+                        &detail,
+                    )
+                    .await?;
+                    let d = r.map_err(|e| match e {
+                        certmail_app::AppError::Store(certmail_store::StoreError::NotFound {
+                            ..
+                        }) => Failure {
+                            code: 1,
+                            message: format!("no {kind} {object}"),
+                        },
+                        other => other.into(),
+                    })?;
+                    println!("deleted {kind} {} ({detail})", d.name);
                 }
                 PartyCommand::Unset { key, .. } => {
                     let had = app.unset_setting(&p, key).await?;

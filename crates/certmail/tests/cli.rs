@@ -529,6 +529,102 @@ fn settings_and_selection_commands() {
 }
 
 #[test]
+fn user_and_domain_delete() {
+    let env = Env::sqlite();
+    let pki = TestPki::new("Delete");
+    let leaf = pki.leaf(&LeafSpec::email("pat@example.com", 5));
+    env.ok(&["init"]);
+    env.ok(&["root", "import", path(&env.file("root.pem", &pki.root.pem))]);
+    env.ok(&[
+        "cert",
+        "import",
+        path(&env.file("c.pem", format!("{}{}", leaf.pem, pki.intermediate.pem))),
+    ]);
+    let sha = env.json(&["cert", "list", "--json", "--email", "pat@example.com"])[0]["sha256"]
+        .as_str()
+        .expect("sha")
+        .to_owned();
+    env.ok(&["domain", "set", "example.com", "sign", "on"]);
+    env.ok(&["user", "set", "pat@example.com", "encrypt-mode", "force"]);
+    env.ok(&["user", "set", "pat@example.com", "locality", "internal"]);
+    env.ok(&["select", "additional", "pat@example.com", "--add", &sha]);
+    env.ok(&["user", "set", "kim@example.com", "sign", "off"]);
+
+    let out = env.ok(&["user", "delete", "Pat@Example.com"]);
+    assert!(
+        out.contains("deleted user pat@example.com")
+            && out.contains("2 setting(s), 1 selection(s)"),
+        "{out}"
+    );
+    // Back to what the domain and the defaults say; the certificate stays.
+    let shown = env.json(&["user", "show", "pat@example.com", "--json"]);
+    for s in shown.as_array().expect("settings") {
+        assert_ne!(s["source"], "user", "{s}");
+    }
+    let r = env.json(&["recipients", "pat@example.com", "--json"]);
+    assert_eq!(r[0]["encryption"][0]["source"], "automatic", "{r}");
+    assert_eq!(r[0]["encryption"].as_array().map(Vec::len), Some(1), "{r}");
+    env.ok(&["cert", "show", &sha]);
+    // Another user keeps everything.
+    let kim = env.json(&["user", "show", "kim@example.com", "--json"]);
+    assert!(
+        kim.as_array()
+            .expect("settings")
+            .iter()
+            .any(|s| s["key"] == "sign" && s["source"] == "user"),
+        "{kim}"
+    );
+
+    // An unknown one: exit 1, named; a wrong kind of name: usage (exit 2).
+    let out = env.run(&["user", "delete", "nobody@example.com"]);
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("nobody@example.com"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(code(&env.run(&["user", "delete", "example.com"])), 2);
+    assert_eq!(code(&env.run(&["domain", "delete", "pat@example.com"])), 2);
+    assert_eq!(code(&env.run(&["domain", "delete"])), 2);
+
+    let out = env.ok(&["domain", "delete", "example.com"]);
+    assert!(out.contains("deleted domain example.com"), "{out}");
+    let shown = env.json(&["domain", "show", "example.com", "--json"]);
+    assert!(
+        shown
+            .as_array()
+            .expect("settings")
+            .iter()
+            .any(|s| s["key"] == "sign" && s["source"] == "default"),
+        "{shown}"
+    );
+    assert_eq!(code(&env.run(&["domain", "delete", "example.com"])), 1);
+
+    // Both deletions (and the failed attempts) are in the audit log.
+    let log = env.json(&["audit", "--json"]);
+    let entries: Vec<(&str, &str, &str)> = log
+        .as_array()
+        .expect("log")
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap_or(""),
+                e["object"].as_str().unwrap_or(""),
+                e["outcome"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    for want in [
+        ("user.delete", "pat@example.com", "ok"),
+        ("user.delete", "nobody@example.com", "failed"),
+        ("domain.delete", "example.com", "ok"),
+        ("domain.delete", "example.com", "failed"),
+    ] {
+        assert!(entries.contains(&want), "{want:?} not in {entries:?}");
+    }
+}
+
+#[test]
 fn built_in_ca_issues_revokes_and_delivers() {
     if Command::new("openssl").arg("version").output().is_err() {
         assert!(std::env::var_os("CI").is_none(), "openssl missing in CI");

@@ -54,11 +54,15 @@ fn sha256() -> String {
     "sha256".into()
 }
 
-/// A CA to create: a root and an intermediate that signs (as `certmail ca create`).
+/// A CA to create: a root and an intermediate that signs, or (with `under`) only an
+/// intermediate under an existing CA's root (as `certmail ca create [--under CA]`).
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CaCreateBody {
-    /// The root's common name.
+    /// The root's common name (not with `under`).
+    #[serde(default)]
     pub root_cn: String,
+    /// Create only an intermediate under this existing CA's root (CA id or name).
+    pub under: Option<String>,
     /// The intermediate's common name (must differ from the root's); also the CA's name.
     pub intermediate_cn: String,
     /// Key type: rsa2048, rsa3072, rsa4096, p256 or p384 (rsa2048).
@@ -91,6 +95,18 @@ pub async fn create(
     if !(1..=36_500).contains(&b.days) {
         return Err(Problem::bad_request("days is 1 to 36500"));
     }
+    let under = b.under.as_deref().map(str::trim).filter(|u| !u.is_empty());
+    match (under, b.root_cn.trim().is_empty()) {
+        (Some(_), false) => {
+            return Err(Problem::bad_request("give root_cn or under, not both"));
+        }
+        (None, true) => {
+            return Err(Problem::bad_request(
+                "give root_cn (a new root) or under (an existing CA's root)",
+            ));
+        }
+        _ => {}
+    }
     let spec = async {
         Ok::<_, certmail_app::AppError>(certmail_app::ca::CaCreate {
             root_cn: b.root_cn.trim().to_owned(),
@@ -103,9 +119,20 @@ pub async fn create(
         })
     }
     .await;
-    let r = match spec {
-        Ok(spec) => s.app.ca_create(&spec).await,
-        Err(e) => Err(e),
+    let r = match (spec, under) {
+        (Ok(spec), Some(parent)) => {
+            let cs = certmail_ca::CaSpec {
+                cn: spec.intermediate_cn,
+                email: spec.email,
+                days: spec.days,
+                key: spec.key,
+                hash: spec.hash,
+                path_len: Some(0),
+            };
+            s.app.ca_create_under(parent, cs, spec.make_default).await
+        }
+        (Ok(spec), None) => s.app.ca_create(&spec).await,
+        (Err(e), _) => Err(e),
     };
     let row = audited(&s, &c, "ca.create", b.intermediate_cn.trim(), &b.key, r).await?;
     Ok((StatusCode::CREATED, Json(crate::api_trust::ca_json(&row))))

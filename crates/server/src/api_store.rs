@@ -253,6 +253,8 @@ pub struct ImportForm {
     password: Option<String>,
     /// `true`: self-issued certificates go to the root store (trusted).
     trust_roots: Option<bool>,
+    /// `true`: every certificate goes to the root store, as `certmail root import` (admin).
+    all_to_roots: Option<bool>,
 }
 
 /// What happened to each item of each file.
@@ -277,7 +279,7 @@ fn bad_form(e: axum::extract::multipart::MultipartError) -> Problem {
 }
 
 /// A multipart body whose errors are problem+json.
-pub struct ApiMultipart(Multipart);
+pub struct ApiMultipart(pub(crate) Multipart);
 
 impl<S: Send + Sync> axum::extract::FromRequest<S> for ApiMultipart {
     type Rejection = Problem;
@@ -308,6 +310,7 @@ pub async fn import(
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
     let mut password: Option<Zeroizing<String>> = None;
     let mut trust_roots = false;
+    let mut all_to_roots = false;
     while let Some(field) = form.next_field().await.map_err(bad_form)? {
         match field.name().unwrap_or_default() {
             "files" | "file" => {
@@ -331,9 +334,15 @@ pub async fn import(
                     "true" | "on" | "1"
                 );
             }
+            "all_to_roots" => {
+                all_to_roots = matches!(
+                    field.text().await.map_err(bad_form)?.as_str(),
+                    "true" | "on" | "1"
+                );
+            }
             other => {
                 return Err(Problem::bad_request(format!(
-                    "unknown form field {other:?}: use files, password and trust_roots"
+                    "unknown form field {other:?}: use files, password, trust_roots and all_to_roots"
                 )));
             }
         }
@@ -343,12 +352,14 @@ pub async fn import(
             "no file uploaded: send one or more `files` parts",
         ));
     }
-    if trust_roots {
+    if trust_roots || all_to_roots {
         c.require(Role::Admin)?;
     }
     let opts = ImportOptions {
         password,
-        roots: if trust_roots {
+        roots: if all_to_roots {
+            RootPolicy::AllToRoots
+        } else if trust_roots {
             RootPolicy::TrustSelfIssued
         } else {
             RootPolicy::CertificateStore

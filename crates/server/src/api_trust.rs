@@ -23,8 +23,16 @@ use crate::problem::Problem;
 /// The routes.
 pub fn routes() -> Router<Arc<Server>> {
     Router::new()
-        .route("/api/v1/crls", get(crls))
-        .route("/api/v1/crls/{sha256}", delete(delete_crl))
+        .route(
+            "/api/v1/crls",
+            get(crls)
+                .post(crate::api_ca_more::crl_import)
+                .layer(axum::extract::DefaultBodyLimit::max(64 << 20)),
+        )
+        .route(
+            "/api/v1/crls/{sha256}",
+            delete(delete_crl).get(crate::api_ca_more::crl_show),
+        )
         .route("/api/v1/ctl", get(ctl))
         .route(
             "/api/v1/ctl/{thumbprint}",

@@ -18,10 +18,14 @@ use certmail_app::App;
 use zeroize::Zeroizing;
 
 pub mod api;
+pub mod api_admin;
 pub mod api_ca;
+pub mod api_ca_more;
 pub mod api_hold;
 pub mod api_jobs;
+pub mod api_more;
 pub mod api_select;
+pub mod api_smime;
 pub mod api_store;
 pub mod api_trust;
 pub mod auth;
@@ -32,6 +36,7 @@ mod pages_ca;
 mod pages_chooser;
 mod pages_directories;
 mod pages_gateway;
+mod pages_keys;
 mod pages_send;
 mod pages_settings;
 mod pages_store;
@@ -107,6 +112,10 @@ pub fn router(server: Arc<Server>) -> Router {
         .merge(api::routes())
         .merge(api_hold::routes())
         .merge(api_ca::routes())
+        .merge(api_ca_more::routes())
+        .merge(api_admin::routes())
+        .merge(api_more::routes())
+        .merge(api_smime::routes())
         .route("/static/app.css", get(css))
         .route("/api/v1/openapi.json", get(openapi::serve))
         .fallback(pages::not_found)

@@ -5,7 +5,9 @@ use axum::response::IntoResponse;
 use utoipa::OpenApi;
 
 use crate::problem::Problem;
-use crate::{api, api_ca, api_hold, api_jobs, api_select, api_store, api_trust};
+use crate::{
+    api, api_admin, api_ca, api_ca_more, api_hold, api_jobs, api_select, api_store, api_trust,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -18,6 +20,17 @@ use crate::{api, api_ca, api_hold, api_jobs, api_select, api_store, api_trust};
         api::list_certificates,
         api::get_certificate,
         api::recipient,
+        crate::api_more::user_settings,
+        crate::api_more::domain_settings,
+        crate::api_more::global_settings,
+        crate::api_more::user_delete,
+        crate::api_more::domain_delete,
+        crate::api_more::verify_certificate,
+        crate::api_more::directory_test,
+        crate::api_smime::sign,
+        crate::api_smime::encrypt,
+        crate::api_smime::decrypt,
+        crate::api_smime::verify,
         api::user_get,
         api::user_put,
         api::user_delete,
@@ -76,6 +89,20 @@ use crate::{api, api_ca, api_hold, api_jobs, api_select, api_store, api_trust};
         api_ca::pending_upload,
         api_store::keys,
         api_store::key_delete,
+        api_ca_more::crl_import,
+        api_ca_more::crl_show,
+        api_ca_more::ca_import,
+        api_ca_more::ca_default,
+        api_ca_more::request,
+        api_ca_more::sign_csr,
+        api_ca_more::bulk,
+        api_ca_more::renew,
+        api_ca_more::refresh,
+        api_admin::list,
+        api_admin::add,
+        api_admin::delete,
+        api_admin::password,
+        api_admin::token,
     ),
     components(schemas(
         Problem,
@@ -83,6 +110,11 @@ use crate::{api, api_ca, api_hold, api_jobs, api_select, api_store, api_trust};
         api::CertificatePage,
         api::CertificateDetail,
         api::RecipientJson,
+        crate::api_more::SettingList,
+        crate::api_more::Deleted,
+        crate::api_more::VerdictJson,
+        crate::api_more::DirectoryTest,
+        crate::api_smime::VerifyReport,
         api::SettingValue,
         api::SettingBody,
         api::AuditPage,
@@ -101,7 +133,19 @@ use crate::{api, api_ca, api_hold, api_jobs, api_select, api_store, api_trust};
         api_ca::CaCreateBody,
         api_ca::RescheduleBody,
         api_ca::Rescheduled,
-        api_ca::Uploaded
+        api_ca::Uploaded,
+        api_ca_more::RequestBody,
+        api_ca_more::RequestOutcome,
+        api_ca_more::Signed,
+        api_ca_more::RenewBody,
+        api_ca_more::RefreshBody,
+        api_ca_more::Renewed,
+        api_admin::AdminAddBody,
+        api_admin::AdminAdded,
+        api_admin::PasswordBody,
+        api_admin::PasswordSet,
+        api_admin::TokenBody,
+        api_admin::TokenCreated
     ))
 )]
 struct ApiDoc;

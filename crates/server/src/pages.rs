@@ -37,6 +37,7 @@ pub fn routes() -> Router<Arc<Server>> {
         .merge(crate::pages_bulk::routes())
         .merge(crate::pages_send::routes())
         .merge(crate::pages_directories::routes())
+        .merge(crate::pages_keys::routes())
 }
 
 /// The header of every logged-in page.
@@ -827,26 +828,62 @@ async fn certificate(
 #[template(path = "audit.html")]
 struct AuditPageT {
     nav: Option<Nav>,
+    q_since: String,
     q_account: String,
     q_action: String,
     rows: Vec<AuditLine>,
     next: Option<String>,
 }
 
-async fn audit(State(s): State<Arc<Server>>, c: Caller, Query(q): Query<AuditQuery>) -> PageResult {
+/// The audit page's filters: `since` as `certmail audit --since` takes it.
+#[derive(Debug, Default, Deserialize)]
+pub struct AuditPageQuery {
+    since: Option<String>,
+    account: Option<String>,
+    action: Option<String>,
+    before: Option<i64>,
+}
+
+async fn audit(
+    State(s): State<Arc<Server>>,
+    c: Caller,
+    Query(q): Query<AuditPageQuery>,
+) -> PageResult {
     c.require(Role::Auditor)?;
-    let (rows, next) = api::audit_page(&s.app, &q).await?;
+    let since_text = q
+        .since
+        .as_deref()
+        .map(str::trim)
+        .unwrap_or_default()
+        .to_owned();
+    let since = match since_text.as_str() {
+        "" => None,
+        t => Some(
+            certmail_app::admin::parse_since(t, certmail_app::now())
+                .map_err(Problem::bad_request)?,
+        ),
+    };
     let account = q.account.clone().unwrap_or_default();
     let action = q.action.clone().unwrap_or_default();
+    let query = AuditQuery {
+        since,
+        account: Some(account.clone()),
+        action: Some(action.clone()),
+        before: q.before,
+        limit: None,
+    };
+    let (rows, next) = api::audit_page(&s.app, &query).await?;
     Ok(render(&AuditPageT {
         nav: nav(&c),
         next: next.map(|b| {
             format!(
-                "/audit?account={}&action={}&before={b}",
+                "/audit?since={}&account={}&action={}&before={b}",
+                enc(&since_text),
                 enc(&account),
                 enc(&action)
             )
         }),
+        q_since: since_text,
         q_account: account,
         q_action: action,
         rows: rows.into_iter().map(Into::into).collect(),

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use crate::Server;
 use crate::api::{audited, resolved_setting};
 use crate::auth::{Caller, CheckedForm, HasCsrf};
-use crate::pages::{Nav, PageResult, enc, nav, render};
+use crate::pages::{CsrfOnly, Nav, PageResult, enc, nav, render};
 use crate::pages_chooser::ChooserQuery;
 use crate::problem::Problem;
 
@@ -30,6 +30,11 @@ pub fn routes() -> Router<Arc<Server>> {
         .route("/users", get(users).post(user_add))
         .route("/users/{email}", get(user).post(user_set))
         .route("/users/{email}/select", axum::routing::post(user_select))
+        .route("/users/{email}/delete", axum::routing::post(user_delete))
+        .route(
+            "/domains/{domain}/delete",
+            axum::routing::post(domain_delete),
+        )
         .route(
             "/domains/{domain}/select",
             axum::routing::post(domain_select),
@@ -67,6 +72,8 @@ struct SettingsPage {
     recipient: Option<RecipientView>,
     selections: Vec<(String, String)>,
     chooser: Option<crate::pages_chooser::Chooser>,
+    /// Where the Delete button posts (users and domains, for operators).
+    delete_action: Option<String>,
 }
 
 async fn rows(s: &Server, p: &Party) -> Result<Vec<Row>, Problem> {
@@ -136,6 +143,8 @@ async fn settings_page(
         _ => None,
     };
     let can_edit = c.role >= edit_role;
+    let delete_action =
+        (c.role >= Role::Operator && p != Party::Global).then(|| format!("{action}/delete"));
     let chooser = if can_edit {
         Some(crate::pages_chooser::chooser(s, &action, own_email, &q, &selections).await?)
     } else {
@@ -152,6 +161,7 @@ async fn settings_page(
         action,
         csrf: c.csrf.clone().unwrap_or_default(),
         recipient,
+        delete_action,
     }))
 }
 
@@ -288,6 +298,7 @@ async fn user_set(
 #[template(path = "parties.html")]
 struct PartiesPage {
     nav: Option<Nav>,
+    message: Option<String>,
     heading: &'static str,
     column: &'static str,
     add_label: &'static str,
@@ -305,6 +316,8 @@ struct PartiesPage {
 pub struct ListQuery {
     search: Option<String>,
     offset: Option<i64>,
+    /// The note after a change (a deletion).
+    note: Option<String>,
 }
 
 const PAGE: i64 = 100;
@@ -332,6 +345,7 @@ async fn parties_page(s: &Server, c: &Caller, q: ListQuery, users: bool) -> Page
     let link = |o: i64| format!("{path}?search={}&offset={o}", enc(&search));
     Ok(render(&PartiesPage {
         nav: nav(c),
+        message: q.note.filter(|n| !n.is_empty()),
         heading: if users { "Users" } else { "Domains" },
         column: if users { "E-mail address" } else { "Domain" },
         add_label: if users {
@@ -400,6 +414,43 @@ async fn user_add(State(s): State<Arc<Server>>, f: CheckedForm<AddForm>) -> Page
     };
     audited(&s, &f.caller, "user.add", &name, "", r).await?;
     Ok(Redirect::to(&format!("/users/{}", enc(&name))).into_response())
+}
+
+/// Deletes a user or domain from its page (operators) and goes back to the list.
+async fn delete_from_page(
+    s: &Server,
+    f: &CheckedForm<CsrfOnly>,
+    users: bool,
+    raw: &str,
+) -> PageResult {
+    f.caller.require(Role::Operator)?;
+    let d = crate::api_more::delete_party(s, &f.caller, users, raw).await?;
+    let (kind, back) = if users {
+        ("user", "/users")
+    } else {
+        ("domain", "/domains")
+    };
+    let note = format!(
+        "Deleted {kind} {} with {} setting(s) and {} certificate selection(s).",
+        d.name, d.settings, d.selections
+    );
+    Ok(Redirect::to(&format!("{back}?note={}", enc(&note))).into_response())
+}
+
+async fn user_delete(
+    State(s): State<Arc<Server>>,
+    Path(e): Path<String>,
+    f: CheckedForm<CsrfOnly>,
+) -> PageResult {
+    delete_from_page(&s, &f, true, &e).await
+}
+
+async fn domain_delete(
+    State(s): State<Arc<Server>>,
+    Path(d): Path<String>,
+    f: CheckedForm<CsrfOnly>,
+) -> PageResult {
+    delete_from_page(&s, &f, false, &d).await
 }
 
 /// Adding or removing a selection from a settings page.

@@ -36,6 +36,8 @@ pub fn routes() -> Router<Arc<Server>> {
         .route("/certificates/{sha256}/export", post(export))
         .route("/admin", get(admin).post(admin_add))
         .route("/admin/delete", post(admin_delete))
+        .route("/admin/password", post(admin_password))
+        .route("/admin/token", post(admin_token))
 }
 
 struct ReportRow {
@@ -344,4 +346,115 @@ async fn admin_delete(State(s): State<Arc<Server>>, f: CheckedForm<NameForm>) ->
         enc(&format!("deleted {}", f.form.name))
     ))
     .into_response())
+}
+
+/// The page that shows a password or token made for an account, once: the answer of the
+/// form's POST itself, never a redirect whose URL would carry it.
+#[derive(Template)]
+#[template(path = "admin_secret.html")]
+struct SecretPage {
+    nav: Option<Nav>,
+    account: String,
+    what: &'static str,
+    detail: String,
+    secret: Option<Zeroizing<String>>,
+}
+
+/// A new password for an account: twice, or both empty to have one made.
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    csrf: String,
+    name: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    password2: String,
+}
+
+impl Drop for PasswordForm {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.password);
+        zeroize::Zeroize::zeroize(&mut self.password2);
+    }
+}
+
+impl HasCsrf for PasswordForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+async fn admin_password(State(s): State<Arc<Server>>, f: CheckedForm<PasswordForm>) -> PageResult {
+    f.caller.require(Role::Admin)?;
+    let v = &f.form;
+    if !crate::auth::same(&v.password, &v.password2) {
+        return Err(Problem::bad_request(
+            "the two passwords differ: type the new password twice, or leave both empty to have one made",
+        )
+        .into());
+    }
+    let given = (!v.password.is_empty()).then_some(v.password.as_str());
+    let made = crate::api_admin::set_password(&s, &f.caller, &v.name, given).await?;
+    let mine = v.name == f.caller.name;
+    Ok(render(&SecretPage {
+        nav: if mine { None } else { nav(&f.caller) },
+        account: v.name.clone(),
+        what: "password",
+        detail: if mine {
+            "Your password is set and your sessions are ended: log in again with it.".into()
+        } else {
+            format!(
+                "The password of {} is set and its sessions are ended.",
+                v.name
+            )
+        },
+        secret: made,
+    }))
+}
+
+/// A new API token for an account (expiry in days; empty: never).
+#[derive(Deserialize)]
+pub struct TokenForm {
+    csrf: String,
+    name: String,
+    #[serde(default)]
+    expires_days: String,
+}
+
+impl HasCsrf for TokenForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+async fn admin_token(State(s): State<Arc<Server>>, f: CheckedForm<TokenForm>) -> PageResult {
+    f.caller.require(Role::Admin)?;
+    let max = crate::api_admin::MAX_TOKEN_DAYS;
+    let days = match f.form.expires_days.trim() {
+        "" => None,
+        t => Some(
+            t.parse::<u32>()
+                .ok()
+                .filter(|d| (1..=max).contains(d))
+                .ok_or_else(|| {
+                    Problem::bad_request(format!(
+                        "expiry days {t:?} is not a number from 1 to {max} (empty: never)"
+                    ))
+                })?,
+        ),
+    };
+    let token = crate::api_admin::new_token(&s, &f.caller, &f.form.name, days).await?;
+    Ok(render(&SecretPage {
+        nav: nav(&f.caller),
+        account: f.form.name.clone(),
+        what: "API token",
+        detail: format!(
+            "A new API token acts as {}; it {}.",
+            f.form.name,
+            days.map_or("never expires".to_owned(), |d| format!(
+                "expires in {d} days"
+            ))
+        ),
+        secret: Some(token),
+    }))
 }

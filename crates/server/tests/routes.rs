@@ -761,7 +761,9 @@ async fn the_openapi_document_is_valid_and_every_endpoint_in_it_answers() {
             .replace("{key}", "sign")
             .replace("{thumbprint}", "ffff")
             .replace("{kind}", "encryption")
-            .replace("{id}", "999");
+            .replace("{id}", "999")
+            .replace("{name}", "nobody")
+            .replace("{ca}", "nosuchca");
         for (method, op) in ops.as_object().expect("operations") {
             assert!(
                 op["responses"].is_object(),

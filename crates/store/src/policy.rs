@@ -162,6 +162,50 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
+    /// Deletes a user or domain: its object, its settings and its selections, in one
+    /// transaction (all of it or nothing). `None` when none of them existed; otherwise how
+    /// many (settings, selections) went. The global settings cannot be deleted.
+    pub async fn delete_party(&self, party: &Party) -> Result<Option<(u64, u64)>> {
+        if *party == Party::Global {
+            return Err(crate::StoreError::Invalid(
+                "the global settings cannot be deleted (unset them one by one)".into(),
+            ));
+        }
+        let (scope, name) = party.key();
+        let mut tx = self.pool.begin().await?;
+        let settings = sqlx::query("DELETE FROM settings WHERE scope = $1 AND name = $2")
+            .bind(scope)
+            .bind(name)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        let selections = sqlx::query("DELETE FROM selections WHERE scope = $1 AND name = $2")
+            .bind(scope)
+            .bind(name)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        let object = sqlx::query("DELETE FROM parties WHERE scope = $1 AND name = $2")
+            .bind(scope)
+            .bind(name)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if settings == 0 && selections == 0 && object == 0 {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        // The policy generation is renewed in the same transaction: caches never see the
+        // deletion without the new generation.
+        sqlx::query("INSERT INTO meta (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value")
+            .bind("policy_generation")
+            .bind(crate::new_token())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some((settings, selections)))
+    }
+
     fn party_filter(
         parties: &[Party],
         first_param: usize,

@@ -703,3 +703,103 @@ both!(hold_queue_and_renewal_claims, |s: Store| async move {
     assert_eq!(rows[0].renewed_at, Some(5_001));
     assert_eq!(rows[0].sent_at, Some(5_002));
 });
+
+both!(
+    deleting_a_party_takes_its_settings_and_selections_with_it,
+    |s: Store| async move {
+        use certmail_store::{Party, SelectionKind};
+        let pat = Party::User("pat@example.com".into());
+        let kim = Party::User("kim@example.com".into());
+        let dom = Party::Domain("example.com".into());
+        let wild = Party::Domain("*.example.com".into());
+        for p in [&pat, &kim, &dom, &wild] {
+            s.ensure_party(p, 1).await.expect("party");
+            s.set_setting(p, "sign", "on").await.expect("set");
+            s.select(p, SelectionKind::Additional, "aa")
+                .await
+                .expect("select");
+        }
+        s.set_setting(&pat, "encrypt-mode", "force")
+            .await
+            .expect("set");
+        s.select(&pat, SelectionKind::Encryption, "bb")
+            .await
+            .expect("select");
+        s.select(&pat, SelectionKind::Signing, "cc")
+            .await
+            .expect("select");
+        let before = s.generations().await.expect("generations");
+
+        assert_eq!(s.delete_party(&pat).await.expect("delete"), Some((2, 3)));
+        assert!(!s.party_exists(&pat).await.expect("exists"));
+        assert!(
+            s.settings_of(std::slice::from_ref(&pat))
+                .await
+                .expect("settings")
+                .is_empty()
+        );
+        assert!(
+            s.selections_all(std::slice::from_ref(&pat))
+                .await
+                .expect("selections")
+                .is_empty()
+        );
+        assert_ne!(
+            s.generations().await.expect("generations"),
+            before,
+            "caches see the deletion"
+        );
+        // Nothing of anyone else went: not another user, not the user's domain.
+        for p in [&kim, &dom, &wild] {
+            assert!(s.party_exists(p).await.expect("exists"), "{p:?}");
+            assert_eq!(
+                s.settings_of(std::slice::from_ref(p))
+                    .await
+                    .expect("settings")
+                    .len(),
+                1
+            );
+            assert_eq!(
+                s.selections_all(std::slice::from_ref(p))
+                    .await
+                    .expect("sel")
+                    .len(),
+                1
+            );
+        }
+        assert_eq!(
+            s.parties("user", None, 10, 0).await.expect("users"),
+            vec!["kim@example.com".to_owned()]
+        );
+        // Again: nothing there any more, nothing changed.
+        let before = s.generations().await.expect("generations");
+        assert_eq!(s.delete_party(&pat).await.expect("again"), None);
+        assert_eq!(s.generations().await.expect("generations"), before);
+
+        // A domain: the exact one only, its wildcard parent stays.
+        assert_eq!(s.delete_party(&dom).await.expect("domain"), Some((1, 1)));
+        assert!(!s.party_exists(&dom).await.expect("exists"));
+        assert!(s.party_exists(&wild).await.expect("exists"));
+        assert_eq!(
+            s.parties("domain", None, 10, 0).await.expect("domains"),
+            vec!["*.example.com".to_owned()]
+        );
+        // An object without settings or selections is deleted too.
+        let bare = Party::User("bare@example.com".into());
+        s.ensure_party(&bare, 1).await.expect("party");
+        assert_eq!(s.delete_party(&bare).await.expect("bare"), Some((0, 0)));
+        assert!(!s.party_exists(&bare).await.expect("exists"));
+        // The global settings are not a party to delete.
+        s.set_setting(&Party::Global, "sign", "on")
+            .await
+            .expect("set");
+        assert!(matches!(
+            s.delete_party(&Party::Global).await,
+            Err(StoreError::Invalid(_))
+        ));
+        assert_eq!(
+            s.settings_of(&[Party::Global]).await.expect("global").len(),
+            1
+        );
+    }
+);
