@@ -438,6 +438,19 @@ pub async fn audited<T>(
     detail: &str,
     r: Result<T, AppError>,
 ) -> Result<T, Problem> {
+    audited_as(s, c, action, object, detail, r, Problem::from).await
+}
+
+/// [`audited`] with the caller's own mapping of the error to a problem (its status).
+pub async fn audited_as<T>(
+    s: &Server,
+    c: &Caller,
+    action: &str,
+    object: &str,
+    detail: &str,
+    r: Result<T, AppError>,
+    problem: impl FnOnce(AppError) -> Problem,
+) -> Result<T, Problem> {
     let why = r.as_ref().err().map(ToString::to_string);
     s.app
         .audit(
@@ -448,7 +461,7 @@ pub async fn audited<T>(
             detail,
         )
         .await?;
-    Ok(r?)
+    r.map_err(problem)
 }
 
 async fn put_setting(

@@ -97,17 +97,7 @@ async fn audited_smime<T>(
     detail: &str,
     r: Result<T, AppError>,
 ) -> Result<T, Problem> {
-    let why = r.as_ref().err().map(ToString::to_string);
-    s.app
-        .audit(
-            &c.actor(),
-            action,
-            object,
-            why.as_deref().map_or(Ok(()), Err),
-            detail,
-        )
-        .await?;
-    r.map_err(smime_problem)
+    crate::api::audited_as(s, c, action, object, detail, r, smime_problem).await
 }
 
 fn message_response(out: Vec<u8>) -> Response {

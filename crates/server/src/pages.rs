@@ -341,6 +341,19 @@ impl HasCsrf for CsrfOnly {
     }
 }
 
+/// A form naming one object (an account, a directory) with its CSRF token.
+#[derive(Deserialize)]
+pub struct NameForm {
+    pub(crate) csrf: String,
+    pub(crate) name: String,
+}
+
+impl HasCsrf for NameForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 async fn logout(
     State(s): State<Arc<Server>>,
     headers: HeaderMap,

@@ -19,7 +19,7 @@ use zeroize::Zeroizing;
 use crate::Server;
 use crate::api::audited;
 use crate::auth::{Caller, CheckedForm, HasCsrf};
-use crate::pages::{Nav, Note, PageResult, enc, nav, render};
+use crate::pages::{NameForm, Nav, Note, PageResult, enc, nav, render};
 use crate::problem::Problem;
 
 /// The routes.
@@ -220,19 +220,6 @@ async fn add(State(s): State<Arc<Server>>, mut f: CheckedForm<AddForm>) -> PageR
     let r = s.app.directory_add(&d, password).await;
     audited(&s, &f.caller, "directory.add", &d.name, &d.url, r).await?;
     Ok(noted(&format!("added directory {}", d.name)))
-}
-
-/// A directory to delete.
-#[derive(Deserialize)]
-pub struct NameForm {
-    csrf: String,
-    name: String,
-}
-
-impl HasCsrf for NameForm {
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
 }
 
 async fn delete(State(s): State<Arc<Server>>, f: CheckedForm<NameForm>) -> PageResult {

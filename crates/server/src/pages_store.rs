@@ -17,7 +17,7 @@ use zeroize::Zeroizing;
 use crate::Server;
 use crate::api::audited;
 use crate::auth::{Caller, CheckedForm, HasCsrf, stale_csrf};
-use crate::pages::{Nav, Note, PageResult, enc, nav, render};
+use crate::pages::{NameForm, Nav, Note, PageResult, enc, nav, render};
 use crate::problem::{Problem, upload_error};
 
 /// The routes.
@@ -317,19 +317,6 @@ async fn admin_add(State(s): State<Arc<Server>>, f: CheckedForm<AccountForm>) ->
         enc(&format!("added {}", f.form.name))
     ))
     .into_response())
-}
-
-/// An account to delete.
-#[derive(Deserialize)]
-pub struct NameForm {
-    csrf: String,
-    name: String,
-}
-
-impl HasCsrf for NameForm {
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
 }
 
 async fn admin_delete(State(s): State<Arc<Server>>, f: CheckedForm<NameForm>) -> PageResult {

@@ -11,23 +11,6 @@ use certmail_testkit::LeafSpec;
 use common::*;
 use serde_json::json;
 
-const PW: &str = "correct horse battery";
-
-/// Accounts of each role, logged in: (cookie, csrf) for admin, operator, auditor.
-async fn sessions(h: &H) -> [(String, String); 3] {
-    let mut out = Vec::new();
-    for (name, role) in [
-        ("boss", Role::Admin),
-        ("ops", Role::Operator),
-        ("aud", Role::Auditor),
-    ] {
-        h.app.admin_add(name, role, Some(PW)).await.expect("add");
-        let (s, csrf) = h.login(name, PW).await;
-        out.push((format!("certmail_session={s}"), csrf));
-    }
-    [out[0].clone(), out[1].clone(), out[2].clone()]
-}
-
 fn bearer(token: &str) -> Vec<(&'static str, String)> {
     vec![("authorization", format!("Bearer {token}"))]
 }

@@ -7,64 +7,10 @@ mod common;
 
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::http::{Method, Request, StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use certmail_app::admin::Role;
 use certmail_app::ca::RequestHandler;
 use common::*;
-
-const PW: &str = "correct horse battery";
-
-/// Accounts of each role, logged in: (cookie, csrf) for admin, operator, auditor.
-async fn sessions(h: &H) -> [(String, String); 3] {
-    let mut out = Vec::new();
-    for (name, role) in [
-        ("boss", Role::Admin),
-        ("ops", Role::Operator),
-        ("aud", Role::Auditor),
-    ] {
-        h.app.admin_add(name, role, Some(PW)).await.expect("add");
-        let (s, csrf) = h.login(name, PW).await;
-        out.push((format!("certmail_session={s}"), csrf));
-    }
-    [out[0].clone(), out[1].clone(), out[2].clone()]
-}
-
-impl H {
-    async fn multipart_form(
-        &self,
-        path: &str,
-        cookie: &str,
-        parts: &[(&str, Option<&str>, &[u8])],
-    ) -> Reply {
-        let (ct, body) = multipart(parts);
-        let req = Request::builder()
-            .method(Method::POST)
-            .uri(path)
-            .header(header::CONTENT_TYPE, ct)
-            .header(header::COOKIE, cookie)
-            .body(Body::from(body))
-            .expect("request");
-        self.send(req).await
-    }
-}
-
-/// The SHA-256 of the one certificate carrying `email`.
-async fn sha_of(h: &H, email: &str) -> String {
-    let rows = h
-        .app
-        .list(
-            certmail_store::StoreKind::Certificates,
-            &certmail_store::ListFilter {
-                email: Some(email.into()),
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("list");
-    assert_eq!(rows.len(), 1, "{email}");
-    rows[0].cert.sha256.clone()
-}
 
 /// A pending request of the csr handler for `email`; its id.
 async fn pending(h: &H, email: &str) -> i64 {
@@ -280,7 +226,7 @@ async fn the_send_form_needs_an_operator_names_bad_input_and_reports_a_missing_n
     let h = H::new().await;
     h.load_pki().await;
     let [_, (ops, o_csrf), (aud, u_csrf)] = sessions(&h).await;
-    let sha = sha_of(&h, "alice@example.com").await;
+    let sha = h.sha_of("alice@example.com").await;
 
     // The certificate's page offers "send by mail" where a key is stored, prefilled.
     let page = h.page(&format!("/certificates/{sha}"), &ops).await;
@@ -474,8 +420,8 @@ async fn the_chooser_filters_by_address_expiry_and_key_and_selects() {
     let h = H::new().await;
     h.load_pki().await;
     let [_, (ops, o_csrf), (aud, _)] = sessions(&h).await;
-    let alice = sha_of(&h, "alice@example.com").await;
-    let bob = sha_of(&h, "bob@example.com").await;
+    let alice = h.sha_of("alice@example.com").await;
+    let bob = h.sha_of("bob@example.com").await;
 
     // An auditor sees no chooser.
     assert!(

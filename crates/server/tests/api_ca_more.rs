@@ -4,34 +4,10 @@
 
 mod common;
 
-use axum::body::Body;
-use axum::http::{Method, Request, StatusCode, header};
+use axum::http::{Method, StatusCode};
 use certmail_app::ImportOptions;
 use certmail_app::admin::Role;
 use common::*;
-
-impl H {
-    async fn raw(&self, path: &str, auth: &[(&str, String)], ct: &str, body: Vec<u8>) -> Reply {
-        let mut b = Request::builder()
-            .method(Method::POST)
-            .uri(path)
-            .header(header::CONTENT_TYPE, ct);
-        for (k, v) in auth {
-            b = b.header(*k, v.as_str());
-        }
-        self.send(b.body(Body::from(body)).expect("request")).await
-    }
-
-    async fn parts(
-        &self,
-        path: &str,
-        auth: &[(&str, String)],
-        parts: &[(&str, Option<&str>, &[u8])],
-    ) -> Reply {
-        let (ct, body) = multipart(parts);
-        self.raw(path, auth, &ct, body).await
-    }
-}
 
 #[tokio::test]
 async fn crls_are_imported_and_shown_with_their_entries() {

@@ -35,22 +35,6 @@ impl H {
             .await
     }
 
-    async fn sha_of(&self, email: &str) -> String {
-        let rows = self
-            .app
-            .list(
-                certmail_store::StoreKind::Certificates,
-                &certmail_store::ListFilter {
-                    email: Some(email.into()),
-                    ..Default::default()
-                },
-            )
-            .await
-            .expect("list");
-        assert_eq!(rows.len(), 1, "{email}");
-        rows[0].cert.sha256.clone()
-    }
-
     async fn roles(&self) -> (Auth, Auth, Auth) {
         (
             self.token("boss", Role::Admin).await,

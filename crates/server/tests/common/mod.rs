@@ -267,3 +267,74 @@ pub fn sample(name: &str) -> Vec<u8> {
     )
     .expect("sample")
 }
+
+/// The password of the accounts [`sessions`] makes.
+pub const PW: &str = "correct horse battery";
+
+/// Accounts of each role, logged in: (cookie, csrf) for admin, operator, auditor.
+pub async fn sessions(h: &H) -> [(String, String); 3] {
+    let mut out = Vec::new();
+    for (name, role) in [
+        ("boss", Role::Admin),
+        ("ops", Role::Operator),
+        ("aud", Role::Auditor),
+    ] {
+        h.app.admin_add(name, role, Some(PW)).await.expect("add");
+        let (s, csrf) = h.login(name, PW).await;
+        out.push((format!("certmail_session={s}"), csrf));
+    }
+    [out[0].clone(), out[1].clone(), out[2].clone()]
+}
+
+impl H {
+    /// POSTs a body of content type `ct`, with these headers (auth or cookie).
+    pub async fn raw(&self, path: &str, auth: &[(&str, String)], ct: &str, body: Vec<u8>) -> Reply {
+        let mut b = Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header(header::CONTENT_TYPE, ct);
+        for (k, v) in auth {
+            b = b.header(*k, v.as_str());
+        }
+        self.send(b.body(Body::from(body)).expect("request")).await
+    }
+
+    /// POSTs a multipart form, with these headers (auth or cookie).
+    pub async fn parts(
+        &self,
+        path: &str,
+        auth: &[(&str, String)],
+        parts: &[(&str, Option<&str>, &[u8])],
+    ) -> Reply {
+        let (ct, body) = multipart(parts);
+        self.raw(path, auth, &ct, body).await
+    }
+
+    /// POSTs a multipart form with a session cookie.
+    pub async fn multipart_form(
+        &self,
+        path: &str,
+        cookie: &str,
+        parts: &[(&str, Option<&str>, &[u8])],
+    ) -> Reply {
+        self.parts(path, &[("cookie", cookie.to_owned())], parts)
+            .await
+    }
+
+    /// The SHA-256 of the one certificate carrying `email`.
+    pub async fn sha_of(&self, email: &str) -> String {
+        let rows = self
+            .app
+            .list(
+                certmail_store::StoreKind::Certificates,
+                &certmail_store::ListFilter {
+                    email: Some(email.into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("list");
+        assert_eq!(rows.len(), 1, "{email}");
+        rows[0].cert.sha256.clone()
+    }
+}
