@@ -286,6 +286,11 @@ impl Store {
         let mut opts =
             AnyPoolOptions::new().max_connections(if backend == Backend::Sqlite { 4 } else { 8 });
         if backend == Backend::Sqlite {
+            // A SQLite connection is a file handle that does not go stale, so it is not
+            // pinged on every checkout (sqlx's default): the ping is one more hand-off to the
+            // connection's worker thread, with its context switches, per query. PostgreSQL
+            // keeps the test, since its server may have restarted since.
+            opts = opts.test_before_acquire(false);
             opts = opts.after_connect(|conn, _| {
                 Box::pin(async move {
                     sqlx::query("PRAGMA foreign_keys = ON")
