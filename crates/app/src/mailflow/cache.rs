@@ -30,99 +30,6 @@ impl FlowSnapshot {
     }
 }
 
-/// Reads of the stores' generations, shared by the sessions that wait at the same time.
-///
-/// A read that began after a caller arrived serves that caller as well as its own did: it
-/// sees every change committed before the caller arrived. So callers queue for one read at
-/// a time, and whoever gets the turn first looks whether a read that began after its own
-/// arrival has finished meanwhile; only if not does it read. Under load (many sessions at
-/// `MAIL` at once) one query serves a whole wave of them instead of one each, and each
-/// still sees what was committed before its command came.
-#[derive(Debug, Default)]
-pub struct SnapshotGate {
-    /// Held while a read runs.
-    turn: tokio::sync::Mutex<()>,
-    /// Reads begun so far.
-    begun: std::sync::atomic::AtomicU64,
-    /// The last read: the number it had when it began, and what it read.
-    last: std::sync::Mutex<Option<(u64, String)>>,
-}
-
-impl SnapshotGate {
-    async fn read(&self, store: &certmail_store::Store) -> Result<String> {
-        Ok(self.read_with(|| store.generations()).await?)
-    }
-
-    /// The gate around any read (the store's, or a test's).
-    async fn read_with<F, Fut, E>(&self, read: F) -> std::result::Result<String, E>
-    where
-        F: FnOnce() -> Fut,
-        Fut: std::future::Future<Output = std::result::Result<String, E>>,
-    {
-        use std::sync::atomic::Ordering;
-        let arrived = self.begun.load(Ordering::SeqCst);
-        let _turn = self.turn.lock().await;
-        if let Ok(l) = self.last.lock()
-            && let Some((n, key)) = l.as_ref()
-            && *n > arrived
-        {
-            return Ok(key.clone());
-        }
-        let n = self.begun.fetch_add(1, Ordering::SeqCst) + 1;
-        let key = read().await?;
-        if let Ok(mut l) = self.last.lock() {
-            *l = Some((n, key.clone()));
-        }
-        Ok(key)
-    }
-}
-
-#[cfg(test)]
-mod gate_tests {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicU64, Ordering};
-    use std::time::Duration;
-
-    use super::SnapshotGate;
-
-    /// A slow read of a version: what it returns is the version when it began.
-    async fn slow_read(v: Arc<AtomicU64>) -> Result<String, ()> {
-        let seen = v.load(Ordering::SeqCst);
-        tokio::time::sleep(Duration::from_millis(60)).await;
-        Ok(seen.to_string())
-    }
-
-    #[tokio::test]
-    async fn a_read_begun_before_the_ask_is_not_shared_but_one_begun_after_is() {
-        let gate = Arc::new(SnapshotGate::default());
-        let version = Arc::new(AtomicU64::new(0));
-        // A's read begins at version 0 and is still running when the version changes and
-        // B asks: B must not get A's answer, it reads again.
-        let a = tokio::spawn({
-            let (g, v) = (gate.clone(), version.clone());
-            async move { g.read_with(|| slow_read(v)).await }
-        });
-        tokio::time::sleep(Duration::from_millis(15)).await;
-        version.store(1, Ordering::SeqCst);
-        let reads = Arc::new(AtomicU64::new(0));
-        let counting = |g: Arc<SnapshotGate>, v: Arc<AtomicU64>, n: Arc<AtomicU64>| async move {
-            g.read_with(|| {
-                n.fetch_add(1, Ordering::SeqCst);
-                slow_read(v)
-            })
-            .await
-        };
-        // B and C ask at once, after the change: one read (begun after both asked) serves
-        // both.
-        let b = tokio::spawn(counting(gate.clone(), version.clone(), reads.clone()));
-        let c = tokio::spawn(counting(gate.clone(), version.clone(), reads.clone()));
-        assert_eq!(a.await.expect("a"), Ok("0".to_owned()));
-        assert_eq!(b.await.expect("b"), Ok("1".to_owned()));
-        assert_eq!(c.await.expect("c"), Ok("1".to_owned()));
-        assert_eq!(reads.load(Ordering::SeqCst), 1, "B and C shared one read");
-    }
-}
-
 /// Settings and recipient look-ups of the mail flow, valid for one snapshot key.
 #[derive(Default)]
 pub struct FlowCache {
@@ -201,7 +108,7 @@ impl std::fmt::Debug for SignerCache {
 impl App {
     /// A snapshot of the stores' generations (one query); caches older than it are dropped.
     pub async fn flow_snapshot(&self, now: i64) -> Result<FlowSnapshot> {
-        let key = self.snapshot_gate.read(&self.store).await?;
+        let key = self.store.generations().await?;
         if let Ok(mut c) = self.flow_cache.lock()
             && c.key != key
         {

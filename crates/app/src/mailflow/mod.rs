@@ -23,7 +23,7 @@ mod notice;
 mod outgoing;
 mod triggers;
 
-pub use cache::{FlowCache, FlowSnapshot, SignerCache, SnapshotGate};
+pub use cache::{FlowCache, FlowSnapshot, SignerCache};
 use notice::id_header;
 pub use notice::{failure_notice, header_addresses, header_section, mail_stamp};
 use triggers::triggers;
@@ -454,9 +454,6 @@ impl App {
         msg: Arc<Vec<u8>>,
         release: Option<Release>,
     ) -> Result<Plan> {
-        // Read again at the end of data (a trust change made since MAIL, a blacklisting,
-        // applies to this message), through the gate that shares one read among the
-        // sessions asking at the same time.
         let snap = self.flow_snapshot(env.now).await?;
         let known = known
             .filter(|(k, _, r)| k.key == snap.key && r.len() == env.recipients.len())
