@@ -371,6 +371,19 @@ async fn an_administrator_works_in_the_browser() {
     );
     b.screenshot("24-chooser").await;
 
+    // The key store: alice's, dave's and the bulk keys, each with its certificates.
+    b.goto(&format!("{base}/keys")).await;
+    let keys = b
+        .eval("document.querySelectorAll('table.keys tbody tr').length")
+        .await;
+    assert!(
+        keys.as_u64().unwrap_or_default() >= 4,
+        "{keys} {}",
+        b.text().await
+    );
+    assert!(!b.text().await.contains("PRIVATE KEY"));
+    b.screenshot("26-keys").await;
+
     // An unknown page keeps the navigation.
     b.goto(&format!("{base}/no/such/page")).await;
     assert!(b.text().await.contains("404") && b.has("header.top nav").await);
