@@ -622,8 +622,9 @@ pub async fn global_delete(
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
-    /// Entries at or after this Unix time.
-    pub since: Option<i64>,
+    /// Entries at or after this time: Unix seconds, RFC 3339, a date (`2026-11-01`) or
+    /// days ago (`7d`), as `certmail audit --since`.
+    pub since: Option<String>,
     /// Only this account.
     pub account: Option<String>,
     /// Only actions starting with this.
@@ -650,9 +651,17 @@ pub async fn audit_page(
     q: &AuditQuery,
 ) -> Result<(Vec<certmail_store::AuditRow>, Option<i64>), Problem> {
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let since = match q.since.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        None => None,
+        Some(t) => Some(match t.parse::<i64>() {
+            Ok(unix) => unix,
+            Err(_) => certmail_app::admin::parse_since(t, certmail_app::now())
+                .map_err(Problem::bad_request)?,
+        }),
+    };
     let mut rows = app
         .audit_log(&AuditFilter {
-            since: q.since,
+            since,
             account: q.account.clone().filter(|a| !a.is_empty()),
             action: q.action.clone().filter(|a| !a.is_empty()),
             before_id: q.before,

@@ -869,17 +869,10 @@ async fn audit(
         .map(str::trim)
         .unwrap_or_default()
         .to_owned();
-    let since = match since_text.as_str() {
-        "" => None,
-        t => Some(
-            certmail_app::admin::parse_since(t, certmail_app::now())
-                .map_err(Problem::bad_request)?,
-        ),
-    };
     let account = q.account.clone().unwrap_or_default();
     let action = q.action.clone().unwrap_or_default();
     let query = AuditQuery {
-        since,
+        since: Some(since_text.clone()),
         account: Some(account.clone()),
         action: Some(action.clone()),
         before: q.before,

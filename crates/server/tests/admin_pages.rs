@@ -618,3 +618,49 @@ async fn error_pages_keep_the_navigation_for_a_logged_in_caller() {
     assert!(r.status.is_client_error(), "{}", r.status);
     assert!(r.body.contains("Log out"), "{}", r.body);
 }
+
+#[tokio::test]
+async fn the_audit_api_takes_since_as_unix_seconds_a_date_or_days_ago() {
+    let h = H::new().await;
+    let aud = h.token("aud", Role::Auditor).await;
+    let admin = h.token("boss", Role::Admin).await;
+    let r = h
+        .call(
+            Method::PUT,
+            "/api/v1/global/settings/sign",
+            &admin,
+            Some(serde_json::json!({"value": "on"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let count = |r: &Reply| r.json()["items"].as_array().map_or(0, Vec::len);
+    let all = h.call(Method::GET, "/api/v1/audit", &aud, None).await;
+    assert!(count(&all) >= 1, "{}", all.body);
+    let future = certmail_app::now() + 86_400;
+    for (since, expect_all) in [
+        ("7d".to_owned(), true),
+        ("2020-01-01".to_owned(), true),
+        ((certmail_app::now() - 3600).to_string(), true),
+        (future.to_string(), false),
+    ] {
+        let r = h
+            .call(
+                Method::GET,
+                &format!("/api/v1/audit?since={since}"),
+                &aud,
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{since}: {}", r.body);
+        if expect_all {
+            assert_eq!(count(&r), count(&all), "{since}");
+        } else {
+            assert_eq!(count(&r), 0, "{since}: {}", r.body);
+        }
+    }
+    let r = h
+        .call(Method::GET, "/api/v1/audit?since=yesterday", &aud, None)
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("yesterday"), "{}", r.body);
+}
