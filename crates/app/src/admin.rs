@@ -369,6 +369,28 @@ impl App {
         Ok(!self.store.accounts().await?.is_empty())
     }
 
+    /// Writes the audit entry of a change with its outcome, then hands the change's
+    /// result back. A failure to write the entry wins: no change is reported without it.
+    pub async fn audited<T>(
+        &self,
+        who: &Actor,
+        action: &str,
+        object: &str,
+        detail: &str,
+        r: Result<T>,
+    ) -> Result<T> {
+        let why = r.as_ref().err().map(ToString::to_string);
+        self.audit(
+            who,
+            action,
+            object,
+            why.as_deref().map_or(Ok(()), Err),
+            detail,
+        )
+        .await?;
+        r
+    }
+
     /// Writes an audit entry. `detail` must never hold a key or a password.
     pub async fn audit(
         &self,

@@ -121,16 +121,9 @@ pub async fn run(app: &App, c: &AdminCommand) -> Result<ExitCode, Failure> {
         } => {
             let (pw, generated) = password_from(password_file)?;
             let r = app.admin_add(name, (*role).into(), Some(&pw)).await;
-            let outcome = r.as_ref().map(|_| ()).map_err(|e| e.to_string());
-            app.audit(
-                &me,
-                "account.add",
-                name,
-                outcome.as_ref().map(|_| ()).map_err(String::as_str),
-                Role::from(*role).as_str(),
-            )
-            .await?;
-            let a = r?;
+            let a = app
+                .audited(&me, "account.add", name, Role::from(*role).as_str(), r)
+                .await?;
             println!("added account {} ({})", a.name, a.role.as_str());
             if generated {
                 println!("password (shown once):");
@@ -161,16 +154,7 @@ pub async fn run(app: &App, c: &AdminCommand) -> Result<ExitCode, Failure> {
         }
         AdminCommand::Delete { name } => {
             let r = app.admin_delete(name).await;
-            let why = r.as_ref().err().map(|e| e.to_string());
-            app.audit(
-                &me,
-                "account.delete",
-                name,
-                why.as_deref().map_or(Ok(()), Err),
-                "",
-            )
-            .await?;
-            r?;
+            app.audited(&me, "account.delete", name, "", r).await?;
             println!("deleted account {name}");
         }
         AdminCommand::Passwd {
@@ -179,16 +163,7 @@ pub async fn run(app: &App, c: &AdminCommand) -> Result<ExitCode, Failure> {
         } => {
             let (pw, generated) = password_from(password_file)?;
             let r = app.admin_passwd(name, &pw).await;
-            let why = r.as_ref().err().map(|e| e.to_string());
-            app.audit(
-                &me,
-                "account.passwd",
-                name,
-                why.as_deref().map_or(Ok(()), Err),
-                "",
-            )
-            .await?;
-            r?;
+            app.audited(&me, "account.passwd", name, "", r).await?;
             println!("password of {name} changed; its sessions are ended");
             if generated {
                 println!("password (shown once):");
@@ -197,17 +172,8 @@ pub async fn run(app: &App, c: &AdminCommand) -> Result<ExitCode, Failure> {
         }
         AdminCommand::Token { name, expires_days } => {
             let r = app.admin_token(name, *expires_days).await;
-            let why = r.as_ref().err().map(|e| e.to_string());
             let detail = expires_days.map_or("no expiry".to_owned(), |d| format!("{d} days"));
-            app.audit(
-                &me,
-                "account.token",
-                name,
-                why.as_deref().map_or(Ok(()), Err),
-                &detail,
-            )
-            .await?;
-            let token = r?;
+            let token = app.audited(&me, "account.token", name, &detail, r).await?;
             println!("API token for {name} ({detail}), shown once:");
             println!("{}", *token);
         }

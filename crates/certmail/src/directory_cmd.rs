@@ -146,16 +146,7 @@ pub async fn run(app: &App, c: &DirectoryCommand) -> Result<ExitCode, Failure> {
                 cache_ttl: Some(*cache_ttl),
             };
             let r = app.directory_add(&spec, pw).await;
-            let outcome = r.as_ref().map(|_| ()).map_err(|e| e.to_string());
-            app.audit(
-                &me,
-                "directory.add",
-                name,
-                outcome.as_ref().map(|_| ()).map_err(String::as_str),
-                url,
-            )
-            .await?;
-            let d = r?;
+            let d = app.audited(&me, "directory.add", name, url, r).await?;
             print!("added directory ");
             print_directory(&d);
         }
@@ -175,16 +166,7 @@ pub async fn run(app: &App, c: &DirectoryCommand) -> Result<ExitCode, Failure> {
         }
         DirectoryCommand::Delete { name } => {
             let r = app.directory_delete(name).await;
-            let outcome = r.as_ref().map(|_| ()).map_err(|e| e.to_string());
-            app.audit(
-                &me,
-                "directory.delete",
-                name,
-                outcome.as_ref().map(|_| ()).map_err(String::as_str),
-                "",
-            )
-            .await?;
-            r?;
+            app.audited(&me, "directory.delete", name, "", r).await?;
             println!("deleted directory {name}");
         }
         DirectoryCommand::Test { name, email } => {

@@ -147,24 +147,24 @@ pub async fn run(app: &App, cmd: &Command) -> Result<ExitCode, Failure> {
                         |_| String::new(),
                         |d| format!("{} setting(s), {} selection(s)", d.settings, d.selections),
                     );
-                    let outcome = r.as_ref().map(|_| ()).map_err(|e| e.to_string());
-                    app.audit(
-                        &certmail_app::admin::Actor::cli(),
-                        action,
-                        object,
-                        outcome.as_ref().map(|_| ()).map_err(String::as_str),
-                        &detail,
-                    )
-                    .await?;
-                    let d = r.map_err(|e| match e {
-                        certmail_app::AppError::Store(certmail_store::StoreError::NotFound {
-                            ..
-                        }) => Failure {
-                            code: 1,
-                            message: format!("no {kind} {object}"),
-                        },
-                        other => other.into(),
-                    })?;
+                    let d = app
+                        .audited(
+                            &certmail_app::admin::Actor::cli(),
+                            action,
+                            object,
+                            &detail,
+                            r,
+                        )
+                        .await
+                        .map_err(|e| match e {
+                            certmail_app::AppError::Store(
+                                certmail_store::StoreError::NotFound { .. },
+                            ) => Failure {
+                                code: 1,
+                                message: format!("no {kind} {object}"),
+                            },
+                            other => other.into(),
+                        })?;
                     println!("deleted {kind} {} ({detail})", d.name);
                 }
                 PartyCommand::Unset { key, .. } => {

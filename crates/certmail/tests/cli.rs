@@ -469,10 +469,11 @@ fn stateless_verify_exit_codes() {
     );
 }
 
-#[test]
-fn settings_and_selection_commands() {
+/// A SQLite data directory with a root, its intermediate and pat@example.com's
+/// certificate (without its key) imported.
+fn env_with_pat(pki_name: &str) -> Env {
     let env = Env::sqlite();
-    let pki = TestPki::new("Policy");
+    let pki = TestPki::new(pki_name);
     let leaf = pki.leaf(&LeafSpec::email("pat@example.com", 5));
     env.ok(&["init"]);
     env.ok(&["root", "import", path(&env.file("root.pem", &pki.root.pem))]);
@@ -481,6 +482,12 @@ fn settings_and_selection_commands() {
         "import",
         path(&env.file("c.pem", format!("{}{}", leaf.pem, pki.intermediate.pem))),
     ]);
+    env
+}
+
+#[test]
+fn settings_and_selection_commands() {
+    let env = env_with_pat("Policy");
     env.ok(&["global", "set", "sign", "on"]);
     env.ok(&["domain", "set", "*.example.com", "encrypt-mode", "force"]);
     env.ok(&["domain", "set", "example.com", "locality", "internal"]);
@@ -530,16 +537,7 @@ fn settings_and_selection_commands() {
 
 #[test]
 fn user_and_domain_delete() {
-    let env = Env::sqlite();
-    let pki = TestPki::new("Delete");
-    let leaf = pki.leaf(&LeafSpec::email("pat@example.com", 5));
-    env.ok(&["init"]);
-    env.ok(&["root", "import", path(&env.file("root.pem", &pki.root.pem))]);
-    env.ok(&[
-        "cert",
-        "import",
-        path(&env.file("c.pem", format!("{}{}", leaf.pem, pki.intermediate.pem))),
-    ]);
+    let env = env_with_pat("Delete");
     let sha = env.json(&["cert", "list", "--json", "--email", "pat@example.com"])[0]["sha256"]
         .as_str()
         .expect("sha")

@@ -384,14 +384,6 @@ pub struct SettingBody {
     pub value: String,
 }
 
-fn own_source(p: &Party) -> String {
-    match p {
-        Party::Global => "global".into(),
-        Party::Domain(d) => format!("domain {d}"),
-        Party::User(_) => "user".into(),
-    }
-}
-
 fn chain_of(p: &Party) -> Vec<Party> {
     match p {
         Party::Global => vec![Party::Global],
@@ -400,25 +392,39 @@ fn chain_of(p: &Party) -> Vec<Party> {
     }
 }
 
+/// Every setting of a party resolved along its inheritance chain (one query), in the order
+/// of `SETTINGS`: the effective value, where it comes from, whether it is inherited.
+pub async fn resolved_settings(app: &App, p: &Party) -> Result<Vec<SettingValue>, Problem> {
+    let own = certmail_app::policy::source_of(p);
+    Ok(app
+        .resolve_chain(&chain_of(p))
+        .await?
+        .into_iter()
+        .map(|r: Resolved| SettingValue {
+            inherited: r.source != own,
+            key: r.key.into(),
+            value: r.value,
+            source: r.source,
+        })
+        .collect())
+}
+
 /// The effective value of one setting of a party.
 pub async fn resolved_setting(app: &App, p: &Party, key: &str) -> Result<SettingValue, Problem> {
-    let all: Vec<Resolved> = app.resolve_chain(&chain_of(p)).await?;
-    let r = all.into_iter().find(|r| r.key == key).ok_or_else(|| {
-        Problem::not_found(format!(
-            "unknown setting {key:?}; known: {}",
-            certmail_app::policy::SETTINGS
-                .iter()
-                .map(|d| d.key)
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))
-    })?;
-    Ok(SettingValue {
-        inherited: r.source != own_source(p),
-        key: r.key.into(),
-        value: r.value,
-        source: r.source,
-    })
+    resolved_settings(app, p)
+        .await?
+        .into_iter()
+        .find(|r| r.key == key)
+        .ok_or_else(|| {
+            Problem::not_found(format!(
+                "unknown setting {key:?}; known: {}",
+                certmail_app::policy::SETTINGS
+                    .iter()
+                    .map(|d| d.key)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })
 }
 
 fn user(email: &str) -> Result<Party, Problem> {
@@ -451,17 +457,10 @@ pub async fn audited_as<T>(
     r: Result<T, AppError>,
     problem: impl FnOnce(AppError) -> Problem,
 ) -> Result<T, Problem> {
-    let why = r.as_ref().err().map(ToString::to_string);
     s.app
-        .audit(
-            &c.actor(),
-            action,
-            object,
-            why.as_deref().map_or(Ok(()), Err),
-            detail,
-        )
-        .await?;
-    r.map_err(problem)
+        .audited(&c.actor(), action, object, detail, r)
+        .await
+        .map_err(problem)
 }
 
 async fn put_setting(

@@ -9,9 +9,7 @@ use axum::extract::{Path, State};
 use axum::routing::{delete, get};
 use axum::{Json, Router};
 use certmail_app::admin::Role;
-use certmail_app::policy::{
-    PartyDeleted, chain_for_domain, chain_for_user, normalise_domain, normalise_email, source_of,
-};
+use certmail_app::policy::{PartyDeleted, normalise_domain, normalise_email};
 use certmail_app::{App, AppError};
 use certmail_pki::verify::Purpose;
 use certmail_store::{Party, StoreError};
@@ -48,24 +46,9 @@ pub struct SettingList {
 
 /// Every setting of a party, resolved along its inheritance chain in one query.
 pub async fn resolved_settings(app: &App, p: &Party) -> Result<SettingList, Problem> {
-    let chain = match p {
-        Party::Global => vec![Party::Global],
-        Party::Domain(d) => chain_for_domain(d),
-        Party::User(u) => chain_for_user(u),
-    };
-    let own = source_of(p);
-    let items = app
-        .resolve_chain(&chain)
-        .await?
-        .into_iter()
-        .map(|r| SettingValue {
-            inherited: r.source != own,
-            key: r.key.into(),
-            value: r.value,
-            source: r.source,
-        })
-        .collect();
-    Ok(SettingList { items })
+    Ok(SettingList {
+        items: crate::api::resolved_settings(app, p).await?,
+    })
 }
 
 /// Every setting of a user, resolved (as `certmail user show --json`).

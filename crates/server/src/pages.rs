@@ -610,17 +610,35 @@ async fn dashboard(State(s): State<Arc<Server>>, c: Caller) -> PageResult {
     }))
 }
 
-struct CertRow {
-    sha256: String,
-    short: String,
-    subject: String,
-    email: String,
-    not_after: String,
-    has_key: bool,
-    status: &'static str,
-    class: &'static str,
-    reason: String,
-    ctl: String,
+/// A certificate as the lists show it (the certificate pages, the chooser).
+pub(crate) struct CertRow {
+    pub(crate) sha256: String,
+    pub(crate) short: String,
+    pub(crate) subject: String,
+    pub(crate) email: String,
+    pub(crate) not_after: String,
+    pub(crate) has_key: bool,
+    pub(crate) status: &'static str,
+    pub(crate) class: &'static str,
+    pub(crate) reason: String,
+    pub(crate) ctl: String,
+}
+
+impl From<api::Listed> for CertRow {
+    fn from(l: api::Listed) -> CertRow {
+        CertRow {
+            short: l.view.cert.sha256[..16].to_owned(),
+            email: l.view.cert.emails.join(", "),
+            not_after: format_time(l.view.cert.not_after),
+            has_key: l.view.has_key,
+            status: l.verdict.status,
+            class: class_of(l.verdict.status),
+            reason: l.verdict.reason,
+            ctl: l.ctl.unwrap_or_default(),
+            sha256: l.view.cert.sha256,
+            subject: l.view.cert.subject,
+        }
+    }
 }
 
 #[derive(Template)]
@@ -716,22 +734,7 @@ async fn list_page(s: &Server, c: &Caller, q: PageQuery, roots: bool) -> PageRes
         .next_cursor
         .as_deref()
         .map(|c| link(&format!("cursor={c}")));
-    let rows = l
-        .items
-        .into_iter()
-        .map(|l| CertRow {
-            short: l.view.cert.sha256[..16].to_owned(),
-            email: l.view.cert.emails.join(", "),
-            not_after: format_time(l.view.cert.not_after),
-            has_key: l.view.has_key,
-            status: l.verdict.status,
-            class: class_of(l.verdict.status),
-            reason: l.verdict.reason,
-            ctl: l.ctl.unwrap_or_default(),
-            sha256: l.view.cert.sha256,
-            subject: l.view.cert.subject,
-        })
-        .collect();
+    let rows = l.items.into_iter().map(CertRow::from).collect();
     Ok(render(&CertificatesPage {
         nav: nav(c),
         heading: if roots { "Roots" } else { "Certificates" },

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use crate::Server;
 use crate::api::{self, CertQuery};
-use crate::pages::enc;
+use crate::pages::{CertRow, enc};
 use crate::problem::Problem;
 
 /// How many candidates one chooser page shows.
@@ -28,16 +28,9 @@ pub struct ChooserQuery {
     offset: Option<i64>,
 }
 
-/// A candidate.
+/// A candidate: the certificate as the lists show it, and whether it is selected already.
 pub(crate) struct Candidate {
-    pub(crate) sha256: String,
-    pub(crate) short: String,
-    pub(crate) subject: String,
-    pub(crate) email: String,
-    pub(crate) not_after: String,
-    pub(crate) has_key: bool,
-    pub(crate) status: &'static str,
-    pub(crate) reason: String,
+    pub(crate) row: CertRow,
     pub(crate) selected: bool,
 }
 
@@ -116,14 +109,7 @@ pub(crate) async fn chooser(
             selected: selected
                 .iter()
                 .any(|(k, t)| *k == kind && *t == l.view.cert.sha256),
-            short: l.view.cert.sha256[..16].to_owned(),
-            email: l.view.cert.emails.join(", "),
-            not_after: certmail_app::format_time(l.view.cert.not_after),
-            has_key: l.view.has_key,
-            status: l.verdict.status,
-            reason: l.verdict.reason,
-            sha256: l.view.cert.sha256,
-            subject: l.view.cert.subject,
+            row: CertRow::from(l),
         })
         .collect();
     Ok(Chooser {

@@ -15,7 +15,7 @@ use certmail_store::Party;
 use serde::Deserialize;
 
 use crate::Server;
-use crate::api::{audited, resolved_setting};
+use crate::api::{audited, resolved_settings};
 use crate::auth::{Caller, CheckedForm, HasCsrf};
 use crate::pages::{CsrfOnly, Nav, PageResult, enc, nav, render};
 use crate::pages_chooser::ChooserQuery;
@@ -78,8 +78,10 @@ struct SettingsPage {
 
 async fn rows(s: &Server, p: &Party) -> Result<Vec<Row>, Problem> {
     let mut out = Vec::new();
-    for d in SETTINGS {
-        let r = resolved_setting(&s.app, p, d.key).await?;
+    for r in resolved_settings(&s.app, p).await? {
+        let Some(d) = SETTINGS.iter().find(|d| d.key == r.key) else {
+            continue;
+        };
         out.push(Row {
             key: d.key,
             help: d.help,

@@ -37,19 +37,7 @@ async fn pending(h: &H, email: &str) -> i64 {
 async fn the_ca_page_handles_pending_requests_and_the_configuration_by_role() {
     let h = H::new().await;
     let [(admin, a_csrf), (ops, o_csrf), (aud, u_csrf)] = sessions(&h).await;
-    let ca = h
-        .app
-        .ca_create(&certmail_app::ca::CaCreate {
-            root_cn: "Page Root".into(),
-            intermediate_cn: "Page CA".into(),
-            key: certmail_ca::KeySpec::parse("p256").expect("key"),
-            days: 3650,
-            hash: certmail_ca::SigHash::parse("sha256").expect("hash"),
-            email: None,
-            make_default: true,
-        })
-        .await
-        .expect("ca");
+    let ca = h.p256_ca("Page Root", "Page CA").await;
     let id = pending(&h, "dee@example.com").await;
 
     // The pending request is listed with its CSR to download (for anyone) and, for

@@ -936,18 +936,7 @@ async fn import_uploads_report_per_item_and_keep_nothing_of_a_bad_file() {
 #[tokio::test]
 async fn the_ca_issues_through_the_api() {
     let h = H::new().await;
-    h.app
-        .ca_create(&certmail_app::ca::CaCreate {
-            root_cn: "API Root".into(),
-            intermediate_cn: "API Issuing".into(),
-            key: certmail_ca::KeySpec::parse("p256").expect("key"),
-            days: 3650,
-            hash: certmail_ca::SigHash::parse("sha256").expect("hash"),
-            email: None,
-            make_default: true,
-        })
-        .await
-        .expect("ca");
+    h.p256_ca("API Root", "API Issuing").await;
     let ops = h.token("ops", Role::Operator).await;
     let aud = h.token("eye", Role::Auditor).await;
     let body =
@@ -2301,18 +2290,7 @@ async fn the_dashboard_lists_what_expires_within_30_days_and_counts_follow_chang
 #[tokio::test]
 async fn bulk_csv_previews_then_issues_in_the_background_with_progress() {
     let h = H::new().await;
-    h.app
-        .ca_create(&certmail_app::ca::CaCreate {
-            root_cn: "Bulk Root".into(),
-            intermediate_cn: "Bulk Issuing".into(),
-            key: certmail_ca::KeySpec::parse("p256").expect("key"),
-            days: 3650,
-            hash: certmail_ca::SigHash::parse("sha256").expect("hash"),
-            email: None,
-            make_default: true,
-        })
-        .await
-        .expect("ca");
+    h.p256_ca("Bulk Root", "Bulk Issuing").await;
     h.app
         .admin_add("ops", Role::Operator, Some("correct horse battery"))
         .await

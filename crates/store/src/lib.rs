@@ -197,6 +197,20 @@ pub struct ListFilter {
     pub now: i64,
 }
 
+/// Sets a `meta` value through any executor: the pool, or a transaction that changes what
+/// the value (a generation token) stands for.
+pub(crate) async fn meta_upsert<'e, E>(e: E, name: &str, value: &str) -> Result<()>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    sqlx::query("INSERT INTO meta (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value")
+        .bind(name)
+        .bind(value)
+        .execute(e)
+        .await?;
+    Ok(())
+}
+
 /// The store facade.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -341,12 +355,7 @@ impl Store {
 
     /// Sets a value of the `meta` table.
     pub async fn meta_set(&self, name: &str, value: &str) -> Result<()> {
-        sqlx::query("INSERT INTO meta (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value")
-            .bind(name)
-            .bind(value)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        meta_upsert(&self.pool, name, value).await
     }
 
     /// The trust generation: a token renewed by every change that can change a verdict

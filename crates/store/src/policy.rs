@@ -197,11 +197,7 @@ impl Store {
         }
         // The policy generation is renewed in the same transaction: caches never see the
         // deletion without the new generation.
-        sqlx::query("INSERT INTO meta (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value")
-            .bind("policy_generation")
-            .bind(crate::new_token())
-            .execute(&mut *tx)
-            .await?;
+        crate::meta_upsert(&mut *tx, "policy_generation", &crate::new_token()).await?;
         tx.commit().await?;
         Ok(Some((settings, selections)))
     }

@@ -321,6 +321,22 @@ impl H {
             .await
     }
 
+    /// A CA (P-256 root and issuing intermediate, ten years) made the default.
+    pub async fn p256_ca(&self, root_cn: &str, intermediate_cn: &str) -> certmail_store::CaRow {
+        self.app
+            .ca_create(&certmail_app::ca::CaCreate {
+                root_cn: root_cn.into(),
+                intermediate_cn: intermediate_cn.into(),
+                key: certmail_ca::KeySpec::parse("p256").expect("key"),
+                days: 3650,
+                hash: certmail_ca::SigHash::parse("sha256").expect("hash"),
+                email: None,
+                make_default: true,
+            })
+            .await
+            .expect("ca")
+    }
+
     /// The SHA-256 of the one certificate carrying `email`.
     pub async fn sha_of(&self, email: &str) -> String {
         let rows = self
