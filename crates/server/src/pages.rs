@@ -106,7 +106,19 @@ pub(crate) async fn error_nav(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let headers = req.headers().clone();
+    // Only a page asked for with a session can get the header: nothing is kept for the
+    // rest (the API, the login page, static files).
+    if req.uri().path().starts_with("/api/")
+        || auth::cookie(req.headers(), SESSION_COOKIE).is_none()
+    {
+        return next.run(req).await;
+    }
+    let cookies: Vec<HeaderValue> = req
+        .headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .cloned()
+        .collect();
     let uri = req.uri().clone();
     let peer = req
         .extensions()
@@ -116,12 +128,11 @@ pub(crate) async fn error_nav(
     let Some(ErrorShown(p)) = r.extensions().get::<ErrorShown>().cloned() else {
         return r;
     };
-    if uri.path().starts_with("/api/") || auth::cookie(&headers, SESSION_COOKIE).is_none() {
-        return r;
-    }
     let mut again = axum::http::Request::new(());
     *again.uri_mut() = uri;
-    *again.headers_mut() = headers;
+    for c in cookies {
+        again.headers_mut().append(header::COOKIE, c);
+    }
     if let Some(peer) = peer {
         again.extensions_mut().insert(peer);
     }
