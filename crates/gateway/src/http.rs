@@ -58,12 +58,17 @@ async fn healthz(State(s): State<Arc<Shared>>) -> impl IntoResponse {
 }
 
 async fn metrics(State(s): State<Arc<Shared>>) -> impl IntoResponse {
+    let mut body = s.metrics.render();
+    let (queries, unchanged) = s.app.store().generations_counts();
+    body.push_str(&format!(
+        "# HELP certmail_store_change_checks_total The checks for changes to settings and trust made per transaction, by how they were answered: a query, or the SQLite WAL-index header showing nothing committed since the last query.\n# TYPE certmail_store_change_checks_total counter\ncertmail_store_change_checks_total{{answer=\"query\"}} {queries}\ncertmail_store_change_checks_total{{answer=\"unchanged\"}} {unchanged}\n"
+    ));
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        s.metrics.render(),
+        body,
     )
 }
 

@@ -845,10 +845,15 @@ fn header_len(msg: &[u8]) -> usize {
 
 /// One log line on standard error, with a UTC time stamp.
 pub fn log_line(s: &str) {
-    eprintln!(
-        "{} certmail-gateway: {s}",
+    use std::io::Write;
+    // One write per line: `eprintln!` writes each piece of its format on its own (stderr is
+    // unbuffered), four system calls per message, and lines of other processes sharing the
+    // descriptor could fall between them.
+    let line = format!(
+        "{} certmail-gateway: {s}\n",
         certmail_pki_time(certmail_app::now())
     );
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 
 fn certmail_pki_time(t: i64) -> String {

@@ -368,26 +368,34 @@ pub fn set_of(mut items: Vec<Vec<u8>>) -> Vec<u8> {
 
 /// An OBJECT IDENTIFIER from dotted form (only for the constants used here).
 pub fn oid(dotted: &str) -> Vec<u8> {
-    let arcs: Vec<u64> = dotted
+    // One allocation: messages encode a dozen OIDs each.
+    let mut out = Vec::with_capacity(dotted.len() + 2);
+    out.extend_from_slice(&[tag::OID, 0]);
+    let mut arcs = dotted
         .split('.')
-        .map(|a| a.parse().expect("OID constants are numeric"))
-        .collect();
-    let mut body = Vec::new();
-    let mut push = |mut v: u64| {
-        let mut tmp = vec![(v & 0x7f) as u8];
-        v >>= 7;
-        while v > 0 {
-            tmp.push(0x80 | (v & 0x7f) as u8);
-            v >>= 7;
+        .map(|a| a.parse::<u64>().expect("OID constants are numeric"));
+    let first = arcs.next().expect("OID constants have two arcs");
+    let second = arcs.next().expect("OID constants have two arcs");
+    for v in std::iter::once(first * 40 + second).chain(arcs) {
+        let mut groups = [0u8; 10];
+        let mut n = 0;
+        let mut rest = v;
+        loop {
+            groups[n] = (rest & 0x7f) as u8;
+            n += 1;
+            rest >>= 7;
+            if rest == 0 {
+                break;
+            }
         }
-        tmp.reverse();
-        body.extend_from_slice(&tmp);
-    };
-    push(arcs[0] * 40 + arcs[1]);
-    for a in &arcs[2..] {
-        push(*a);
+        for i in (0..n).rev() {
+            out.push(groups[i] | if i > 0 { 0x80 } else { 0 });
+        }
     }
-    tlv(tag::OID, &body)
+    let len = out.len() - 2;
+    assert!(len < 0x80, "OID constants are short");
+    out[1] = len as u8;
+    out
 }
 
 /// A non-negative INTEGER from a small value.
@@ -422,11 +430,19 @@ mod tests {
             "1.2.840.113549.1.7.2",
             "2.16.840.1.101.3.4.1.42",
             "1.3.132.1.11.1",
+            "2.999.3",
+            "1.2.840.113549.1.9.16.2.47",
         ] {
             let enc = oid(d);
             let (e, _) = read(&enc).expect("read");
             assert_eq!(e.oid().expect("oid"), d);
         }
+        // Known encodings (X.690 8.19): sha256WithRSAEncryption and 2.999.3.
+        assert_eq!(
+            oid("1.2.840.113549.1.1.11"),
+            [6, 9, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 1, 1, 11]
+        );
+        assert_eq!(oid("2.999.3"), [6, 3, 0x88, 0x37, 3]);
     }
 
     #[test]

@@ -197,6 +197,30 @@ fn ecdh_alg(curve: &str) -> Option<&'static agreement::Algorithm> {
     }
 }
 
+/// The RSA public key of a SubjectPublicKeyInfo, parsed once per process: parsing and
+/// checking it, and the Montgomery context aws-lc then builds on first use, cost about as much
+/// as the PKCS#1 encryption of a content key itself, and a gateway encrypts to the same
+/// partners all day. Public keys only; at most 1,024 are kept (the cache is emptied when full).
+fn rsa_public_key(spki: &[u8]) -> Result<PublicEncryptingKey, aws_lc_rs::error::KeyRejected> {
+    use std::collections::HashMap;
+    use std::sync::{LazyLock, Mutex};
+    static KEYS: LazyLock<Mutex<HashMap<Vec<u8>, PublicEncryptingKey>>> =
+        LazyLock::new(|| Mutex::new(HashMap::new()));
+    if let Ok(keys) = KEYS.lock()
+        && let Some(k) = keys.get(spki)
+    {
+        return Ok(k.clone());
+    }
+    let k = PublicEncryptingKey::from_der(spki)?;
+    if let Ok(mut keys) = KEYS.lock() {
+        if keys.len() >= 1024 {
+            keys.clear();
+        }
+        keys.insert(spki.to_vec(), k.clone());
+    }
+    Ok(k)
+}
+
 fn recipient_info(
     cert: &Certificate,
     cek: &[u8],
@@ -205,7 +229,7 @@ fn recipient_info(
     let rid = cert_id(cert, opts.by_key_id)?;
     let key_oid = cert.vd.key_oid.as_str();
     if key_oid == oids::RSA {
-        let pk = PublicEncryptingKey::from_der(&spki_der(cert)?)
+        let pk = rsa_public_key(&spki_der(cert)?)
             .map_err(|e| SmimeError::Certificate(format!("{}: {e}", cert.subject)))?;
         let (alg, ek) = if opts.oaep {
             let k = OaepPublicEncryptingKey::new(pk).map_err(|_| crypto("OAEP key"))?;
@@ -316,7 +340,9 @@ pub fn encrypt_cbc_stream<W: std::io::Write + ?Sized>(
     let mut enc = crate::b64::LineEncoder::new(out);
     enc.write(&head).map_err(io)?;
     const CHUNK: usize = 57 * 1024;
-    let mut buf = vec![0u8; CHUNK + 16];
+    // No bigger than the largest piece needs (a 10 KB message zeroed 57 KiB before).
+    let widest = parts.iter().map(|p| p.len().min(CHUNK)).max().unwrap_or(0);
+    let mut buf = vec![0u8; widest + 16];
     for p in parts {
         for chunk in p.chunks(CHUNK) {
             let n = key

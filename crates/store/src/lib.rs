@@ -11,6 +11,7 @@
 
 mod admin;
 mod ca;
+mod commits;
 mod directory;
 mod error;
 mod hold;
@@ -216,6 +217,7 @@ where
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    commits: std::sync::Arc<commits::CommitProbe>,
 }
 
 static NEXT_TOKEN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -274,6 +276,18 @@ pub(crate) fn exactly_one<T>(
     }
 }
 
+/// The database file of a SQLite URL, made absolute; `None` for an in-memory database.
+fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    use std::str::FromStr;
+    let opts = sqlx::sqlite::SqliteConnectOptions::from_str(url).ok()?;
+    let name = opts.get_filename();
+    let s = name.to_string_lossy();
+    if s.is_empty() || s == ":memory:" || s.starts_with("file:") {
+        return None;
+    }
+    std::fs::canonicalize(name).ok()
+}
+
 impl Store {
     /// The n-th parameter of a long generated statement. SQLite gets anonymous `?`
     /// (bound in order): looking up `$N` names is linear per parameter there, which makes
@@ -326,7 +340,16 @@ impl Store {
                 .execute(&pool)
                 .await?;
         }
-        let store = Store { pool, backend };
+        let commits = match backend {
+            Backend::Sqlite => sqlite_file(url)
+                .map_or_else(commits::CommitProbe::none, commits::CommitProbe::sqlite),
+            Backend::Postgres => commits::CommitProbe::none(),
+        };
+        let store = Store {
+            pool,
+            backend,
+            commits: std::sync::Arc::new(commits),
+        };
         migrate::run(&store.pool, backend).await?;
         Ok(store)
     }
@@ -379,7 +402,26 @@ impl Store {
     }
 
     /// The trust and policy generations in one query, joined (`trust/policy`).
+    ///
+    /// On SQLite, when nothing has been committed to the database since the last query
+    /// (by any process: the WAL-index header says so, see `commits.rs`), the last answer is
+    /// returned without a query.
     pub async fn generations(&self) -> Result<String> {
+        let mark = match self.commits.check() {
+            Ok(value) => return Ok(value),
+            Err(mark) => mark,
+        };
+        let out = self.generations_query().await?;
+        self.commits.remember(mark, &out);
+        Ok(out)
+    }
+
+    /// How [`Store::generations`] was answered so far: (queries, answers reused).
+    pub fn generations_counts(&self) -> (u64, u64) {
+        self.commits.counts()
+    }
+
+    async fn generations_query(&self) -> Result<String> {
         let rows = sqlx::query(
             "SELECT name, value FROM meta WHERE name IN ('trust_generation', 'policy_generation') ORDER BY name",
         )
@@ -942,7 +984,11 @@ impl Store {
         } else {
             Backend::Postgres
         };
-        Ok(Store { pool, backend })
+        Ok(Store {
+            pool,
+            backend,
+            commits: std::sync::Arc::new(commits::CommitProbe::none()),
+        })
     }
 
     /// Executes one administrative statement (no parameters).

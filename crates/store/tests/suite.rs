@@ -803,3 +803,34 @@ both!(
         );
     }
 );
+
+/// The generations are read again after every commit, by this store or any other connection
+/// (another process, the CLI, another pool), and not read again when nothing was committed.
+#[tokio::test]
+async fn sqlite_generations_follow_every_commit_of_any_connection() {
+    let db = sqlite_db();
+    let a = Store::open(&db.url).await.expect("open a");
+    let b = Store::open(&db.url).await.expect("open b");
+    for i in 0..200 {
+        let before = a.generations().await.expect("generations");
+        if i % 2 == 0 {
+            b.bump_policy_generation().await.expect("bump policy");
+        } else {
+            b.bump_trust_generation().await.expect("bump trust");
+        }
+        let after = a.generations().await.expect("generations");
+        assert_ne!(before, after, "change {i} by another connection not seen");
+        assert_eq!(after, b.generations().await.expect("b"), "change {i}");
+        // A commit that changes nothing the generations hold is still a commit.
+        a.meta_set("other", &i.to_string()).await.expect("set");
+        assert_eq!(a.generations().await.expect("generations"), after);
+    }
+    // With nothing committed, the answer is reused rather than queried again.
+    let (queries, reused) = a.generations_counts();
+    for _ in 0..100 {
+        a.generations().await.expect("generations");
+    }
+    let (queries_after, reused_after) = a.generations_counts();
+    assert!(queries_after - queries <= 1, "{queries} -> {queries_after}");
+    assert!(reused_after - reused >= 99, "{reused} -> {reused_after}");
+}
