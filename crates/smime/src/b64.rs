@@ -45,7 +45,12 @@ fn enc_block(src: &[u8], out: &mut [u8]) {
 /// Encodes `data` as CRLF-terminated 76-character lines, written to `w` in large chunks.
 pub fn encode_lines<W: Write + ?Sized>(data: &[u8], w: &mut W) -> std::io::Result<()> {
     const LINES: usize = 512;
-    let mut buf = vec![0u8; LINES * 78];
+    // No more than this input needs: the streaming encoder calls this for single lines too.
+    let lines = data.len().div_ceil(57).min(LINES);
+    if lines == 0 {
+        return Ok(());
+    }
+    let mut buf = vec![0u8; lines * 78];
     let mut chunks = data.chunks(57 * LINES);
     for chunk in chunks.by_ref() {
         let mut o = 0;

@@ -35,7 +35,7 @@ impl FlowSnapshot {
 pub struct FlowCache {
     key: String,
     settings: std::collections::HashMap<String, (i64, FlowSettings)>,
-    recipients: std::collections::HashMap<String, (i64, crate::policy::Recipient)>,
+    recipients: std::collections::HashMap<String, (i64, Arc<crate::policy::Recipient>)>,
     certificates: std::collections::HashMap<String, Arc<Certificate>>,
 }
 
@@ -125,7 +125,7 @@ impl App {
         &self,
         snap: &FlowSnapshot,
         email: &str,
-    ) -> Result<crate::policy::Recipient> {
+    ) -> Result<Arc<crate::policy::Recipient>> {
         if let Ok(c) = self.flow_cache.lock()
             && c.key == snap.key
             && let Some((t, r)) = c.recipients.get(email)
@@ -134,7 +134,7 @@ impl App {
         {
             return Ok(r.clone());
         }
-        let r = self.recipient_lookup(email, snap.now).await?;
+        let r = Arc::new(self.recipient_lookup(email, snap.now).await?);
         if let Ok(mut c) = self.flow_cache.lock()
             && c.key == snap.key
         {

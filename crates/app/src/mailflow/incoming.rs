@@ -29,7 +29,7 @@ impl App {
     async fn strict_keys(&self, snap: &FlowSnapshot, email: &str) -> Result<Vec<KeyPair>> {
         let r = self.flow_recipient(snap, email).await?;
         let mut out = Vec::new();
-        for u in r.encryption {
+        for u in &r.encryption {
             let v = self.get(StoreKind::Certificates, &u.sha256).await?;
             if v.has_key {
                 let key = self.private_key(&v.cert).await?;

@@ -383,7 +383,7 @@ impl App {
             return Ok(None);
         }
         if self.directory_rescue(snap, email).await? {
-            r = self.recipient_lookup(email, snap.now).await?;
+            r = Arc::new(self.recipient_lookup(email, snap.now).await?);
             if !r.encryption.is_empty() {
                 return Ok(None);
             }
@@ -504,8 +504,8 @@ impl App {
                             .flow_recipient(&snap, &email)
                             .await?
                             .encryption
-                            .into_iter()
-                            .map(|u| u.sha256)
+                            .iter()
+                            .map(|u| u.sha256.clone())
                             .collect(),
                     };
                     if encrypt_to.is_empty()

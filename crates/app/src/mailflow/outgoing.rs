@@ -193,7 +193,7 @@ impl App {
         let mut r = self.flow_recipient(snap, email).await?;
         if r.signing.is_none() && sender.auto_request {
             match self.auto_request_certificate(email).await? {
-                AutoRequest::Issued(_) => r = self.recipient_lookup(email, now).await?,
+                AutoRequest::Issued(_) => r = Arc::new(self.recipient_lookup(email, now).await?),
                 AutoRequest::Pending { id, new } => {
                     if new {
                         plan.requested.push((email.clone(), id));
@@ -214,7 +214,7 @@ impl App {
                 }
             }
         }
-        let Some(signing) = r.signing else {
+        let Some(signing) = r.signing.clone() else {
             return Ok(Err(format!("no valid signing certificate for {email}")));
         };
         let signer = self.cached_signer(snap, &signing.sha256).await?;
