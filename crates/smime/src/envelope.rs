@@ -23,6 +23,7 @@ use aws_lc_rs::rsa::{
 };
 use certmail_crypto::random_bytes;
 use certmail_pki::Certificate;
+use std::borrow::Borrow;
 use zeroize::Zeroizing;
 
 use crate::SmimeError;
@@ -317,9 +318,9 @@ fn recipient_info(
 /// Encrypts the concatenation of `parts` with AES-CBC to every certificate in `recipients`,
 /// writing the EnvelopedData as base64 lines to `out` as it goes: memory use is a few
 /// buffers of 64 KiB whatever the message size.
-pub fn encrypt_cbc_stream<W: std::io::Write + ?Sized>(
+pub fn encrypt_cbc_stream<W: std::io::Write + ?Sized, C: Borrow<Certificate>>(
     parts: &[&[u8]],
-    recipients: &[Certificate],
+    recipients: &[C],
     opts: &EncryptOptions,
     out: &mut W,
 ) -> Result<(), SmimeError> {
@@ -368,10 +369,10 @@ struct ContentKey {
 /// The DER up to the encrypted content of an EnvelopedData (CBC) or AuthEnvelopedData
 /// (GCM) whose content is `content_len` bytes and is followed by `tail_len` bytes (the GCM
 /// mac), with a fresh key.
-fn envelope_head(
+fn envelope_head<C: Borrow<Certificate>>(
     content_len: usize,
     tail_len: usize,
-    recipients: &[Certificate],
+    recipients: &[C],
     opts: &EncryptOptions,
 ) -> Result<(Vec<u8>, ContentKey), SmimeError> {
     if recipients.is_empty() {
@@ -383,7 +384,7 @@ fn envelope_head(
     let mut ris = Vec::with_capacity(recipients.len());
     let mut v2 = false;
     for r in recipients {
-        let (ri, not_v0) = recipient_info(r, &cek, opts)?;
+        let (ri, not_v0) = recipient_info(r.borrow(), &cek, opts)?;
         v2 |= not_v0;
         ris.push(ri);
     }
@@ -438,9 +439,9 @@ fn cbc_alg(c: Cipher) -> &'static cipher::Algorithm {
 
 /// Encrypts `content` (a MIME entity, CRLF) to every certificate in `recipients`. The
 /// buffer is encrypted in place and becomes the envelope's body.
-pub fn encrypt(
+pub fn encrypt<C: Borrow<Certificate>>(
     mut content: Vec<u8>,
-    recipients: &[Certificate],
+    recipients: &[C],
     opts: &EncryptOptions,
 ) -> Result<Der3, SmimeError> {
     if opts.cipher.is_aead() {

@@ -148,6 +148,12 @@ pub fn ids_of(cert: &Certificate) -> Result<Ids, SmimeError> {
 
 /// The identifier of `cert` in the requested form.
 pub fn cert_id(cert: &Certificate, by_key_id: bool) -> Result<CertId, SmimeError> {
+    if !by_key_id {
+        return Ok(CertId::IssuerSerial {
+            issuer: tbs_field(cert, 2)?.raw.to_vec(),
+            serial: tbs_field(cert, 0)?.raw.to_vec(),
+        });
+    }
     let ids = ids_of(cert)?;
     match (by_key_id, ids.ski) {
         (true, Some(k)) => Ok(CertId::KeyId(k)),

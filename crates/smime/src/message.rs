@@ -125,9 +125,9 @@ pub fn sign_message<W: Write + ?Sized>(
 }
 
 /// Encrypts a message to `recipients` (enveloped-data, or authEnveloped-data for GCM).
-pub fn encrypt_message<W: Write + ?Sized>(
+pub fn encrypt_message<W: Write + ?Sized, C: std::borrow::Borrow<Certificate>>(
     msg: &[u8],
-    recipients: &[Certificate],
+    recipients: &[C],
     opts: &EncryptOptions,
     out: &mut W,
 ) -> Result<(), SmimeError> {

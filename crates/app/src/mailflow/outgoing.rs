@@ -124,9 +124,9 @@ impl App {
                     }
                 }
             }
-            let mut certs: Vec<Certificate> = Vec::with_capacity(shas.len());
+            let mut certs: Vec<Arc<Certificate>> = Vec::with_capacity(shas.len());
             for s in &shas {
-                certs.push(self.flow_certificate(snap, s).await?.as_ref().clone());
+                certs.push(self.flow_certificate(snap, s).await?);
             }
             let mut out = Vec::with_capacity(enc_base.len() / 3 * 4 + enc_base.len() / 38 + 8192);
             let encrypted =
