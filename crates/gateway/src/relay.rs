@@ -64,11 +64,11 @@ fn describe(r: &Response<String>) -> String {
 }
 
 fn fate(r: &Response<String>, what: &str) -> Fate {
-    let d = format!("next hop {what}: {}", describe(r));
+    let d = describe(r);
     match r.code {
-        200..=299 => Fate::Accepted(describe(r)),
-        500..=599 => Fate::Permanent(d),
-        _ => Fate::Temporary(d),
+        200..=299 => Fate::Accepted(d),
+        500..=599 => Fate::Permanent(format!("next hop {what}: {d}")),
+        _ => Fate::Temporary(format!("next hop {what}: {d}")),
     }
 }
 
@@ -76,7 +76,10 @@ fn fate(r: &Response<String>, what: &str) -> Fate {
 /// CRLF `.` CRLF. The message itself is never altered (a final CRLF is added only when the
 /// message does not end with one).
 async fn write_data(stream: &mut TcpStream, parts: &[&[u8]]) -> std::io::Result<()> {
-    let mut w = BufWriter::with_capacity(64 * 1024, stream);
+    // No bigger than the message: a 64 KiB buffer per message is a large allocation
+    // whose release makes glibc consolidate its free lists.
+    let total: usize = parts.iter().map(|p| p.len()).sum();
+    let mut w = BufWriter::with_capacity((total + 64).min(64 * 1024), stream);
     let mut line_start = true;
     let mut last = b'\n';
     for part in parts.iter().filter(|p| !p.is_empty()) {

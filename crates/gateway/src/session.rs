@@ -504,7 +504,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
     ) -> std::io::Result<Option<Vec<u8>>> {
         let max = self.shared.cfg.max_message_size as usize;
         let mut receiver = DataReceiver::new();
-        let mut msg: Vec<u8> = Vec::with_capacity(initial.len().max(64 * 1024).min(max + 1));
+        // 32 KiB to start: most mail fits, and a buffer under 64 KiB is freed without
+        // glibc consolidating its free lists; bigger messages grow it.
+        let mut msg: Vec<u8> = Vec::with_capacity(initial.len().max(32 * 1024).min(max + 1));
         let mut too_big = false;
         let max_header = self.shared.cfg.max_header_size as usize;
         let (mut header_checked, mut header_too_big) = (false, false);

@@ -152,6 +152,25 @@ impl<'a> Element<'a> {
         Ok(out)
     }
 
+    /// The `n`-th child of a constructed element (`None` past the last), without collecting
+    /// the others.
+    pub fn child(&self, n: usize) -> Result<Option<Element<'a>>, SmimeError> {
+        if self.tag & 0x20 == 0 {
+            return Err(err("expected a constructed element"));
+        }
+        let mut cur = self.body;
+        let mut i = 0;
+        while !cur.is_empty() {
+            let (e, rest) = read(cur)?;
+            if i == n {
+                return Ok(Some(e));
+            }
+            i += 1;
+            cur = rest;
+        }
+        Ok(None)
+    }
+
     /// Checks the tag.
     pub fn expect(self, tag: u8, what: &str) -> Result<Element<'a>, SmimeError> {
         if self.tag == tag {
@@ -443,6 +462,29 @@ mod tests {
             [6, 9, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 1, 1, 11]
         );
         assert_eq!(oid("2.999.3"), [6, 3, 0x88, 0x37, 3]);
+    }
+
+    #[test]
+    fn nth_child_without_collecting() {
+        let der = seq(&[&uint(1), &uint(2), &uint(300)]);
+        let e = Element::parse(&der).expect("parse");
+        for (i, want) in [1u64, 2, 300].iter().enumerate() {
+            let c = e.child(i).expect("child").expect("present");
+            assert_eq!(c.small_uint().expect("uint"), *want);
+        }
+        assert!(e.child(3).expect("past the end").is_none());
+        let five = uint(5);
+        let prim = Element::parse(&five).expect("parse");
+        assert!(
+            prim.child(0).is_err(),
+            "a primitive element has no children"
+        );
+        // A truncated child is an error when reached.
+        let mut bad = der.clone();
+        bad[1] += 2;
+        bad.extend_from_slice(&[0x02, 0x05]);
+        let e = Element::parse(&bad).expect("outer parses");
+        assert!(e.child(3).is_err());
     }
 
     #[test]

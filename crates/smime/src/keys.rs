@@ -119,15 +119,12 @@ pub struct Ids {
 /// Field `n` of the TBSCertificate after the optional version (0 serial, 1 signature,
 /// 2 issuer, 3 validity, 4 subject, 5 subjectPublicKeyInfo), borrowed from the DER.
 pub fn tbs_field(cert: &Certificate, n: usize) -> Result<Element<'_>, SmimeError> {
-    let top = Element::parse(&cert.der)?.children()?;
-    let tbs = top
-        .first()
-        .ok_or_else(|| SmimeError::Malformed("empty certificate".into()))?
-        .children()?;
-    let skip = usize::from(tbs.first().is_some_and(|e| e.tag == 0xa0));
+    let tbs = Element::parse(&cert.der)?
+        .child(0)?
+        .ok_or_else(|| SmimeError::Malformed("empty certificate".into()))?;
+    let skip = usize::from(tbs.child(0)?.is_some_and(|e| e.tag == 0xa0));
     let want = if n == 0 { tag::INTEGER } else { tag::SEQUENCE };
-    tbs.get(skip + n)
-        .copied()
+    tbs.child(skip + n)?
         .filter(|e| e.tag == want)
         .ok_or_else(|| SmimeError::Malformed(format!("certificate without TBS field {n}")))
 }

@@ -137,7 +137,13 @@ fn attribute(oid: &str, value: &[u8]) -> Vec<u8> {
     asn1::seq(&[&asn1::oid(oid), &asn1::cons(tag::SET, &[value])])
 }
 
-fn capabilities() -> Vec<u8> {
+fn capabilities() -> &'static [u8] {
+    static CAPS: std::sync::LazyLock<Vec<u8>> = std::sync::LazyLock::new(capabilities_der);
+    &CAPS
+}
+
+/// The DER of [`capabilities`] (built once).
+fn capabilities_der() -> Vec<u8> {
     let caps: Vec<Vec<u8>> = [
         oids::AES256_GCM,
         oids::AES128_GCM,
@@ -224,7 +230,7 @@ pub fn sign(
             oids::ATTR_MESSAGE_DIGEST,
             &asn1::tlv(tag::OCTET_STRING, &md),
         ),
-        attribute(oids::ATTR_SMIME_CAPABILITIES, &capabilities()),
+        attribute(oids::ATTR_SMIME_CAPABILITIES, capabilities()),
         attribute(oids::ATTR_ENCRYPTION_KEY_PREFERENCE, &pref_implicit),
     ];
     let signed_attrs = asn1::set_of(attrs);
