@@ -136,33 +136,29 @@ pub fn ids_of(cert: &Certificate) -> Result<Ids, SmimeError> {
     Ok(Ids {
         issuer: issuer.raw.to_vec(),
         serial: serial.raw.to_vec(),
-        ski: cert
-            .subject_key_id
-            .as_deref()
-            .and_then(|h| hex::decode(h.replace(':', "")).ok()),
+        ski: subject_key_id(cert),
     })
+}
+
+/// The subject key identifier's bytes, when the certificate has one.
+fn subject_key_id(cert: &Certificate) -> Option<Vec<u8>> {
+    cert.subject_key_id
+        .as_deref()
+        .and_then(|h| hex::decode(h.replace(':', "")).ok())
 }
 
 /// The identifier of `cert` in the requested form.
 pub fn cert_id(cert: &Certificate, by_key_id: bool) -> Result<CertId, SmimeError> {
-    if !by_key_id {
-        return Ok(CertId::IssuerSerial {
-            issuer: tbs_field(cert, 2)?.raw.to_vec(),
-            serial: tbs_field(cert, 0)?.raw.to_vec(),
+    if by_key_id {
+        return subject_key_id(cert).map(CertId::KeyId).ok_or_else(|| {
+            SmimeError::Certificate(format!("{} has no subject key identifier", cert.subject))
         });
     }
     let ids = ids_of(cert)?;
-    match (by_key_id, ids.ski) {
-        (true, Some(k)) => Ok(CertId::KeyId(k)),
-        (true, None) => Err(SmimeError::Certificate(format!(
-            "{} has no subject key identifier",
-            cert.subject
-        ))),
-        (false, _) => Ok(CertId::IssuerSerial {
-            issuer: ids.issuer,
-            serial: ids.serial,
-        }),
-    }
+    Ok(CertId::IssuerSerial {
+        issuer: ids.issuer,
+        serial: ids.serial,
+    })
 }
 
 pub(crate) enum Parsed {

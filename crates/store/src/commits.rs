@@ -24,7 +24,7 @@
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::os::unix::fs::MetadataExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -105,7 +105,7 @@ impl CommitProbe {
     }
 
     /// Opens the `-shm` file by name and keeps the handle (none is kept when it is missing).
-    fn reopen(&self, path: &PathBuf) -> Option<Arc<File>> {
+    fn reopen(&self, path: &Path) -> Option<Arc<File>> {
         let f = File::open(path).ok().map(Arc::new);
         if let Ok(mut slot) = self.file.lock() {
             slot.clone_from(&f);
