@@ -64,6 +64,8 @@ pub enum PasswordDelivery {
         number: String,
         /// The JSON body (`{"to": number, "text": ...}`).
         body: Zeroizing<Vec<u8>>,
+        /// The internal addresses the webhook may be at (`fetch-allow`).
+        allow: crate::fetch_guard::AllowList,
     },
 }
 
@@ -225,6 +227,7 @@ impl App {
                     url,
                     number,
                     body: Zeroizing::new(body.to_string().into_bytes()),
+                    allow: self.fetch_allow().await?,
                 }
             }
         };

@@ -45,6 +45,8 @@ pub struct DirectoryAccess {
     pub bind_password: Option<Zeroizing<String>>,
     /// Bound of one operation (connect, bind, search together).
     pub timeout: Duration,
+    /// Internal addresses the directory may be at (the global `fetch-allow`).
+    pub allow: crate::fetch_guard::AllowList,
 }
 
 impl std::fmt::Debug for DirectoryAccess {
@@ -309,7 +311,11 @@ impl App {
         }
     }
 
-    fn access(&self, d: &DirectoryRow) -> Result<DirectoryAccess> {
+    fn access(
+        &self,
+        d: &DirectoryRow,
+        allow: &crate::fetch_guard::AllowList,
+    ) -> Result<DirectoryAccess> {
         let bind_password = match &d.bind_password_sealed {
             Some(s) => {
                 let clear = self.kek.open(s, &aad(&d.name))?;
@@ -328,6 +334,7 @@ impl App {
             bind_dn: d.bind_dn.clone(),
             bind_password,
             timeout: Duration::from_millis(d.timeout_ms.max(1) as u64),
+            allow: allow.clone(),
         })
     }
 
@@ -338,15 +345,16 @@ impl App {
             .iter()
             .find(|d| d.name == name)
             .ok_or_else(|| AppError::Setting(format!("no directory named {name:?}")))?;
-        self.access(d)
+        self.access(d, &self.fetch_allow().await?)
     }
 
     /// The default directory (for host-less CRL distribution points), if one is set.
     pub async fn default_directory(&self) -> Result<Option<DirectoryAccess>> {
         let rows = self.store.directories().await?;
+        let allow = self.fetch_allow().await?;
         rows.iter()
             .find(|d| d.is_default)
-            .map(|d| self.access(d))
+            .map(|d| self.access(d, &allow))
             .transpose()
     }
 
@@ -390,6 +398,7 @@ impl App {
         let cached = self.store.directory_lookups(&email).await?;
         let mut answers = Vec::new();
         let mut asks = Vec::new();
+        let (mut allow, no_allow) = (None, crate::fetch_guard::AllowList::default());
         for d in &dirs {
             let hit = cached
                 .iter()
@@ -404,7 +413,13 @@ impl App {
                     imported: Vec::new(),
                     rejected: Vec::new(),
                 }),
-                _ => asks.push((d, self.access(d)?, lookup_filter(&d.filter, &email))),
+                _ => {
+                    if allow.is_none() {
+                        allow = Some(self.fetch_allow().await?);
+                    }
+                    let allow = allow.as_ref().unwrap_or(&no_allow);
+                    asks.push((d, self.access(d, allow)?, lookup_filter(&d.filter, &email)))
+                }
             }
         }
         if !asks.is_empty() {

@@ -27,6 +27,13 @@ const CHECK_PLAINTEXT: &[u8] = b"certmail key-encryption key check v1";
 /// Creates the data directory and a new KEK. Returns a description of where it lives.
 pub(crate) fn create(dir: &Path, passphrase: Option<&[u8]>) -> Result<String, AppError> {
     std::fs::create_dir_all(dir).map_err(|e| AppError::io(dir, e))?;
+    // Private to certmail's user whatever made the directory (ARCHITECTURE.md, trust
+    // boundaries): keys, held mail and password hashes live here.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| AppError::io(dir, e))?;
+    }
     let master = dir.join(MASTER_KEY_FILE);
     let kdf = dir.join(KDF_FILE);
     if master.exists() || kdf.exists() {

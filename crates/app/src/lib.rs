@@ -11,6 +11,7 @@ pub mod crl_sources;
 pub mod directory;
 mod error;
 pub mod expiry;
+pub mod fetch_guard;
 pub mod hold;
 mod import;
 mod keyring;

@@ -31,6 +31,8 @@ pub struct SettingDef {
     pub secret: bool,
     /// The check of a free-text value (the reason when it is refused).
     pub check: Option<Check>,
+    /// Only the global value means anything (set on users or domains it is refused).
+    pub global_only: bool,
 }
 
 impl SettingDef {
@@ -53,6 +55,7 @@ const fn choice(
         help,
         secret: false,
         check: None,
+        global_only: false,
     }
 }
 
@@ -69,6 +72,15 @@ const fn text(
         help,
         secret: false,
         check: Some(check),
+        global_only: false,
+    }
+}
+
+/// A setting that only has a global value.
+const fn global(def: SettingDef) -> SettingDef {
+    SettingDef {
+        global_only: true,
+        ..def
     }
 }
 
@@ -289,8 +301,29 @@ pub const SETTINGS: &[SettingDef] = &[
         help: "last used PKCS#12 password (stored encrypted)",
         secret: true,
         check: None,
+        global_only: false,
     },
+    global(choice(
+        "collect-certificates",
+        &["off", "verified", "trusted"],
+        "verified",
+        "which signers' certificates incoming mail adds to the certificate store (the signer's and its chain, at most 10 a message): none, those whose signature verifies, or only those that also chain to a trusted root",
+    )),
+    global(text(
+        "fetch-allow",
+        "",
+        "hosts and networks (CIDR) that CRL downloads, directories and the SMS webhook may reach although they are loopback, private, link-local or otherwise internal, separated by commas or spaces; empty: none",
+        check_fetch_allow,
+    )),
 ];
+
+/// `fetch-allow`: host names and CIDRs.
+fn check_fetch_allow(v: &str) -> std::result::Result<(), String> {
+    if v.chars().any(char::is_control) {
+        return Err("must not contain control characters".into());
+    }
+    crate::fetch_guard::AllowList::parse(v).map(|_| ())
+}
 
 fn def(key: &str) -> Result<&'static SettingDef> {
     SETTINGS.iter().find(|d| d.key == key).ok_or_else(|| {
@@ -513,6 +546,11 @@ impl App {
     /// Sets a setting for a party (creating the user/domain object).
     pub async fn set_setting(&self, party: &Party, key: &str, value: &str) -> Result<()> {
         let d = def(key)?;
+        if d.global_only && *party != Party::Global {
+            return Err(AppError::Setting(format!(
+                "{key} is a global setting: set it with `global set {key} VALUE`"
+            )));
+        }
         let stored = if d.secret {
             self.seal_setting(party, key, value)?
         } else if let Some(check) = d.check {
@@ -861,6 +899,27 @@ impl App {
             .into_iter()
             .map(|(_, s)| s)
             .collect())
+    }
+}
+
+impl App {
+    /// The value of a global setting (its factory default when unset).
+    pub async fn global_setting(&self, key: &str) -> Result<String> {
+        def(key)?;
+        Ok(self
+            .resolve_chain(&[Party::Global])
+            .await?
+            .into_iter()
+            .find(|r| r.key == key)
+            .map(|r| r.value)
+            .unwrap_or_default())
+    }
+
+    /// The global `fetch-allow` list (ARCHITECTURE.md, trust boundaries).
+    pub async fn fetch_allow(&self) -> Result<crate::fetch_guard::AllowList> {
+        let v = self.global_setting("fetch-allow").await?;
+        crate::fetch_guard::AllowList::parse(&v)
+            .map_err(|why| AppError::Setting(format!("fetch-allow {why}")))
     }
 }
 

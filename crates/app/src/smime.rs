@@ -12,7 +12,7 @@ use certmail_smime::{CertId, KeyPair, SmimeError};
 use certmail_store::StoreKind;
 
 use crate::trust::Verdict;
-use crate::{App, AppError, CertView, ImportOptions, Result};
+use crate::{App, AppError, CertView, Result};
 
 /// The signing time to judge a signer's certificate at again, given the status it got now.
 pub fn judge_time(status: &str, signing_time: Option<i64>, now: i64) -> Option<i64> {
@@ -162,8 +162,9 @@ impl App {
         trust: &Options,
     ) -> Result<Unwrapped<'m>> {
         let mut u = self.smime_unwrap_only(msg, given, true, opts).await?;
-        self.smime_collect(&u).await?;
         self.smime_judge_with(&mut u, at, Some(trust)).await?;
+        let collect = self.collect_mode().await?;
+        self.smime_collect(&u, collect).await?;
         Ok(u)
     }
 
@@ -177,10 +178,33 @@ impl App {
         opts: &UnwrapOptions,
         at: i64,
     ) -> Result<Unwrapped<'m>> {
+        let collect = self.collect_mode().await?;
+        self.smime_unwrap_collect(msg, given, lookup, opts, at, collect)
+            .await
+    }
+
+    /// [`App::smime_unwrap_keys`] with the `collect-certificates` mode already known (the
+    /// gateway has it from its cached settings).
+    pub async fn smime_unwrap_collect<'m>(
+        &self,
+        msg: &'m [u8],
+        given: Vec<KeyPair>,
+        lookup: bool,
+        opts: &UnwrapOptions,
+        at: i64,
+        collect: Collect,
+    ) -> Result<Unwrapped<'m>> {
         let mut unwrapped = self.smime_unwrap_only(msg, given, lookup, opts).await?;
-        self.smime_collect(&unwrapped).await?;
         self.smime_judge(&mut unwrapped, at).await?;
+        self.smime_collect(&unwrapped, collect).await?;
         Ok(unwrapped)
+    }
+
+    /// The global `collect-certificates` setting.
+    pub async fn collect_mode(&self) -> Result<Collect> {
+        Ok(Collect::parse(
+            &self.global_setting("collect-certificates").await?,
+        ))
     }
 
     /// Unwraps without collecting or judging.
@@ -212,46 +236,88 @@ impl App {
         Ok(unwrapped)
     }
 
-    /// Imports the certificates of every layer with a verified signature (the usual way a
-    /// partner's certificate arrives). Roots are not trusted by this. Each certificate is
-    /// imported on its own: one the store refuses does not stop the others, nor the
-    /// verification. Returns how many were new or already present.
-    pub async fn smime_collect(&self, u: &Unwrapped<'_>) -> Result<usize> {
+    /// Adds the certificates of signers to the certificate store by `collect` (the usual
+    /// way a partner's certificate arrives): for each signer whose signature verifies (and,
+    /// with [`Collect::Trusted`], whose certificate chains to a trusted root), its
+    /// certificate and the issuers above it that the message carried, at most
+    /// [`MAX_COLLECTED`] a message. Decoys in a message go nowhere. Roots are not trusted by
+    /// this. The CRL distribution points of a collected certificate become download
+    /// sources only when its signer is trusted (ARCHITECTURE.md, trust boundaries). Returns
+    /// how many were new or already present.
+    pub async fn smime_collect(&self, u: &Unwrapped<'_>, collect: Collect) -> Result<usize> {
+        if collect == Collect::Off {
+            return Ok(0);
+        }
         let mut n = 0;
+        let mut taken: Vec<&Certificate> = Vec::new();
+        let mut sources: Vec<&Certificate> = Vec::new();
         for l in &u.layers {
-            if let Layer::Signed {
+            let Layer::Signed {
                 signers,
                 certificates,
                 ..
             } = l
-                && signers.iter().any(|s| s.verified)
-            {
-                let generation = self.store.generations().await?;
-                for c in certificates {
-                    if self
-                        .signers
-                        .lock()
-                        .is_ok_and(|k| k.known(&generation, &c.sha256))
-                    {
-                        n += 1;
-                        continue;
+            else {
+                continue;
+            };
+            for s in signers {
+                let trusted = s.trust.as_ref().is_some_and(|t| t.trusted);
+                if !s.verified || (collect == Collect::Trusted && !trusted) {
+                    continue;
+                }
+                let Some(sha) = &s.thumbprint else { continue };
+                for c in signer_chain(sha, certificates) {
+                    if taken.len() >= MAX_COLLECTED {
+                        break;
                     }
-                    if self
-                        .import_bytes(&c.der, &ImportOptions::default())
-                        .await
-                        .is_ok()
-                    {
-                        n += 1;
-                        // Importing may have renewed the generation: remember the
-                        // certificate under the one in force now.
-                        if let Ok(g) = self.store.generations().await
-                            && let Ok(mut k) = self.signers.lock()
-                        {
-                            k.put_known(&g, &c.sha256);
+                    if !taken.iter().any(|t| t.sha256 == c.sha256) {
+                        taken.push(c);
+                        if trusted {
+                            sources.push(c);
                         }
                     }
                 }
             }
+        }
+        if taken.is_empty() {
+            return Ok(0);
+        }
+        let generation = self.store.generations().await?;
+        let mut new: Vec<&Certificate> = Vec::new();
+        for c in taken {
+            if self
+                .signers
+                .lock()
+                .is_ok_and(|k| k.known(&generation, &c.sha256))
+            {
+                n += 1;
+            } else {
+                new.push(c);
+            }
+        }
+        if !new.is_empty() {
+            let rows: Vec<(StoreKind, &Certificate)> =
+                new.iter().map(|c| (StoreKind::Certificates, *c)).collect();
+            if let Ok((outcomes, _)) = self.store.import_without_sources(&rows, crate::now()).await
+            {
+                n += outcomes.len();
+                if let Ok(g) = self.store.generations().await
+                    && let Ok(mut k) = self.signers.lock()
+                {
+                    for c in &new {
+                        k.put_known(&g, &c.sha256);
+                    }
+                }
+            }
+        }
+        let mut urls: Vec<&str> = sources
+            .iter()
+            .flat_map(|c| certmail_store::crl_source_urls(c))
+            .collect();
+        if !urls.is_empty() {
+            urls.sort_unstable();
+            urls.dedup();
+            self.store.add_crl_sources(&urls, crate::now()).await?;
         }
         Ok(n)
     }
@@ -262,42 +328,118 @@ impl App {
     }
 
     /// [`App::smime_judge`] with the caller's validation inputs (`None`: the defaults).
+    /// A signer is judged with the certificates its layer carried as candidate
+    /// intermediates, whether or not they are in the store; a signature that did not
+    /// verify gets no verdict of its certificate.
     pub async fn smime_judge_with(
         &self,
         u: &mut Unwrapped<'_>,
         at: i64,
         trust: Option<&Options>,
     ) -> Result<()> {
-        for s in u.signers_mut() {
-            let Some(sha) = s.thumbprint.clone() else {
-                s.trust = Some(unknown_signer());
+        for l in u.layers.iter_mut() {
+            let Layer::Signed {
+                signers,
+                certificates,
+                ..
+            } = l
+            else {
                 continue;
             };
-            let view: CertView = match self.get_any(&sha).await {
-                Ok(v) => v,
-                Err(_) => {
-                    // Not stored (signature did not verify, so nothing was collected).
-                    s.trust = Some(Trust {
-                        trusted: false,
-                        status: "not-verified".into(),
-                        reason: "the signature did not verify".into(),
-                    });
+            for s in signers.iter_mut() {
+                let Some(sha) = s.thumbprint.clone() else {
+                    s.trust = Some(unknown_signer());
                     continue;
-                }
-            };
-            let now = self
-                .verify_stored_with(&view, at, Purpose::SmimeSign, None, trust)
-                .await?;
-            let then = match judge_time(now.status, s.check.signing_time, at) {
-                Some(t) => Some((
-                    t,
-                    self.verify_stored_with(&view, t, Purpose::SmimeSign, None, trust)
-                        .await?,
-                )),
-                None => None,
-            };
-            s.trust = Some(signer_trust(now, then));
+                };
+                let view: CertView = match self.get_any(&sha).await {
+                    Ok(v) => v,
+                    Err(_) => match certificates.iter().find(|c| c.sha256 == sha) {
+                        Some(c) if s.verified => CertView {
+                            cert: c.clone(),
+                            store: "message",
+                            has_key: false,
+                            imported_at: 0,
+                            row_id: 0,
+                        },
+                        _ => {
+                            s.trust = Some(Trust {
+                                trusted: false,
+                                status: "not-verified".into(),
+                                reason: "the signature did not verify".into(),
+                            });
+                            continue;
+                        }
+                    },
+                };
+                let chain: Vec<Certificate> = signer_chain(&sha, certificates)
+                    .into_iter()
+                    .skip(1)
+                    .cloned()
+                    .collect();
+                let now = self
+                    .verify_with_extra(&view, at, Purpose::SmimeSign, trust, &chain)
+                    .await?;
+                let then = match judge_time(now.status, s.check.signing_time, at) {
+                    Some(t) => Some((
+                        t,
+                        self.verify_with_extra(&view, t, Purpose::SmimeSign, trust, &chain)
+                            .await?,
+                    )),
+                    None => None,
+                };
+                s.trust = Some(signer_trust(now, then));
+            }
         }
         Ok(())
     }
+}
+
+/// Which signers' certificates incoming mail adds to the store (`collect-certificates`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Collect {
+    /// None.
+    Off,
+    /// Signers whose signature verifies.
+    #[default]
+    Verified,
+    /// Signers whose signature verifies and whose certificate chains to a trusted root.
+    Trusted,
+}
+
+impl Collect {
+    /// From the setting's value (unknown values: the default).
+    pub fn parse(v: &str) -> Collect {
+        match v {
+            "off" => Collect::Off,
+            "trusted" => Collect::Trusted,
+            _ => Collect::Verified,
+        }
+    }
+}
+
+/// Most certificates one message adds to the store.
+pub const MAX_COLLECTED: usize = 10;
+
+/// The signer's certificate (by thumbprint) followed by its issuers among `certs`, found
+/// by name upward, at most [`MAX_COLLECTED`] in all; empty when the signer's certificate
+/// is not among them.
+pub fn signer_chain<'c>(sha: &str, certs: &'c [Certificate]) -> Vec<&'c Certificate> {
+    let Some(leaf) = certs.iter().find(|c| c.sha256 == sha) else {
+        return Vec::new();
+    };
+    let mut out = vec![leaf];
+    while out.len() < MAX_COLLECTED {
+        let last = out[out.len() - 1];
+        if last.issuer == last.subject {
+            break;
+        }
+        let next = certs.iter().find(|c| {
+            c.subject == last.issuer && c.is_ca() && !out.iter().any(|o| o.sha256 == c.sha256)
+        });
+        match next {
+            Some(c) => out.push(c),
+            None => break,
+        }
+    }
+    out
 }

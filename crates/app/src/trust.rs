@@ -504,7 +504,23 @@ impl App {
         inputs: Option<&Options>,
     ) -> Result<Verdict> {
         let generation = self.store.trust_generation().await?;
-        self.verify_inner(view, at, purpose, email, generation, inputs)
+        self.verify_inner(view, at, purpose, email, generation, inputs, &[])
+            .await
+    }
+
+    /// [`App::verify_stored_with`] with `extra` certificates (those a signed message
+    /// carried) as candidate intermediates beside the stored ones: a signer is judged the
+    /// same whether or not its certificates were collected into the store.
+    pub async fn verify_with_extra(
+        &self,
+        view: &CertView,
+        at: i64,
+        purpose: Purpose,
+        inputs: Option<&Options>,
+        extra: &[Certificate],
+    ) -> Result<Verdict> {
+        let generation = self.store.trust_generation().await?;
+        self.verify_inner(view, at, purpose, None, generation, inputs, extra)
             .await
     }
 
@@ -517,10 +533,11 @@ impl App {
         email: Option<&str>,
         generation: String,
     ) -> Result<Verdict> {
-        self.verify_inner(view, at, purpose, email, generation, None)
+        self.verify_inner(view, at, purpose, email, generation, None, &[])
             .await
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn verify_inner(
         &self,
         view: &CertView,
@@ -529,12 +546,16 @@ impl App {
         email: Option<&str>,
         generation: String,
         inputs: Option<&Options>,
+        extra: &[Certificate],
     ) -> Result<Verdict> {
-        let key = (
-            view.cert.sha256.clone(),
-            purpose as u8,
-            email.map(str::to_lowercase),
-        );
+        // A verdict reached with a message's certificates is kept apart from one reached
+        // with the stores alone: the key names them.
+        let mut id = view.cert.sha256.clone();
+        for c in extra {
+            id.push('+');
+            id.push_str(&c.sha256[..16.min(c.sha256.len())]);
+        }
+        let key = (id, purpose as u8, email.map(str::to_lowercase));
         let (anchors, ctl) = {
             let mut cache = self.cache.lock().map_err(|_| AppError::Corrupt {
                 what: "verdict cache",
@@ -597,6 +618,11 @@ impl App {
                     names.push(c.issuer.clone());
                     intermediates.push(c);
                 }
+            }
+        }
+        for c in extra {
+            if c.sha256 != view.cert.sha256 && !intermediates.iter().any(|x| x.sha256 == c.sha256) {
+                intermediates.push(c.clone());
             }
         }
         let mut crls = Vec::new();

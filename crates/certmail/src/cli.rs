@@ -715,6 +715,10 @@ pub enum CrlCommand {
         /// Seconds until a source is fetched again after a download.
         #[arg(long, default_value_t = 21_600)]
         interval: i64,
+        /// With --url: reach it even at an internal address (loopback, private,
+        /// link-local) not listed in the global setting fetch-allow.
+        #[arg(long, requires = "url")]
+        allow_internal: bool,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -1080,20 +1084,70 @@ pub(crate) fn list_filter(a: &ListArgs) -> ListFilter {
     }
 }
 
+/// Writes an export to `path` (`-o`), or to standard output without one or with `-o -`.
+/// A regular file is written to a private temporary file beside it and renamed over it,
+/// so a failed export never leaves half a file; a device or FIFO (`/dev/null`,
+/// `/dev/stdout`, a named pipe) is written through and never replaced; a symbolic link is
+/// refused (name its target), so an export never lands where a link points.
 pub(crate) fn write_output(path: Option<&PathBuf>, data: &[u8]) -> Result<(), Failure> {
-    match path {
-        Some(p) => {
-            // Write to a temporary file beside the target and rename, so a failed export
-            // never leaves half a file behind.
-            let tmp = p.with_extension("certmail-tmp");
-            std::fs::write(&tmp, data)
-                .and_then(|()| std::fs::rename(&tmp, p))
-                .map_err(|e| io_failure(&p.display().to_string(), e))
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let to_stdout = || {
+        let mut out = std::io::stdout().lock();
+        match out.write_all(data).and_then(|()| out.flush()) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(141),
+            r => r.map_err(|e| io_failure("standard output", e)),
         }
-        None => std::io::stdout()
-            .write_all(data)
-            .map_err(|e| io_failure("standard output", e)),
+    };
+    let Some(p) = path.filter(|p| p.as_os_str() != "-") else {
+        return to_stdout();
+    };
+    let name = p.display().to_string();
+    match std::fs::symlink_metadata(p) {
+        Ok(m) if m.file_type().is_symlink() => {
+            return Err(Failure {
+                code: 1,
+                message: format!(
+                    "{name} is a symbolic link: refused (write to the file it points to by its own name)"
+                ),
+            });
+        }
+        Ok(m)
+            if m.file_type().is_char_device()
+                || m.file_type().is_fifo()
+                || m.file_type().is_block_device()
+                || m.file_type().is_socket() =>
+        {
+            // Written through, never replaced.
+            return std::fs::OpenOptions::new()
+                .write(true)
+                .open(p)
+                .and_then(|mut f| f.write_all(data))
+                .map_err(|e| io_failure(&name, e));
+        }
+        Ok(m) if m.is_dir() => {
+            return Err(Failure {
+                code: 1,
+                message: format!("{name} is a directory: name a file to write"),
+            });
+        }
+        _ => {}
     }
+    let file_name = p
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = p.with_file_name(format!(".{file_name}.certmail-tmp-{}", std::process::id()));
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(data).and_then(|()| f.sync_all()))
+        .and_then(|()| std::fs::rename(&tmp, p));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written.map_err(|e| io_failure(&name, e))
 }
 
 pub(crate) async fn open(cli: &Cli) -> Result<App, Failure> {

@@ -17,14 +17,20 @@ fn when(t: Option<i64>) -> String {
 
 /// `certmail crl update`: exit 0 when every source was fetched (or had not changed), 1 when
 /// any failed (what is in use stays in use).
-pub async fn crl_update(
-    app: &App,
-    url: Option<&str>,
-    timeout: u64,
-    max_size: &str,
-    interval: i64,
-    json: bool,
-) -> Result<ExitCode, Failure> {
+/// The options of `certmail crl update`.
+pub struct CrlUpdate<'a> {
+    pub url: Option<&'a str>,
+    pub timeout: u64,
+    pub max_size: &'a str,
+    pub interval: i64,
+    /// `--allow-internal` (with `--url`).
+    pub allow_internal: bool,
+    pub json: bool,
+}
+
+pub async fn crl_update(app: &App, o: &CrlUpdate<'_>) -> Result<ExitCode, Failure> {
+    let (url, timeout, max_size, interval, json) =
+        (o.url, o.timeout, o.max_size, o.interval, o.json);
     let max_bytes = certmail_gateway::config::parse_size(max_size).map_err(|e| Failure {
         code: 2,
         message: format!("--max-size: {e}"),
@@ -35,11 +41,12 @@ pub async fn crl_update(
             message: "--timeout and --interval must be above 0".into(),
         });
     }
-    let limits = Limits {
+    let mut limits = Limits {
         timeout: Duration::from_secs(timeout),
         max_bytes,
         ..Limits::default()
     };
+    limits.allow.everything = o.allow_internal && url.is_some();
     let schedule = CrlSchedule {
         interval,
         ..CrlSchedule::default()

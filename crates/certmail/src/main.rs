@@ -19,6 +19,9 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // Everything certmail writes (database, WAL, spool, exports) is private to its user.
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+    quiet_on_closed_pipe();
     let args = cli::Cli::parse();
     // The gateway serves many sessions on every core; every other command is one job.
     let mut builder = if matches!(args.command, cli::Command::Serve(_)) {
@@ -40,4 +43,23 @@ fn main() -> ExitCode {
             ExitCode::from(e.code)
         }
     }
+}
+
+/// A reader that stops early (`certmail cert list | head`) closes the pipe: the CLI then
+/// ends at once and quietly with the status a shell gives a process ended by SIGPIPE
+/// (141), instead of printing a panic message.
+fn quiet_on_closed_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let text = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if text.contains("Broken pipe") || text.contains("os error 32") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
 }

@@ -164,6 +164,8 @@ impl ServeArgs {
 /// Runs the gateway until SIGTERM/SIGINT.
 pub async fn run(cli: &Cli, args: &ServeArgs) -> Result<ExitCode, Failure> {
     let cfg = args.config()?;
+    raise_descriptor_limit(&cfg);
+    warn_if_data_dir_open(&cli.data_dir);
     let app = Arc::new(crate::cli::open(cli).await?);
     // Outgoing recipients without a usable certificate are looked up in the directories.
     app.set_directory_client(Arc::new(certmail_jobs::ldap::LdapClient::default()));
@@ -241,4 +243,41 @@ pub async fn run(cli: &Cli, args: &ServeArgs) -> Result<ExitCode, Failure> {
         message: e.to_string(),
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Raises the soft descriptor limit to the hard one and says when it still leaves too
+/// little for the SMTP side: every session may hold its client and a next-hop connection,
+/// the admin port its connection cap, and a reserve stays for the database and the jobs.
+fn raise_descriptor_limit(cfg: &GatewayConfig) {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut l = getrlimit(Resource::Nofile);
+    if l.current != l.maximum {
+        l.current = l.maximum;
+        if let Err(e) = setrlimit(Resource::Nofile, l) {
+            eprintln!("warning: cannot raise the descriptor limit: {e}");
+        }
+    }
+    let have = getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX);
+    let need = (cfg.max_sessions * 2 + cfg.http_max_connections + 128) as u64;
+    if have < need {
+        eprintln!(
+            "warning: the descriptor limit is {have}, below the {need} that max-sessions ({}) and http-max-connections ({}) need with a reserve of 128: lower them or raise the limit (LimitNOFILE=)",
+            cfg.max_sessions, cfg.http_max_connections
+        );
+    }
+}
+
+/// The data directory holds keys, held mail and password hashes: warn when others may
+/// read it.
+fn warn_if_data_dir_open(dir: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(m) = std::fs::metadata(dir)
+        && m.permissions().mode() & 0o077 != 0
+    {
+        eprintln!(
+            "warning: the data directory {} is open to other users (mode {:o}): chmod 700 it",
+            dir.display(),
+            m.permissions().mode() & 0o777
+        );
+    }
 }

@@ -288,10 +288,18 @@ pub async fn crl(app: &App, c: &CrlCommand) -> Result<ExitCode, Failure> {
             timeout,
             max_size,
             interval,
+            allow_internal,
             json,
         } => {
-            crate::jobs_cmd::crl_update(app, url.as_deref(), *timeout, max_size, *interval, *json)
-                .await
+            let opts = crate::jobs_cmd::CrlUpdate {
+                url: url.as_deref(),
+                timeout: *timeout,
+                max_size,
+                interval: *interval,
+                allow_internal: *allow_internal,
+                json: *json,
+            };
+            crate::jobs_cmd::crl_update(app, &opts).await
         }
         CrlCommand::Sources { json } => crate::jobs_cmd::crl_sources(app, *json).await,
     }

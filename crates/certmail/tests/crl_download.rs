@@ -154,6 +154,11 @@ fn crls_are_downloaded_from_their_distribution_points() {
 
     // The relying side: importing the certificate registers its distribution point.
     ok(&relying, &["init"]);
+    // The CRL server of this test is on loopback: listed on purpose (trust boundaries).
+    ok(
+        &relying,
+        &["global", "set", "fetch-allow", "127.0.0.1, ::1"],
+    );
     ok(&relying, &["root", "import", &file("root.pem")]);
     ok(
         &relying,
@@ -278,6 +283,7 @@ fn serve_downloads_each_source_once_per_cluster() {
         std::thread::spawn(move || serve(listener, state));
     }
     run_ok(&["init"]);
+    run_ok(&["global", "set", "fetch-allow", "127.0.0.1, ::1"]);
     run_ok(&[
         "ca",
         "create",

@@ -245,6 +245,11 @@ fn crls_and_certificates_come_from_ldap() {
     // The relying side: the LDAP distribution point is registered with the certificate,
     // downloaded by a run over the due sources, and the CRL is in use.
     ok(&relying, &["init"]);
+    // slapd of this test is on loopback: listed on purpose (trust boundaries).
+    ok(
+        &relying,
+        &["global", "set", "fetch-allow", "127.0.0.1, ::1"],
+    );
     ok(&relying, &["root", "import", &file("root.pem")]);
     ok(
         &relying,

@@ -168,6 +168,12 @@ pub struct GatewayConfig {
     pub notify_address: Option<String>,
     /// Sender address of certmail's own mail (default: certmail@host name).
     pub notify_from: Option<String>,
+    /// Seconds a request's header section may take to arrive on the admin port.
+    pub http_header_timeout: u64,
+    /// Seconds an admin-port connection may stay without traffic (keep-alive included).
+    pub http_idle_timeout: u64,
+    /// Most admin-port connections open at once (more wait in the kernel's backlog).
+    pub http_max_connections: usize,
 }
 
 fn de_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
@@ -215,6 +221,9 @@ impl Default for GatewayConfig {
             crl_max_size: 100 << 20,
             notify_address: None,
             notify_from: None,
+            http_header_timeout: 30,
+            http_idle_timeout: 60,
+            http_max_connections: 256,
         }
     }
 }

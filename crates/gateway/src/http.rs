@@ -12,11 +12,11 @@ use axum::routing::get;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use std::future::Future;
+
 use axum::extract::ConnectInfo;
-use axum::extract::connect_info::Connected;
-use axum::serve::{IncomingStream, Listener};
-use tokio::net::{TcpListener, TcpStream};
-use tokio_rustls::server::TlsStream;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
 
 use crate::Shared;
 
@@ -72,115 +72,203 @@ async fn metrics(State(s): State<Arc<Shared>>) -> impl IntoResponse {
     )
 }
 
-/// Serves until shutdown: plain HTTP, or HTTPS when `tls` is given.
+/// Serves until shutdown: plain HTTP, or HTTPS when `tls` is given. The admin port cannot
+/// starve the mail (ARCHITECTURE.md, trust boundaries): at most `http-max-connections`
+/// connections are taken at once (the rest wait in the kernel's backlog, holding no
+/// descriptor of ours), a request's header section must arrive within
+/// `http-header-timeout` seconds, a connection with no traffic for `http-idle-timeout`
+/// seconds is closed, and a TLS handshake gets 10 seconds.
 pub async fn serve(
     shared: Arc<Shared>,
     listener: TcpListener,
     extra: Option<Router>,
     tls: Option<tokio_rustls::TlsAcceptor>,
 ) {
+    let limits = Limits {
+        header: Duration::from_secs(shared.cfg.http_header_timeout.max(1)),
+        idle: Duration::from_secs(shared.cfg.http_idle_timeout.max(1)),
+    };
+    let cap = shared.cfg.http_max_connections.max(1);
     let mut shutdown = shared.shutdown.clone();
+    let metrics_shared = shared.clone();
     let mut app = router(shared);
     if let Some(x) = extra {
         app = app.merge(x);
     }
-    let stop = async move {
-        let _ = shutdown.wait_for(|v| *v).await;
-    };
-    let r = match tls {
-        None => {
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(stop)
-            .await
-        }
-        Some(acceptor) => {
-            // The peer address reaches the handlers as `ConnectInfo<SocketAddr>`, as with
-            // plain HTTP.
-            let app = app.layer(axum::middleware::from_fn(
-                |ConnectInfo(peer): ConnectInfo<TlsPeer>,
-                 mut req: axum::extract::Request,
-                 next: axum::middleware::Next| async move {
-                    req.extensions_mut().insert(ConnectInfo(peer.0));
-                    next.run(req).await
-                },
-            ));
-            axum::serve(
-                TlsListener::new(listener, acceptor),
-                app.into_make_service_with_connect_info::<TlsPeer>(),
-            )
-            .with_graceful_shutdown(stop)
-            .await
-        }
-    };
-    if let Err(e) = r {
-        crate::session::log_line(&format!("HTTP server stopped: {e}"));
-    }
-}
-
-/// The peer of a TLS connection.
-#[derive(Debug, Clone, Copy)]
-pub struct TlsPeer(pub SocketAddr);
-
-impl Connected<IncomingStream<'_, TlsListener>> for TlsPeer {
-    fn connect_info(stream: IncomingStream<'_, TlsListener>) -> Self {
-        TlsPeer(*stream.remote_addr())
-    }
-}
-
-/// A listener that yields TLS streams. Handshakes run in their own tasks (at most 10 s
-/// each), so a slow or silent client never holds up the others.
-pub struct TlsListener {
-    local: std::io::Result<SocketAddr>,
-    ready: tokio::sync::mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
-}
-
-impl TlsListener {
-    fn new(listener: TcpListener, acceptor: tokio_rustls::TlsAcceptor) -> TlsListener {
-        let local = listener.local_addr();
-        let (tx, ready) = tokio::sync::mpsc::channel(64);
-        tokio::spawn(async move {
-            loop {
-                let Ok((tcp, peer)) = listener.accept().await else {
+    let slots = Arc::new(tokio::sync::Semaphore::new(cap));
+    loop {
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            () = stopping(&mut shutdown) => break,
+        };
+        let (tcp, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(c) => c,
+                Err(e) => {
+                    // Out of descriptors or similar: wait rather than spin.
+                    crate::session::log_line(&format!("HTTP accept failed: {e}"));
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
-                };
-                if tx.is_closed() {
-                    return;
                 }
-                let acceptor = acceptor.clone();
-                let tx = tx.clone();
-                tokio::spawn(async move {
-                    if let Ok(Ok(tls)) =
+            },
+            () = stopping(&mut shutdown) => break,
+        };
+        metrics_shared
+            .metrics
+            .http_connections
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let app = app.clone();
+        let tls = tls.clone();
+        let stop = metrics_shared.shutdown.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            match tls {
+                None => serve_conn(tcp, peer, app, limits, stop).await,
+                Some(acceptor) => {
+                    if let Ok(Ok(s)) =
                         tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await
                     {
-                        let _ = tx.send((tls, peer)).await;
+                        serve_conn(s, peer, app, limits, stop).await;
                     }
-                });
+                }
             }
         });
-        TlsListener { local, ready }
+    }
+    // Open requests finish (each connection is told to close after its current one),
+    // for at most the idle timeout.
+    let _ = tokio::time::timeout(limits.idle, slots.acquire_many(cap as u32)).await;
+}
+
+/// Resolves once shutdown was asked for (the watch's guard is not held across awaits).
+async fn stopping(shutdown: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|v| *v).await;
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    header: Duration,
+    idle: Duration,
+}
+
+/// One HTTP/1.1 connection: the peer's address reaches the handlers as
+/// `ConnectInfo<SocketAddr>`.
+async fn serve_conn<T>(
+    io: T,
+    peer: SocketAddr,
+    app: Router,
+    limits: Limits,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let svc = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+        req.extensions_mut().insert(ConnectInfo(peer));
+        let mut app = app.clone();
+        async move { tower_service::Service::call(&mut app, req).await }
+    });
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(limits.header)
+        .keep_alive(true);
+    let conn = builder.serve_connection(TokioIo::new(IdleIo::new(io, limits.idle)), svc);
+    tokio::pin!(conn);
+    let stopped = async move {
+        let _ = shutdown.wait_for(|v| *v).await;
+    };
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        () = stopped => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
     }
 }
 
-impl Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
+/// A stream that fails with `TimedOut` once nothing was read or written for `idle`: the
+/// keep-alive idle timeout, and the bound on a request or response that stalls.
+struct IdleIo<T> {
+    inner: T,
+    idle: Duration,
+    deadline: std::pin::Pin<Box<tokio::time::Sleep>>,
+}
 
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.ready.recv().await {
-            Some(c) => c,
-            // The accepting task ended: wait for the shutdown that ends the server.
-            None => std::future::pending().await,
+impl<T> IdleIo<T> {
+    fn new(inner: T, idle: Duration) -> IdleIo<T> {
+        IdleIo {
+            inner,
+            idle,
+            deadline: Box::pin(tokio::time::sleep(idle)),
         }
     }
 
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        match &self.local {
-            Ok(a) => Ok(*a),
-            Err(e) => Err(std::io::Error::new(e.kind(), e.to_string())),
+    fn touch(&mut self) {
+        let next = tokio::time::Instant::now() + self.idle;
+        self.deadline.as_mut().reset(next);
+    }
+
+    fn expired(&mut self, cx: &mut std::task::Context<'_>) -> bool {
+        self.deadline.as_mut().poll(cx).is_ready()
+    }
+}
+
+fn timed_out() -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::TimedOut, "idle HTTP connection closed")
+}
+
+impl<T: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for IdleIo<T> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        use std::task::Poll;
+        let before = buf.filled().len();
+        match std::pin::Pin::new(&mut self.inner).poll_read(cx, buf) {
+            Poll::Ready(r) => {
+                if buf.filled().len() > before {
+                    self.touch();
+                }
+                Poll::Ready(r)
+            }
+            Poll::Pending if self.expired(cx) => Poll::Ready(Err(timed_out())),
+            Poll::Pending => Poll::Pending,
         }
+    }
+}
+
+impl<T: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for IdleIo<T> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        data: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        use std::task::Poll;
+        match std::pin::Pin::new(&mut self.inner).poll_write(cx, data) {
+            Poll::Ready(Ok(n)) => {
+                self.touch();
+                Poll::Ready(Ok(n))
+            }
+            Poll::Ready(e) => Poll::Ready(e),
+            Poll::Pending if self.expired(cx) => Poll::Ready(Err(timed_out())),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }

@@ -14,6 +14,7 @@
 //! - [`metrics`] and [`http`]: `/metrics` and `/healthz`;
 //! - [`tls`]: STARTTLS with rustls over aws-lc-rs.
 
+pub mod address;
 pub mod config;
 pub mod http;
 pub mod metrics;

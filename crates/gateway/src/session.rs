@@ -13,6 +13,7 @@ use smtp_proto::{MAIL_BODY_8BITMIME, MAIL_SMTPUTF8, Request};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::Shared;
+use crate::address;
 use crate::relay::{Extensions, Fate};
 
 /// Bad commands tolerated before the session is closed.
@@ -182,8 +183,48 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                     }
                     continue;
                 }
-                let mut it = self.inbuf[off..off + line_len].iter();
-                let parsed = receiver.ingest(&mut it).map(|r| r.into_owned());
+                // MAIL FROM and RCPT TO: the path is read here (exactly, quotes kept),
+                // smtp-proto reads the rest of the line (address.rs says why).
+                let raw = &self.inbuf[off..off + line_len];
+                let utf8_tx = self.tx.as_ref().is_some_and(|t| t.ext.smtputf8);
+                let split = address::split_command(raw, utf8_tx);
+                let (parsed, path) = match split {
+                    None => {
+                        let mut it = raw.iter();
+                        (receiver.ingest(&mut it).map(|r| r.into_owned()), None)
+                    }
+                    Some(Ok((line, path))) => {
+                        let mut it = line.iter();
+                        (receiver.ingest(&mut it).map(|r| r.into_owned()), Some(path))
+                    }
+                    Some(Err(e)) => {
+                        let sender = raw[..4].eq_ignore_ascii_case(b"MAIL");
+                        off += line_len;
+                        progressed = true;
+                        let code = match e.code {
+                            "501 5.1.3" if sender => "501 5.1.7",
+                            "553 5.1.3" if sender => "553 5.1.7",
+                            c => c,
+                        };
+                        if self.error(&format!("{code} {}", e.why)) {
+                            self.flush().await?;
+                            self.linger(&mut chunk).await;
+                            return Ok(End::Closed);
+                        }
+                        continue;
+                    }
+                };
+                let parsed = match (parsed, path) {
+                    (Ok(Request::Mail { mut from }), Some(p)) => {
+                        from.address = p.address;
+                        Ok(Request::Mail { from })
+                    }
+                    (Ok(Request::Rcpt { mut to }), Some(p)) => {
+                        to.address = p.address;
+                        Ok(Request::Rcpt { to })
+                    }
+                    (other, _) => other,
+                };
                 off += line_len;
                 progressed = true;
                 match parsed {

@@ -65,8 +65,13 @@ pub async fn send(relay: &Relay, p: Prepared) -> SendOutcome {
                 .await;
             (format!("mailed to {to}"), problem(&fates))
         }
-        PasswordDelivery::Sms { url, number, body } => {
-            let r = crate::fetch::post_json(url, body, Duration::from_secs(15)).await;
+        PasswordDelivery::Sms {
+            url,
+            number,
+            body,
+            allow,
+        } => {
+            let r = crate::fetch::post_json(url, body, Duration::from_secs(15), allow).await;
             (
                 format!("sent by SMS to {number}"),
                 r.err().map(|e| format!("the SMS webhook: {e}")),

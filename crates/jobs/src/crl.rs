@@ -16,6 +16,13 @@ pub async fn update(
     schedule: &CrlSchedule,
 ) -> Result<Vec<SourceOutcome>, AppError> {
     let now = certmail_app::now();
+    // Internal addresses only as fetch-allow lists them (or, for one URL an administrator
+    // names, with the explicit --allow-internal the caller put in `limits`).
+    let mut limits = limits.clone();
+    if !limits.allow.everything {
+        limits.allow = app.fetch_allow().await?;
+    }
+    let limits = &limits;
     let sources: Vec<CrlSourceRow> = match url {
         Some(u) => {
             app.add_crl_source(u, now).await?;

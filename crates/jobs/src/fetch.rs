@@ -3,8 +3,11 @@
 //! HTTPS through rustls with the system's roots (`SSL_CERT_FILE` / `SSL_CERT_DIR` are
 //! honoured, which is how a private PKI's web server is trusted).
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+
+use certmail_app::fetch_guard::AllowList;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
@@ -16,7 +19,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
 /// Bounds of one download.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Limits {
     /// Whole download, redirects included.
     pub timeout: Duration,
@@ -24,6 +27,9 @@ pub struct Limits {
     pub max_bytes: u64,
     /// Redirects followed.
     pub max_redirects: u8,
+    /// Internal addresses that may be reached (the global `fetch-allow`): every other
+    /// internal address is refused, before connecting and after each redirect.
+    pub allow: AllowList,
 }
 
 impl Default for Limits {
@@ -32,6 +38,7 @@ impl Default for Limits {
             timeout: Duration::from_secs(30),
             max_bytes: 100 * 1024 * 1024,
             max_redirects: 3,
+            allow: AllowList::default(),
         }
     }
 }
@@ -194,9 +201,7 @@ async fn request(
     last_modified: Option<&str>,
     limits: &Limits,
 ) -> Result<Response, FetchError> {
-    let tcp = TcpStream::connect((t.host.as_str(), t.port))
-        .await
-        .map_err(|e| fail(format!("cannot connect to {}:{}: {e}", t.host, t.port)))?;
+    let tcp = connect_checked(&t.host, t.port, &limits.allow).await?;
     let host_header = if (t.tls && t.port == 443) || (!t.tls && t.port == 80) {
         t.host.clone()
     } else {
@@ -315,13 +320,16 @@ where
 /// POSTs a JSON `body` to `url` (http or https, no redirects) within `timeout`; the
 /// status when it is 2xx, otherwise why not. For webhooks (the SMS gateway): the body
 /// may hold a secret, so no error carries it.
-pub async fn post_json(url: &str, body: &[u8], timeout: Duration) -> Result<u16, FetchError> {
+pub async fn post_json(
+    url: &str,
+    body: &[u8],
+    timeout: Duration,
+    allow: &AllowList,
+) -> Result<u16, FetchError> {
     let t = Target::parse(url)?;
     let body = Bytes::copy_from_slice(body);
     let work = async {
-        let tcp = TcpStream::connect((t.host.as_str(), t.port))
-            .await
-            .map_err(|e| fail(format!("cannot connect to {}:{}: {e}", t.host, t.port)))?;
+        let tcp = connect_checked(&t.host, t.port, allow).await?;
         let req = Request::post(t.path.as_str())
             .header(HOST, format!("{}:{}", t.host, t.port))
             .header(USER_AGENT, concat!("certmail/", env!("CARGO_PKG_VERSION")))
@@ -339,6 +347,56 @@ pub async fn post_json(url: &str, body: &[u8], timeout: Duration) -> Result<u16,
         Ok(r) => r,
         Err(_) => Err(fail(format!("timed out after {} s", timeout.as_secs_f64()))),
     }
+}
+
+/// Resolves `host` once and connects to the first of its addresses that `allow` permits
+/// (ARCHITECTURE.md, trust boundaries): the address checked is the address connected to,
+/// so a name that resolves differently a second time changes nothing.
+pub async fn connect_checked(
+    host: &str,
+    port: u16,
+    allow: &AllowList,
+) -> Result<TcpStream, FetchError> {
+    let addrs = checked_addrs(host, port, allow).await?;
+    let mut last = None;
+    for a in addrs {
+        match TcpStream::connect(a).await {
+            Ok(s) => return Ok(s),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(fail(format!(
+        "cannot connect to {host}:{port}: {}",
+        last.map_or_else(|| "no address".to_owned(), |e| e.to_string())
+    )))
+}
+
+/// The addresses of `host` that `allow` permits; an error naming the first refused one
+/// when none is.
+pub async fn checked_addrs(
+    host: &str,
+    port: u16,
+    allow: &AllowList,
+) -> Result<Vec<SocketAddr>, FetchError> {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let resolved: Vec<SocketAddr> = tokio::net::lookup_host((bare, port))
+        .await
+        .map_err(|e| fail(format!("cannot resolve {host}: {e}")))?
+        .collect();
+    let mut refused = None;
+    let mut ok = Vec::new();
+    for a in resolved {
+        match allow.permits(bare, a.ip()) {
+            Ok(()) => ok.push(a),
+            Err(why) => refused = refused.or(Some(why)),
+        }
+    }
+    if ok.is_empty() {
+        return Err(fail(
+            refused.unwrap_or_else(|| format!("{host} has no address")),
+        ));
+    }
+    Ok(ok)
 }
 
 fn rustls_pki_types_name(

@@ -123,7 +123,7 @@ pub async fn fetch_crl(
         (None, None) => return Ok(None),
     };
     let work = async {
-        let mut ldap = connect(&server, bind, limits.timeout).await?;
+        let mut ldap = connect(&server, bind, limits.timeout, &limits.allow).await?;
         let res = read_attribute(&mut ldap, &parsed, limits).await;
         let _ = ldap.unbind().await;
         res
@@ -206,12 +206,23 @@ async fn connect(
     server: &str,
     bind: Option<&DirectoryAccess>,
     timeout: Duration,
+    allow: &certmail_app::fetch_guard::AllowList,
 ) -> Result<Ldap, FetchError> {
     let mut settings = LdapConnSettings::new().set_conn_timeout(timeout);
-    if server.to_ascii_lowercase().starts_with("ldaps://") {
+    let tls = server.to_ascii_lowercase().starts_with("ldaps://");
+    if tls {
         settings = settings.set_config(crate::fetch::tls_config("LDAPS")?);
     }
-    let (conn, mut ldap) = LdapConnAsync::with_settings(settings, server)
+    // The host is resolved once and checked against fetch-allow; plain LDAP then connects
+    // to the checked address itself. LDAPS connects by name (its certificate is checked
+    // against the name), after the same check.
+    let (host, port) = ldap_host_port(server, tls)?;
+    let addrs = crate::fetch::checked_addrs(&host, port, allow).await?;
+    let target = match (tls, addrs.first()) {
+        (false, Some(a)) => format!("ldap://{a}"),
+        _ => server.to_owned(),
+    };
+    let (conn, mut ldap) = LdapConnAsync::with_settings(settings, &target)
         .await
         .map_err(|e| fail(format!("{server}: cannot connect: {}", ldap_error(&e))))?;
     ldap3::drive!(conn);
@@ -239,6 +250,38 @@ async fn connect(
             })?;
     }
     Ok(ldap)
+}
+
+/// The host and port of an `ldap://` or `ldaps://` server URL.
+fn ldap_host_port(server: &str, tls: bool) -> Result<(String, u16), FetchError> {
+    let rest = server
+        .split_once("://")
+        .map_or(server, |(_, r)| r)
+        .split(['/', '?'])
+        .next()
+        .unwrap_or("");
+    let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
+        let (h, after) = v6
+            .split_once(']')
+            .ok_or_else(|| fail(format!("bad host in {server}")))?;
+        (h.to_owned(), after.strip_prefix(':'))
+    } else {
+        match rest.rsplit_once(':') {
+            Some((h, p)) => (h.to_owned(), Some(p)),
+            None => (rest.to_owned(), None),
+        }
+    };
+    let port = match port {
+        Some(p) => p
+            .parse()
+            .map_err(|_| fail(format!("bad port in {server}")))?,
+        None if tls => 636,
+        None => 389,
+    };
+    if host.is_empty() {
+        return Err(fail(format!("no host in {server}")));
+    }
+    Ok((host, port))
 }
 
 /// A readable text for an `ldap3` error (never containing the bind password, which
@@ -279,7 +322,7 @@ pub async fn find_certificates(
     max_bytes: u64,
 ) -> Result<DirectoryFound, String> {
     let work = async {
-        let mut ldap = connect(&dir.url, Some(dir), dir.timeout).await?;
+        let mut ldap = connect(&dir.url, Some(dir), dir.timeout, &dir.allow).await?;
         let res = search_certificates(&mut ldap, dir, filter, max_bytes).await;
         let _ = ldap.unbind().await;
         res

@@ -270,25 +270,41 @@ where
     }
 }
 
-/// Failed logins allowed per client address and per account within the window.
-const MAX_FAILURES: usize = 5;
+/// Failed logins allowed for one account from one client address within the window.
+pub const MAX_PER_ACCOUNT_AND_ADDRESS: usize = 5;
+/// Failed logins allowed from one client address, whatever the accounts, within the window.
+pub const MAX_PER_ADDRESS: usize = 20;
 const WINDOW_SECS: i64 = 15 * 60;
 
-/// Login failures per address and per account, in memory (a restart forgets them).
+/// The limiter keys of a login attempt: failures count per account and address together
+/// (so a stranger's wrong passwords never lock an administrator out from another address)
+/// and per address (so one address cannot try many accounts).
+pub fn login_keys(account: &str, address: &str) -> [(String, usize); 2] {
+    [
+        (format!("addr:{address}"), MAX_PER_ADDRESS),
+        (
+            format!("acct:{}|{address}", account.to_lowercase()),
+            MAX_PER_ACCOUNT_AND_ADDRESS,
+        ),
+    ]
+}
+
+/// Login failures by key, in memory (a restart forgets them).
 #[derive(Debug, Default)]
 pub struct Limiter {
     failures: Mutex<HashMap<String, Vec<i64>>>,
 }
 
 impl Limiter {
-    /// Seconds to wait when `keys` are over the limit.
-    pub fn blocked(&self, keys: &[String], now: i64) -> Option<i64> {
-        let mut map = self.failures.lock().ok()?;
+    /// Seconds to wait when a key is at its limit (key, most failures).
+    pub fn blocked(&self, keys: &[(String, usize)], now: i64) -> Option<i64> {
+        // A poisoned lock is still the limiter's data: never fail open.
+        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         let mut wait = None;
-        for k in keys {
+        for (k, max) in keys {
             if let Some(v) = map.get_mut(k) {
                 v.retain(|t| now - t < WINDOW_SECS);
-                if v.len() >= MAX_FAILURES {
+                if v.len() >= *max {
                     let until = v.iter().min().copied().unwrap_or(now) + WINDOW_SECS - now;
                     wait = Some(wait.map_or(until, |w: i64| w.max(until)));
                 }
@@ -298,14 +314,58 @@ impl Limiter {
     }
 
     /// Records a failure for every key.
-    pub fn fail(&self, keys: &[String], now: i64) {
-        if let Ok(mut map) = self.failures.lock() {
-            if map.len() > 100_000 {
-                map.retain(|_, v| v.iter().any(|t| now - t < WINDOW_SECS));
-            }
-            for k in keys {
-                map.entry(k.clone()).or_default().push(now);
+    pub fn fail(&self, keys: &[(String, usize)], now: i64) {
+        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() > 100_000 {
+            map.retain(|_, v| v.iter().any(|t| now - t < WINDOW_SECS));
+        }
+        for (k, max) in keys {
+            let v = map.entry(k.clone()).or_default();
+            v.push(now);
+            // Only the newest `max` count.
+            if v.len() > *max {
+                let extra = v.len() - max;
+                v.drain(..extra);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod limiter_tests {
+    use super::*;
+
+    #[test]
+    fn a_strangers_failures_never_lock_an_account_out_from_another_address() {
+        let l = Limiter::default();
+        let now = 1_000_000;
+        let stranger = login_keys("admin", "203.0.113.9");
+        for _ in 0..MAX_PER_ACCOUNT_AND_ADDRESS {
+            assert_eq!(l.blocked(&stranger, now), None);
+            l.fail(&stranger, now);
+        }
+        assert!(l.blocked(&stranger, now).is_some(), "the stranger waits");
+        assert_eq!(
+            l.blocked(&login_keys("Admin", "192.0.2.1"), now),
+            None,
+            "the administrator from her own address does not"
+        );
+        // One address trying many accounts is stopped by the per-address limit.
+        let l = Limiter::default();
+        for i in 0..MAX_PER_ADDRESS {
+            let k = login_keys(&format!("user{i}"), "198.51.100.7");
+            assert_eq!(l.blocked(&k, now), None, "attempt {i}");
+            l.fail(&k, now);
+        }
+        assert!(
+            l.blocked(&login_keys("anyone", "198.51.100.7"), now)
+                .is_some()
+        );
+        assert_eq!(l.blocked(&login_keys("anyone", "198.51.100.8"), now), None);
+        // The window passes.
+        assert_eq!(
+            l.blocked(&login_keys("anyone", "198.51.100.7"), now + WINDOW_SECS),
+            None
+        );
     }
 }

@@ -279,7 +279,7 @@ async fn login_inner(
         );
     }
     let now = certmail_app::now();
-    let keys = [format!("addr:{address}"), format!("acct:{}", f.name)];
+    let keys = auth::login_keys(&f.name, &address);
     if let Some(wait) = s.limiter.blocked(&keys, now) {
         let mut r = login_page(
             &s,
@@ -493,11 +493,30 @@ async fn setup_inner(
             Some("The two passwords differ.".into()),
         );
     }
+    // The token is claimed before the account is made: of requests sent at once, one
+    // gets it and the others find it gone. It is given back only when no account was made.
+    let claimed = {
+        let mut g = s.setup.lock().unwrap_or_else(|p| p.into_inner());
+        match g.as_ref() {
+            Some(t) if auth::same(t, &token) => g.take(),
+            _ => None,
+        }
+    };
+    let Some(claimed) = claimed else {
+        return Err(setup_gone());
+    };
+    if s.app.admin_exists().await? {
+        return Err(setup_gone());
+    }
     if let Err(e) = s
         .app
         .admin_add(&f.name, Role::Admin, Some(&f.password))
         .await
     {
+        if !s.app.admin_exists().await? {
+            let mut g = s.setup.lock().unwrap_or_else(|p| p.into_inner());
+            g.get_or_insert(claimed);
+        }
         return setup_page(
             &s,
             StatusCode::BAD_REQUEST,
@@ -505,9 +524,6 @@ async fn setup_inner(
             &f.name,
             Some(e.to_string()),
         );
-    }
-    if let Ok(mut g) = s.setup.lock() {
-        *g = None;
     }
     let who = certmail_app::admin::Actor {
         name: f.name.clone(),

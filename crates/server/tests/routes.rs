@@ -2668,6 +2668,23 @@ async fn crl_sources_download_now_and_expiry_over_the_api_and_the_crl_page() {
         .status,
         StatusCode::FORBIDDEN
     );
+    // A loopback URL is an internal address: refused until fetch-allow lists it
+    // (ARCHITECTURE.md, trust boundaries).
+    let r = h
+        .call(Method::POST, "/api/v1/crls/update", &ops, Some(body.clone()))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let items = r.json()["items"].clone();
+    assert_eq!(items[0]["status"], "failed", "{items}");
+    let problem = items[0]["problem"].as_str().unwrap_or_default().to_owned();
+    assert!(
+        problem.contains("internal address") && problem.contains("fetch-allow"),
+        "{problem}"
+    );
+    h.app
+        .set_setting(&certmail_store::Party::Global, "fetch-allow", "127.0.0.0/8")
+        .await
+        .expect("fetch-allow");
     let r = h
         .call(Method::POST, "/api/v1/crls/update", &ops, Some(body))
         .await;
@@ -3290,4 +3307,58 @@ async fn ca_creation_configuration_pending_requests_and_keys_over_the_api() {
     ] {
         assert!(audit.contains(action), "{action} not audited: {audit}");
     }
+}
+
+#[tokio::test]
+async fn the_setup_link_makes_one_account_when_used_at_once() {
+    // Issue 25: eight forms sent together made six administrators; the token is now
+    // claimed before the account is made.
+    let h = H::new().await;
+    let token = h
+        .server
+        .setup_token()
+        .await
+        .expect("db")
+        .expect("a token while no account exists");
+    let path = format!("/setup/{}", *token);
+    let page = h.call(Method::GET, &path, &[], None).await;
+    let cookies = format!(
+        "certmail_login={}",
+        page.cookie("certmail_login").expect("cookie")
+    );
+    let csrf = field(&page.body, "csrf");
+    let names: Vec<String> = (0..8).map(|i| format!("root{i}")).collect();
+    let post = |name: String| {
+        let (path, cookies, csrf) = (path.clone(), cookies.clone(), csrf.clone());
+        let h = &h;
+        async move {
+            let fields = [
+                ("csrf", csrf.as_str()),
+                ("name", name.as_str()),
+                ("password", "a long enough password"),
+                ("password2", "a long enough password"),
+            ];
+            h.form(&path, &cookies, &fields).await.status
+        }
+    };
+    let (a, b, c, d, e, f, g, i) = tokio::join!(
+        post(names[0].clone()),
+        post(names[1].clone()),
+        post(names[2].clone()),
+        post(names[3].clone()),
+        post(names[4].clone()),
+        post(names[5].clone()),
+        post(names[6].clone()),
+        post(names[7].clone())
+    );
+    let statuses = [a, b, c, d, e, f, g, i];
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| **s == StatusCode::SEE_OTHER)
+            .count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(h.app.admin_list().await.expect("accounts").len(), 1);
 }

@@ -616,6 +616,52 @@ pub fn report_headers(layers: &[Layer]) -> Vec<(String, String)> {
     h
 }
 
+/// Whether `name` is one of certmail's report headers (`X-Certmail-*`, any case).
+pub fn is_report_header(name: &str) -> bool {
+    name.len() >= HEADER_PREFIX.len()
+        && name.as_bytes()[..HEADER_PREFIX.len()].eq_ignore_ascii_case(HEADER_PREFIX.as_bytes())
+}
+
+/// The message as the gateway takes it in from a stranger: its header section read the
+/// way Postfix's cleanup reads it ([`mime::parse_lenient`]), every `X-Certmail-*` field
+/// removed (any case, white space before the colon, folded), an obsolete `Name : value`
+/// written `Name: value`, and an empty line put before the first line that is not a field
+/// when such a line ended the section (so every reader after certmail sees the same header
+/// section certmail saw, and a forged field below such a line stays body text). `None`
+/// when the message is already in that form (no copy). Fails only for a header section
+/// over the size limits.
+pub fn sanitize(msg: &[u8]) -> Result<Option<Vec<u8>>, SmimeError> {
+    let l = mime::parse_lenient(msg)?;
+    let forged = l.entity.headers.iter().any(|h| is_report_header(h.name));
+    if !forged && !l.ended_by_non_header && !l.obsolete_names {
+        return Ok(None);
+    }
+    let mut out = Vec::with_capacity(msg.len() + 2);
+    for h in &l.entity.headers {
+        if is_report_header(h.name) {
+            continue;
+        }
+        let colon = h
+            .raw
+            .iter()
+            .position(|b| *b == b':')
+            .unwrap_or(h.name.len());
+        out.extend_from_slice(h.name.as_bytes());
+        out.extend_from_slice(&h.raw[colon..]);
+    }
+    if l.ended_by_non_header {
+        out.extend_from_slice(if l.entity.lf_only { b"\n" } else { b"\r\n" });
+        out.extend_from_slice(&msg[l.body_start..]);
+    } else {
+        // The empty line (if any) and the body, as they were.
+        let end = l.entity.headers.last().map_or(0, |h| {
+            h.raw.as_ptr() as usize - msg.as_ptr() as usize + h.raw.len()
+        });
+        out.extend_from_slice(&msg[end..]);
+    }
+    Ok(Some(out))
+}
+
 /// `msg` with incoming `X-Certmail-*` headers removed (they could be forged) and `headers`
 /// added at the top.
 pub fn add_headers(msg: &[u8], headers: &[(String, String)]) -> Result<Vec<u8>, SmimeError> {
@@ -684,9 +730,7 @@ pub fn restamp_edit(
         out.extend_from_slice(mime::fold(n, &clean).as_bytes());
     }
     for h in &e.headers {
-        if h.name.len() >= HEADER_PREFIX.len()
-            && h.name[..HEADER_PREFIX.len()].eq_ignore_ascii_case(HEADER_PREFIX)
-        {
+        if is_report_header(h.name) {
             continue;
         }
         if edit.remove.iter().any(|n| h.is(n)) {
@@ -758,8 +802,16 @@ pub fn has_calendar(msg: &[u8]) -> bool {
 /// whose header section cannot be parsed gets the header prepended to the raw bytes.
 pub fn with_error_header(msg: &[u8], err: &SmimeError) -> Vec<u8> {
     let h = vec![("X-Certmail-Error".to_owned(), err.to_string())];
-    add_headers(msg, &h).unwrap_or_else(|_| {
+    let clean = match sanitize(msg) {
+        Ok(Some(v)) => std::borrow::Cow::Owned(v),
+        _ => std::borrow::Cow::Borrowed(msg),
+    };
+    add_headers(&clean, &h).unwrap_or_else(|_| {
+        // Over the header limits: the section is not read at all, so nothing in it can be
+        // taken for certmail's own; the report header goes first and a blank line makes
+        // every line of the original body text.
         let mut out = mime::fold("X-Certmail-Error", &err.to_string()).into_bytes();
+        out.extend_from_slice(b"\r\n");
         out.extend_from_slice(msg);
         out
     })

@@ -24,7 +24,10 @@ pub struct Header<'a> {
 impl Header<'_> {
     /// The value unfolded and trimmed.
     pub fn value(&self) -> String {
-        let v = &self.raw[self.name.len() + 1..];
+        // The colon follows the name, or white space after it (the obsolete form
+        // `Subject : x`, which only the lenient reader takes).
+        let colon = memchr(b':', self.raw).map_or(self.raw.len(), |c| c + 1);
+        let v = &self.raw[colon..];
         let s = String::from_utf8_lossy(v);
         let mut out = String::with_capacity(s.len());
         for (i, line) in s.split('\n').enumerate() {
@@ -61,16 +64,76 @@ pub struct Entity<'a> {
 
 /// Splits `data` into headers and body.
 pub fn parse(data: &[u8]) -> Result<Entity<'_>, SmimeError> {
+    parse_with(data, false).map(|(e, _)| e)
+}
+
+/// A top-level header section read the way Postfix's cleanup reads it.
+#[derive(Debug, Clone)]
+pub struct Lenient<'a> {
+    /// The fields (names without the white space an obsolete `Name : value` has before
+    /// its colon) and the body.
+    pub entity: Entity<'a>,
+    /// Where the body starts in the input.
+    pub body_start: usize,
+    /// Set when a line that is not a header field (no colon, a name with white space,
+    /// 8-bit or control bytes, a continuation line with no field before it) ended the
+    /// header section rather than an empty line: that line is the first of the body.
+    pub ended_by_non_header: bool,
+    /// Set when a field has white space between its name and the colon.
+    pub obsolete_names: bool,
+}
+
+/// Splits `data` into headers and body as Postfix's cleanup does (RFC 5322 section 2.2 and
+/// the obsolete syntax of section 4.5.3): a field name is printable US-ASCII up to a colon,
+/// white space may stand between the name and the colon, and the first line that is not a
+/// field starts the body even without an empty line before it. Never fails but for the
+/// size limits, so mail that [`parse`] refuses is still read one agreed way.
+pub fn parse_lenient(data: &[u8]) -> Result<Lenient<'_>, SmimeError> {
+    let (entity, (ended_by_non_header, obsolete_names)) = parse_with(data, true)?;
+    Ok(Lenient {
+        body_start: data.len() - entity.body.len(),
+        entity,
+        ended_by_non_header,
+        obsolete_names,
+    })
+}
+
+/// The field name of a header line for the lenient reader: printable US-ASCII before the
+/// first colon, optionally followed by spaces or tabs; `None` when the line is no field.
+fn lenient_name(line: &[u8]) -> Option<&str> {
+    let colon = line.iter().position(|b| *b == b':' || *b == b'\n')?;
+    if line[colon] != b':' {
+        return None;
+    }
+    let before = &line[..colon];
+    let name_len = before
+        .iter()
+        .rposition(|b| !matches!(b, b' ' | b'\t'))
+        .map_or(0, |i| i + 1);
+    let name = &before[..name_len];
+    if name.is_empty() || !name.iter().all(|b| b.is_ascii_graphic()) {
+        return None;
+    }
+    std::str::from_utf8(name).ok()
+}
+
+/// [`parse`] (strict) or [`parse_lenient`]; with the second, whether a non-header line
+/// ended the section and whether a name had white space before its colon.
+fn parse_with(data: &[u8], lenient: bool) -> Result<(Entity<'_>, (bool, bool)), SmimeError> {
     let mut headers = Vec::new();
+    let mut obsolete = false;
     let mut pos = 0;
     let mut lf_only = false;
     loop {
         if pos >= data.len() {
-            return Ok(Entity {
-                headers,
-                body: &data[data.len()..],
-                lf_only,
-            });
+            return Ok((
+                Entity {
+                    headers,
+                    body: &data[data.len()..],
+                    lf_only,
+                },
+                (false, obsolete),
+            ));
         }
         if data[pos..].starts_with(b"\r\n") {
             pos += 2;
@@ -81,6 +144,23 @@ pub fn parse(data: &[u8]) -> Result<Entity<'_>, SmimeError> {
             lf_only = true;
             break;
         }
+        let field_name = if lenient {
+            match lenient_name(&data[pos..]) {
+                Some(n) => Some(n),
+                None => {
+                    return Ok((
+                        Entity {
+                            headers,
+                            body: &data[pos..],
+                            lf_only,
+                        },
+                        (true, obsolete),
+                    ));
+                }
+            }
+        } else {
+            None
+        };
         if pos > MAX_HEADER_BYTES || headers.len() >= MAX_HEADERS {
             return Err(SmimeError::Limit(format!(
                 "header section over {MAX_HEADER_BYTES} bytes or {MAX_HEADERS} fields"
@@ -110,6 +190,12 @@ pub fn parse(data: &[u8]) -> Result<Entity<'_>, SmimeError> {
             }
         }
         let raw = &data[start..end];
+        if let Some(name) = field_name {
+            obsolete |= raw[name.len()] != b':';
+            headers.push(Header { name, raw });
+            pos = end;
+            continue;
+        }
         let colon = raw.iter().position(|b| *b == b':').ok_or_else(|| {
             SmimeError::Mime(format!(
                 "header line without a colon: {:?}",
@@ -128,11 +214,14 @@ pub fn parse(data: &[u8]) -> Result<Entity<'_>, SmimeError> {
         headers.push(Header { name, raw });
         pos = end;
     }
-    Ok(Entity {
-        headers,
-        body: &data[pos..],
-        lf_only,
-    })
+    Ok((
+        Entity {
+            headers,
+            body: &data[pos..],
+            lf_only,
+        },
+        (false, obsolete),
+    ))
 }
 
 /// Position of `b` in `s` (SIMD).

@@ -329,7 +329,7 @@ impl Store {
             sql += &format!(" AND account = {}", next());
         }
         if f.action.is_some() {
-            sql += &format!(" AND action LIKE {}", next());
+            sql += &format!(" AND action LIKE {} ESCAPE '\\'", next());
         }
         sql += &format!(" ORDER BY id DESC LIMIT {}", next());
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -343,7 +343,9 @@ impl Store {
             q = q.bind(a.clone());
         }
         if let Some(a) = &f.action {
-            q = q.bind(format!("{}%", a.replace(['%', '_'], "")));
+            let mut p = crate::like_contains(a);
+            p.remove(0);
+            q = q.bind(p);
         }
         q = q.bind(f.limit.max(1));
         q.fetch_all(&self.pool)

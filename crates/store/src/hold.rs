@@ -106,10 +106,10 @@ impl Store {
         offset: i64,
     ) -> Result<Vec<HeldRow>> {
         let sql = format!(
-            "SELECT {COLS} FROM held_messages WHERE ($1 = '' OR sender LIKE $2 OR recipient LIKE $2) ORDER BY id LIMIT $3 OFFSET $4"
+            "SELECT {COLS} FROM held_messages WHERE ($1 = '' OR sender LIKE $2 ESCAPE '\\' OR recipient LIKE $2 ESCAPE '\\') ORDER BY id LIMIT $3 OFFSET $4"
         );
         let s = search.unwrap_or("").to_lowercase();
-        let like = format!("%{}%", s.replace(['%', '_'], ""));
+        let like = crate::like_contains(&s);
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(&s)
             .bind(&like)

@@ -478,6 +478,28 @@ impl Store {
         issued: &[IssuedRow],
         now: i64,
     ) -> Result<(Vec<Outcome>, Vec<Outcome>)> {
+        self.import_inner(certs, keys, issued, now, true).await
+    }
+
+    /// [`Store::import`] of certificates whose CRL distribution points must not become
+    /// download sources (certificates collected from strangers' mail: the caller registers
+    /// the sources of those that chain to a trusted root).
+    pub async fn import_without_sources(
+        &self,
+        certs: &[(StoreKind, &Certificate)],
+        now: i64,
+    ) -> Result<(Vec<Outcome>, Vec<Outcome>)> {
+        self.import_inner(certs, &[], &[], now, false).await
+    }
+
+    async fn import_inner(
+        &self,
+        certs: &[(StoreKind, &Certificate)],
+        keys: &[NewKey],
+        issued: &[IssuedRow],
+        now: i64,
+        register_sources: bool,
+    ) -> Result<(Vec<Outcome>, Vec<Outcome>)> {
         let mut tx = self.pool.begin().await?;
         for r in issued {
             ca::insert_issued(&mut tx, r).await?;
@@ -553,7 +575,7 @@ impl Store {
         let mut urls: Vec<&str> = certs
             .iter()
             .zip(&cert_outcomes)
-            .filter(|(_, o)| **o == Outcome::Imported)
+            .filter(|(_, o)| register_sources && **o == Outcome::Imported)
             .flat_map(|((_, c), _)| jobs::source_urls(c))
             .collect();
         urls.sort_unstable();
@@ -687,10 +709,10 @@ impl Store {
             text_binds.push(e.to_lowercase());
         }
         if let Some(s) = &f.search {
-            let pattern = format!("%{}%", s.to_lowercase().replace(['%', '_'], ""));
+            let pattern = like_contains(&s.to_lowercase());
             let (a, b) = (next(), next());
             sql += &format!(
-                " AND (lower(c.subject) LIKE {a} OR c.id IN (SELECT e.certificate_id FROM certificate_emails e WHERE e.email LIKE {b}))"
+                " AND (lower(c.subject) LIKE {a} ESCAPE '\\' OR c.id IN (SELECT e.certificate_id FROM certificate_emails e WHERE e.email LIKE {b} ESCAPE '\\'))"
             );
             text_binds.push(pattern.clone());
             text_binds.push(pattern);
@@ -998,4 +1020,19 @@ impl Store {
             .await?;
         Ok(())
     }
+}
+
+/// A `LIKE` pattern (with `ESCAPE '\'`) matching values that contain `s` literally: `%`,
+/// `_` and `\` in a search string are characters, not wildcards.
+pub(crate) fn like_contains(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('%');
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
 }

@@ -104,14 +104,8 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> Result<Vec<String>> {
-        let pattern = format!(
-            "%{}%",
-            search
-                .unwrap_or_default()
-                .to_lowercase()
-                .replace(['%', '_'], "")
-        );
-        let rows = sqlx::query("SELECT name FROM parties WHERE scope = $1 AND name LIKE $2 ORDER BY name LIMIT $3 OFFSET $4")
+        let pattern = crate::like_contains(&search.unwrap_or_default().to_lowercase());
+        let rows = sqlx::query("SELECT name FROM parties WHERE scope = $1 AND name LIKE $2 ESCAPE '\\' ORDER BY name LIMIT $3 OFFSET $4")
             .bind(scope)
             .bind(pattern)
             .bind(limit)

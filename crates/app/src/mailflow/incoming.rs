@@ -83,7 +83,7 @@ impl App {
             };
             let names: Vec<String> = group.iter().map(|(r, _)| r.clone()).collect();
             let s = &group[0].1;
-            match self.incoming_copy(env, msg, keys).await? {
+            match self.incoming_copy(env, msg, keys, s.collect).await? {
                 Ok(mut ic) => {
                     let mut edit = edit.clone();
                     if s.remove_signature && ic.signature == Some(true) {
@@ -192,6 +192,7 @@ impl App {
         env: &Envelope<'_>,
         msg: &Arc<Vec<u8>>,
         strict_keys: Option<Vec<KeyPair>>,
+        collect: crate::smime::Collect,
     ) -> Result<std::result::Result<IncomingCopy, SmimeError>> {
         let top = match mime::parse(msg) {
             Ok(e) => e,
@@ -211,10 +212,13 @@ impl App {
         let opts = UnwrapOptions::default();
         let unwrapped = match strict_keys {
             Some(keys) => {
-                self.smime_unwrap_keys(msg, keys, false, &opts, env.now)
+                self.smime_unwrap_collect(msg, keys, false, &opts, env.now, collect)
                     .await
             }
-            None => self.smime_unwrap(msg, Vec::new(), &opts, env.now).await,
+            None => {
+                self.smime_unwrap_collect(msg, Vec::new(), true, &opts, env.now, collect)
+                    .await
+            }
         };
         let u = match unwrapped {
             Ok(u) => u,

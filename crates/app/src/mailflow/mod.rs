@@ -89,6 +89,8 @@ pub struct FlowSettings {
     /// The address is the sender of a CA's certificate mail (`ca-email`): its mail is never
     /// encrypted (the recipient could not open mail encrypted to the key it carries).
     pub ca_sender: bool,
+    /// The global `collect-certificates`.
+    pub collect: crate::smime::Collect,
 }
 
 /// When outgoing mail of a sender is signed.
@@ -290,10 +292,18 @@ impl App {
             Some(e) => self.ca_config().await?.ca_email.as_deref() == Some(e.as_str()),
             None => false,
         };
+        // The null sender (bounces, delivery reports) is mail of the system in front of
+        // certmail: internal, so a recipient's encrypt-mode applies to it as to any
+        // internal sender's mail, and never signed (it has no address to sign for).
+        let null_sender = address.is_empty();
         Ok(FlowSettings {
-            internal: email.is_some() && value(&s, "locality") == "internal",
+            internal: null_sender || (email.is_some() && value(&s, "locality") == "internal"),
             smime: value(&s, "smime") == "on",
-            sign_mode,
+            sign_mode: if null_sender {
+                SignMode::Off
+            } else {
+                sign_mode
+            },
             sign_calendar: value(&s, "sign-calendar") == "on",
             encrypt_mode: value(&s, "encrypt-mode").to_owned(),
             strict_decryption: value(&s, "strict-decryption") == "on",
@@ -313,6 +323,7 @@ impl App {
             auto_request: value(&s, "auto-request-certificate") == "on",
             auto_request_incoming: value(&s, "auto-request-incoming") == "on",
             ca_sender,
+            collect: crate::smime::Collect::parse(value(&s, "collect-certificates")),
             email,
         })
     }
@@ -463,13 +474,31 @@ impl App {
             None => self.flow_settings(&snap, env.sender).await?,
         };
         let mut plan = Plan::default();
-        let top = mime::parse(&msg).ok();
-        let listed = top
-            .as_ref()
-            .map(|e| header_addresses(e, &["To", "Cc", "Resent-To", "Resent-Cc"]))
-            .unwrap_or_default();
-        let (forced, edit) = triggers(&sender, top.as_ref());
-        drop(top);
+        // The header section is read once the way Postfix's cleanup reads it, and the
+        // message goes on with no X-Certmail-* field from outside and no line that a later
+        // reader could take for a field (ARCHITECTURE.md, trust boundaries).
+        let (listed, forced, edit) = match mime::parse_lenient(&msg) {
+            Ok(top) => {
+                let listed = header_addresses(&top.entity, &["To", "Cc", "Resent-To", "Resent-Cc"]);
+                let (forced, edit) = triggers(&sender, Some(&top.entity));
+                (listed, forced, edit)
+            }
+            Err(e) => {
+                for rcpt in env.recipients {
+                    self.reject(
+                        &mut plan,
+                        rcpt,
+                        Direction::Relay,
+                        format!("the message's header section cannot be read: {e}"),
+                    );
+                }
+                return Ok(plan);
+            }
+        };
+        let msg = match message::sanitize(&msg) {
+            Ok(Some(clean)) => Arc::new(clean),
+            _ => msg,
+        };
         let forced = match release {
             Some(Release::Encrypt) => Some(forced.unwrap_or("held until it could be encrypted")),
             Some(Release::AllowClear) => None,
