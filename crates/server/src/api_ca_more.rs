@@ -81,13 +81,18 @@ pub async fn crl_import(
 /// How many entries of a CRL to list.
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct CrlQuery {
-    /// Entries to list, by serial (default 10,000; at most 1,000,000).
+    /// Entries to list, by serial (default 1,000; at most 10,000).
     pub limit: Option<usize>,
+    /// Entries to skip (by serial order); the answer's `next_offset` continues.
+    pub offset: Option<usize>,
 }
 
+/// Most CRL entries in one answer: a CRL of millions of entries is read page by page.
+pub const MAX_CRL_ENTRIES: usize = 10_000;
+
 /// One CRL (by SHA-256 or a unique prefix) as `certmail crl show --json`: the fields of the
-/// list, `revoked` (serial, date, reason; sorted by serial, at most `limit`) and
-/// `revoked_total`.
+/// list, `revoked` (serial, date, reason; sorted by serial, a page of at most `limit` from
+/// `offset`), `revoked_total` and `next_offset` (null on the last page).
 #[utoipa::path(get, path = "/api/v1/crls/{sha256}", tag = "trust",
     params(("sha256" = String, Path, description = "SHA-256 of the CRL (or a unique prefix)"), CrlQuery),
     responses((status = 200, body = Object), (status = 400, body = Problem), (status = 404, body = Problem)))]
@@ -98,18 +103,25 @@ pub async fn crl_show(
     ApiQuery(q): ApiQuery<CrlQuery>,
 ) -> Result<Json<Value>, Problem> {
     c.require(Role::Auditor)?;
-    let limit = q.limit.unwrap_or(10_000).clamp(1, 1_000_000);
+    let limit = q.limit.unwrap_or(1_000).clamp(1, MAX_CRL_ENTRIES);
+    let offset = q.offset.unwrap_or(0);
     let (view, crl) = s.app.crl(&sha256).await?;
     let mut entries: Vec<_> = crl.entries.iter().collect();
-    entries.sort_by(|a, b| a.0.cmp(b.0));
+    entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
     let revoked: Vec<Value> = entries
         .iter()
+        .skip(offset)
         .take(limit)
         .map(|(serial, e)| json!({"serial": hex_of(serial), "date": certmail_pki::time::format_rfc3339(e.date), "reason": e.reason}))
         .collect();
     let mut v = serde_json::to_value(&view).unwrap_or_default();
     v["revoked"] = Value::from(revoked);
     v["revoked_total"] = Value::from(entries.len());
+    v["next_offset"] = if offset.saturating_add(limit) < entries.len() {
+        Value::from(offset + limit)
+    } else {
+        Value::Null
+    };
     Ok(Json(v))
 }
 

@@ -82,6 +82,27 @@ async fn crls_are_imported_and_shown_with_their_entries() {
         .await;
     assert_eq!(r.json()["revoked"].as_array().map(Vec::len), Some(1));
     assert_eq!(r.json()["revoked_total"], 2);
+    assert_eq!(r.json()["next_offset"], 1);
+    // The next page, and the cap: a huge limit gives at most 10,000 (issue 25: 100,000,000
+    // on a 2,000,000-entry CRL returned 64 MB).
+    let r = h
+        .call(
+            Method::GET,
+            &format!("/api/v1/crls/{sha}?limit=100000000&offset=1"),
+            &aud,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let page: Vec<String> = r.json()["revoked"]
+        .as_array()
+        .expect("revoked")
+        .iter()
+        .map(|e| e["serial"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(page.len(), 1);
+    assert!(page[0].ends_with("64"), "{page:?}");
+    assert!(r.json()["next_offset"].is_null());
     let r = h
         .call(Method::GET, "/api/v1/crls/ffffffff", &aud, None)
         .await;

@@ -2671,7 +2671,12 @@ async fn crl_sources_download_now_and_expiry_over_the_api_and_the_crl_page() {
     // A loopback URL is an internal address: refused until fetch-allow lists it
     // (ARCHITECTURE.md, trust boundaries).
     let r = h
-        .call(Method::POST, "/api/v1/crls/update", &ops, Some(body.clone()))
+        .call(
+            Method::POST,
+            "/api/v1/crls/update",
+            &ops,
+            Some(body.clone()),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let items = r.json()["items"].clone();
