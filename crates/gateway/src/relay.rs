@@ -232,6 +232,18 @@ impl Relay {
     ) -> Result<Vec<Fate>, Vec<Fate>> {
         let lost = |e: &dyn std::fmt::Display| format!("connection to next hop lost: {e}");
         let all = |f: Fate| vec![f; rcpts.len()];
+        // A non-ASCII address is never handed to a next hop that did not offer SMTPUTF8
+        // (RFC 6531 section 3.4): refused, as Postfix's smtp client does.
+        if ext.smtputf8
+            && !c.smtputf8
+            && (!sender.is_ascii() || rcpts.iter().any(|r| !r.is_ascii()))
+        {
+            self.give_back(c);
+            return Ok(all(Fate::Permanent(
+                "554 5.6.7 the next hop does not offer SMTPUTF8, which a non-ASCII address needs"
+                    .into(),
+            )));
+        }
         let mut mail = format!("MAIL FROM:<{sender}>");
         if ext.eight_bit && c.eight_bit {
             mail.push_str(" BODY=8BITMIME");
