@@ -13,6 +13,7 @@ pub mod ops;
 pub mod password;
 pub mod pkcs12;
 mod pkcs12_ber;
+pub mod pkcs12_work;
 
 pub use error::CryptoError;
 pub use kek::{KdfParams, Kek};

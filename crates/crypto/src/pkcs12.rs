@@ -54,6 +54,8 @@ fn map_read_error(e: P12Error) -> CryptoError {
 /// all); both are tried. Such files, and BER files (NSS), are MAC-checked here and re-encoded as
 /// DER without the MAC for `p12-keystore`, which knows only DER and the terminator form.
 pub fn read(data: &[u8], password: Option<&str>) -> Result<Pkcs12Contents, CryptoError> {
+    // The work the file asks for is bounded before any of it is done.
+    crate::pkcs12_work::check(data)?;
     let pw = password.unwrap_or_default();
     let asked = |e: CryptoError| match (e, password) {
         (CryptoError::WrongPassword(_), None) => CryptoError::PasswordRequired("PKCS#12 file"),

@@ -208,16 +208,20 @@ fn pbe_3des_decrypt(alg: &Tlv, ciphertext: &[u8]) -> Result<Vec<u8>, CryptoError
     Ok(buf)
 }
 
-/// An INTEGER iteration count, bounded: 10 million is far above any tool's default (NSS and
-/// GnuTLS: 600,000); more is an attack on our CPU.
+/// An INTEGER iteration count, bounded as the DER reader bounds it
+/// ([`crate::pkcs12_work::MAX_ITERATIONS`]; NSS and GnuTLS write 600,000); more is an
+/// attack on our CPU.
 fn iteration_count(i: &Tlv) -> Result<u64, CryptoError> {
     let bytes = i.flatten();
     if bytes.len() > 4 {
         return Err(bad("iteration count out of range"));
     }
     let n = bytes.iter().fold(0u64, |a, b| (a << 8) | u64::from(*b));
-    if n == 0 || n > 10_000_000 {
-        return Err(bad("iteration count out of range"));
+    if n == 0 || n > crate::pkcs12_work::MAX_ITERATIONS {
+        return Err(bad(&format!(
+            "a key derivation with {n} iterations, over the limit of {} per step",
+            crate::pkcs12_work::MAX_ITERATIONS
+        )));
     }
     Ok(n)
 }

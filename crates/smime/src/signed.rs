@@ -321,6 +321,12 @@ fn issuer_and_serial(cert: &Certificate) -> Result<Vec<u8>, SmimeError> {
         .unwrap_or_default())
 }
 
+/// Most SignerInfos in one SignedData: each gives a verification and a handful of report
+/// headers (20,000 gave 140,002 headers, more than any reader takes).
+pub const MAX_SIGNER_INFOS: usize = 16;
+/// Most certificates one SignedData may carry (each is parsed).
+pub const MAX_CERTIFICATES: usize = 256;
+
 /// A parsed SignedData.
 #[derive(Debug)]
 pub struct SignedData<'a> {
@@ -380,7 +386,14 @@ pub fn parse(der: &[u8]) -> Result<SignedData<'_>, SmimeError> {
     let mut certificates = Vec::new();
     let mut i = 3;
     if let Some(cs) = sd.get(i).filter(|e| e.tag == 0xa0) {
-        for ce in cs.children()? {
+        let all = cs.children()?;
+        if all.len() > MAX_CERTIFICATES {
+            return Err(SmimeError::Limit(format!(
+                "the signature carries {} certificates, more than {MAX_CERTIFICATES}",
+                all.len()
+            )));
+        }
+        for ce in all {
             if ce.tag == tag::SEQUENCE
                 && let Ok(cert) = Certificate::from_der(&ce.to_der()?, &AwsLcOps)
             {
@@ -397,6 +410,12 @@ pub fn parse(der: &[u8]) -> Result<SignedData<'_>, SmimeError> {
         .filter(|e| e.tag == tag::SET)
         .ok_or_else(|| SmimeError::Malformed("signerInfos".into()))?
         .children()?;
+    if signer_infos.len() > MAX_SIGNER_INFOS {
+        return Err(SmimeError::Limit(format!(
+            "the signature has {} signers, more than {MAX_SIGNER_INFOS}",
+            signer_infos.len()
+        )));
+    }
     Ok(SignedData {
         content_type,
         content,

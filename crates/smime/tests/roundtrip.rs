@@ -377,3 +377,37 @@ fn in_place_and_streamed_envelopes_agree() {
         }
     }
 }
+
+#[test]
+fn signer_infos_and_carried_certificates_are_bounded() {
+    use certmail_pki::ber::{self, Tlv, Value};
+    let pki = TestPki::new("smime-caps");
+    let alice = party(&pki, "alice@example.com", 77, false);
+    // An opaque signed message; its SignerInfos SET repeated to 17 entries.
+    let signed = sign(&alice, false, &SignOptions::default());
+    let der = certmail_smime::b64::decode(&body_of(&signed)).expect("base64");
+    let mut ci = ber::parse(&der).expect("ContentInfo");
+    {
+        let Value::Constructed(ci_children) = &mut ci.value else {
+            panic!("ContentInfo")
+        };
+        let Value::Constructed(explicit) = &mut ci_children[1].value else {
+            panic!("[0]")
+        };
+        let Value::Constructed(sd) = &mut explicit[0].value else {
+            panic!("SignedData")
+        };
+        let last = sd.len() - 1;
+        let Value::Constructed(sis) = &mut sd[last].value else {
+            panic!("signerInfos")
+        };
+        let one: Tlv = sis[0].clone();
+        sis.extend(std::iter::repeat_n(one, 16));
+    }
+    let forged = ci.to_der();
+    let Err(e) = certmail_smime::signed::parse(&forged) else {
+        panic!("17 SignerInfos accepted")
+    };
+    assert!(matches!(e, SmimeError::Limit(_)), "{e}");
+    assert!(e.to_string().contains("17 signers"), "{e}");
+}
