@@ -175,7 +175,7 @@ impl App {
         let hash = match pw {
             Some(p) => {
                 check_password(p)?;
-                Some(password::hash_password(p.as_bytes())?)
+                Some(self.cpu(|| password::hash_password(p.as_bytes())).await?)
             }
             None => None,
         };
@@ -241,7 +241,7 @@ impl App {
     /// Sets an account's password (ending its sessions).
     pub async fn admin_passwd(&self, name: &str, pw: &str) -> Result<()> {
         check_password(pw)?;
-        let hash = password::hash_password(pw.as_bytes())?;
+        let hash = self.cpu(|| password::hash_password(pw.as_bytes())).await?;
         if !self.store.set_password(name, &hash, now()).await? {
             return Err(AppError::Setting(format!("no account named {name:?}")));
         }
@@ -293,7 +293,9 @@ impl App {
             .as_ref()
             .and_then(|a| a.password_hash.clone())
             .unwrap_or_else(|| DUMMY_HASH.to_owned());
-        let ok = password::verify_password(&hash, pw.as_bytes());
+        let ok = self
+            .cpu(|| password::verify_password(&hash, pw.as_bytes()))
+            .await;
         let Some(a) = account.filter(|a| ok && a.password_hash.is_some()) else {
             return Ok(None);
         };

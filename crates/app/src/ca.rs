@@ -305,7 +305,9 @@ impl App {
         let ca = self.store.ca(ca).await?;
         let signer = self.signer(&ca).await?;
         let serial = self.fresh_serial(&ca).await?;
-        let issued = certmail_ca::issue_end_user(&signer, req, crate::now(), serial)?;
+        let issued = self
+            .cpu(|| certmail_ca::issue_end_user(&signer, req, crate::now(), serial))
+            .await?;
         let cert = self
             .store_issued(
                 &ca,
@@ -335,7 +337,9 @@ impl App {
         let ca = self.store.ca(ca).await?;
         let signer = self.signer(&ca).await?;
         let serial = self.fresh_serial(&ca).await?;
-        let issued = certmail_ca::sign_csr(&signer, csr, email, days, crate::now(), serial)?;
+        let issued = self
+            .cpu(|| certmail_ca::sign_csr(&signer, csr, email, days, crate::now(), serial))
+            .await?;
         let cert = self
             .store_issued(&ca, &issued.cert_der, None, requester, "csr")
             .await?;
@@ -697,9 +701,11 @@ impl App {
         let serial = self.fresh_serial(&ca).await?;
         let issued = if same_key {
             let key = self.private_key(&old.cert).await?;
-            certmail_ca::issue_with_key(&signer, &req, &key, crate::now(), serial)?
+            self.cpu(|| certmail_ca::issue_with_key(&signer, &req, &key, crate::now(), serial))
+                .await?
         } else {
-            certmail_ca::issue_end_user(&signer, &req, crate::now(), serial)?
+            self.cpu(|| certmail_ca::issue_end_user(&signer, &req, crate::now(), serial))
+                .await?
         };
         let cert = self
             .store_issued(
@@ -787,7 +793,7 @@ impl RequestHandler for CsrHandler {
     }
 
     async fn submit(&self, app: &App, _ca: &str, req: &EndUserRequest) -> Result<HandlerOutcome> {
-        let (csr, key) = certmail_ca::create_csr(req)?;
+        let (csr, key) = app.cpu(|| certmail_ca::create_csr(req)).await?;
         // The key waits in the key store; the certificate links to it by public key on upload.
         let sealed = keyring::seal(&app.kek, &key).map_err(|e| AppError::Setting(e.to_string()))?;
         app.store.import(&[], &[sealed], crate::now()).await?;

@@ -199,7 +199,9 @@ impl App {
         } else {
             Pkcs12Form::Modern
         };
-        let p12 = pkcs12::write_many(&entries, &password, form)?;
+        let p12 = self
+            .cpu(|| pkcs12::write_many(&entries, &password, form))
+            .await?;
         let with_keys = keys.iter().filter(|k| k.is_some()).count();
         if generated && (req.store_password || cfg.store_password) {
             self.set_setting(

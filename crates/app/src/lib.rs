@@ -7,6 +7,7 @@ pub mod auto_request;
 pub mod ca;
 mod ca_files;
 pub mod ca_send;
+mod cpu;
 pub mod crl_sources;
 pub mod directory;
 mod error;
@@ -139,6 +140,8 @@ pub struct App {
         std::sync::OnceLock<std::sync::Arc<dyn directory::DirectoryClient>>,
     /// Addresses whose automatic certificate request waits or failed, and when.
     pub(crate) auto_requested: std::sync::Mutex<auto_request::Recent>,
+    /// The bound of CPU-heavy work ([`App::cpu`]).
+    pub(crate) cpu: cpu::CpuPool,
 }
 
 /// Current time, Unix seconds (the app layer may read the clock; pki may not).
@@ -187,6 +190,7 @@ impl App {
             directories_known: std::sync::Mutex::new(None),
             directory_client: std::sync::OnceLock::new(),
             auto_requested: std::sync::Mutex::new(std::collections::HashMap::new()),
+            cpu: cpu::CpuPool::default(),
         })
     }
 
@@ -222,7 +226,9 @@ impl App {
         data: &[u8],
         opts: &ImportOptions,
     ) -> std::result::Result<Vec<ItemReport>, FileError> {
-        let parsed = import::parse(data, opts.password.as_ref().map(|p| p.as_str()))?;
+        let parsed = self
+            .cpu(|| import::parse(data, opts.password.as_ref().map(|p| p.as_str())))
+            .await?;
         if parsed.certs.is_empty() && parsed.keys.is_empty() && parsed.crls.is_empty() {
             return Err(FileError::Empty);
         }
@@ -372,7 +378,9 @@ impl App {
                 let mut ders = vec![cert.der.clone()];
                 ders.extend(self.chain(&cert).await?.into_iter().map(|c| c.der));
                 let name = cert.display_name().to_owned();
-                Ok(pkcs12::write(&key, &ders, &name, password, opts.form)?)
+                Ok(self
+                    .cpu(|| pkcs12::write(&key, &ders, &name, password, opts.form))
+                    .await?)
             }
         }
     }

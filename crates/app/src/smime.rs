@@ -218,7 +218,8 @@ impl App {
         let mut keys: Vec<Arc<KeyPair>> = given.into_iter().map(Arc::new).collect();
         let unwrapped = loop {
             let refs: Vec<&KeyPair> = keys.iter().map(|k| k.as_ref()).collect();
-            match message::unwrap(msg, &refs, opts) {
+            let r = self.cpu(|| message::unwrap(msg, &refs, opts)).await;
+            match r {
                 Err(SmimeError::NoKey { names, ids }) => {
                     let more = if lookup {
                         self.smime_keys_for(&ids).await?

@@ -129,16 +129,24 @@ impl App {
                 certs.push(self.flow_certificate(snap, s).await?);
             }
             let mut out = Vec::with_capacity(enc_base.len() / 3 * 4 + enc_base.len() / 38 + 8192);
-            let encrypted =
-                message::encrypt_message(&enc_base, &certs, &EncryptOptions::default(), &mut out)
-                    .and_then(|()| {
-                        Copy::stamped(
-                            group.iter().map(|r| r.rcpt.clone()).collect(),
-                            Arc::new(out),
-                            &stamp,
-                            edit,
-                        )
-                    });
+            let done = self
+                .cpu(|| {
+                    message::encrypt_message(
+                        &enc_base,
+                        &certs,
+                        &EncryptOptions::default(),
+                        &mut out,
+                    )
+                })
+                .await;
+            let encrypted = done.and_then(|()| {
+                Copy::stamped(
+                    group.iter().map(|r| r.rcpt.clone()).collect(),
+                    Arc::new(out),
+                    &stamp,
+                    edit,
+                )
+            });
             let signed_label = label(sign_enc);
             match encrypted {
                 Ok(c) => {
@@ -224,11 +232,12 @@ impl App {
             ..SignOptions::default()
         };
         let mut out = Vec::with_capacity(clean.len() + 8192);
-        Ok(
-            match message::sign_message(clean, kp, chain, &opts, true, &mut out) {
-                Ok(()) => Ok((signing.sha256, out)),
-                Err(e) => Err(format!("the message cannot be signed: {e}")),
-            },
-        )
+        let signed = self
+            .cpu(|| message::sign_message(clean, kp, chain, &opts, true, &mut out))
+            .await;
+        Ok(match signed {
+            Ok(()) => Ok((signing.sha256, out)),
+            Err(e) => Err(format!("the message cannot be signed: {e}")),
+        })
     }
 }
