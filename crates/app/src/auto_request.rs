@@ -156,6 +156,7 @@ pub fn request_notice(hostname: &str, sender: &str, id: i64, now: i64) -> Vec<u8
          Auto-Submitted: auto-generated\r\n\
          MIME-Version: 1.0\r\n\
          Content-Type: text/plain; charset=utf-8\r\n\
+         Content-Transfer-Encoding: 8bit\r\n\
          \r\n\
          This is the certmail gateway at {hostname}.\r\n\
          \r\n\

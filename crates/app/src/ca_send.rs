@@ -310,6 +310,7 @@ fn certificate_mail(
          \r\n\
          --{b}\r\n\
          Content-Type: text/plain; charset=utf-8\r\n\
+         Content-Transfer-Encoding: 8bit\r\n\
          \r\n\
          Attached is a PKCS#12 file ({form}) with:\r\n\
          \r\n\
@@ -336,14 +337,19 @@ fn certificate_mail(
 fn password_mail(from: &str, sender: &str, to: &str, password: &str, now: i64) -> Vec<u8> {
     let host = from.rsplit_once('@').map_or("localhost", |(_, h)| h);
     let stamp = crate::mailflow::mail_stamp(host, now);
+    let subject = certmail_smime::mime::encode_header(
+        "Subject",
+        &format!("Password of the certificate file sent to {to}"),
+    );
     format!(
         "From: Certificate Authority <{from}>\r\n\
          To: <{}>\r\n\
-         Subject: Password of the certificate file sent to {to}\r\n\
+         {subject}\
          {stamp}\
          Auto-Submitted: auto-generated\r\n\
          MIME-Version: 1.0\r\n\
          Content-Type: text/plain; charset=utf-8\r\n\
+         Content-Transfer-Encoding: 8bit\r\n\
          \r\n\
          A PKCS#12 certificate file was sent to {to} by mail. Its password is:\r\n\
          \r\n\

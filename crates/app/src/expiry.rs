@@ -129,13 +129,24 @@ pub fn warning_mail(hostname: &str, from: &str, to: &[String], w: &Warning, now:
         .unwrap_or_else(|| c.subject.clone());
     let when = certmail_pki::time::format_rfc3339(c.not_after);
     let date = certmail_pki::time::format_rfc3339(now);
-    let clean = |s: &str| -> String { s.chars().filter(|ch| !ch.is_control()).collect() };
     let stamp = crate::mailflow::mail_stamp(hostname, now);
+    // The subject names the certificate, whose text is anyone's: encoded and folded.
+    let subject = certmail_smime::mime::encode_header(
+        "Subject",
+        &format!("{what} expires in {} day(s): {who}", w.days_left),
+    );
+    // Body lines quote certificate fields: each kept well under 998 characters.
+    let clean = |s: &str| -> String {
+        s.chars()
+            .filter(|ch| !ch.is_control() && !certmail_smime::mime::is_bidi_control(*ch))
+            .take(900)
+            .collect()
+    };
     format!(
         "From: certmail <{from}>\r\n\
          To: {}\r\n\
          {stamp}\
-         Subject: {} expires in {} day(s): {}\r\n\
+         {subject}\
          Auto-Submitted: auto-generated\r\n\
          MIME-Version: 1.0\r\n\
          Content-Type: text/plain; charset=utf-8\r\n\
@@ -156,9 +167,6 @@ pub fn warning_mail(hostname: &str, from: &str, to: &[String], w: &Warning, now:
             .map(|t| format!("<{}>", clean(t)))
             .collect::<Vec<_>>()
             .join(", "),
-        what,
-        w.days_left,
-        clean(&who),
         w.days_left,
         clean(&c.subject),
         clean(&c.issuer),

@@ -81,6 +81,7 @@ pub fn hold_notice(
          \r\n\
          --{b}\r\n\
          Content-Type: text/plain; charset=utf-8\r\n\
+         Content-Transfer-Encoding: 8bit\r\n\
          \r\n\
          This is the certmail gateway at {hostname} ({date}).\r\n\
          \r\n\
@@ -92,7 +93,9 @@ pub fn hold_notice(
          \r\n"
     )
     .into_bytes();
-    out.extend_from_slice(&crate::mailflow::header_section(original));
+    out.extend_from_slice(&certmail_smime::mime::seven_bit_lines(
+        &crate::mailflow::header_section(original),
+    ));
     out.extend_from_slice(format!("\r\n--{b}--\r\n").as_bytes());
     out
 }

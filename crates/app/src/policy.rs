@@ -325,6 +325,60 @@ fn check_fetch_allow(v: &str) -> std::result::Result<(), String> {
     crate::fetch_guard::AllowList::parse(v).map(|_| ())
 }
 
+/// Settings whose value is a URL that may carry a credential (`https://user:pw@host`,
+/// `?token=...`): shown to auditors and written to the audit log masked.
+pub const URL_SETTINGS: &[&str] = &["sms-webhook-url"];
+
+/// A URL with its credentials masked: the userinfo's password and every query value become
+/// `***` (keys stay, so the reader sees what is there). Other text is returned as it is.
+pub fn mask_credentials(v: &str) -> String {
+    let Some((scheme, rest)) = v.split_once("://") else {
+        return v.to_owned();
+    };
+    let (before_query, query) = match rest.split_once('?') {
+        Some((a, q)) => (a, Some(q)),
+        None => (rest, None),
+    };
+    let (authority, path) = match before_query.find('/') {
+        Some(i) => (&before_query[..i], &before_query[i..]),
+        None => (before_query, ""),
+    };
+    let authority = match authority.rsplit_once('@') {
+        Some((user, host)) => {
+            let user = user.split_once(':').map_or(user, |(u, _)| u);
+            format!("{user}:***@{host}")
+        }
+        None => authority.to_owned(),
+    };
+    let mut out = format!("{scheme}://{authority}{path}");
+    if let Some(q) = query {
+        let (q, fragment) = q.split_once('#').map_or((q, None), |(a, f)| (a, Some(f)));
+        let masked: Vec<String> = q
+            .split('&')
+            .map(|kv| match kv.split_once('=') {
+                Some((k, _)) => format!("{k}=***"),
+                None => kv.to_owned(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&masked.join("&"));
+        if let Some(f) = fragment {
+            out.push('#');
+            out.push_str(f);
+        }
+    }
+    out
+}
+
+/// A setting's value as shown to someone who may not see credentials (`reveal` false).
+pub fn shown_value(key: &str, value: &str, reveal: bool) -> String {
+    if !reveal && URL_SETTINGS.contains(&key) {
+        mask_credentials(value)
+    } else {
+        value.to_owned()
+    }
+}
+
 fn def(key: &str) -> Result<&'static SettingDef> {
     SETTINGS.iter().find(|d| d.key == key).ok_or_else(|| {
         AppError::Setting(format!(
@@ -926,6 +980,32 @@ impl App {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_in_urls_are_masked() {
+        assert_eq!(
+            mask_credentials("https://sms.example/send?token=s3cret&to=x#f"),
+            "https://sms.example/send?token=***&to=***#f"
+        );
+        assert_eq!(
+            mask_credentials("https://bot:pa55@sms.example:8443/hook"),
+            "https://bot:***@sms.example:8443/hook"
+        );
+        assert_eq!(
+            mask_credentials("https://sms.example/hook"),
+            "https://sms.example/hook"
+        );
+        assert_eq!(mask_credentials(""), "");
+        assert_eq!(
+            shown_value("sms-webhook-url", "http://a/?k=v", false),
+            "http://a/?k=***"
+        );
+        assert_eq!(
+            shown_value("sms-webhook-url", "http://a/?k=v", true),
+            "http://a/?k=v"
+        );
+        assert_eq!(shown_value("phone", "+49 1", false), "+49 1");
+    }
 
     #[test]
     fn inheritance_chains() {

@@ -358,6 +358,25 @@ pub fn validate(req: &EndUserRequest) -> Result<(), CaError> {
             )));
         }
     }
+    // Subject values end up in mail headers, logs and pages: no line breaks, no control or
+    // bidirectional formatting characters (a CN with CR LF was issued before).
+    let odd = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{061c}')
+    };
+    for (name, v) in [
+        ("common name", Some(&req.cn)),
+        ("organisation", req.org.as_ref()),
+        ("first name", req.first_name.as_ref()),
+        ("last name", req.last_name.as_ref()),
+    ] {
+        if let Some(c) = v.and_then(|v| v.chars().find(|c| odd(*c))) {
+            return Err(CaError::Invalid(format!(
+                "the {name} holds a control or text-direction character (U+{:04X})",
+                c as u32
+            )));
+        }
+    }
     if req.days == 0 || req.days > 3650 {
         return Err(CaError::Invalid("validity must be 1 to 3650 days".into()));
     }

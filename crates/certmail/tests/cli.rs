@@ -691,6 +691,19 @@ fn built_in_ca_issues_revokes_and_delivers() {
         code(&env.run(&["ca", "issue", "--email", "not-an-address", "--cn", "X"])),
         1
     );
+    // A subject value with a line break or a text-direction override is refused (issue 25).
+    for cn in [
+        "Mallory\r\nBcc: all@example.com",
+        "Mallory\u{202e}moc.elpmaxe",
+    ] {
+        let out = env.run(&["ca", "issue", "--email", "m@example.com", "--cn", cn]);
+        assert_eq!(code(&out), 1, "{cn:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("control or text-direction"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     let dir = env.dir.path();
     let roots = env.json(&["root", "list", "--json"]);
     let root_sha = roots[0]["sha256"].as_str().expect("root").to_owned();

@@ -394,7 +394,13 @@ fn chain_of(p: &Party) -> Vec<Party> {
 
 /// Every setting of a party resolved along its inheritance chain (one query), in the order
 /// of `SETTINGS`: the effective value, where it comes from, whether it is inherited.
-pub async fn resolved_settings(app: &App, p: &Party) -> Result<Vec<SettingValue>, Problem> {
+/// `reveal`: the caller may see credentials in URL settings (operators and admins);
+/// auditors see them masked.
+pub async fn resolved_settings(
+    app: &App,
+    p: &Party,
+    reveal: bool,
+) -> Result<Vec<SettingValue>, Problem> {
     let own = certmail_app::policy::source_of(p);
     Ok(app
         .resolve_chain(&chain_of(p))
@@ -403,15 +409,20 @@ pub async fn resolved_settings(app: &App, p: &Party) -> Result<Vec<SettingValue>
         .map(|r: Resolved| SettingValue {
             inherited: r.source != own,
             key: r.key.into(),
-            value: r.value,
+            value: certmail_app::policy::shown_value(r.key, &r.value, reveal),
             source: r.source,
         })
         .collect())
 }
 
-/// The effective value of one setting of a party.
-pub async fn resolved_setting(app: &App, p: &Party, key: &str) -> Result<SettingValue, Problem> {
-    resolved_settings(app, p)
+/// The effective value of one setting of a party (see [`resolved_settings`] for `reveal`).
+pub async fn resolved_setting(
+    app: &App,
+    p: &Party,
+    key: &str,
+    reveal: bool,
+) -> Result<SettingValue, Problem> {
+    resolved_settings(app, p, reveal)
         .await?
         .into_iter()
         .find(|r| r.key == key)
@@ -463,6 +474,39 @@ pub async fn audited_as<T>(
         .map_err(problem)
 }
 
+/// The audit detail of a setting change: a secret as `(secret)`, credentials in URLs
+/// masked (the audit log is read by auditors).
+pub(crate) fn setting_detail(key: &str, value: &str) -> String {
+    let secret = certmail_app::policy::SETTINGS
+        .iter()
+        .any(|d| d.key == key && d.secret);
+    if secret {
+        format!("{key} = (secret)")
+    } else {
+        format!(
+            "{key} = {}",
+            certmail_app::policy::shown_value(key, value, false)
+        )
+    }
+}
+
+/// Who may change a party's settings: operators for users and domains, administrators
+/// for the global settings and for a top-level domain (`com`, `*.com`), which reaches as
+/// far as the global settings do.
+pub(crate) fn require_for_party(c: &Caller, p: &Party) -> Result<(), Problem> {
+    match p {
+        Party::Global => c.require(Role::Admin),
+        Party::Domain(d) if !d.trim_start_matches("*.").contains('.') => {
+            c.require(Role::Admin).map_err(|_| {
+                Problem::forbidden(format!(
+                    "{d} is a top-level domain: its settings reach as far as the global ones, so only an administrator changes them"
+                ))
+            })
+        }
+        _ => c.require(Role::Operator),
+    }
+}
+
 async fn put_setting(
     s: &Server,
     c: &Caller,
@@ -470,23 +514,22 @@ async fn put_setting(
     key: &str,
     value: &str,
 ) -> ApiResult<SettingValue> {
-    let secret = certmail_app::policy::SETTINGS
-        .iter()
-        .any(|d| d.key == key && d.secret);
-    let detail = if secret {
-        format!("{key} = (secret)")
-    } else {
-        format!("{key} = {value}")
-    };
+    require_for_party(c, &p)?;
+    let detail = setting_detail(key, value);
     let r = s.app.set_setting(&p, key, value).await;
     audited(s, c, "setting.set", &own_object(&p), &detail, r).await?;
-    Ok(Json(resolved_setting(&s.app, &p, key).await?))
+    Ok(Json(
+        resolved_setting(&s.app, &p, key, c.role >= Role::Operator).await?,
+    ))
 }
 
 async fn delete_setting(s: &Server, c: &Caller, p: Party, key: &str) -> ApiResult<SettingValue> {
+    require_for_party(c, &p)?;
     let r = s.app.unset_setting(&p, key).await;
     audited(s, c, "setting.unset", &own_object(&p), key, r).await?;
-    Ok(Json(resolved_setting(&s.app, &p, key).await?))
+    Ok(Json(
+        resolved_setting(&s.app, &p, key, c.role >= Role::Operator).await?,
+    ))
 }
 
 fn own_object(p: &Party) -> String {
@@ -507,7 +550,9 @@ pub async fn user_get(
     Path((email, key)): Path<(String, String)>,
 ) -> ApiResult<SettingValue> {
     c.require(Role::Auditor)?;
-    Ok(Json(resolved_setting(&s.app, &user(&email)?, &key).await?))
+    Ok(Json(
+        resolved_setting(&s.app, &user(&email)?, &key, c.role >= Role::Operator).await?,
+    ))
 }
 
 /// Sets a user's setting.
@@ -547,7 +592,9 @@ pub async fn domain_get(
     Path((d, key)): Path<(String, String)>,
 ) -> ApiResult<SettingValue> {
     c.require(Role::Auditor)?;
-    Ok(Json(resolved_setting(&s.app, &domain(&d)?, &key).await?))
+    Ok(Json(
+        resolved_setting(&s.app, &domain(&d)?, &key, c.role >= Role::Operator).await?,
+    ))
 }
 
 /// Sets a domain's setting.
@@ -587,7 +634,9 @@ pub async fn global_get(
     Path(key): Path<String>,
 ) -> ApiResult<SettingValue> {
     c.require(Role::Auditor)?;
-    Ok(Json(resolved_setting(&s.app, &Party::Global, &key).await?))
+    Ok(Json(
+        resolved_setting(&s.app, &Party::Global, &key, c.role >= Role::Operator).await?,
+    ))
 }
 
 /// Sets a global setting (admin only).

@@ -45,9 +45,9 @@ pub struct SettingList {
 }
 
 /// Every setting of a party, resolved along its inheritance chain in one query.
-pub async fn resolved_settings(app: &App, p: &Party) -> Result<SettingList, Problem> {
+pub async fn resolved_settings(app: &App, p: &Party, reveal: bool) -> Result<SettingList, Problem> {
     Ok(SettingList {
-        items: crate::api::resolved_settings(app, p).await?,
+        items: crate::api::resolved_settings(app, p, reveal).await?,
     })
 }
 
@@ -62,7 +62,9 @@ pub async fn user_settings(
 ) -> Result<Json<SettingList>, Problem> {
     c.require(Role::Auditor)?;
     let p = Party::User(normalise_email(&email)?);
-    Ok(Json(resolved_settings(&s.app, &p).await?))
+    Ok(Json(
+        resolved_settings(&s.app, &p, c.role >= Role::Operator).await?,
+    ))
 }
 
 /// Every setting of a domain, resolved (as `certmail domain show --json`).
@@ -76,7 +78,9 @@ pub async fn domain_settings(
 ) -> Result<Json<SettingList>, Problem> {
     c.require(Role::Auditor)?;
     let p = Party::Domain(normalise_domain(&d)?);
-    Ok(Json(resolved_settings(&s.app, &p).await?))
+    Ok(Json(
+        resolved_settings(&s.app, &p, c.role >= Role::Operator).await?,
+    ))
 }
 
 /// Every global setting, resolved (as `certmail global show --json`).
@@ -87,7 +91,9 @@ pub async fn global_settings(
     c: Caller,
 ) -> Result<Json<SettingList>, Problem> {
     c.require(Role::Auditor)?;
-    Ok(Json(resolved_settings(&s.app, &Party::Global).await?))
+    Ok(Json(
+        resolved_settings(&s.app, &Party::Global, c.role >= Role::Operator).await?,
+    ))
 }
 
 /// Deletes a user or domain through the one use case the CLI and the pages use, audited

@@ -76,9 +76,9 @@ struct SettingsPage {
     delete_action: Option<String>,
 }
 
-async fn rows(s: &Server, p: &Party) -> Result<Vec<Row>, Problem> {
+async fn rows(s: &Server, p: &Party, reveal: bool) -> Result<Vec<Row>, Problem> {
     let mut out = Vec::new();
-    for r in resolved_settings(&s.app, p).await? {
+    for r in resolved_settings(&s.app, p, reveal).await? {
         let Some(d) = SETTINGS.iter().find(|d| d.key == r.key) else {
             continue;
         };
@@ -158,7 +158,7 @@ async fn settings_page(
         chooser,
         heading,
         message: q.saved,
-        rows: rows(s, &p).await?,
+        rows: rows(s, &p, c.role >= Role::Operator).await?,
         can_edit,
         action,
         csrf: c.csrf.clone().unwrap_or_default(),
@@ -192,6 +192,7 @@ async fn apply(
     object: &str,
     f: &SetForm,
 ) -> Result<String, Problem> {
+    crate::api::require_for_party(c, p)?;
     let inherit = match f.op.as_deref() {
         Some("inherit") => true,
         Some("set") => false,
@@ -203,9 +204,13 @@ async fn apply(
         Ok(format!("{} now inherits.", f.key))
     } else {
         let r = s.app.set_setting(p, &f.key, &f.value).await;
-        let detail = format!("{} = {}", f.key, f.value);
+        let detail = crate::api::setting_detail(&f.key, &f.value);
         audited(s, c, "setting.set", object, &detail, r).await?;
-        Ok(format!("{} set to {}.", f.key, f.value))
+        let secret = certmail_app::policy::SETTINGS
+            .iter()
+            .any(|d| d.key == f.key && d.secret);
+        let shown = if secret { "(secret)" } else { f.value.as_str() };
+        Ok(format!("{} set to {shown}.", f.key))
     }
 }
 

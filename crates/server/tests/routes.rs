@@ -3367,3 +3367,63 @@ async fn the_setup_link_makes_one_account_when_used_at_once() {
     );
     assert_eq!(h.app.admin_list().await.expect("accounts").len(), 1);
 }
+
+#[tokio::test]
+async fn top_level_domains_are_admin_only_and_url_credentials_are_masked() {
+    let h = H::new().await;
+    let admin = h.token("boss", Role::Admin).await;
+    let ops = h.token("ops", Role::Operator).await;
+    let aud = h.token("eye", Role::Auditor).await;
+    let force = Some(serde_json::json!({ "value": "force" }));
+    // *.com and com reach as far as the global settings: administrators only.
+    for d in ["*.com", "com"] {
+        let path = format!("/api/v1/domains/{d}/settings/encrypt-mode");
+        let r = h.call(Method::PUT, &path, &ops, force.clone()).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{d}: {}", r.body);
+        assert!(r.body.contains("top-level domain"), "{}", r.body);
+        let r = h.call(Method::PUT, &path, &admin, force.clone()).await;
+        assert_eq!(r.status, StatusCode::OK, "{d}: {}", r.body);
+    }
+    let r = h
+        .call(
+            Method::PUT,
+            "/api/v1/domains/example.com/settings/encrypt-mode",
+            &ops,
+            force,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // A credential in a URL setting: operators see it, auditors and the audit log do not.
+    let url = "https://sms.example/send?token=s3cret-t0ken";
+    let r = h
+        .call(
+            Method::PUT,
+            "/api/v1/users/alice@example.com/settings/sms-webhook-url",
+            &ops,
+            Some(serde_json::json!({ "value": url })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let path = "/api/v1/users/alice@example.com/settings/sms-webhook-url";
+    let seen = h.call(Method::GET, path, &ops, None).await.body;
+    assert!(seen.contains("s3cret-t0ken"), "{seen}");
+    let masked = h.call(Method::GET, path, &aud, None).await.body;
+    assert!(!masked.contains("s3cret-t0ken"), "{masked}");
+    assert!(masked.contains("token=***"), "{masked}");
+    let all = h
+        .call(
+            Method::GET,
+            "/api/v1/users/alice@example.com/settings",
+            &aud,
+            None,
+        )
+        .await
+        .body;
+    assert!(!all.contains("s3cret-t0ken"), "{all}");
+    let audit = h
+        .call(Method::GET, "/api/v1/audit?limit=100", &aud, None)
+        .await
+        .body;
+    assert!(audit.contains("sms-webhook-url"), "{audit}");
+    assert!(!audit.contains("s3cret-t0ken"), "{audit}");
+}

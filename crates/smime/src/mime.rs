@@ -417,6 +417,75 @@ pub fn canonical(data: &[u8]) -> Cow<'_, [u8]> {
     Cow::Owned(out)
 }
 
+/// Unicode's bidirectional formatting characters (U+202A-U+202E, U+2066-U+2069, U+200E,
+/// U+200F, U+061C): a right-to-left override makes a subject read other than it is.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{061c}')
+}
+
+/// A header field certmail writes from text that may come from anywhere (a certificate's
+/// subject, an address, a reason): control and bidirectional formatting characters dropped,
+/// white space collapsed, and the value folded (RFC 5322 2.2.3) or, when it is not ASCII or
+/// holds a word too long to fold, written as RFC 2047 encoded words of at most 75
+/// characters, one per line. No line comes near the 998-character limit.
+pub fn encode_header(name: &str, value: &str) -> String {
+    let spaced: String = value
+        .chars()
+        .filter(|c| !is_bidi_control(*c))
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let clean = spaced.split_whitespace().collect::<Vec<_>>().join(" ");
+    if clean.is_ascii() && clean.split(' ').all(|w| w.len() <= 900) {
+        return fold(name, &clean);
+    }
+    let mut out = format!("{name}:");
+    let mut words: Vec<String> = Vec::new();
+    let mut chunk = String::new();
+    for c in clean.chars() {
+        // 45 bytes are 60 base64 characters: "=?UTF-8?B?" + 60 + "?=" is 72.
+        if chunk.len() + c.len_utf8() > 45 {
+            words.push(std::mem::take(&mut chunk));
+        }
+        chunk.push(c);
+    }
+    if !chunk.is_empty() {
+        words.push(chunk);
+    }
+    for (i, w) in words.iter().enumerate() {
+        out.push_str(if i == 0 { " " } else { "\r\n " });
+        out.push_str("=?UTF-8?B?");
+        out.push_str(String::from_utf8_lossy(&crate::b64::encode_to_vec(w.as_bytes())).trim_end());
+        out.push_str("?=");
+    }
+    out.push_str("\r\n");
+    out
+}
+
+/// Header text made 7-bit safe for a `text/rfc822-headers` part (a notice quoting a
+/// stranger's header section): bytes outside printable US-ASCII (but tab) become `?`, every
+/// line ends in CRLF and is cut at 998 characters.
+pub fn seven_bit_lines(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len());
+    for line in data.split(|b| *b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() && out.ends_with(b"\r\n\r\n") {
+            continue;
+        }
+        for b in line.iter().take(998) {
+            out.push(if (0x20..0x7f).contains(b) || *b == b'\t' {
+                *b
+            } else {
+                b'?'
+            });
+        }
+        out.extend_from_slice(b"\r\n");
+    }
+    while out.ends_with(b"\r\n\r\n") {
+        out.truncate(out.len() - 2);
+    }
+    out
+}
+
 /// A header field folded at white space to lines of at most 78 characters, CRLF-terminated.
 pub fn fold(name: &str, value: &str) -> String {
     let mut out = String::with_capacity(name.len() + value.len() + 8);
@@ -476,6 +545,37 @@ mod tests {
             multipart_parts(body, "XX").expect("p"),
             vec![&b"x --XX y\r\n--XXY"[..]]
         );
+    }
+
+    #[test]
+    fn generated_headers_are_encoded_folded_and_clean() {
+        let h = encode_header("Subject", "plain ascii text");
+        assert_eq!(h, "Subject: plain ascii text\r\n");
+        // A 3,066-character subject of UTF-8 with a right-to-left override and CR LF.
+        let evil = format!("ab\u{202e}cd\r\nBcc: x@y {}", "\u{e9}".repeat(1500));
+        let h = encode_header("Subject", &evil);
+        assert!(h.is_ascii(), "{h}");
+        assert!(h.lines().all(|l| l.len() <= 78), "{h}");
+        assert!(!h.contains("\r\nBcc:"), "no injected field");
+        assert!(h.starts_with("Subject: =?UTF-8?B?"), "{h}");
+        let words: Vec<&str> = h.split_whitespace().skip(1).collect();
+        let decoded: String = words
+            .iter()
+            .map(|w| {
+                let b = w.trim_start_matches("=?UTF-8?B?").trim_end_matches("?=");
+                String::from_utf8(crate::b64::decode(b.as_bytes()).expect("b64")).expect("utf-8")
+            })
+            .collect();
+        assert!(decoded.starts_with("abcd Bcc: x@y \u{e9}"), "{decoded}");
+        assert!(!decoded.contains('\u{202e}'));
+        let long = "x".repeat(2000);
+        assert!(
+            encode_header("Subject", &long)
+                .lines()
+                .all(|l| l.len() <= 78)
+        );
+        let q = seven_bit_lines(b"Subject: gr\xc3\xbc\xc3\x9fe\nX: \x01y\r\n\r\n");
+        assert_eq!(q, b"Subject: gr????e\r\nX: ?y\r\n");
     }
 
     #[test]

@@ -58,7 +58,8 @@ pub fn failure_notice(
     original: &[u8],
     now: i64,
 ) -> Vec<u8> {
-    let headers = header_section(original);
+    // The stranger's header section, quoted 7-bit safe (its bytes are anyone's).
+    let headers = mime::seven_bit_lines(&header_section(original));
     let b = mime::boundary();
     let date = certmail_pki::time::format_rfc3339(now);
     let mut text = String::new();
@@ -85,6 +86,7 @@ pub fn failure_notice(
          \r\n\
          --{b}\r\n\
          Content-Type: text/plain; charset=utf-8\r\n\
+         Content-Transfer-Encoding: 8bit\r\n\
          \r\n\
          This is the certmail gateway at {hostname} ({date}).\r\n\
          \r\n\
