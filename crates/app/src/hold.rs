@@ -100,6 +100,12 @@ pub fn hold_notice(
     out
 }
 
+/// What a held message's seal is bound to: the transaction and recipient it was held for
+/// (a sealed message moved to another row does not open).
+fn held_aad(gateway_id: &str, recipient: &str) -> Vec<u8> {
+    format!("certmail held message {gateway_id} {recipient}").into_bytes()
+}
+
 fn not_held(id: i64) -> AppError {
     AppError::Store(certmail_store::StoreError::NotFound {
         what: "hold queue",
@@ -135,6 +141,13 @@ impl App {
         key.extend_from_slice(msg);
         let dedupe = hex::encode(certmail_crypto::AwsLcOps.sha256(&key));
         let subject: String = subject_of(msg).chars().take(200).collect();
+        // The message waits sealed under the key-encryption key, as private keys do
+        // (ARCHITECTURE.md, trust boundaries): the database holds nothing readable of it but
+        // the envelope and the Subject shown in the list.
+        let sealed = self
+            .cpu(|| self.kek.seal(msg, &held_aad(env.id, recipient)))
+            .await
+            .map_err(|e| AppError::Setting(format!("sealing the held message: {e}")))?;
         let (row, _) = self
             .store
             .hold_put(&NewHeld {
@@ -144,7 +157,8 @@ impl App {
                 recipient,
                 reason,
                 subject: &subject,
-                message: msg,
+                message: &sealed,
+                size: msg.len() as i64,
                 now: env.now,
                 expires_at: env.now + days.max(1) * 86_400,
             })
@@ -174,7 +188,23 @@ impl App {
 
     /// One held message with its bytes.
     pub async fn hold_show(&self, id: i64) -> Result<(HeldRow, Vec<u8>)> {
-        self.store.held_get(id).await?.ok_or_else(|| not_held(id))
+        let (row, stored) = self.store.held_get(id).await?.ok_or_else(|| not_held(id))?;
+        let msg = self.unseal_held(&row, stored).await?;
+        Ok((row, msg))
+    }
+
+    /// The bytes of a held row: opened with the key-encryption key; a row held before
+    /// messages were sealed is still in clear.
+    async fn unseal_held(&self, row: &HeldRow, stored: Vec<u8>) -> Result<Vec<u8>> {
+        let aad = held_aad(&row.gateway_id, &row.recipient);
+        match self.cpu(|| self.kek.open(&stored, &aad)).await {
+            Ok(clear) => Ok(clear.to_vec()),
+            Err(_) if stored.first() != Some(&1) => Ok(stored),
+            Err(e) => Err(AppError::Corrupt {
+                what: "held message",
+                reason: format!("{} cannot be opened: {e}", row.id),
+            }),
+        }
     }
 
     /// Deletes a held message.
@@ -238,8 +268,9 @@ impl App {
     pub async fn hold_expired(&self, now: i64) -> Result<Vec<(HeldRow, Vec<u8>)>> {
         let mut out = Vec::new();
         for row in self.store.held_expired(now, 100).await? {
-            if let Some(x) = self.store.held_get(row.id).await? {
-                out.push(x);
+            if let Some((row, stored)) = self.store.held_get(row.id).await? {
+                let msg = self.unseal_held(&row, stored).await?;
+                out.push((row, msg));
             }
         }
         Ok(out)

@@ -447,6 +447,22 @@ async fn hold_queue_holds_tells_the_sender_and_releases() {
     assert_eq!(held.len(), 1);
     assert_eq!(held[0].recipient, "nocert@partner.example");
     assert_eq!(held[0].subject, "contract");
+    // Sealed at rest (issue 25): the row holds nothing readable of the message.
+    let (row, stored) = h
+        .app
+        .store()
+        .held_get(held[0].id)
+        .await
+        .expect("db")
+        .expect("row");
+    assert!(!String::from_utf8_lossy(&stored).contains("the contract text"));
+    assert_eq!(
+        row.size,
+        msg.len() as i64,
+        "the size of the message as received"
+    );
+    let (_, clear) = h.app.hold_show(held[0].id).await.expect("show");
+    assert!(String::from_utf8_lossy(&clear).contains("the contract text"));
 
     // The MTA retrying the same transaction (e.g. after a 451) holds nothing twice.
     c.mail(

@@ -46,8 +46,10 @@ pub struct NewHeld<'a> {
     pub reason: &'a str,
     /// Subject.
     pub subject: &'a str,
-    /// The message as received.
+    /// The message (as received, or sealed by the caller).
     pub message: &'a [u8],
+    /// The size shown (of the message as received).
+    pub size: i64,
     /// Now.
     pub now: i64,
     /// Expiry.
@@ -83,7 +85,7 @@ impl Store {
             .bind(h.recipient)
             .bind(h.reason)
             .bind(h.subject)
-            .bind(h.message.len() as i64)
+            .bind(h.size)
             .bind(h.message)
             .bind(h.now)
             .bind(h.expires_at)

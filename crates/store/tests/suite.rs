@@ -627,6 +627,7 @@ both!(hold_queue_and_renewal_claims, |s: Store| async move {
         reason: "no certificate",
         subject: "s",
         message: b"Subject: s\r\n\r\nbody\r\n",
+        size: 20,
         now: 100,
         expires_at: 200,
     };
