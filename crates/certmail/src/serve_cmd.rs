@@ -29,6 +29,10 @@ pub struct ServeArgs {
     /// Largest message accepted: bytes, or with K, M, G [default: 50M].
     #[arg(long, value_name = "SIZE")]
     pub max_message_size: Option<String>,
+    /// Memory for message data in flight, all sessions together: bytes, or with K, M, G
+    /// [default: 1G]. Over it, new message data waits, then gets 452 4.3.1.
+    #[arg(long, value_name = "SIZE")]
+    pub max_memory: Option<String>,
     /// Most concurrent SMTP sessions [default: 200].
     #[arg(long, value_name = "N")]
     pub max_sessions: Option<usize>,
@@ -102,6 +106,9 @@ impl ServeArgs {
         }
         if let Some(v) = &self.max_message_size {
             c.max_message_size = certmail_gateway::config::parse_size(v).map_err(bad)?;
+        }
+        if let Some(v) = &self.max_memory {
+            c.max_memory = certmail_gateway::config::parse_size(v).map_err(bad)?;
         }
         if let Some(v) = self.max_sessions {
             c.max_sessions = v;

@@ -562,3 +562,100 @@ fn files_are_private_and_outputs_never_replace_devices_or_follow_links() {
     let list = ok(&data, &["cert", "list", "--search", "frank", "--json"]);
     assert!(list.contains("frank@example.com"), "{list}");
 }
+
+fn vm_kb(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn message_data_in_flight_stays_within_max_memory() {
+    if !mta::available() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    ok(&data, &["init"]);
+    let config = dir.path().join("serve.toml");
+    // 16 sessions of 8 MiB would hold 128 MiB (256 MiB of buffers) without a budget.
+    std::fs::write(
+        &config,
+        "max-memory = \"48M\"\nmax-message-size = \"10M\"\n",
+    )
+    .expect("config");
+    let sink = Sink::start(dir.path());
+    let smtp = free_port();
+    let gateway = Gateway::start_with(
+        &data,
+        smtp,
+        sink.port,
+        &dir.path().join("gateway.log"),
+        &["--config", p(&config)],
+    );
+    let pid = gateway.pid().expect("running");
+    let idle = vm_kb(pid, "VmRSS:");
+    let mut body = b"From: x@outside.example\r\nTo: b@y.example\r\nSubject: big\r\n\r\n".to_vec();
+    let line = [b'x'; 78];
+    while body.len() < 8 << 20 {
+        body.extend_from_slice(&line);
+        body.extend_from_slice(b"\r\n");
+    }
+    let body = Arc::new(body);
+    let deferred = Arc::new(AtomicUsize::new(0));
+    let threads: Vec<_> = (0..16)
+        .map(|_| {
+            let (body, deferred) = (body.clone(), deferred.clone());
+            std::thread::spawn(move || {
+                // As an MTA would: a 452 is tried again a little later.
+                for _ in 0..40 {
+                    let mut s = Smtp::open(smtp);
+                    // A reservation may wait its 30 s twice (data, then processing).
+                    s.0.set_read_timeout(Some(Duration::from_secs(180)))
+                        .expect("timeout");
+                    // SIZE= as Postfix sends it: the reservation is made up front.
+                    s.cmd(
+                        &format!("MAIL FROM:<x@outside.example> SIZE={}", body.len()),
+                        "250",
+                    );
+                    s.cmd("RCPT TO:<b@y.example>", "250");
+                    s.cmd("DATA", "354");
+                    let mut out = Vec::with_capacity(body.len() + 8);
+                    out.extend_from_slice(&body);
+                    out.extend_from_slice(b".\r\n");
+                    s.0.write_all(&out).expect("data");
+                    let r = reply(&mut s.0);
+                    if r.starts_with("250") {
+                        return true;
+                    }
+                    assert!(r.starts_with("452 4.3.1"), "reply {r:?}");
+                    deferred.fetch_add(1, Ordering::SeqCst);
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                false
+            })
+        })
+        .collect();
+    let accepted = threads
+        .into_iter()
+        .map(|t| t.join().expect("client"))
+        .filter(|a| *a)
+        .count();
+    assert_eq!(
+        accepted,
+        16,
+        "every message acknowledged in the end: {}",
+        gateway.log_text()
+    );
+    wait_for(60, "the sink to get all 16", || sink.messages().len() >= 16);
+    let peak = vm_kb(pid, "VmHWM:");
+    let grew_mib = peak.saturating_sub(idle) / 1024;
+    assert!(
+        grew_mib <= 48 + 24,
+        "peak resident set grew by {grew_mib} MiB over idle, budget 48 MiB (deferred {})",
+        deferred.load(Ordering::SeqCst)
+    );
+}

@@ -174,6 +174,9 @@ pub struct GatewayConfig {
     pub http_idle_timeout: u64,
     /// Most admin-port connections open at once (more wait in the kernel's backlog).
     pub http_max_connections: usize,
+    /// Memory for message data in flight, all sessions together (bytes; K/M/G in the file).
+    #[serde(deserialize_with = "de_size")]
+    pub max_memory: u64,
 }
 
 fn de_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
@@ -224,6 +227,7 @@ impl Default for GatewayConfig {
             http_header_timeout: 30,
             http_idle_timeout: 60,
             http_max_connections: 256,
+            max_memory: 1 << 30,
         }
     }
 }
@@ -271,6 +275,15 @@ impl GatewayConfig {
             return Err(ConfigError::Value(
                 "crl-interval, crl-timeout and crl-max-size must be above 0".into(),
             ));
+        }
+        let needed = self
+            .max_message_size
+            .saturating_mul(1 + crate::budget::PROCESSING_FACTOR as u64);
+        if self.max_memory < needed {
+            return Err(ConfigError::Value(format!(
+                "max-memory ({} bytes) must hold one message of max-message-size while it is processed: at least {needed} bytes",
+                self.max_memory
+            )));
         }
         if self.max_sessions == 0 || self.max_recipients == 0 || self.max_message_size == 0 {
             return Err(ConfigError::Value(

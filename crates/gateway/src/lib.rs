@@ -15,6 +15,7 @@
 //! - [`tls`]: STARTTLS with rustls over aws-lc-rs.
 
 pub mod address;
+pub mod budget;
 pub mod config;
 pub mod http;
 pub mod metrics;
@@ -119,6 +120,8 @@ pub struct Shared {
     /// whenever 80% of the slots are seen taken, so every idle session of a flood gets the
     /// short timeout, not only those that look before the first ones have closed.
     pub stress_until: std::sync::atomic::AtomicI64,
+    /// The memory budget for message data in flight (`max-memory`).
+    pub budget: budget::Budget,
 }
 
 impl Shared {
@@ -147,6 +150,7 @@ impl Shared {
             allow,
             shutdown,
             ids: IdGen::new(),
+            budget: budget::Budget::new(cfg.max_memory),
             cfg,
         })
     }

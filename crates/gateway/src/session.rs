@@ -43,6 +43,8 @@ struct Transaction {
     rcpts: Vec<String>,
     rcpt_settings: Vec<FlowSettings>,
     ext: Extensions,
+    /// `SIZE=` of `MAIL FROM` (0: not given): what the memory budget reserves up front.
+    declared_size: u64,
 }
 
 /// An SMTP session over any byte stream (TCP, TLS, or an in-memory pipe in tests).
@@ -417,6 +419,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                                     eight_bit: from.flags & MAIL_BODY_8BITMIME != 0,
                                     smtputf8: from.flags & MAIL_SMTPUTF8 != 0,
                                 },
+                                declared_size: from.size as u64,
                             });
                             self.reply("250 2.1.0 Sender OK");
                         }
@@ -547,7 +550,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
         let mut receiver = DataReceiver::new();
         // 32 KiB to start: most mail fits, and a buffer under 64 KiB is freed without
         // glibc consolidating its free lists; bigger messages grow it.
-        let mut msg: Vec<u8> = Vec::with_capacity(initial.len().max(32 * 1024).min(max + 1));
+        // Every byte kept for the message is reserved from the memory budget first
+        // (budget.rs): over it, the rest is read and dropped and the reply is 452.
+        // The reservation covers the buffer and the copies processing makes (budget.rs):
+        // all of it up front for the size MAIL FROM declared (waiting while this session
+        // holds nothing, so sessions never wait on each other's halves), and beyond that
+        // only what is free at once.
+        let budget = &self.shared.budget;
+        let factor = 1 + crate::budget::PROCESSING_FACTOR;
+        let mut held = crate::budget::Held::default();
+        let declared = self.tx.as_ref().map_or(0, |t| t.declared_size) as usize;
+        let first = initial
+            .len()
+            .max(32 * 1024)
+            .max(declared.saturating_add(declared / 8))
+            .min(max + 1);
+        let mut over_budget = !budget
+            .reserve(&mut held, first * factor, crate::budget::WAIT)
+            .await;
+        let mut msg: Vec<u8> = Vec::with_capacity(if over_budget { 0 } else { first });
         let mut too_big = false;
         let max_header = self.shared.cfg.max_header_size as usize;
         let (mut header_checked, mut header_too_big) = (false, false);
@@ -560,6 +581,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
         let started = tokio::time::Instant::now();
         let mut received = pending.len() as u64;
         let leftover = loop {
+            if !over_budget && !too_big && !header_too_big {
+                let need = msg.len() + pending.len();
+                if need > msg.capacity() {
+                    let grown = (msg.capacity() * 2).max(need).min(max + 2 + pending.len());
+                    if budget.try_reserve(&mut held, grown * factor) {
+                        msg.reserve_exact(grown - msg.len());
+                    } else {
+                        over_budget = true;
+                        msg = Vec::new();
+                    }
+                }
+            }
             let mut it = pending.iter();
             let done = receiver.ingest(&mut it, &mut msg);
             let rest = it.as_slice().to_vec();
@@ -569,7 +602,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                 header_checked = true;
                 header_too_big = header_len(&msg) > max_header;
             }
-            if header_too_big {
+            if header_too_big || over_budget {
                 msg.clear();
             } else if msg.len() > max {
                 too_big = true;
@@ -581,7 +614,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
             // Data over a limit is thrown away to the end, so the client hears the reason
             // at the end of its message; but not forever: once the limit's worth has been
             // thrown away too, the session ends (a never-ending message or header).
-            if (too_big || header_too_big) && received > 2 * max as u64 {
+            if (too_big || header_too_big || over_budget) && received > 2 * max as u64 {
                 self.tx = None;
                 self.shared.metrics.error("data-over-limit");
                 self.reply(&format!(
@@ -646,9 +679,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                 "552 5.3.4 Header section exceeds the limit of {} bytes",
                 cfg.max_header_size
             )
+        } else if over_budget {
+            // Nothing was acknowledged: the MTA keeps the message and tries again.
+            self.shared.metrics.error("memory-budget");
+            self.shared
+                .metrics
+                .deferred_total
+                .fetch_add(1, Ordering::Relaxed);
+            format!(
+                "452 4.3.1 The gateway's memory for messages in flight ({} MiB) is taken: try again later",
+                budget.total_bytes() >> 20
+            )
         } else {
             self.deliver(tx, msg).await
         };
+        drop(held);
         self.reply(&line);
         Ok(Some(leftover))
     }
