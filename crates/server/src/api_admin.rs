@@ -50,7 +50,7 @@ pub async fn list(State(s): State<Arc<Server>>, c: Caller) -> Result<Json<Items>
         .into_iter()
         .map(|a| serde_json::to_value(a).unwrap_or_default())
         .collect();
-    Ok(Json(Items { items }))
+    Ok(Json(Items::new(items)))
 }
 
 /// An account to add.

@@ -75,7 +75,7 @@ pub async fn crl_import(
         let i = audited(&s, &c, "crl.import", "upload", &detail, r).await?;
         items.push(json!({"status": i.status, "sha256": i.sha256, "issuer": i.issuer, "number": i.number, "problem": i.problem}));
     }
-    Ok((StatusCode::CREATED, Json(Items { items })))
+    Ok((StatusCode::CREATED, Json(Items::new(items))))
 }
 
 /// How many entries of a CRL to list.

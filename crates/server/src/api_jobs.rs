@@ -27,17 +27,20 @@ pub fn routes() -> Router<Arc<Server>> {
 }
 
 /// The CRL distribution points known and their download state (as `certmail crl sources --json`).
-#[utoipa::path(get, path = "/api/v1/crls/sources", tag = "trust", responses((status = 200, body = Items)))]
-pub async fn crl_sources(State(s): State<Arc<Server>>, c: Caller) -> Result<Json<Items>, Problem> {
+#[utoipa::path(get, path = "/api/v1/crls/sources", tag = "trust", params(crate::api_trust::Page), responses((status = 200, body = Items)))]
+pub async fn crl_sources(
+    State(s): State<Arc<Server>>,
+    c: Caller,
+    ApiQuery(q): ApiQuery<crate::api_trust::Page>,
+) -> Result<Json<Items>, Problem> {
     c.require(Role::Auditor)?;
-    let items = s
+    let all = s
         .app
         .crl_sources()
         .await?
         .into_iter()
-        .map(|r| serde_json::to_value(r).unwrap_or_default())
-        .collect();
-    Ok(Json(Items { items }))
+        .map(|r| serde_json::to_value(r).unwrap_or_default());
+    Ok(Json(Items::page(all, &q)))
 }
 
 /// What to download.
@@ -62,7 +65,7 @@ pub async fn crl_update(
         .into_iter()
         .map(|o| serde_json::to_value(o).unwrap_or_default())
         .collect();
-    Ok(Json(Items { items }))
+    Ok(Json(Items::new(items)))
 }
 
 /// Downloads the due CRL sources (or only `url`) now with the default limits, audited as
@@ -122,7 +125,7 @@ pub async fn expiry(
         .into_iter()
         .map(|r| serde_json::to_value(r).unwrap_or_default())
         .collect();
-    Ok(Json(Items { items }))
+    Ok(Json(Items::new(items)))
 }
 
 /// The directory routes (LDAP directories certificates are looked up in).
@@ -147,7 +150,7 @@ pub async fn directories(State(s): State<Arc<Server>>, c: Caller) -> Result<Json
         .into_iter()
         .map(|d| serde_json::to_value(d).unwrap_or_default())
         .collect();
-    Ok(Json(Items { items }))
+    Ok(Json(Items::new(items)))
 }
 
 /// A directory to add (as `certmail directory add`).

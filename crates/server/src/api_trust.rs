@@ -51,6 +51,45 @@ pub struct Items {
     /// The objects.
     #[schema(value_type = Vec<Object>)]
     pub items: Vec<Value>,
+    /// Where the next page starts (`offset`), when there is more.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_offset: Option<usize>,
+}
+
+/// Most objects in one list answer: every list is read page by page.
+pub const MAX_PAGE: usize = 10_000;
+
+/// A page of a list (`limit` default 1,000, at most 10,000).
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Page {
+    /// Objects to list (default 1,000; at most 10,000).
+    pub limit: Option<usize>,
+    /// Objects to skip; an answer with more names `next_offset`.
+    pub offset: Option<usize>,
+}
+
+impl Items {
+    /// The whole (small, bounded by what administrators made) list.
+    pub fn new(items: Vec<Value>) -> Items {
+        Items {
+            items,
+            next_offset: None,
+        }
+    }
+
+    /// The page `q` asks for of `all`.
+    pub fn page(all: impl IntoIterator<Item = Value>, q: &Page) -> Items {
+        let limit = q.limit.unwrap_or(1_000).clamp(1, MAX_PAGE);
+        let offset = q.offset.unwrap_or(0);
+        let mut items: Vec<Value> = all.into_iter().skip(offset).take(limit + 1).collect();
+        let more = items.len() > limit;
+        items.truncate(limit);
+        Items {
+            items,
+            next_offset: more.then_some(offset + limit),
+        }
+    }
 }
 
 /// Deletes a certificate (either store) by SHA-256 thumbprint.
@@ -72,17 +111,20 @@ pub async fn delete_certificate(
 }
 
 /// The CRL store (as `certmail crl list --json`).
-#[utoipa::path(get, path = "/api/v1/crls", tag = "trust", responses((status = 200, body = Items)))]
-pub async fn crls(State(s): State<Arc<Server>>, c: Caller) -> Result<Json<Items>, Problem> {
+#[utoipa::path(get, path = "/api/v1/crls", tag = "trust", params(Page), responses((status = 200, body = Items)))]
+pub async fn crls(
+    State(s): State<Arc<Server>>,
+    c: Caller,
+    ApiQuery(q): ApiQuery<Page>,
+) -> Result<Json<Items>, Problem> {
     c.require(Role::Auditor)?;
-    let items = s
+    let all = s
         .app
         .crls()
         .await?
         .into_iter()
-        .map(|v| serde_json::to_value(v).unwrap_or_default())
-        .collect();
-    Ok(Json(Items { items }))
+        .map(|v| serde_json::to_value(v).unwrap_or_default());
+    Ok(Json(Items::page(all, &q)))
 }
 
 /// Deletes a CRL by SHA-256 (prefix).
@@ -105,12 +147,17 @@ fn ctl_json(e: &certmail_store::CtlEntry) -> Value {
 }
 
 /// The trust list.
-#[utoipa::path(get, path = "/api/v1/ctl", tag = "trust", responses((status = 200, body = Items)))]
-pub async fn ctl(State(s): State<Arc<Server>>, c: Caller) -> Result<Json<Items>, Problem> {
+#[utoipa::path(get, path = "/api/v1/ctl", tag = "trust", params(Page), responses((status = 200, body = Items)))]
+pub async fn ctl(
+    State(s): State<Arc<Server>>,
+    c: Caller,
+    ApiQuery(q): ApiQuery<Page>,
+) -> Result<Json<Items>, Problem> {
     c.require(Role::Auditor)?;
-    Ok(Json(Items {
-        items: s.app.ctl().await?.iter().map(ctl_json).collect(),
-    }))
+    Ok(Json(Items::page(
+        s.app.ctl().await?.iter().map(ctl_json),
+        &q,
+    )))
 }
 
 /// A trust-list status.
@@ -180,7 +227,7 @@ pub async fn cas(State(s): State<Arc<Server>>, c: Caller) -> Result<Json<Items>,
         .into_iter()
         .map(|r| ca_json(&r))
         .collect();
-    Ok(Json(Items { items }))
+    Ok(Json(Items::new(items)))
 }
 
 /// A CA as the API shows it.
@@ -189,17 +236,20 @@ pub fn ca_json(r: &certmail_store::CaRow) -> Value {
 }
 
 /// The pending certificate requests.
-#[utoipa::path(get, path = "/api/v1/ca/pending", tag = "ca", responses((status = 200, body = Items)))]
-pub async fn pending(State(s): State<Arc<Server>>, c: Caller) -> Result<Json<Items>, Problem> {
+#[utoipa::path(get, path = "/api/v1/ca/pending", tag = "ca", params(Page), responses((status = 200, body = Items)))]
+pub async fn pending(
+    State(s): State<Arc<Server>>,
+    c: Caller,
+    ApiQuery(q): ApiQuery<Page>,
+) -> Result<Json<Items>, Problem> {
     c.require(Role::Auditor)?;
-    let items = s
+    let all = s
         .app
         .ca_pending()
         .await?
         .into_iter()
-        .map(|p| json!({ "id": p.id, "handler": p.handler, "email": p.email, "subject": p.subject, "key_id": p.key_id, "created_at": p.created_at, "next_attempt": p.next_attempt, "attempts": p.attempts, "last_error": p.last_error }))
-        .collect();
-    Ok(Json(Items { items }))
+        .map(|p| json!({ "id": p.id, "handler": p.handler, "email": p.email, "subject": p.subject, "key_id": p.key_id, "created_at": p.created_at, "next_attempt": p.next_attempt, "attempts": p.attempts, "last_error": p.last_error }));
+    Ok(Json(Items::page(all, &q)))
 }
 
 /// Deletes a pending request.

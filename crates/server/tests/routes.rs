@@ -3284,6 +3284,26 @@ async fn ca_creation_configuration_pending_requests_and_keys_over_the_api() {
         .cloned()
         .expect("the uploaded certificate's key");
     let kid = k["key_id"].as_str().expect("key_id").to_owned();
+    // Lists come in pages (issue 25): one key a page, the next page named.
+    let all = keys.json()["items"].as_array().map_or(0, Vec::len);
+    assert!(all >= 2, "{}", keys.body);
+    let first = h
+        .call(Method::GET, "/api/v1/keys?limit=1", &aud, None)
+        .await
+        .json();
+    assert_eq!(first["items"].as_array().map(Vec::len), Some(1), "{first}");
+    assert_eq!(first["next_offset"], 1, "{first}");
+    let last = h
+        .call(
+            Method::GET,
+            &format!("/api/v1/keys?limit=100000&offset={}", all - 1),
+            &aud,
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(last["items"].as_array().map(Vec::len), Some(1), "{last}");
+    assert!(last.get("next_offset").is_none(), "{last}");
     let del = format!("/api/v1/keys/{kid}");
     assert_eq!(
         h.call(Method::DELETE, &del, &aud, None).await.status,
