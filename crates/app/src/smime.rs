@@ -218,7 +218,9 @@ impl App {
         let mut keys: Vec<Arc<KeyPair>> = given.into_iter().map(Arc::new).collect();
         let unwrapped = loop {
             let refs: Vec<&KeyPair> = keys.iter().map(|k| k.as_ref()).collect();
-            let r = self.cpu(|| message::unwrap(msg, &refs, opts)).await;
+            let r = self
+                .cpu_sized(msg.len(), || message::unwrap(msg, &refs, opts))
+                .await;
             match r {
                 Err(SmimeError::NoKey { names, ids }) => {
                     let more = if lookup {

@@ -686,6 +686,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                 .metrics
                 .deferred_total
                 .fetch_add(1, Ordering::Relaxed);
+            let text = format!(
+                "from=<{}> peer={} reply=452 reason=\"the memory budget for messages in flight ({} MiB) is taken\"",
+                tx.sender,
+                self.peer,
+                budget.total_bytes() >> 20
+            );
+            self.shared.app.record_message(certmail_app::now(), &text);
+            log_line(&text);
             format!(
                 "452 4.3.1 The gateway's memory for messages in flight ({} MiB) is taken: try again later",
                 budget.total_bytes() >> 20

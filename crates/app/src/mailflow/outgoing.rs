@@ -130,7 +130,7 @@ impl App {
             }
             let mut out = Vec::with_capacity(enc_base.len() / 3 * 4 + enc_base.len() / 38 + 8192);
             let done = self
-                .cpu(|| {
+                .cpu_sized(enc_base.len(), || {
                     message::encrypt_message(
                         &enc_base,
                         &certs,
@@ -233,7 +233,9 @@ impl App {
         };
         let mut out = Vec::with_capacity(clean.len() + 8192);
         let signed = self
-            .cpu(|| message::sign_message(clean, kp, chain, &opts, true, &mut out))
+            .cpu_sized(clean.len(), || {
+                message::sign_message(clean, kp, chain, &opts, true, &mut out)
+            })
             .await;
         Ok(match signed {
             Ok(()) => Ok((signing.sha256, out)),
