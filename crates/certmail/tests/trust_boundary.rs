@@ -659,3 +659,159 @@ fn message_data_in_flight_stays_within_max_memory() {
         deferred.load(Ordering::SeqCst)
     );
 }
+
+/// A small HTTP client in Python (it can bind a source address on loopback, so one test
+/// plays two client addresses). Reads a JSON list of steps from stdin and prints one line
+/// per step: `STATUS LOCATION` (each step a fresh connection; cookies kept per source).
+const HTTP_CLIENT: &str = r#"
+import http.client, json, re, sys, threading
+port, steps = int(sys.argv[1]), json.load(sys.stdin)
+jar, out = {}, {}
+def run(i, s):
+    src = s.get("from", "127.0.0.1")
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60, source_address=(src, 0))
+    headers = {"Cookie": "; ".join("%s=%s" % kv for kv in jar.get(src, {}).items())}
+    body = None
+    if s.get("form") is not None:
+        form = dict(s["form"])
+        if form.get("csrf") == "@":
+            form["csrf"] = jar.get(src, {}).get("_csrf", "")
+        body = "&".join("%s=%s" % (k, __import__("urllib.parse").parse.quote(v)) for k, v in form.items())
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    c.request(s.get("method", "GET"), s["path"], body=body, headers=headers)
+    r = c.getresponse()
+    text = r.read().decode("utf-8", "replace")
+    for v in r.msg.get_all("Set-Cookie") or []:
+        k, _, rest = v.partition("=")
+        jar.setdefault(src, {})[k] = rest.split(";")[0]
+    m = re.search(r'name="csrf" value="([^"]+)"', text)
+    if m:
+        jar.setdefault(src, {})["_csrf"] = m.group(1)
+    out[i] = "%d %s" % (r.status, r.getheader("Location") or "-")
+parallel = [s for s in steps if s.get("parallel")]
+for i, s in enumerate(steps):
+    if not s.get("parallel"):
+        run(i, s)
+ts = [threading.Thread(target=run, args=(i, s)) for i, s in enumerate(steps) if s.get("parallel")]
+[t.start() for t in ts]; [t.join() for t in ts]
+for i in range(len(steps)):
+    print(out.get(i, "none -"))
+"#;
+
+fn http_steps(port: u16, steps: &serde_json::Value) -> Vec<String> {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("python3")
+        .args(["-c", HTTP_CLIENT, &port.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(steps.to_string().as_bytes())
+        .expect("steps");
+    let out = child.wait_with_output().expect("python3");
+    assert!(out.status.success(), "{}", common::text(&out.stderr));
+    common::text(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn a_strangers_wrong_passwords_never_lock_an_administrator_out() {
+    let Some(env) = start() else { return };
+    let pw = env.dir.path().join("pw.txt");
+    std::fs::write(&pw, "correct horse battery staple").expect("pw");
+    ok(
+        &env.data,
+        &[
+            "admin",
+            "add",
+            "root",
+            "--role",
+            "admin",
+            "--password-file",
+            p(&pw),
+        ],
+    );
+    let login = |from: &str, password: &str| {
+        serde_json::json!([
+            { "from": from, "path": "/login" },
+            { "from": from, "method": "POST", "path": "/login",
+              "form": { "csrf": "@", "name": "root", "password": password } },
+        ])
+    };
+    // A stranger at 127.0.0.2 tries five wrong passwords, then is held off.
+    let mut steps = Vec::new();
+    for _ in 0..6 {
+        steps.extend(
+            login("127.0.0.2", "wrong guess")
+                .as_array()
+                .expect("steps")
+                .clone(),
+        );
+    }
+    let got = http_steps(env.gateway.http, &serde_json::Value::Array(steps));
+    let posts: Vec<&String> = got.iter().skip(1).step_by(2).collect();
+    assert!(posts[..5].iter().all(|r| r.starts_with("401")), "{got:?}");
+    assert!(posts[5].starts_with("429"), "{got:?}");
+    // The administrator, from her own address, logs in at once.
+    let got = http_steps(
+        env.gateway.http,
+        &login("127.0.0.1", "correct horse battery staple"),
+    );
+    assert!(got[1].starts_with("303"), "{got:?}");
+}
+
+#[test]
+fn the_setup_link_makes_one_account_when_eight_forms_race() {
+    use std::process::{Command, Stdio};
+    if !mta::available() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    ok(&data, &["init"]);
+    let (smtp, http) = (free_port(), free_port());
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_certmail"))
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["serve", "--smtp-listen", &format!("127.0.0.1:{smtp}")])
+        .args(["--http-listen", &format!("127.0.0.1:{http}"), "--no-jobs"])
+        .env_remove("CERTMAIL_DATABASE_URL")
+        .env_remove("CERTMAIL_PASSPHRASE")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve");
+    let line = common::first_line(serve.stdout.as_mut().expect("stdout"));
+    let path = line
+        .split_whitespace()
+        .find(|w| w.contains("/setup/"))
+        .and_then(|u| u.find("/setup/").map(|i| u[i..].to_owned()))
+        .unwrap_or_else(|| panic!("no setup link in {line:?}"));
+    mta::wait_port(http, "the admin port");
+    let mut steps = vec![serde_json::json!({ "path": path })];
+    for i in 0..8 {
+        steps.push(serde_json::json!({
+            "method": "POST", "path": path, "parallel": true,
+            "form": { "csrf": "@", "name": format!("root{i}"),
+                      "password": "a long enough password", "password2": "a long enough password" },
+        }));
+    }
+    let got = http_steps(http, &serde_json::Value::Array(steps));
+    let _ = serve.kill();
+    let _ = serve.wait();
+    let made = got.iter().filter(|r| r.starts_with("303")).count();
+    assert_eq!(made, 1, "{got:?}");
+    let list = ok(&data, &["admin", "list", "--json"]);
+    let n = serde_json::from_str::<serde_json::Value>(&list)
+        .expect("json")
+        .as_array()
+        .map_or(0, Vec::len);
+    assert_eq!(n, 1, "{list}");
+}

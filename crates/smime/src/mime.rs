@@ -441,9 +441,12 @@ pub fn encode_header(name: &str, value: &str) -> String {
     let mut out = format!("{name}:");
     let mut words: Vec<String> = Vec::new();
     let mut chunk = String::new();
+    // 45 bytes are 60 base64 characters: " =?UTF-8?B?" + 60 + "?=" is 73 on a line of its
+    // own; the first word shares its line with the field name.
+    let first_max = ((78usize.saturating_sub(name.len() + 2 + 12)) / 4 * 3).clamp(3, 45);
     for c in clean.chars() {
-        // 45 bytes are 60 base64 characters: "=?UTF-8?B?" + 60 + "?=" is 72.
-        if chunk.len() + c.len_utf8() > 45 {
+        let max = if words.is_empty() { first_max } else { 45 };
+        if chunk.len() + c.len_utf8() > max {
             words.push(std::mem::take(&mut chunk));
         }
         chunk.push(c);
