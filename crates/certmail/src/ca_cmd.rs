@@ -207,6 +207,7 @@ pub async fn run(app: &App, c: &CaCommand) -> Result<ExitCode, Failure> {
             days,
             ca,
             output,
+            force,
         } => {
             let data = std::fs::read(csr).map_err(|e| Failure {
                 code: 1,
@@ -217,7 +218,7 @@ pub async fn run(app: &App, c: &CaCommand) -> Result<ExitCode, Failure> {
                 .await?;
             println!("issued {} {}", v.cert.sha256, v.cert.subject);
             if let Some(o) = output {
-                write_output(Some(o), v.cert.to_pem().as_bytes())?;
+                write_output(Some(o), v.cert.to_pem().as_bytes(), *force)?;
             }
         }
         CaCommand::Bulk {
@@ -363,11 +364,12 @@ pub async fn run(app: &App, c: &CaCommand) -> Result<ExitCode, Failure> {
                     println!("{} pending request(s)", rows.len());
                 }
             }
-            PendingCommand::Download { id, output } => {
+            PendingCommand::Download { id, output, force } => {
                 let r = app.ca_pending_get(*id).await?;
                 write_output(
                     output.as_ref(),
                     certmail_pki::pem::encode("CERTIFICATE REQUEST", &r.csr).as_bytes(),
+                    *force,
                 )?;
             }
             PendingCommand::Upload { file } => {
@@ -474,6 +476,7 @@ pub async fn run(app: &App, c: &CaCommand) -> Result<ExitCode, Failure> {
             no_update_existing,
             drop_expired,
             output,
+            force,
         } => {
             let r = app
                 .ca_crl(
@@ -492,7 +495,7 @@ pub async fn run(app: &App, c: &CaCommand) -> Result<ExitCode, Failure> {
             );
             if let Some(o) = output {
                 let (_, crl) = app.crl(&r.sha256).await?;
-                write_output(Some(o), crl.to_pem().as_bytes())?;
+                write_output(Some(o), crl.to_pem().as_bytes(), *force)?;
             }
         }
         CaCommand::P12 {
@@ -503,6 +506,7 @@ pub async fn run(app: &App, c: &CaCommand) -> Result<ExitCode, Failure> {
             allow_mismatch,
             store_password,
             output,
+            force,
         } => {
             let given = read_password(password)?;
             let generated = given.is_none();
@@ -516,7 +520,7 @@ pub async fn run(app: &App, c: &CaCommand) -> Result<ExitCode, Failure> {
                     *store_password,
                 )
                 .await?;
-            write_output(Some(output), &data)?;
+            write_output(Some(output), &data, *force)?;
             println!(
                 "wrote {} for {} ({} form)",
                 output.display(),

@@ -289,6 +289,9 @@ pub enum CaCommand {
         /// Write the certificate (PEM) here.
         #[arg(short, long)]
         output: Option<PathBuf>,
+        /// With -o: write through a symbolic link (refused otherwise).
+        #[arg(long)]
+        force: bool,
     },
     /// Bulk requests from a CSV file (first row names the columns: EMAIL, COMMONNAME,
     /// ORGANISATION, FIRSTNAME, LASTNAME or their aliases).
@@ -382,6 +385,9 @@ pub enum CaCommand {
         /// Also write the CRL (PEM) here.
         #[arg(short, long)]
         output: Option<PathBuf>,
+        /// With -o: write through a symbolic link (refused otherwise).
+        #[arg(long)]
+        force: bool,
     },
     /// PKCS#12 delivery: key + certificate + chain with a random password printed once.
     P12 {
@@ -404,6 +410,9 @@ pub enum CaCommand {
         /// Output file.
         #[arg(short, long)]
         output: PathBuf,
+        /// With -o: write through a symbolic link (refused otherwise).
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -457,6 +466,9 @@ pub enum PendingCommand {
         /// Output file (default: standard output).
         #[arg(short, long)]
         output: Option<PathBuf>,
+        /// With -o: write through a symbolic link (refused otherwise).
+        #[arg(long)]
+        force: bool,
     },
     /// Upload the issued certificate: matched to its pending key and stored.
     Upload {
@@ -915,6 +927,9 @@ pub enum CertCommand {
         /// Output file (default: standard output).
         #[arg(short, long)]
         output: Option<PathBuf>,
+        /// With -o: write through a symbolic link (refused otherwise).
+        #[arg(long)]
+        force: bool,
     },
     /// Delete a certificate from the certificate store (its key stays).
     Delete {
@@ -1089,7 +1104,11 @@ pub(crate) fn list_filter(a: &ListArgs) -> ListFilter {
 /// so a failed export never leaves half a file; a device or FIFO (`/dev/null`,
 /// `/dev/stdout`, a named pipe) is written through and never replaced; a symbolic link is
 /// refused (name its target), so an export never lands where a link points.
-pub(crate) fn write_output(path: Option<&PathBuf>, data: &[u8]) -> Result<(), Failure> {
+pub(crate) fn write_output(
+    path: Option<&PathBuf>,
+    data: &[u8],
+    force: bool,
+) -> Result<(), Failure> {
     use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
     let to_stdout = || {
         let mut out = std::io::stdout().lock();
@@ -1103,13 +1122,22 @@ pub(crate) fn write_output(path: Option<&PathBuf>, data: &[u8]) -> Result<(), Fa
     };
     let name = p.display().to_string();
     match std::fs::symlink_metadata(p) {
-        Ok(m) if m.file_type().is_symlink() => {
+        Ok(m) if m.file_type().is_symlink() && !force => {
             return Err(Failure {
                 code: 1,
                 message: format!(
-                    "{name} is a symbolic link: refused (write to the file it points to by its own name)"
+                    "{name} is a symbolic link: refused (name the file it points to, or pass --force)"
                 ),
             });
+        }
+        Ok(m) if m.file_type().is_symlink() => {
+            // --force: written through the link to whatever it points to.
+            return std::fs::OpenOptions::new()
+                .write(true)
+                .truncate(true)
+                .open(p)
+                .and_then(|mut f| f.write_all(data))
+                .map_err(|e| io_failure(&name, e));
         }
         Ok(m)
             if m.file_type().is_char_device()
@@ -1259,6 +1287,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 chain,
                 password,
                 output,
+                force,
             } => {
                 let format = match format {
                     Format::Pem => ExportFormat::Pem,
@@ -1284,7 +1313,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 let app = open(&cli).await?;
                 let data = app.export(thumbprint, format, &opts).await?;
                 app.close().await;
-                write_output(output.as_ref(), &data)?;
+                write_output(output.as_ref(), &data, *force)?;
             }
             CertCommand::Delete { thumbprint } => {
                 let app = open(&cli).await?;
@@ -1336,7 +1365,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             if let Some(o) = out {
                 let text = serde_json::to_string_pretty(&crate::limbo::harness_json(&results))
                     .unwrap_or_default();
-                write_output(Some(o), text.as_bytes())?;
+                write_output(Some(o), text.as_bytes(), false)?;
             }
         }
         Command::Verify(v) => return crate::verify_cmd::stateless(v),

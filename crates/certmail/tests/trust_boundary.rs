@@ -540,6 +540,31 @@ fn files_are_private_and_outputs_never_replace_devices_or_follow_links() {
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("symbolic link"), "{err}");
     assert_eq!(std::fs::read_to_string(&target).expect("target"), "keep me");
+    // With --force it is written through the link, which stays a link.
+    ok(
+        &data,
+        &[
+            "cert",
+            "export",
+            &sha,
+            "--format",
+            "pem",
+            "-o",
+            p(&link),
+            "--force",
+        ],
+    );
+    assert!(
+        std::fs::read_to_string(&target)
+            .expect("target")
+            .contains("BEGIN CERTIFICATE")
+    );
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .expect("stat")
+            .file_type()
+            .is_symlink()
+    );
     // -o - is standard output.
     let out = ok(
         &data,
