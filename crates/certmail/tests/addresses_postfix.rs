@@ -5,11 +5,11 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::mta::{self, Gateway, Postfix, Sink, free_port, wait_for};
+use common::mta::{self, Gateway, Postfix, Sink, free_port, reply, wait_for};
 
 /// What is expected of one address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,25 +95,6 @@ const TABLE: &[(&str, &str, Expect)] = &[
         CertmailRefuses("a backslash outside a quoted string"),
     ),
 ];
-
-fn reply(c: &mut TcpStream) -> String {
-    let mut all = String::new();
-    loop {
-        let mut line = Vec::new();
-        let mut b = [0u8; 1];
-        while let Ok(1) = c.read(&mut b) {
-            line.push(b[0]);
-            if b[0] == b'\n' {
-                break;
-            }
-        }
-        let l = String::from_utf8_lossy(&line).into_owned();
-        all.push_str(&l);
-        if l.len() < 4 || l.as_bytes()[3] != b'-' {
-            return all;
-        }
-    }
-}
 
 fn say(c: &mut TcpStream, line: &str) -> String {
     c.write_all(format!("{line}\r\n").as_bytes())

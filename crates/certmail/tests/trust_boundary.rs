@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use certmail_testkit::{LeafSpec, TestPki};
-use common::mta::{self, Gateway, Sink, free_port, wait_for};
+use common::mta::{self, Gateway, Sink, free_port, reply, wait_for};
 
 fn run(data: &Path, args: &[&str]) -> (Option<i32>, String, String) {
     let out = common::certmail(data, args).output().expect("certmail");
@@ -83,26 +83,6 @@ fn start() -> Option<Env> {
         gateway,
         smtp,
     })
-}
-
-/// One reply (multi-line replies read to their last line).
-fn reply(c: &mut TcpStream) -> String {
-    let mut all = String::new();
-    loop {
-        let mut line = Vec::new();
-        let mut b = [0u8; 1];
-        while let Ok(1) = c.read(&mut b) {
-            line.push(b[0]);
-            if b[0] == b'\n' {
-                break;
-            }
-        }
-        let l = String::from_utf8_lossy(&line).into_owned();
-        all.push_str(&l);
-        if l.len() < 4 || l.as_bytes()[3] != b'-' {
-            return all;
-        }
-    }
 }
 
 struct Smtp(TcpStream);

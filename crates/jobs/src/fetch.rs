@@ -136,25 +136,7 @@ impl Target {
         };
         let path = path.split('#').next().unwrap_or("/");
         let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-            let (h, after) = v6
-                .split_once(']')
-                .ok_or_else(|| fail(format!("bad host in {url}")))?;
-            (h.to_owned(), after.strip_prefix(':'))
-        } else {
-            match authority.rsplit_once(':') {
-                Some((h, p)) => (h.to_owned(), Some(p)),
-                None => (authority.to_owned(), None),
-            }
-        };
-        let port = match port {
-            Some(p) => p.parse().map_err(|_| fail(format!("bad port in {url}")))?,
-            None if tls => 443,
-            None => 80,
-        };
-        if host.is_empty() {
-            return Err(fail(format!("no host in {url}")));
-        }
+        let (host, port) = host_port(authority, if tls { 443 } else { 80 }, url)?;
         Ok(Target {
             tls,
             host,
@@ -347,6 +329,34 @@ pub async fn post_json(
         Ok(r) => r,
         Err(_) => Err(fail(format!("timed out after {} s", timeout.as_secs_f64()))),
     }
+}
+
+/// The host (IPv6 without brackets) and port of a URL's authority (`host`, `host:port`,
+/// `[v6]:port`), `default` when no port is given; `url` names the URL in errors.
+pub(crate) fn host_port(
+    authority: &str,
+    default: u16,
+    url: &str,
+) -> Result<(String, u16), FetchError> {
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let (h, after) = v6
+            .split_once(']')
+            .ok_or_else(|| fail(format!("bad host in {url}")))?;
+        (h.to_owned(), after.strip_prefix(':'))
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h.to_owned(), Some(p)),
+            None => (authority.to_owned(), None),
+        }
+    };
+    let port = match port {
+        Some(p) => p.parse().map_err(|_| fail(format!("bad port in {url}")))?,
+        None => default,
+    };
+    if host.is_empty() {
+        return Err(fail(format!("no host in {url}")));
+    }
+    Ok((host, port))
 }
 
 /// Resolves `host` once and connects to the first of its addresses that `allow` permits

@@ -254,34 +254,13 @@ async fn connect(
 
 /// The host and port of an `ldap://` or `ldaps://` server URL.
 fn ldap_host_port(server: &str, tls: bool) -> Result<(String, u16), FetchError> {
-    let rest = server
+    let authority = server
         .split_once("://")
         .map_or(server, |(_, r)| r)
         .split(['/', '?'])
         .next()
         .unwrap_or("");
-    let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
-        let (h, after) = v6
-            .split_once(']')
-            .ok_or_else(|| fail(format!("bad host in {server}")))?;
-        (h.to_owned(), after.strip_prefix(':'))
-    } else {
-        match rest.rsplit_once(':') {
-            Some((h, p)) => (h.to_owned(), Some(p)),
-            None => (rest.to_owned(), None),
-        }
-    };
-    let port = match port {
-        Some(p) => p
-            .parse()
-            .map_err(|_| fail(format!("bad port in {server}")))?,
-        None if tls => 636,
-        None => 389,
-    };
-    if host.is_empty() {
-        return Err(fail(format!("no host in {server}")));
-    }
-    Ok((host, port))
+    crate::fetch::host_port(authority, if tls { 636 } else { 389 }, server)
 }
 
 /// A readable text for an `ldap3` error (never containing the bind password, which

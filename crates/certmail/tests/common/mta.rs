@@ -3,7 +3,8 @@
 //! `smtp-sink` as the final destination, swaks as the sending client, and a
 //! `certmail serve` process. Everything stops when dropped.
 
-use std::net::TcpListener;
+use std::io::Read;
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -382,4 +383,25 @@ pub fn swaks(port: u16, from: &str, to: &str, data: &Path) -> String {
             .arg("--silent"),
         "swaks",
     )
+}
+
+/// One SMTP reply from a raw connection (multi-line replies read to their last line);
+/// what came before the connection closed, or empty.
+pub fn reply(c: &mut TcpStream) -> String {
+    let mut all = String::new();
+    loop {
+        let mut line = Vec::new();
+        let mut b = [0u8; 1];
+        while let Ok(1) = c.read(&mut b) {
+            line.push(b[0]);
+            if b[0] == b'\n' {
+                break;
+            }
+        }
+        let l = String::from_utf8_lossy(&line).into_owned();
+        all.push_str(&l);
+        if l.len() < 4 || l.as_bytes()[3] != b'-' {
+            return all;
+        }
+    }
 }
