@@ -245,15 +245,16 @@ impl App {
     /// certificate and the issuers above it that the message carried, at most
     /// [`MAX_COLLECTED`] a message. Decoys in a message go nowhere. Roots are not trusted by
     /// this. The CRL distribution points of a collected certificate become download
-    /// sources only when its signer is trusted (ARCHITECTURE.md, trust boundaries). Returns
-    /// how many were new or already present.
+    /// sources only when its signer is trusted (ARCHITECTURE.md, trust boundaries). A
+    /// certificate already seen under the current store generations costs nothing: no
+    /// import, no source registration. Returns how many were new or already present.
     pub async fn smime_collect(&self, u: &Unwrapped<'_>, collect: Collect) -> Result<usize> {
         if collect == Collect::Off {
             return Ok(0);
         }
         let mut n = 0;
-        let mut taken: Vec<&Certificate> = Vec::new();
-        let mut sources: Vec<&Certificate> = Vec::new();
+        // (certificate, its signer is trusted)
+        let mut taken: Vec<(&Certificate, bool)> = Vec::new();
         for l in &u.layers {
             let Layer::Signed {
                 signers,
@@ -273,11 +274,9 @@ impl App {
                     if taken.len() >= MAX_COLLECTED {
                         break;
                     }
-                    if !taken.iter().any(|t| t.sha256 == c.sha256) {
-                        taken.push(c);
-                        if trusted {
-                            sources.push(c);
-                        }
+                    match taken.iter_mut().find(|(t, _)| t.sha256 == c.sha256) {
+                        Some((_, t)) => *t |= trusted,
+                        None => taken.push((c, trusted)),
                     }
                 }
             }
@@ -286,8 +285,8 @@ impl App {
             return Ok(0);
         }
         let generation = self.store.generations().await?;
-        let mut new: Vec<&Certificate> = Vec::new();
-        for c in taken {
+        let mut new: Vec<(&Certificate, bool)> = Vec::new();
+        for (c, trusted) in taken {
             if self
                 .signers
                 .lock()
@@ -295,27 +294,30 @@ impl App {
             {
                 n += 1;
             } else {
-                new.push(c);
+                new.push((c, trusted));
             }
         }
         if !new.is_empty() {
-            let rows: Vec<(StoreKind, &Certificate)> =
-                new.iter().map(|c| (StoreKind::Certificates, *c)).collect();
+            let rows: Vec<(StoreKind, &Certificate)> = new
+                .iter()
+                .map(|(c, _)| (StoreKind::Certificates, *c))
+                .collect();
             if let Ok((outcomes, _)) = self.store.import_without_sources(&rows, crate::now()).await
             {
                 n += outcomes.len();
                 if let Ok(g) = self.store.generations().await
                     && let Ok(mut k) = self.signers.lock()
                 {
-                    for c in &new {
+                    for (c, _) in &new {
                         k.put_known(&g, &c.sha256);
                     }
                 }
             }
         }
-        let mut urls: Vec<&str> = sources
+        let mut urls: Vec<&str> = new
             .iter()
-            .flat_map(|c| certmail_store::crl_source_urls(c))
+            .filter(|(_, trusted)| *trusted)
+            .flat_map(|(c, _)| certmail_store::crl_source_urls(c))
             .collect();
         if !urls.is_empty() {
             urls.sort_unstable();
@@ -374,18 +376,15 @@ impl App {
                         }
                     },
                 };
-                let chain: Vec<Certificate> = signer_chain(&sha, certificates)
-                    .into_iter()
-                    .skip(1)
-                    .cloned()
-                    .collect();
+                let chain = signer_chain(&sha, certificates);
+                let chain = chain.get(1..).unwrap_or_default();
                 let now = self
-                    .verify_with_extra(&view, at, Purpose::SmimeSign, trust, &chain)
+                    .verify_with_extra(&view, at, Purpose::SmimeSign, trust, chain)
                     .await?;
                 let then = match judge_time(now.status, s.check.signing_time, at) {
                     Some(t) => Some((
                         t,
-                        self.verify_with_extra(&view, t, Purpose::SmimeSign, trust, &chain)
+                        self.verify_with_extra(&view, t, Purpose::SmimeSign, trust, chain)
                             .await?,
                     )),
                     None => None,

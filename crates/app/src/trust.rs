@@ -517,7 +517,7 @@ impl App {
         at: i64,
         purpose: Purpose,
         inputs: Option<&Options>,
-        extra: &[Certificate],
+        extra: &[&Certificate],
     ) -> Result<Verdict> {
         let generation = self.store.trust_generation().await?;
         self.verify_inner(view, at, purpose, None, generation, inputs, extra)
@@ -546,7 +546,7 @@ impl App {
         email: Option<&str>,
         generation: String,
         inputs: Option<&Options>,
-        extra: &[Certificate],
+        extra: &[&Certificate],
     ) -> Result<Verdict> {
         // A verdict reached with a message's certificates is kept apart from one reached
         // with the stores alone: the key names them.
@@ -622,7 +622,7 @@ impl App {
         }
         for c in extra {
             if c.sha256 != view.cert.sha256 && !intermediates.iter().any(|x| x.sha256 == c.sha256) {
-                intermediates.push(c.clone());
+                intermediates.push((*c).clone());
             }
         }
         let mut crls = Vec::new();

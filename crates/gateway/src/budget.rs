@@ -35,9 +35,15 @@ pub struct Held {
 }
 
 impl Held {
-    /// Bytes held.
-    pub fn bytes(&self) -> usize {
-        self.permit.as_ref().map_or(0, |p| p.num_permits() * UNIT)
+    fn units(&self) -> usize {
+        self.permit.as_ref().map_or(0, |p| p.num_permits())
+    }
+
+    fn add(&mut self, p: OwnedSemaphorePermit) {
+        match self.permit.as_mut() {
+            Some(h) => h.merge(p),
+            None => self.permit = Some(p),
+        }
     }
 }
 
@@ -57,30 +63,28 @@ impl Budget {
         self.total * UNIT
     }
 
-    /// Bytes reserved now.
-    pub fn used_bytes(&self) -> usize {
-        (self.total - self.units.available_permits()) * UNIT
+    /// The units `held` lacks for `bytes` (0 when it has them); `None` when the whole
+    /// pool is less than `bytes`.
+    fn missing(&self, held: &Held, bytes: usize) -> Option<u32> {
+        let want = bytes.div_ceil(UNIT);
+        if want > self.total {
+            return None;
+        }
+        u32::try_from(want.saturating_sub(held.units())).ok()
     }
 
     /// Grows `held` to at least `bytes` with what is free now, without waiting.
     pub fn try_reserve(&self, held: &mut Held, bytes: usize) -> bool {
-        let want = bytes.div_ceil(UNIT);
-        let have = held.permit.as_ref().map_or(0, |p| p.num_permits());
-        if want <= have {
-            return true;
-        }
-        let Ok(more) = u32::try_from(want - have) else {
-            return false;
-        };
-        match self.units.clone().try_acquire_many_owned(more) {
-            Ok(p) => {
-                match held.permit.as_mut() {
-                    Some(h) => h.merge(p),
-                    None => held.permit = Some(p),
+        match self.missing(held, bytes) {
+            None => false,
+            Some(0) => true,
+            Some(n) => match self.units.clone().try_acquire_many_owned(n) {
+                Ok(p) => {
+                    held.add(p);
+                    true
                 }
-                true
-            }
-            Err(_) => false,
+                Err(_) => false,
+            },
         }
     }
 
@@ -89,35 +93,18 @@ impl Budget {
     /// the pool could leave sessions waiting on each other: callers wait only while they
     /// hold nothing, and grow with [`Budget::try_reserve`].
     pub async fn reserve(&self, held: &mut Held, bytes: usize, wait: Duration) -> bool {
-        let want = bytes.div_ceil(UNIT);
-        let have = held.permit.as_ref().map_or(0, |p| p.num_permits());
-        if want <= have {
+        if self.try_reserve(held, bytes) {
             return true;
         }
-        let more = want - have;
-        if want > self.total {
-            return false;
-        }
-        let Ok(more_u32) = u32::try_from(more) else {
+        let Some(n) = self.missing(held, bytes) else {
             return false;
         };
-        let got = match self.units.clone().try_acquire_many_owned(more_u32) {
-            Ok(p) => Some(p),
-            Err(_) => tokio::time::timeout(wait, self.units.clone().acquire_many_owned(more_u32))
-                .await
-                .ok()
-                .and_then(Result::ok),
-        };
-        match (got, held.permit.as_mut()) {
-            (Some(p), Some(h)) => {
-                h.merge(p);
+        match tokio::time::timeout(wait, self.units.clone().acquire_many_owned(n)).await {
+            Ok(Ok(p)) => {
+                held.add(p);
                 true
             }
-            (Some(p), None) => {
-                held.permit = Some(p);
-                true
-            }
-            (None, _) => false,
+            _ => false,
         }
     }
 }

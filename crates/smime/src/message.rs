@@ -631,10 +631,14 @@ pub fn is_report_header(name: &str) -> bool {
 /// when the message is already in that form (no copy). Fails only for a header section
 /// over the size limits.
 pub fn sanitize(msg: &[u8]) -> Result<Option<Vec<u8>>, SmimeError> {
-    let l = mime::parse_lenient(msg)?;
+    Ok(sanitized(msg, &mime::parse_lenient(msg)?))
+}
+
+/// [`sanitize`] with the header section already read ([`mime::parse_lenient`] of `msg`).
+pub fn sanitized(msg: &[u8], l: &mime::Lenient<'_>) -> Option<Vec<u8>> {
     let forged = l.entity.headers.iter().any(|h| is_report_header(h.name));
     if !forged && !l.ended_by_non_header && !l.obsolete_names {
-        return Ok(None);
+        return None;
     }
     let mut out = Vec::with_capacity(msg.len() + 2);
     for h in &l.entity.headers {
@@ -659,7 +663,7 @@ pub fn sanitize(msg: &[u8]) -> Result<Option<Vec<u8>>, SmimeError> {
         });
         out.extend_from_slice(&msg[end..]);
     }
-    Ok(Some(out))
+    Some(out)
 }
 
 /// `msg` with incoming `X-Certmail-*` headers removed (they could be forged) and `headers`

@@ -477,11 +477,11 @@ impl App {
         // The header section is read once the way Postfix's cleanup reads it, and the
         // message goes on with no X-Certmail-* field from outside and no line that a later
         // reader could take for a field (ARCHITECTURE.md, trust boundaries).
-        let (listed, forced, edit) = match mime::parse_lenient(&msg) {
+        let (listed, forced, edit, clean) = match mime::parse_lenient(&msg) {
             Ok(top) => {
                 let listed = header_addresses(&top.entity, &["To", "Cc", "Resent-To", "Resent-Cc"]);
                 let (forced, edit) = triggers(&sender, Some(&top.entity));
-                (listed, forced, edit)
+                (listed, forced, edit, message::sanitized(&msg, &top))
             }
             Err(e) => {
                 for rcpt in env.recipients {
@@ -495,10 +495,7 @@ impl App {
                 return Ok(plan);
             }
         };
-        let msg = match message::sanitize(&msg) {
-            Ok(Some(clean)) => Arc::new(clean),
-            _ => msg,
-        };
+        let msg = clean.map_or(msg, Arc::new);
         let forced = match release {
             Some(Release::Encrypt) => Some(forced.unwrap_or("held until it could be encrypted")),
             Some(Release::AllowClear) => None,
