@@ -47,6 +47,11 @@ struct Env {
 /// `certmail serve` on a fresh data directory (example.com internal, nocert.example
 /// forced to encrypt), smtp-sink behind it; short admin-port limits from a config file.
 fn start() -> Option<Env> {
+    start_with_config("http-header-timeout = 2\nhttp-idle-timeout = 3\nhttp-max-connections = 64\n")
+}
+
+/// [`start`] with `config` as the TOML file of `serve`.
+fn start_with_config(config: &str) -> Option<Env> {
     if !mta::available() {
         return None;
     }
@@ -61,12 +66,9 @@ fn start() -> Option<Env> {
         &data,
         &["domain", "set", "nocert.example", "encrypt-mode", "force"],
     );
-    let config = dir.path().join("serve.toml");
-    std::fs::write(
-        &config,
-        "http-header-timeout = 2\nhttp-idle-timeout = 3\nhttp-max-connections = 64\n",
-    )
-    .expect("config");
+    let file = dir.path().join("serve.toml");
+    std::fs::write(&file, config).expect("config");
+    let config = file;
     let sink = Sink::start(dir.path());
     let smtp = free_port();
     let gateway = Gateway::start_with(
@@ -579,28 +581,11 @@ fn vm_kb(pid: u32, field: &str) -> u64 {
 
 #[test]
 fn message_data_in_flight_stays_within_max_memory() {
-    if !mta::available() {
-        return;
-    }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let data = dir.path().join("data");
-    ok(&data, &["init"]);
-    let config = dir.path().join("serve.toml");
     // 16 sessions of 8 MiB would hold 128 MiB (256 MiB of buffers) without a budget.
-    std::fs::write(
-        &config,
-        "max-memory = \"48M\"\nmax-message-size = \"10M\"\n",
-    )
-    .expect("config");
-    let sink = Sink::start(dir.path());
-    let smtp = free_port();
-    let gateway = Gateway::start_with(
-        &data,
-        smtp,
-        sink.port,
-        &dir.path().join("gateway.log"),
-        &["--config", p(&config)],
-    );
+    let Some(env) = start_with_config("max-memory = \"48M\"\nmax-message-size = \"10M\"\n") else {
+        return;
+    };
+    let (sink, gateway, smtp) = (&env.sink, &env.gateway, env.smtp);
     let pid = gateway.pid().expect("running");
     let idle = vm_kb(pid, "VmRSS:");
     let mut body = b"From: x@outside.example\r\nTo: b@y.example\r\nSubject: big\r\n\r\n".to_vec();
