@@ -90,7 +90,6 @@ pub async fn serve(
     };
     let cap = shared.cfg.http_max_connections.max(1);
     let mut shutdown = shared.shutdown.clone();
-    let metrics_shared = shared.clone();
     let mut app = router(shared);
     if let Some(x) = extra {
         app = app.merge(x);
@@ -116,13 +115,9 @@ pub async fn serve(
             },
             () = stopping(&mut shutdown) => break,
         };
-        metrics_shared
-            .metrics
-            .http_connections
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let app = app.clone();
         let tls = tls.clone();
-        let stop = metrics_shared.shutdown.clone();
+        let stop = shutdown.clone();
         tokio::spawn(async move {
             let _permit = permit;
             match tls {

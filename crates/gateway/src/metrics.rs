@@ -30,8 +30,6 @@ pub struct Metrics {
     pub deferred_total: AtomicU64,
     /// Messages refused permanently.
     pub refused_total: AtomicU64,
-    /// Connections taken on the admin (HTTP) port since start.
-    pub http_connections: AtomicU64,
 }
 
 impl Metrics {

@@ -548,14 +548,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
     ) -> std::io::Result<Option<Vec<u8>>> {
         let max = self.shared.cfg.max_message_size as usize;
         let mut receiver = DataReceiver::new();
-        // 32 KiB to start: most mail fits, and a buffer under 64 KiB is freed without
-        // glibc consolidating its free lists; bigger messages grow it.
-        // Every byte kept for the message is reserved from the memory budget first
-        // (budget.rs): over it, the rest is read and dropped and the reply is 452.
-        // The reservation covers the buffer and the copies processing makes (budget.rs):
-        // all of it up front for the size MAIL FROM declared (waiting while this session
-        // holds nothing, so sessions never wait on each other's halves), and beyond that
-        // only what is free at once.
+        // 32 KiB to start (most mail fits, and a buffer under 64 KiB is freed without
+        // glibc consolidating its free lists), or the size MAIL FROM declared. Every byte
+        // kept, and the copies processing makes, is reserved from the memory budget first
+        // (budget.rs): up front while this session holds nothing, beyond that only from
+        // what is free at once; over it, the rest is read and dropped and the reply is 452.
         let budget = &self.shared.budget;
         let factor = 1 + crate::budget::PROCESSING_FACTOR;
         let mut held = crate::budget::Held::default();
