@@ -218,13 +218,8 @@ pub fn parse_path(arg: &[u8], reverse: bool, utf8: bool) -> Result<Path, PathErr
         }
         local.extend_from_slice(&a[start..i]);
         if !is_dot_string(&local, utf8) {
-            if a[start..].first().is_some_and(|c| *c >= 0x80) || local.iter().any(|c| *c >= 0x80) {
-                return Err(err(
-                    "553 5.6.7",
-                    "a non-ASCII address needs SMTPUTF8 on MAIL FROM",
-                ));
-            }
-            if a.get(i).is_some_and(|c| *c >= 0x80) && !utf8 {
+            // Without SMTPUTF8 the local part stops at the first 8-bit byte.
+            if !utf8 && a.get(i).is_some_and(|c| *c >= 0x80) {
                 return Err(err(
                     "553 5.6.7",
                     "a non-ASCII address needs SMTPUTF8 on MAIL FROM",
@@ -384,6 +379,8 @@ mod tests {
         assert_eq!(bad("<>", false), "501 5.1.3");
         assert_eq!(bad("<postmaster>", false), "553 5.1.3");
         assert_eq!(bad("<a..b@x.example>", false), "501 5.1.3");
+        assert_eq!(bad("<j\u{f6}..rg@x.example>", true), "501 5.1.3");
+        assert_eq!(bad("<a.\u{f6}@x.example>", false), "553 5.6.7");
         assert_eq!(bad("<.a@x.example>", false), "501 5.1.3");
         assert_eq!(bad("<a@b@x.example>", false), "501 5.1.3");
         assert_eq!(bad("<jörg@x.example>", false), "553 5.6.7");
