@@ -368,3 +368,78 @@ fn starttls_from_pem_files_and_from_the_store() {
     let t = String::from_utf8_lossy(&o.stdout);
     assert!(t.contains("alice"), "{t}");
 }
+
+/// A message just under Postfix's default `message_size_limit` (10,240,000 bytes) grows by
+/// about a third when certmail encrypts it; the reinjection `smtpd` of README's master.cf
+/// must take the larger result, or Postfix accepts the message and then bounces it.
+#[test]
+fn postfix_mid_size_message_survives_encryption() {
+    let Some(f) = flow() else { return };
+    let s = &f.site;
+    // 6.3 MB of attachment, 8.6 MB as base64: under the 10,240,000-byte default.
+    let mut seed: u32 = 0x2545_f491;
+    let raw: Vec<u8> = (0..6_300_000)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            seed as u8
+        })
+        .collect();
+    let b64 = {
+        use std::fmt::Write;
+        const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut out = String::with_capacity(raw.len() / 3 * 4 + raw.len() / 57 * 2 + 8);
+        for line in raw.chunks(57) {
+            for c in line.chunks(3) {
+                let n = (u32::from(c[0]) << 16)
+                    | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+                    | u32::from(*c.get(2).unwrap_or(&0));
+                for i in 0..4 {
+                    if i <= c.len() {
+                        out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+                    } else {
+                        out.push('=');
+                    }
+                }
+            }
+            let _ = write!(out, "\r\n");
+        }
+        out
+    };
+    let msg = format!(
+        "From: alice@example.com\r\nTo: bob@partner.example\r\nSubject: large\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\n\
+         the large secret\r\n--b1\r\nContent-Type: application/octet-stream\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{b64}--b1--\r\n"
+    );
+    assert!(
+        (8_500_000..10_240_000).contains(&msg.len()),
+        "{} bytes",
+        msg.len()
+    );
+    let path = s.file("large.eml", &msg);
+    swaks(
+        f.postfix.inbound,
+        "alice@example.com",
+        "bob@partner.example",
+        &path,
+    );
+    wait_for(120, "the large message at the sink, or a bounce", || {
+        !f.sink.to("bob@partner.example").is_empty() || !f.sink.to("alice@example.com").is_empty()
+    });
+    let bounces = f.sink.to("alice@example.com");
+    assert!(
+        bounces.is_empty(),
+        "bounced: {}",
+        bounces[0].chars().take(3000).collect::<String>()
+    );
+    let got = f.sink.to("bob@partner.example").remove(0);
+    assert!(got.contains("application/pkcs7-mime"), "encrypted");
+    assert!(!got.contains("the large secret"), "never in clear");
+    assert!(
+        got.len() > 10_240_000,
+        "grew past the input limit: {} bytes",
+        got.len()
+    );
+}

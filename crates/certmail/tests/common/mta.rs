@@ -203,6 +203,8 @@ meta_directory = /etc/postfix
   -o content_filter=certmail:[127.0.0.1]:{filter}
 127.0.0.1:{reinject} inet n - n - - smtpd
   -o content_filter=
+  -o message_size_limit=15360000
+  -o cleanup_service_name=certmail-cleanup
   -o receive_override_options=no_unknown_recipient_checks,no_header_body_checks,no_address_mappings
   -o smtpd_recipient_restrictions=permit_mynetworks,reject
 certmail unix - - n - 10 smtp
@@ -211,6 +213,8 @@ certmail unix - - n - 10 smtp
   -o smtp_data_done_timeout=600s
 pickup unix n - n 60 1 pickup
 cleanup unix n - n - 0 cleanup
+certmail-cleanup unix n - n - 0 cleanup
+  -o message_size_limit=15360000
 qmgr unix n - n 300 1 qmgr
 rewrite unix - - n - - trivial-rewrite
 bounce unix - - n - 0 bounce
