@@ -123,6 +123,22 @@ pub fn header_trigger(v: &str) -> Option<(String, String)> {
     .then(|| (name.to_owned(), value.to_owned()))
 }
 
+fn check_rsa_bits(v: &str) -> std::result::Result<(), String> {
+    match v.parse::<u32>() {
+        Ok(b) if (1024..=16384).contains(&b) => Ok(()),
+        _ => Err("must be a number of bits from 1024 to 16384".into()),
+    }
+}
+
+/// The value of a resolved `min-rsa-bits` (the default when absent or unreadable).
+pub fn min_rsa_bits(resolved: &[Resolved]) -> u32 {
+    resolved
+        .iter()
+        .find(|r| r.key == "min-rsa-bits")
+        .and_then(|r| r.value.parse().ok())
+        .unwrap_or(certmail_pki::verify::DEFAULT_MIN_RSA_BITS)
+}
+
 fn check_days(v: &str) -> std::result::Result<(), String> {
     match v.parse::<u32>() {
         Ok(d) if (1..=365).contains(&d) => Ok(()),
@@ -293,6 +309,12 @@ pub const SETTINGS: &[SettingDef] = &[
         "",
         "HTTP(S) URL that gets a JSON POST {\"to\": number, \"text\": message} to send an SMS; empty: no SMS",
         check_url,
+    ),
+    text(
+        "min-rsa-bits",
+        "2048",
+        "the smallest RSA key trusted in signatures and certificate paths (1024 to 16384); older keys still verify, but are reported weak-key and untrusted, and are not encrypted to",
+        check_rsa_bits,
     ),
     SettingDef {
         key: "pfx-password",
@@ -620,13 +642,23 @@ impl App {
         };
         self.store.ensure_party(party, crate::now()).await?;
         self.store.set_setting(party, key, &stored).await?;
-        Ok(())
+        self.setting_changed(key).await
     }
 
     /// Resets a setting to "inherit".
     pub async fn unset_setting(&self, party: &Party, key: &str) -> Result<bool> {
         def(key)?;
-        Ok(self.store.unset_setting(party, key).await?)
+        let removed = self.store.unset_setting(party, key).await?;
+        self.setting_changed(key).await?;
+        Ok(removed)
+    }
+
+    /// Settings that change verdicts renew the trust generation (verdict caches drop).
+    async fn setting_changed(&self, key: &str) -> Result<()> {
+        if key == "min-rsa-bits" {
+            self.store.bump_trust_generation().await?;
+        }
+        Ok(())
     }
 
     /// Resolves every setting along `chain` (most specific first).
@@ -675,7 +707,7 @@ impl App {
         src: String,
         purpose: Purpose,
         now: i64,
-        generation: &str,
+        (generation, min_rsa_bits): (&str, u32),
         use_: &mut Vec<CertUse>,
         excluded: &mut Vec<Excluded>,
     ) -> Result<()> {
@@ -691,7 +723,14 @@ impl App {
             }),
             Some(v) => {
                 let verdict: Verdict = self
-                    .verify_with_generation(&v, now, purpose, None, generation.to_owned())
+                    .verify_with_generation(
+                        &v,
+                        now,
+                        purpose,
+                        None,
+                        generation.to_owned(),
+                        min_rsa_bits,
+                    )
                     .await?;
                 if verdict.status == "valid" {
                     use_.push(CertUse {
@@ -728,6 +767,7 @@ impl App {
         let email = normalise_email(email)?;
         let chain = chain_for_user(&email);
         let settings = self.resolve_chain(&chain).await?;
+        let min_rsa = min_rsa_bits(&settings);
         let generation = self.store.trust_generation().await?;
         let selections = self.store.selections_all(&chain).await?;
         let selected = |kinds: &[SelectionKind], parties: &[Party]| -> Vec<(Party, String)> {
@@ -752,6 +792,7 @@ impl App {
                         Purpose::SmimeEncrypt,
                         Some(&email),
                         generation.clone(),
+                        min_rsa,
                     )
                     .await?;
                 if verdict.status == "valid" {
@@ -783,7 +824,7 @@ impl App {
                 source(&p),
                 Purpose::SmimeEncrypt,
                 now,
-                &generation,
+                (&generation, min_rsa),
                 &mut encryption,
                 &mut enc_excluded,
             )
@@ -795,7 +836,7 @@ impl App {
                 format!("additional ({})", source(&p)),
                 Purpose::SmimeEncrypt,
                 now,
-                &generation,
+                (&generation, min_rsa),
                 &mut encryption,
                 &mut enc_excluded,
             )
@@ -815,7 +856,7 @@ impl App {
                 "user".into(),
                 Purpose::SmimeSign,
                 now,
-                &generation,
+                (&generation, min_rsa),
                 &mut used,
                 &mut sign_excluded,
             )
@@ -850,6 +891,7 @@ impl App {
                         Purpose::SmimeSign,
                         Some(&email),
                         generation.clone(),
+                        min_rsa,
                     )
                     .await?;
                 if verdict.status != "valid" {

@@ -179,12 +179,16 @@ impl App {
         at: i64,
     ) -> Result<Unwrapped<'m>> {
         let collect = self.collect_mode().await?;
-        self.smime_unwrap_collect(msg, given, lookup, opts, at, collect)
+        let policy = Judging {
+            collect,
+            min_rsa_bits: None,
+        };
+        self.smime_unwrap_collect(msg, given, lookup, opts, at, policy)
             .await
     }
 
-    /// [`App::smime_unwrap_keys`] with the `collect-certificates` mode already known (the
-    /// gateway has it from its cached settings).
+    /// [`App::smime_unwrap_keys`] with the `collect-certificates` mode and the recipients'
+    /// `min-rsa-bits` already known (the gateway has them from its cached settings).
     pub async fn smime_unwrap_collect<'m>(
         &self,
         msg: &'m [u8],
@@ -192,11 +196,12 @@ impl App {
         lookup: bool,
         opts: &UnwrapOptions,
         at: i64,
-        collect: Collect,
+        policy: Judging,
     ) -> Result<Unwrapped<'m>> {
         let mut unwrapped = self.smime_unwrap_only(msg, given, lookup, opts).await?;
-        self.smime_judge(&mut unwrapped, at).await?;
-        self.smime_collect(&unwrapped, collect).await?;
+        self.smime_judge_inner(&mut unwrapped, at, None, policy.min_rsa_bits)
+            .await?;
+        self.smime_collect(&unwrapped, policy.collect).await?;
         Ok(unwrapped)
     }
 
@@ -329,7 +334,7 @@ impl App {
 
     /// Fills in the trust verdict of every signer (see [`judge_time`] for the time used).
     pub async fn smime_judge(&self, u: &mut Unwrapped<'_>, at: i64) -> Result<()> {
-        self.smime_judge_with(u, at, None).await
+        self.smime_judge_inner(u, at, None, None).await
     }
 
     /// [`App::smime_judge`] with the caller's validation inputs (`None`: the defaults).
@@ -341,6 +346,18 @@ impl App {
         u: &mut Unwrapped<'_>,
         at: i64,
         trust: Option<&Options>,
+    ) -> Result<()> {
+        self.smime_judge_inner(u, at, trust, None).await
+    }
+
+    /// [`App::smime_judge_with`] with the `min-rsa-bits` of the recipients (`None`: the
+    /// global one; ignored when `trust` is given, which carries its own).
+    async fn smime_judge_inner(
+        &self,
+        u: &mut Unwrapped<'_>,
+        at: i64,
+        trust: Option<&Options>,
+        min_rsa_bits: Option<u32>,
     ) -> Result<()> {
         for l in u.layers.iter_mut() {
             let Layer::Signed {
@@ -379,13 +396,19 @@ impl App {
                 let chain = signer_chain(&sha, certificates);
                 let chain = chain.get(1..).unwrap_or_default();
                 let now = self
-                    .verify_with_extra(&view, at, Purpose::SmimeSign, trust, chain)
+                    .verify_with_extra(&view, at, Purpose::SmimeSign, (trust, min_rsa_bits), chain)
                     .await?;
                 let then = match judge_time(now.status, s.check.signing_time, at) {
                     Some(t) => Some((
                         t,
-                        self.verify_with_extra(&view, t, Purpose::SmimeSign, trust, chain)
-                            .await?,
+                        self.verify_with_extra(
+                            &view,
+                            t,
+                            Purpose::SmimeSign,
+                            (trust, min_rsa_bits),
+                            chain,
+                        )
+                        .await?,
                     )),
                     None => None,
                 };
@@ -394,6 +417,15 @@ impl App {
         }
         Ok(())
     }
+}
+
+/// The recipients' settings that judging incoming mail depends on.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Judging {
+    /// `collect-certificates` (global).
+    pub collect: Collect,
+    /// `min-rsa-bits` of the recipients (`None`: the global value).
+    pub min_rsa_bits: Option<u32>,
 }
 
 /// Which signers' certificates incoming mail adds to the store (`collect-certificates`).

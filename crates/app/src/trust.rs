@@ -25,7 +25,9 @@ pub(crate) struct TrustCache {
     /// Parsed current CRLs per issuer DN: a big CRL is parsed once per trust generation
     /// (every CRL change renews it), not on every verdict.
     crls: std::collections::HashMap<String, Vec<Arc<Crl>>>,
-    /// (thumbprint, purpose, e-mail) -> (verdict, computed at, valid until).
+    /// The global `min-rsa-bits` (setting it renews the trust generation).
+    min_rsa_bits: Option<u32>,
+    /// (thumbprint, purpose, e-mail, min-rsa-bits) -> (verdict, computed at, valid until).
     verdicts: std::collections::HashMap<VerdictKey, (Verdict, i64, i64)>,
 }
 
@@ -61,8 +63,8 @@ impl ParsedCrls {
     }
 }
 
-/// Cache key of a verdict: thumbprint, purpose, e-mail address.
-type VerdictKey = (String, u8, Option<String>);
+/// Cache key of a verdict: thumbprint, purpose, e-mail address, min-rsa-bits.
+type VerdictKey = (String, u8, Option<String>, u32);
 
 /// How many candidate issuer certificates a stored verification loads at most.
 const MAX_CANDIDATES: usize = 64;
@@ -109,7 +111,9 @@ pub struct CrlView {
 #[derive(Debug, Clone, Serialize)]
 pub struct Verdict {
     /// `valid`, `expired`, `not-yet-valid`, `revoked`, `untrusted`, `blacklisted`,
-    /// `wrong-usage`, `bad-signature`, `constraint-violated`, `revocation-unknown` or `invalid`.
+    /// `wrong-usage`, `bad-signature`, `weak-key` (an RSA key under `min-rsa-bits`),
+    /// `unsupported` (an algorithm or key certmail does not check), `constraint-violated`,
+    /// `revocation-unknown` or `invalid`.
     pub status: &'static str,
     /// The reason in words (empty when valid).
     pub reason: String,
@@ -148,9 +152,11 @@ impl Verdict {
                     VerifyError::WrongUsage { .. }
                     | VerifyError::WrongEku { .. }
                     | VerifyError::WrongKeyUsage { .. } => "wrong-usage",
+                    VerifyError::Unsupported { .. } => "unsupported",
                     VerifyError::BadSignature { .. } | VerifyError::WeakSignature { .. } => {
                         "bad-signature"
                     }
+                    VerifyError::WeakKey { .. } => "weak-key",
                     VerifyError::NameConstraint { .. }
                     | VerifyError::PathLength { .. }
                     | VerifyError::Policy { .. }
@@ -504,7 +510,7 @@ impl App {
         inputs: Option<&Options>,
     ) -> Result<Verdict> {
         let generation = self.store.trust_generation().await?;
-        self.verify_inner(view, at, purpose, email, generation, inputs, &[])
+        self.verify_inner(view, at, purpose, email, generation, inputs, &[], None)
             .await
     }
 
@@ -516,15 +522,25 @@ impl App {
         view: &CertView,
         at: i64,
         purpose: Purpose,
-        inputs: Option<&Options>,
+        (inputs, min_rsa_bits): (Option<&Options>, Option<u32>),
         extra: &[&Certificate],
     ) -> Result<Verdict> {
         let generation = self.store.trust_generation().await?;
-        self.verify_inner(view, at, purpose, None, generation, inputs, extra)
-            .await
+        self.verify_inner(
+            view,
+            at,
+            purpose,
+            None,
+            generation,
+            inputs,
+            extra,
+            min_rsa_bits,
+        )
+        .await
     }
 
-    /// [`App::verify_stored`] with the trust generation already read (one read per request).
+    /// [`App::verify_stored`] with the trust generation already read (one read per request)
+    /// and the `min-rsa-bits` of the party the verdict is for.
     pub(crate) async fn verify_with_generation(
         &self,
         view: &CertView,
@@ -532,9 +548,41 @@ impl App {
         purpose: Purpose,
         email: Option<&str>,
         generation: String,
+        min_rsa_bits: u32,
     ) -> Result<Verdict> {
-        self.verify_inner(view, at, purpose, email, generation, None, &[])
-            .await
+        self.verify_inner(
+            view,
+            at,
+            purpose,
+            email,
+            generation,
+            None,
+            &[],
+            Some(min_rsa_bits),
+        )
+        .await
+    }
+
+    /// The global `min-rsa-bits`, read once per trust generation.
+    pub async fn global_min_rsa_bits(&self) -> Result<u32> {
+        let generation = self.store.trust_generation().await?;
+        if let Ok(c) = self.cache.lock()
+            && c.generation.as_deref() == Some(generation.as_str())
+            && let Some(b) = c.min_rsa_bits
+        {
+            return Ok(b);
+        }
+        let b = self
+            .global_setting("min-rsa-bits")
+            .await?
+            .parse()
+            .unwrap_or(certmail_pki::verify::DEFAULT_MIN_RSA_BITS);
+        if let Ok(mut c) = self.cache.lock()
+            && c.generation.as_deref() == Some(generation.as_str())
+        {
+            c.min_rsa_bits = Some(b);
+        }
+        Ok(b)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -547,7 +595,14 @@ impl App {
         generation: String,
         inputs: Option<&Options>,
         extra: &[&Certificate],
+        min_rsa_bits: Option<u32>,
     ) -> Result<Verdict> {
+        // Caller inputs carry their own minimum; otherwise the party's, or the global one.
+        let min_rsa_bits = match (inputs, min_rsa_bits) {
+            (Some(i), _) => i.min_rsa_bits,
+            (None, Some(b)) => b,
+            (None, None) => self.global_min_rsa_bits().await?,
+        };
         // A verdict reached with a message's certificates is kept apart from one reached
         // with the stores alone: the key names them.
         let mut id = view.cert.sha256.clone();
@@ -555,7 +610,12 @@ impl App {
             id.push('+');
             id.push_str(&c.sha256[..16.min(c.sha256.len())]);
         }
-        let key = (id, purpose as u8, email.map(str::to_lowercase));
+        let key = (
+            id,
+            purpose as u8,
+            email.map(str::to_lowercase),
+            min_rsa_bits,
+        );
         let (anchors, ctl) = {
             let mut cache = self.cache.lock().map_err(|_| AppError::Corrupt {
                 what: "verdict cache",
@@ -661,6 +721,7 @@ impl App {
             peer_name: email.map(|e| PeerName::Email(e.to_owned())),
             crls,
             ctl,
+            min_rsa_bits,
             ..inputs.cloned().unwrap_or(Options {
                 revocation: RevocationPolicy::IfAvailable,
                 ..Options::default()

@@ -635,6 +635,10 @@ pub struct TrustArgs {
     /// issuer duties of section 4: extension criticality, key identifiers, ...).
     #[arg(long, value_enum, default_value_t = ProfileArg::Rfc5280)]
     pub profile: ProfileArg,
+    /// The smallest RSA key trusted (1024-16384; default 2048, or the global min-rsa-bits
+    /// setting when the stores are used). Smaller keys verify but are reported weak-key.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1024..=16384))]
+    pub min_rsa_bits: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

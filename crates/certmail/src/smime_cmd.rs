@@ -398,6 +398,9 @@ fn summary(u: &Unwrapped<'_>) {
     }
 }
 
+/// Unwraps and judges `msg`: with the explicit inputs when given, else with the stores
+/// (and, unless `--min-rsa-bits` was given, the global `min-rsa-bits`).
+#[allow(clippy::too_many_arguments)]
 async fn unwrap_with<'m>(
     cli: &Cli,
     msg: &'m [u8],
@@ -406,6 +409,7 @@ async fn unwrap_with<'m>(
     opts: &UnwrapOptions,
     at: i64,
     trust: &Options,
+    min_rsa_given: bool,
 ) -> Result<Unwrapped<'m>, Failure> {
     match stateless {
         Some((roots, inter, crls)) => {
@@ -416,8 +420,12 @@ async fn unwrap_with<'m>(
         }
         None => {
             let app: App = crate::cli::open(cli).await?;
+            let mut trust = trust.clone();
+            if !min_rsa_given {
+                trust.min_rsa_bits = app.global_min_rsa_bits().await.map_err(app_failure)?;
+            }
             let r = app
-                .smime_unwrap_with_trust(msg, given, opts, at, trust)
+                .smime_unwrap_with_trust(msg, given, opts, at, &trust)
                 .await;
             app.close().await;
             r.map_err(app_failure)
@@ -440,6 +448,7 @@ async fn decrypt(cli: &Cli, a: &DecryptArgs) -> Result<ExitCode, Failure> {
         &UnwrapOptions::default(),
         certmail_app::now(),
         &Options::default(),
+        false,
     )
     .await?;
     if !u
@@ -482,6 +491,7 @@ async fn verify(cli: &Cli, a: &VerifyArgs) -> Result<ExitCode, Failure> {
             allow_sha1: a.allow_sha1,
             ..a.trust.options()
         },
+        a.trust.min_rsa_bits.is_some(),
     )
     .await?;
     if u.signers().next().is_none() {
@@ -500,6 +510,22 @@ async fn verify(cli: &Cli, a: &VerifyArgs) -> Result<ExitCode, Failure> {
     } else {
         summary(&u);
         write_result(&u)?;
+    }
+    // A signature or path certmail cannot check says nothing about the content: exit 2,
+    // as for any other algorithm it does not support.
+    let unsupported = u.signers().find_map(|s| {
+        if s.unsupported {
+            s.failure.clone()
+        } else {
+            s.trust
+                .as_ref()
+                .filter(|t| t.status == "unsupported")
+                .map(|t| format!("unsupported: {}", t.reason))
+        }
+    });
+    if let Some(why) = unsupported {
+        eprintln!("{why}");
+        return Ok(ExitCode::from(2));
     }
     Ok(if u.all_signatures_ok() {
         ExitCode::SUCCESS

@@ -118,10 +118,11 @@ pub fn stateless(a: &VerifyArgs) -> Result<ExitCode, Failure> {
     let r = verify::verify(&leaf, &intermediates, &anchors, &opts, &AwsLcOps);
     let v = Verdict::from_result(&r, false);
     print_verdict(&leaf, &v, a.json);
-    Ok(if v.status == "valid" {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
+    Ok(match v.status {
+        "valid" => ExitCode::SUCCESS,
+        // Nothing is known: an algorithm or key certmail does not check.
+        "unsupported" => ExitCode::from(2),
+        _ => ExitCode::from(1),
     })
 }
 
@@ -150,6 +151,9 @@ impl TrustArgs {
                 RevocationArg::Off => RevocationPolicy::Off,
             },
             profile: self.profile.into(),
+            min_rsa_bits: self
+                .min_rsa_bits
+                .unwrap_or(certmail_pki::verify::DEFAULT_MIN_RSA_BITS),
             ..Options::default()
         }
     }

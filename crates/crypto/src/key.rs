@@ -200,6 +200,13 @@ impl PrivateKey {
         Ok(Some(key))
     }
 
+    /// An RSA key of 1,024 to 2,047 bits for decryption ([`crate::rsa_legacy`]); the numbers
+    /// are checked to belong together.
+    pub fn legacy_rsa(&self) -> Result<crate::rsa_legacy::LegacyRsaKey, CryptoError> {
+        let info = PrivateKeyInfoRef::from_der(&self.pkcs8).map_err(bad)?;
+        crate::rsa_legacy::LegacyRsaKey::from_pkcs1(info.private_key.as_bytes())
+    }
+
     /// The PKCS#8 DER. Handle with care: this is the secret.
     pub fn pkcs8_der(&self) -> &[u8] {
         &self.pkcs8

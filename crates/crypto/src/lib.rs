@@ -14,6 +14,7 @@ pub mod password;
 pub mod pkcs12;
 mod pkcs12_ber;
 pub mod pkcs12_work;
+pub mod rsa_legacy;
 
 pub use error::CryptoError;
 pub use kek::{KdfParams, Kek};

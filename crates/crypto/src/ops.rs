@@ -5,6 +5,12 @@ use aws_lc_rs::signature::{self, RsaPssSaltLength, VerificationAlgorithm};
 use certmail_pki::ops::{PublicKeyRef, SignatureError};
 use certmail_pki::sig::{Hash, SignatureAlgorithm};
 
+/// Whether an RSA key is under 2,048 bits (or unreadable), which aws-lc-rs does not verify:
+/// [`crate::rsa_legacy`] does (and refuses keys under 1,024 bits as unsupported).
+fn legacy_size(rsa_public_key: &[u8]) -> bool {
+    crate::rsa_legacy::public_key_bits(rsa_public_key).is_none_or(|b| b < 2048)
+}
+
 /// The production implementation of the pki crypto operations.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct AwsLcOps;
@@ -42,7 +48,8 @@ impl certmail_pki::CryptoOps for AwsLcOps {
             algorithm: format!("{algorithm:?}"),
             key: key.algorithm.to_owned(),
         };
-        let unsupported = || SignatureError::Unsupported(format!("{algorithm:?}"));
+        let unsupported =
+            || SignatureError::Unsupported(format!("signature algorithm {algorithm:?}"));
         let verify = |alg: &dyn VerificationAlgorithm| {
             alg.verify_sig(key.key, message, sig)
                 .map_err(|_| SignatureError::Invalid)
@@ -52,12 +59,15 @@ impl certmail_pki::CryptoOps for AwsLcOps {
                 if key.algorithm != RSA {
                     return Err(mismatch());
                 }
+                if legacy_size(key.key) {
+                    return crate::rsa_legacy::verify_pkcs1(key.key, *h, message, sig);
+                }
                 match h {
                     Hash::Sha1 => verify(&signature::RSA_PKCS1_2048_8192_SHA1_FOR_LEGACY_USE_ONLY),
                     Hash::Sha256 => verify(&signature::RSA_PKCS1_2048_8192_SHA256),
                     Hash::Sha384 => verify(&signature::RSA_PKCS1_2048_8192_SHA384),
                     Hash::Sha512 => verify(&signature::RSA_PKCS1_2048_8192_SHA512),
-                    Hash::Sha224 => Err(unsupported()),
+                    Hash::Sha224 => crate::rsa_legacy::verify_pkcs1(key.key, *h, message, sig),
                 }
             }
             SignatureAlgorithm::RsaPss {
@@ -68,8 +78,18 @@ impl certmail_pki::CryptoOps for AwsLcOps {
                 if key.algorithm != RSA && key.algorithm != RSA_PSS {
                     return Err(mismatch());
                 }
-                if hash != mgf_hash {
-                    return Err(unsupported());
+                // aws-lc-rs takes 2,048 bits and more with one hash for both; the rest (old
+                // keys, SHA-1 or SHA-224, a different MGF1 hash) the big-integer code checks.
+                let native = matches!(hash, Hash::Sha256 | Hash::Sha384 | Hash::Sha512);
+                if legacy_size(key.key) || hash != mgf_hash || !native {
+                    return crate::rsa_legacy::verify_pss(
+                        key.key,
+                        *hash,
+                        *mgf_hash,
+                        usize::from(*salt_len),
+                        message,
+                        sig,
+                    );
                 }
                 let base = match hash {
                     Hash::Sha256 => signature::RSA_PSS_2048_8192_SHA256,
@@ -124,7 +144,9 @@ impl certmail_pki::CryptoOps for AwsLcOps {
                 }
                 verify(&signature::ED25519)
             }
-            SignatureAlgorithm::Unsupported(name) => Err(SignatureError::Unsupported(name.clone())),
+            SignatureAlgorithm::Unsupported(name) => Err(SignatureError::Unsupported(format!(
+                "signature algorithm {name}"
+            ))),
         }
     }
 }

@@ -30,8 +30,9 @@ pub enum SignatureError {
         /// The key type.
         key: String,
     },
-    /// An algorithm certmail does not verify.
-    #[error("unsupported signature algorithm {0}")]
+    /// An algorithm or key certmail does not verify (the text names it: `signature
+    /// algorithm ...`, `RSA key of 512 bits`).
+    #[error("unsupported: {0}")]
     Unsupported(String),
 }
 

@@ -28,8 +28,9 @@ use zeroize::Zeroizing;
 
 use crate::SmimeError;
 use crate::asn1::{self, Element, tag};
-use crate::keys::{CertId, KeyPair, Parsed, cert_id};
+use crate::keys::{CertId, KeyPair, Parsed, RsaDecrypt, cert_id};
 use crate::oids;
+use certmail_pki::sig::Hash;
 
 /// Content-encryption algorithms certmail writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
@@ -551,6 +552,9 @@ pub struct Decrypted {
     pub recipients: Vec<String>,
     /// The certificate whose key decrypted it (SHA-256 thumbprint).
     pub decrypted_with: String,
+    /// The decrypting key when it is weak (`RSA key of 1024 bits`: under 2,048 bits).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weak_key: Option<String>,
 }
 
 fn parse_ri(e: Element<'_>) -> Result<RecipientInfo<'_>, SmimeError> {
@@ -780,24 +784,52 @@ impl Enveloped<'_> {
                     },
                     Parsed::Rsa { decrypt, .. },
                 ) if rid.matches(&kp.cert) => {
-                    let mut out = Zeroizing::new(vec![0u8; decrypt.key_size_bytes()]);
-                    let got = match alg.as_str() {
-                        oids::RSA => {
-                            let k = Pkcs1PrivateDecryptingKey::new(decrypt.clone())
+                    let mut out = Zeroizing::new(vec![0u8; decrypt.len()]);
+                    let got = match (alg.as_str(), decrypt) {
+                        (oids::RSA, RsaDecrypt::Native(k)) => {
+                            let k = Pkcs1PrivateDecryptingKey::new(k.clone())
                                 .map_err(|_| crypto("RSA key"))?;
                             k.decrypt(encrypted_key, &mut out).ok().map(|p| p.len())
                         }
-                        oids::RSA_OAEP => {
-                            let oaep = oaep_alg(*params)?;
-                            let k = OaepPrivateDecryptingKey::new(decrypt.clone())
-                                .map_err(|_| crypto("RSA key"))?;
-                            match k.decrypt(oaep, encrypted_key, &mut out, None) {
-                                Ok(p) => Some(p.len()),
-                                // OAEP failures are not an oracle (RFC 8017 7.1.2 note).
-                                Err(_) => return Err(SmimeError::Decrypt),
-                            }
+                        (oids::RSA, RsaDecrypt::Legacy(k)) => {
+                            k.decrypt_pkcs1(encrypted_key).map(|p| {
+                                let n = p.len().min(out.len());
+                                out[..n].copy_from_slice(&p[..n]);
+                                p.len()
+                            })
                         }
-                        other => {
+                        (oids::RSA_OAEP, _) => {
+                            let oaep = oaep_params(*params)?;
+                            // OAEP failures are not an oracle (RFC 8017 7.1.2 note).
+                            let plain = match decrypt {
+                                RsaDecrypt::Native(k) => {
+                                    let k = OaepPrivateDecryptingKey::new(k.clone())
+                                        .map_err(|_| crypto("RSA key"))?;
+                                    let label =
+                                        Some(oaep.label.as_slice()).filter(|l| !l.is_empty());
+                                    k.decrypt(oaep.native()?, encrypted_key, &mut out, label)
+                                        .map_err(|_| SmimeError::Decrypt)?
+                                        .len()
+                                }
+                                RsaDecrypt::Legacy(k) => {
+                                    let p = k
+                                        .decrypt_oaep(
+                                            oaep.hash,
+                                            oaep.mgf,
+                                            &oaep.label,
+                                            encrypted_key,
+                                        )
+                                        .ok_or(SmimeError::Decrypt)?;
+                                    if p.len() > out.len() {
+                                        return Err(SmimeError::Decrypt);
+                                    }
+                                    out[..p.len()].copy_from_slice(&p);
+                                    p.len()
+                                }
+                            };
+                            Some(plain)
+                        }
+                        (other, _) => {
                             return Err(SmimeError::Unsupported(format!(
                                 "key transport {}",
                                 oids::name(other)
@@ -912,6 +944,10 @@ impl Enveloped<'_> {
                 key_algorithm,
                 recipients: self.recipient_names(),
                 decrypted_with: kp.cert.sha256.clone(),
+                weak_key: match &kp.key {
+                    Parsed::Rsa { decrypt, .. } => decrypt.weak(),
+                    _ => None,
+                },
             },
         })
     }
@@ -1033,10 +1069,50 @@ impl Prepared {
     }
 }
 
-fn oaep_alg(params: Option<Element<'_>>) -> Result<&'static rsa::OaepAlgorithm, SmimeError> {
-    // RSAES-OAEP-params: hashFunc [0], maskGenFunc [1], pSourceFunc [2]; defaults SHA-1.
+/// RSAES-OAEP-params (RFC 8017 A.2.1) as read from a KeyTransRecipientInfo.
+struct OaepParams {
+    hash: Hash,
+    mgf: Hash,
+    label: Vec<u8>,
+}
+
+impl OaepParams {
+    /// aws-lc-rs's algorithm for these hashes (it takes the same hash for both).
+    fn native(&self) -> Result<&'static rsa::OaepAlgorithm, SmimeError> {
+        match (self.hash, self.mgf) {
+            (Hash::Sha1, Hash::Sha1) => Ok(&rsa::OAEP_SHA1_MGF1SHA1),
+            (Hash::Sha256, Hash::Sha256) => Ok(&rsa::OAEP_SHA256_MGF1SHA256),
+            (Hash::Sha384, Hash::Sha384) => Ok(&rsa::OAEP_SHA384_MGF1SHA384),
+            (Hash::Sha512, Hash::Sha512) => Ok(&rsa::OAEP_SHA512_MGF1SHA512),
+            (h, m) => Err(SmimeError::Unsupported(format!(
+                "RSAES-OAEP with {h:?} and MGF1-{m:?}"
+            ))),
+        }
+    }
+}
+
+fn oaep_hash(oid: &str) -> Result<Hash, SmimeError> {
+    match oid {
+        oids::SHA1 => Ok(Hash::Sha1),
+        oids::SHA256 => Ok(Hash::Sha256),
+        oids::SHA384 => Ok(Hash::Sha384),
+        oids::SHA512 => Ok(Hash::Sha512),
+        other => Err(SmimeError::Unsupported(format!(
+            "RSAES-OAEP with {}",
+            oids::name(other)
+        ))),
+    }
+}
+
+/// id-pSpecified (RFC 8017 A.2.1): the label of RSAES-OAEP.
+const P_SPECIFIED: &str = "1.2.840.113549.1.1.9";
+
+fn oaep_params(params: Option<Element<'_>>) -> Result<OaepParams, SmimeError> {
+    // RSAES-OAEP-params: hashFunc [0], maskGenFunc [1], pSourceFunc [2]; defaults SHA-1,
+    // MGF1 with SHA-1, an empty label.
     let mut hash = oids::SHA1.to_owned();
     let mut mgf_hash = oids::SHA1.to_owned();
+    let mut label = Vec::new();
     if let Some(p) = params.filter(|p| p.tag == tag::SEQUENCE) {
         for f in p.children()? {
             let inner = f.children()?;
@@ -1060,20 +1136,29 @@ fn oaep_alg(params: Option<Element<'_>>) -> Result<&'static rsa::OaepAlgorithm, 
                         .ok_or_else(|| SmimeError::Malformed("OAEP MGF hash".into()))?
                         .oid()?
                 }
-                0xa2 => return Err(SmimeError::Unsupported("OAEP with a label".into())),
+                0xa2 => {
+                    let source = alg
+                        .first()
+                        .ok_or_else(|| SmimeError::Malformed("OAEP label".into()))?
+                        .oid()?;
+                    if source != P_SPECIFIED {
+                        return Err(SmimeError::Unsupported(format!(
+                            "RSAES-OAEP label source {source}"
+                        )));
+                    }
+                    label = alg
+                        .get(1)
+                        .ok_or_else(|| SmimeError::Malformed("OAEP label".into()))?
+                        .octets()?
+                        .to_vec();
+                }
                 _ => {}
             }
         }
     }
-    match (hash.as_str(), mgf_hash.as_str()) {
-        (oids::SHA1, oids::SHA1) => Ok(&rsa::OAEP_SHA1_MGF1SHA1),
-        (oids::SHA256, oids::SHA256) => Ok(&rsa::OAEP_SHA256_MGF1SHA256),
-        (oids::SHA384, oids::SHA384) => Ok(&rsa::OAEP_SHA384_MGF1SHA384),
-        (oids::SHA512, oids::SHA512) => Ok(&rsa::OAEP_SHA512_MGF1SHA512),
-        (h, m) => Err(SmimeError::Unsupported(format!(
-            "RSAES-OAEP with {} and MGF1-{}",
-            oids::name(h),
-            oids::name(m)
-        ))),
-    }
+    Ok(OaepParams {
+        hash: oaep_hash(&hash)?,
+        mgf: oaep_hash(&mgf_hash)?,
+        label,
+    })
 }

@@ -164,13 +164,38 @@ pub fn cert_id(cert: &Certificate, by_key_id: bool) -> Result<CertId, SmimeError
 pub(crate) enum Parsed {
     Rsa {
         sign: Option<RsaKeyPair>,
-        decrypt: PrivateDecryptingKey,
+        decrypt: RsaDecrypt,
     },
     Ec {
         curve: &'static str,
         sign: EcdsaKeyPair,
         agree: agreement::PrivateKey,
     },
+}
+
+/// An RSA key for decryption: aws-lc-rs from 2,048 bits, the big-integer code below (old
+/// keys, decryption only).
+pub(crate) enum RsaDecrypt {
+    Native(PrivateDecryptingKey),
+    Legacy(certmail_crypto::rsa_legacy::LegacyRsaKey),
+}
+
+impl RsaDecrypt {
+    /// The modulus size in bytes.
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            RsaDecrypt::Native(k) => k.key_size_bytes(),
+            RsaDecrypt::Legacy(k) => k.bits().div_ceil(8) as usize,
+        }
+    }
+
+    /// `Some("RSA key of N bits")` for a key under 2,048 bits.
+    pub(crate) fn weak(&self) -> Option<String> {
+        match self {
+            RsaDecrypt::Native(_) => None,
+            RsaDecrypt::Legacy(k) => Some(format!("RSA key of {} bits", k.bits())),
+        }
+    }
 }
 
 /// A certificate with its private key, parsed once for repeated use.
@@ -200,9 +225,18 @@ impl KeyPair {
         let der = key.pkcs8_der();
         let rejected = |e: &dyn std::fmt::Display| SmimeError::Key(format!("key rejected: {e}"));
         let parsed = match key.algorithm() {
+            KeyAlgorithm::Rsa { bits } if *bits < certmail_crypto::rsa_legacy::MIN_BITS => {
+                return Err(SmimeError::Unsupported(format!("RSA key of {bits} bits")));
+            }
+            KeyAlgorithm::Rsa { bits } if *bits < 2048 => Parsed::Rsa {
+                sign: None,
+                decrypt: RsaDecrypt::Legacy(key.legacy_rsa().map_err(|e| rejected(&e))?),
+            },
             KeyAlgorithm::Rsa { .. } => Parsed::Rsa {
                 sign: RsaKeyPair::from_pkcs8(der).ok(),
-                decrypt: PrivateDecryptingKey::from_pkcs8(der).map_err(|e| rejected(&e))?,
+                decrypt: RsaDecrypt::Native(
+                    PrivateDecryptingKey::from_pkcs8(der).map_err(|e| rejected(&e))?,
+                ),
             },
             KeyAlgorithm::Ec { curve } => {
                 let (curve, s, a) = match curve.as_str() {

@@ -260,6 +260,10 @@ pub struct SignerReport {
     pub verified: bool,
     /// Why not, when not.
     pub failure: Option<String>,
+    /// The failure is an algorithm or key certmail does not check (`unsupported: ...`),
+    /// not a verdict on the content.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unsupported: bool,
     /// The signer's e-mail addresses (from the certificate).
     pub emails: Vec<String>,
     /// SHA-256 thumbprint of the signer's certificate.
@@ -430,7 +434,8 @@ fn report(check: SignerCheck, from: &[String]) -> SignerReport {
     };
     SignerReport {
         verified: check.result.is_ok(),
-        failure: check.result.clone().err(),
+        failure: check.result.as_ref().err().map(|e| e.to_string()),
+        unsupported: matches!(check.result, Err(signed::CheckFailure::Unsupported(_))),
         emails,
         thumbprint,
         subject,
@@ -566,6 +571,12 @@ pub fn report_headers(layers: &[Layer]) -> Vec<(String, String)> {
                     format!("X-Certmail-Decrypted-With-{l_no}"),
                     d.decrypted_with.clone(),
                 ));
+                if let Some(w) = &d.weak_key {
+                    h.push((
+                        format!("X-Certmail-Decryption-Key-Weak-{l_no}"),
+                        format!("{w}, below 2048"),
+                    ));
+                }
             }
             Layer::Signed {
                 opaque, signers, ..

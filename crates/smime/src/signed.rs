@@ -355,7 +355,49 @@ pub struct SignerCheck {
     pub signing_time: Option<i64>,
     /// `Ok` when the digest, the attributes and the signature value all check.
     #[serde(skip)]
-    pub result: Result<(), String>,
+    pub result: Result<(), CheckFailure>,
+}
+
+/// Why a SignerInfo did not verify.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckFailure {
+    /// An algorithm or key certmail does not check (an RSA key under 1,024 bits, an unknown
+    /// digest or signature algorithm): nothing is known about the content.
+    Unsupported(String),
+    /// The signature was checked and is wrong, or the SignerInfo is malformed.
+    Failed(String),
+}
+
+impl std::fmt::Display for CheckFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CheckFailure::Unsupported(s) => write!(f, "unsupported: {s}"),
+            CheckFailure::Failed(s) => f.write_str(s),
+        }
+    }
+}
+
+impl From<String> for CheckFailure {
+    fn from(s: String) -> Self {
+        CheckFailure::Failed(s)
+    }
+}
+
+impl From<&str> for CheckFailure {
+    fn from(s: &str) -> Self {
+        CheckFailure::Failed(s.to_owned())
+    }
+}
+
+/// A signature check's error as a failure: unsupported algorithms and keys apart.
+fn signature_failure(e: certmail_pki::SignatureError, changed: bool) -> CheckFailure {
+    match e {
+        certmail_pki::SignatureError::Unsupported(s) => CheckFailure::Unsupported(s),
+        certmail_pki::SignatureError::Invalid if changed => {
+            CheckFailure::Failed("the signature does not verify: the content was changed".into())
+        }
+        other => CheckFailure::Failed(format!("signature: {other}")),
+    }
 }
 
 /// Parses a SignedData ContentInfo (DER or BER).
@@ -459,7 +501,7 @@ impl SignedData<'_> {
             signing_time: None,
             result: Err("unparsed".into()),
         };
-        check.result = (|| -> Result<(), String> {
+        check.result = (|| -> Result<(), CheckFailure> {
             let f = si.children().map_err(|e| e.to_string())?;
             if f.len() < 5 {
                 return Err("malformed SignerInfo".into());
@@ -482,8 +524,9 @@ impl SignedData<'_> {
                 .and_then(|a| a.first().and_then(|o| o.oid().ok()))
                 .ok_or("malformed digestAlgorithm")?;
             check.digest = oids::name(&digest_oid).to_owned();
-            let hash = hash_from_oid(&digest_oid)
-                .ok_or_else(|| format!("unsupported digest algorithm {digest_oid}"))?;
+            let hash = hash_from_oid(&digest_oid).ok_or_else(|| {
+                CheckFailure::Unsupported(format!("digest algorithm {digest_oid}"))
+            })?;
             if hash == Hash::Sha1 && !allow_sha1 {
                 return Err("SHA-1 signatures are not accepted".into());
             }
@@ -562,19 +605,24 @@ impl SignedData<'_> {
                     }
                     AwsLcOps
                         .verify_signature(&alg, key, &der, &sig)
-                        .map_err(|e| format!("signature: {e}"))
+                        .map_err(|e| signature_failure(e, false))
                 }
                 None => {
-                    let ok = content_variants.iter().any(|c| {
-                        AwsLcOps
-                            .verify_signature(&alg, key, &c.concat(), &sig)
-                            .is_ok()
-                    });
-                    if ok {
-                        Ok(())
-                    } else {
-                        Err("the signature does not verify: the content was changed".into())
+                    // Any variant that verifies wins; otherwise the first one's failure
+                    // (an unsupported key fails the same way for all of them).
+                    let mut first = None;
+                    for c in &content_variants {
+                        match AwsLcOps.verify_signature(&alg, key, &c.concat(), &sig) {
+                            Ok(()) => return Ok(()),
+                            Err(e) => {
+                                first.get_or_insert(e);
+                            }
+                        }
                     }
+                    Err(signature_failure(
+                        first.unwrap_or(certmail_pki::SignatureError::Invalid),
+                        true,
+                    ))
                 }
             }
         })();
@@ -607,7 +655,7 @@ fn inherited_dsa_parameters<'c>(
     None
 }
 
-fn signature_algorithm(e: &Element<'_>, hash: Hash) -> Result<SignatureAlgorithm, String> {
+fn signature_algorithm(e: &Element<'_>, hash: Hash) -> Result<SignatureAlgorithm, CheckFailure> {
     let c = e.children().map_err(|e| e.to_string())?;
     let oid = c
         .first()
@@ -626,7 +674,9 @@ fn signature_algorithm(e: &Element<'_>, hash: Hash) -> Result<SignatureAlgorithm
         }
     };
     if let SignatureAlgorithm::Unsupported(s) = &alg {
-        return Err(format!("unsupported signature algorithm {s}"));
+        return Err(CheckFailure::Unsupported(format!(
+            "signature algorithm {s}"
+        )));
     }
     if alg.hash().is_some_and(|h| h != hash) && !matches!(alg, SignatureAlgorithm::RsaPss { .. }) {
         return Err("the signature algorithm's digest differs from the digestAlgorithm".into());

@@ -59,13 +59,14 @@ impl App {
             }
         }
         // Recipients without strict decryption share one copy per presentation (subject
-        // tags, signature removal); strict ones each their own (their keys differ). Within
+        // tags, signature removal) and verdict (min-rsa-bits); strict ones each their own (their keys differ). Within
         // a group the on-error choice may differ: split it.
         let mut groups: Vec<(Vec<(String, FlowSettings)>, bool)> = Vec::new();
         let (strict, shared): (Vec<_>, Vec<_>) =
             rcpts.into_iter().partition(|(_, s)| s.strict_decryption);
         for r in shared {
-            let key = |s: &FlowSettings| (s.subject_tags.clone(), s.remove_signature);
+            let key =
+                |s: &FlowSettings| (s.subject_tags.clone(), s.remove_signature, s.min_rsa_bits);
             match groups.iter_mut().find(|(g, _)| key(&g[0].1) == key(&r.1)) {
                 Some((g, _)) => g.push(r),
                 None => groups.push((vec![r], false)),
@@ -83,7 +84,11 @@ impl App {
             };
             let names: Vec<String> = group.iter().map(|(r, _)| r.clone()).collect();
             let s = &group[0].1;
-            match self.incoming_copy(env, msg, keys, s.collect).await? {
+            let judging = crate::smime::Judging {
+                collect: s.collect,
+                min_rsa_bits: Some(s.min_rsa_bits),
+            };
+            match self.incoming_copy(env, msg, keys, judging).await? {
                 Ok(mut ic) => {
                     let mut edit = edit.clone();
                     if s.remove_signature && ic.signature == Some(true) {
@@ -192,7 +197,7 @@ impl App {
         env: &Envelope<'_>,
         msg: &Arc<Vec<u8>>,
         strict_keys: Option<Vec<KeyPair>>,
-        collect: crate::smime::Collect,
+        judging: crate::smime::Judging,
     ) -> Result<std::result::Result<IncomingCopy, SmimeError>> {
         let top = match mime::parse(msg) {
             Ok(e) => e,
@@ -212,11 +217,11 @@ impl App {
         let opts = UnwrapOptions::default();
         let unwrapped = match strict_keys {
             Some(keys) => {
-                self.smime_unwrap_collect(msg, keys, false, &opts, env.now, collect)
+                self.smime_unwrap_collect(msg, keys, false, &opts, env.now, judging)
                     .await
             }
             None => {
-                self.smime_unwrap_collect(msg, Vec::new(), true, &opts, env.now, collect)
+                self.smime_unwrap_collect(msg, Vec::new(), true, &opts, env.now, judging)
                     .await
             }
         };

@@ -91,6 +91,8 @@ pub struct FlowSettings {
     pub ca_sender: bool,
     /// The global `collect-certificates`.
     pub collect: crate::smime::Collect,
+    /// `min-rsa-bits`.
+    pub min_rsa_bits: u32,
 }
 
 /// When outgoing mail of a sender is signed.
@@ -324,6 +326,9 @@ impl App {
             auto_request_incoming: value(&s, "auto-request-incoming") == "on",
             ca_sender,
             collect: crate::smime::Collect::parse(value(&s, "collect-certificates")),
+            min_rsa_bits: value(&s, "min-rsa-bits")
+                .parse()
+                .unwrap_or(certmail_pki::verify::DEFAULT_MIN_RSA_BITS),
             email,
         })
     }

@@ -193,8 +193,14 @@ pub(super) fn signature_with(
         });
     }
     ops.verify_signature(&alg, key, &child.vd.tbs, &child.vd.signature)
-        .map_err(|reason| VerifyError::BadSignature {
-            subject: child.subject.clone(),
-            reason,
+        .map_err(|reason| match reason {
+            SignatureError::Unsupported(what) => VerifyError::Unsupported {
+                subject: child.subject.clone(),
+                what,
+            },
+            reason => VerifyError::BadSignature {
+                subject: child.subject.clone(),
+                reason,
+            },
         })
 }

@@ -100,8 +100,11 @@ pub enum Profile {
     Strict,
 }
 
+/// The default of [`Options::min_rsa_bits`] (and of the `min-rsa-bits` setting).
+pub const DEFAULT_MIN_RSA_BITS: u32 = 2048;
+
 /// Options of a validation.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Options {
     /// The certificate profile.
     pub profile: Profile,
@@ -133,6 +136,56 @@ pub struct Options {
     pub purpose: Purpose,
     /// The certificate trust list.
     pub ctl: std::sync::Arc<Ctl>,
+    /// The smallest RSA key (modulus bits) trusted anywhere in a path, anchor included:
+    /// smaller ones, down to 1,024 bits, still verify but make the path [`VerifyError::WeakKey`]
+    /// (default [`DEFAULT_MIN_RSA_BITS`]).
+    pub min_rsa_bits: u32,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            profile: Profile::default(),
+            time: 0,
+            allow_sha1: false,
+            required_eku: Vec::new(),
+            required_ku: Vec::new(),
+            peer_name: None,
+            policy: PolicyOptions::default(),
+            budget: Budget::default(),
+            web_pki: false,
+            crls: Vec::new(),
+            revocation: RevocationPolicy::default(),
+            purpose: Purpose::default(),
+            ctl: std::sync::Arc::default(),
+            min_rsa_bits: DEFAULT_MIN_RSA_BITS,
+        }
+    }
+}
+
+/// Refuses an RSA key under `opts.min_rsa_bits` ([`VerifyError::WeakKey`]), and one under
+/// 1,024 bits as [`VerifyError::Unsupported`] whatever the minimum.
+pub(super) fn check_key_size(c: &Certificate, opts: &Options) -> Result<(), VerifyError> {
+    match c.public_key {
+        crate::cert::KeyAlgorithm::Rsa { bits } | crate::cert::KeyAlgorithm::RsaPss { bits }
+            if bits < 1024 =>
+        {
+            Err(VerifyError::Unsupported {
+                subject: c.subject.clone(),
+                what: format!("RSA key of {bits} bits"),
+            })
+        }
+        crate::cert::KeyAlgorithm::Rsa { bits } | crate::cert::KeyAlgorithm::RsaPss { bits }
+            if bits < opts.min_rsa_bits =>
+        {
+            Err(VerifyError::WeakKey {
+                subject: c.subject.clone(),
+                bits,
+                min: opts.min_rsa_bits,
+            })
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Intended use of the end-entity certificate.
@@ -214,6 +267,26 @@ pub enum VerifyError {
         subject: String,
         /// Why.
         reason: SignatureError,
+    },
+    /// An RSA key smaller than the minimum (`min-rsa-bits`): its signatures verify, but it
+    /// is not trusted.
+    #[error("{subject} has an RSA key of {bits} bits, below the minimum of {min} (min-rsa-bits)")]
+    WeakKey {
+        /// Certificate.
+        subject: String,
+        /// Modulus size.
+        bits: u32,
+        /// The minimum in force.
+        min: u32,
+    },
+    /// An algorithm or key on the path that certmail does not check (an RSA key under
+    /// 1,024 bits, an unknown signature algorithm): nothing is known about the path.
+    #[error("{what} ({subject})")]
+    Unsupported {
+        /// The certificate whose signature could not be checked.
+        subject: String,
+        /// What is not supported.
+        what: String,
     },
     /// SHA-1 or another refused algorithm.
     #[error("{subject} is signed with {algorithm}, which is not accepted")]
@@ -365,7 +438,7 @@ impl VerifyError {
             VerifyError::UntrustedRoot { .. } => 1,
             VerifyError::TooDeep(_) => 1,
             VerifyError::Budget(_) => 2,
-            VerifyError::BadSignature { .. } => 3,
+            VerifyError::BadSignature { .. } | VerifyError::Unsupported { .. } => 3,
             _ => 5,
         }
     }
@@ -446,6 +519,7 @@ fn whitelisted<'a>(
         check_validity(leaf, opts.time)?;
     }
     check_leaf(leaf, opts)?;
+    check_key_size(leaf, opts)?;
     // Blacklisting wins over whitelisting, and is inherited: a whitelisted certificate under
     // a blacklisted CA is blacklisted.
     let pool: Vec<&Certificate> = intermediates.iter().chain(anchors).collect();

@@ -43,6 +43,7 @@ pub(super) fn validate(
     }
     profile(anchor, Role::Anchor, opts)?;
     check_validity(anchor, opts.time)?;
+    check_key_size(anchor, opts)?;
     if anchor.vd.key_usage_bits.is_some_and(|b| b & (1 << 5) == 0) {
         return Err(VerifyError::NoKeyCertSign {
             subject: anchor.subject.clone(),
@@ -76,6 +77,7 @@ pub(super) fn validate(
         )?;
         // (a)(2) validity
         check_validity(c, opts.time)?;
+        check_key_size(c, opts)?;
         // (a)(4) name chaining
         if &c.vd.issuer != working_issuer {
             return Err(VerifyError::IssuerNotFound {
