@@ -106,6 +106,9 @@ pub enum FileError {
     /// PEM text without blocks, or a container with nothing inside.
     #[error("no certificate or private key found")]
     Empty,
+    /// A bundle none of whose items could be read (the first one's reason).
+    #[error("nothing in it could be read: {0}")]
+    Unreadable(String),
     /// A certificate or container that does not parse.
     #[error(transparent)]
     Pki(#[from] PkiError),

@@ -68,6 +68,8 @@ pub enum ItemStatus {
     Imported,
     /// Already present; unchanged.
     Present,
+    /// An item of a bundle that could not be read (the others were imported).
+    Failed,
 }
 
 /// One item of a file.
@@ -172,6 +174,8 @@ pub(crate) struct Parsed {
     pub keys: Vec<PrivateKey>,
     /// CRLs carried in a PKCS#7 bundle (they go to the CRL store).
     pub crls: Vec<Crl>,
+    /// Items of a bundle that could not be read, reported beside the others.
+    pub failed: Vec<ItemReport>,
 }
 
 impl Parsed {
@@ -183,15 +187,30 @@ impl Parsed {
         Ok(())
     }
 
+    /// A bundle's certificates and CRLs; one that cannot be read is reported in `failed`
+    /// and the others are kept.
     fn add_pkcs7(&mut self, data: &[u8]) -> Result<(), FileError> {
         let bundle = pkcs7::bundle(data)?;
-        for der in &bundle.certificates {
-            self.add_cert_der(der)?;
+        let failed = |kind, n: usize, e: &dyn std::fmt::Display| ItemReport {
+            kind,
+            status: ItemStatus::Failed,
+            id: String::new(),
+            detail: format!("item {n} of the bundle: {e}"),
+            store: None,
+        };
+        for (i, der) in bundle.certificates.iter().enumerate() {
+            if let Err(e) = self.add_cert_der(der) {
+                self.failed.push(failed(ItemKind::Certificate, i + 1, &e));
+            }
         }
-        for der in &bundle.crls {
-            let crl = Crl::from_der(der)?;
-            if !self.crls.iter().any(|x| x.der == crl.der) {
-                self.crls.push(crl);
+        for (i, der) in bundle.crls.iter().enumerate() {
+            match Crl::from_der(der) {
+                Ok(crl) => {
+                    if !self.crls.iter().any(|x| x.der == crl.der) {
+                        self.crls.push(crl);
+                    }
+                }
+                Err(e) => self.failed.push(failed(ItemKind::Crl, i + 1, &e)),
             }
         }
         Ok(())
@@ -292,7 +311,8 @@ pub(crate) fn parse_certificates_only(data: &[u8]) -> Result<Vec<Certificate>, F
                 "CERTIFICATE" | "X509 CERTIFICATE" => p.add_cert_der(&b.der)?,
                 "PKCS7" | "CMS" => {
                     for der in pkcs7::certificates(&b.der)? {
-                        p.add_cert_der(&der)?;
+                        // A certificate of a bundle no reader takes is left out here.
+                        let _ = p.add_cert_der(&der);
                     }
                 }
                 _ => {}

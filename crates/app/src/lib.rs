@@ -230,7 +230,10 @@ impl App {
             .cpu(|| import::parse(data, opts.password.as_ref().map(|p| p.as_str())))
             .await?;
         if parsed.certs.is_empty() && parsed.keys.is_empty() && parsed.crls.is_empty() {
-            return Err(FileError::Empty);
+            return match parsed.failed.first() {
+                Some(f) => Err(FileError::Unreadable(f.detail.clone())),
+                None => Err(FileError::Empty),
+            };
         }
         let certs: Vec<(StoreKind, &Certificate)> = parsed
             .certs
@@ -265,6 +268,7 @@ impl App {
             })?;
             items.push(ItemReport::crl(&report));
         }
+        items.extend(parsed.failed);
         Ok(items)
     }
 

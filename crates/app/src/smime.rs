@@ -221,6 +221,17 @@ impl App {
         opts: &UnwrapOptions,
     ) -> Result<Unwrapped<'m>> {
         let mut keys: Vec<Arc<KeyPair>> = given.into_iter().map(Arc::new).collect();
+        // DSA roots lend their parameters to signers whose keys have none.
+        let dsa_roots = self.dsa_roots().await?;
+        let with_roots;
+        let opts = if dsa_roots.is_empty() {
+            opts
+        } else {
+            let mut o = opts.clone();
+            o.extra_certs.extend(dsa_roots);
+            with_roots = o;
+            &with_roots
+        };
         let unwrapped = loop {
             let refs: Vec<&KeyPair> = keys.iter().map(|k| k.as_ref()).collect();
             let r = self

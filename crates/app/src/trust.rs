@@ -63,6 +63,9 @@ impl ParsedCrls {
     }
 }
 
+/// id-dsa.
+const DSA_KEY: &str = "1.2.840.10040.4.1";
+
 /// Cache key of a verdict: thumbprint, purpose, e-mail address, min-rsa-bits.
 type VerdictKey = (String, u8, Option<String>, u32);
 
@@ -563,6 +566,43 @@ impl App {
         .await
     }
 
+    /// The root store, parsed (cached per trust generation).
+    async fn load_anchors(&self) -> Result<Arc<Vec<Certificate>>> {
+        let a: Arc<Vec<Certificate>> = Arc::new(
+            self.store
+                .all_roots()
+                .await?
+                .iter()
+                .filter_map(|d| Certificate::from_der(d, &AwsLcOps).ok())
+                .collect(),
+        );
+        if let Ok(mut c) = self.cache.lock() {
+            c.anchors = Some(a.clone());
+        }
+        Ok(a)
+    }
+
+    /// The roots with DSA keys that carry parameters: a DSA signer whose key has none
+    /// inherits them from the nearest DSA issuer (RFC 3279 2.3.2), which may be a root that
+    /// the message does not carry.
+    pub async fn dsa_roots(&self) -> Result<Vec<Certificate>> {
+        let generation = self.store.trust_generation().await?;
+        let cached = self.cache.lock().ok().and_then(|c| {
+            (c.generation.as_deref() == Some(generation.as_str()))
+                .then(|| c.anchors.clone())
+                .flatten()
+        });
+        let anchors = match cached {
+            Some(a) => a,
+            None => self.load_anchors().await?,
+        };
+        Ok(anchors
+            .iter()
+            .filter(|c| c.vd.key_oid == DSA_KEY && c.vd.key_parameters.is_some())
+            .cloned()
+            .collect())
+    }
+
     /// The global `min-rsa-bits`, read once per trust generation.
     pub async fn global_min_rsa_bits(&self) -> Result<u32> {
         let generation = self.store.trust_generation().await?;
@@ -638,20 +678,7 @@ impl App {
         };
         let anchors = match anchors {
             Some(a) => a,
-            None => {
-                let a: Arc<Vec<Certificate>> = Arc::new(
-                    self.store
-                        .all_roots()
-                        .await?
-                        .iter()
-                        .filter_map(|d| Certificate::from_der(d, &AwsLcOps).ok())
-                        .collect(),
-                );
-                if let Ok(mut c) = self.cache.lock() {
-                    c.anchors = Some(a.clone());
-                }
-                a
-            }
+            None => self.load_anchors().await?,
         };
         let ctl = match ctl {
             Some(c) => c,

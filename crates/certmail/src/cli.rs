@@ -1202,7 +1202,13 @@ async fn import(
     let app = open(cli).await?;
     let reports = app.import_files(files, &opts).await;
     app.close().await;
-    let failed = reports.iter().any(|r| r.result.is_err());
+    // A file, or an item of a bundle, that could not be read: exit 1 (the rest is imported).
+    let failed = reports.iter().any(|r| match &r.result {
+        Err(_) => true,
+        Ok(items) => items
+            .iter()
+            .any(|i| i.status == certmail_app::ItemStatus::Failed),
+    });
     render::import_reports(&reports, json);
     Ok(if failed {
         ExitCode::from(1)

@@ -228,6 +228,7 @@ pub async fn run(app: &App, c: &DirectoryCommand) -> Result<ExitCode, Failure> {
                             match i.status {
                                 certmail_app::ItemStatus::Imported => "imported",
                                 certmail_app::ItemStatus::Present => "present",
+                                certmail_app::ItemStatus::Failed => "failed",
                             },
                             i.id,
                             i.detail

@@ -25,6 +25,7 @@ pub fn import_reports(reports: &[FileReport], as_json: bool) {
                     let status = match i.status {
                         ItemStatus::Imported => "imported",
                         ItemStatus::Present => "present",
+                        ItemStatus::Failed => "failed",
                     };
                     match i.kind {
                         ItemKind::Certificate => {

@@ -476,9 +476,10 @@ async fn verify(cli: &Cli, a: &VerifyArgs) -> Result<ExitCode, Failure> {
     let t = crate::verify_cmd::trust_inputs(&a.root, &a.intermediate, &a.crl, a.at.as_deref())?;
     let (roots, inter, at) = (t.roots, t.intermediates, t.at);
     let crls: Vec<Arc<certmail_pki::crl::Crl>> = t.crls.into_iter().map(Arc::new).collect();
+    // The roots too: a DSA signer may inherit its parameters from one (RFC 3279 2.3.2).
     let opts = UnwrapOptions {
         allow_sha1: a.allow_sha1,
-        extra_certs: inter.clone(),
+        extra_certs: inter.iter().chain(&roots).cloned().collect(),
     };
     let u = unwrap_with(
         cli,

@@ -234,6 +234,11 @@ fn pkcs12_without_password_both_conventions() {
         "nss-nopass.p12",
         "gnutls-null-password.p12",
         "gnutls-null-password-3des.p12",
+        // RC2-40 and two-key 3DES bags (scripts/make-legacy-p12.py), in both conventions.
+        "legacy-rc2-40-empty-password.p12",
+        "legacy-rc2-40-absent-password.p12",
+        "legacy-2des-empty-password.p12",
+        "legacy-2des-absent-password.p12",
     ] {
         alice_with_key(f, None);
         alice_with_key(f, Some("empty.txt"));

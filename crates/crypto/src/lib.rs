@@ -9,6 +9,7 @@ mod dsa;
 pub mod error;
 pub mod kek;
 pub mod key;
+pub mod legacy_cipher;
 pub mod ops;
 pub mod password;
 pub mod pkcs12;

@@ -1,7 +1,7 @@
 //! PKCS#12 (.pfx/.p12) reading and writing through `p12-keystore`.
 //!
-//! Reading accepts PBES2/AES, 3DES, RC2-40 (OpenSSL `-legacy`, Windows) and password-less
-//! files. Writing offers the modern form (PBES2 AES-256-CBC, PBKDF2-HMAC-SHA256, HMAC-SHA256
+//! Reading accepts PBES2/AES, 3-key and 2-key 3DES, RC2-128 and RC2-40 (OpenSSL `-legacy`,
+//! Windows, Java) and password-less files under both conventions for the empty password. Writing offers the modern form (PBES2 AES-256-CBC, PBKDF2-HMAC-SHA256, HMAC-SHA256
 //! MAC) and the legacy form (pbeWithSHAAnd3-KeyTripleDES-CBC, HMAC-SHA1 MAC) that gpgsm,
 //! old Windows, macOS and Android need.
 
@@ -63,15 +63,25 @@ pub fn read(data: &[u8], password: Option<&str>) -> Result<Pkcs12Contents, Crypt
     };
     let normalised;
     let outer_is_der = certmail_pki::ber::parse(data).map_or(true, |t| t.to_der() == data);
-    let data = if outer_is_der && !pw.is_empty() {
+    let direct = outer_is_der && !pw.is_empty();
+    let original = data;
+    let data = if direct {
         data
     } else {
         normalised = crate::pkcs12_ber::normalise(data, pw).map_err(asked)?;
         normalised.as_slice()
     };
-    let archive = Pkcs12Archive::from_pkcs12(data, pw)
-        .map_err(map_read_error)
-        .map_err(asked)?;
+    let archive = match Pkcs12Archive::from_pkcs12(data, pw) {
+        Ok(a) => a,
+        // A PBES1 scheme the reader lacks (two-key 3DES, RC2-128): decrypted by normalise.
+        Err(P12Error::UnsupportedEncryptionScheme) if direct => {
+            let again = crate::pkcs12_ber::normalise(original, pw).map_err(asked)?;
+            Pkcs12Archive::from_pkcs12(&again, pw)
+                .map_err(map_read_error)
+                .map_err(asked)?
+        }
+        Err(e) => return Err(asked(map_read_error(e))),
+    };
     let keys = archive
         .keys
         .iter()

@@ -3,13 +3,12 @@
 //! appendix B key derivation, the empty password in both encodings), then the structure is
 //! re-encoded as DER without the MAC for the DER-only PKCS#12 reader.
 //!
-//! When the MAC shows the empty password as zero bytes (GnuTLS `--null-password`), bags
-//! encrypted with pbeWithSHAAnd3-KeyTripleDES-CBC are decrypted here, because the PKCS#12
-//! reader derives PBES1 keys from the terminator form only. PBES2 needs nothing: PBKDF2 takes
+//! Bags encrypted with the PKCS#12 PBES1 schemes (RFC 7292 appendix C: 3-key and 2-key
+//! triple DES, RC2-128 and RC2-40) are decrypted here with the password in the encoding the
+//! MAC confirmed, because the PKCS#12 reader knows neither the zero-byte empty password
+//! (GnuTLS `--null-password`) nor two-key 3DES or RC2-128. PBES2 is left to it: PBKDF2 takes
 //! the password as octets, and the empty password is no octets in both conventions.
 
-use aws_lc_rs::cipher::{DecryptionContext, PaddedBlockDecryptingKey, UnboundCipherKey};
-use aws_lc_rs::iv::FixedLength;
 use aws_lc_rs::{digest, hmac};
 use certmail_pki::ber::{self, Tlv};
 use zeroize::Zeroizing;
@@ -27,7 +26,6 @@ const OID_SHROUDED_KEY_BAG: &[u8] = &[
 ];
 /// 1.2.840.113549.1.12.1: the PKCS#12 PBES1 schemes; .3 is pbeWithSHAAnd3-KeyTripleDES-CBC.
 const OID_PKCS12_PBE: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x0c, 0x01];
-const OID_PBE_SHA1_3DES: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x0c, 0x01, 0x03];
 
 fn bad(msg: &str) -> CryptoError {
     CryptoError::BadPkcs12(msg.to_owned())
@@ -56,9 +54,12 @@ pub(crate) fn normalise(data: &[u8], password: &str) -> Result<Zeroizing<Vec<u8>
         .first()
         .ok_or_else(|| bad("authSafe has no content"))?
         .flatten();
-    let null_password = match rest.first() {
-        Some(mac) => verify_mac(mac, &octets, password)?,
-        None => false,
+    // The password encodings to decrypt with: the one the MAC confirmed, or without a MAC
+    // both forms of the password (the first that decrypts wins).
+    let encodings: Vec<Vec<u8>> = match rest.first() {
+        Some(mac) => vec![verify_mac(mac, &octets, password)?],
+        None if password.is_empty() => vec![bmp("", true), Vec::new()],
+        None => vec![bmp(password, true)],
     };
     let safes = ber::parse(&octets).map_err(|e| bad(&e.to_string()))?;
     let mut new_safes = Vec::new();
@@ -73,25 +74,20 @@ pub(crate) fn normalise(data: &[u8], password: &str) -> Result<Zeroizing<Vec<u8>
         let eci = inner.children().get(1);
         let alg = eci.and_then(|e| e.children().get(1));
         let (ct, new_inner) = match oid_of(ct).as_deref() {
-            Some(OID_DATA) if null_password => (
+            Some(OID_DATA) => (
                 ct.clone(),
-                Tlv::primitive(0x04, decrypt_key_bags(&inner.flatten())?),
+                Tlv::primitive(0x04, decrypt_key_bags(&inner.flatten(), &encodings)?),
             ),
-            Some(OID_DATA) => {
-                let safe_contents =
-                    ber::to_der(&inner.flatten()).map_err(|e| bad(&e.to_string()))?;
-                (ct.clone(), Tlv::primitive(0x04, safe_contents))
-            }
-            Some(OID_ENCRYPTED_DATA) if null_password && alg.is_some_and(is_pkcs12_pbe) => {
+            Some(OID_ENCRYPTED_DATA) if alg.is_some_and(is_pkcs12_pbe) => {
                 // EncryptedData ::= SEQUENCE { version, EncryptedContentInfo ::= SEQUENCE {
                 //   contentType, contentEncryptionAlgorithm, [0] IMPLICIT OCTET STRING } }
                 let (Some(alg), Some(enc)) = (alg, eci.and_then(|e| e.children().get(2))) else {
                     return Err(bad("EncryptedData without content"));
                 };
-                let plain = pbe_3des_decrypt(alg, &enc.flatten())?;
+                let plain = pbe_decrypt(alg, &enc.flatten(), &encodings)?;
                 (
                     Tlv::primitive(0x06, OID_DATA.to_vec()),
-                    Tlv::primitive(0x04, decrypt_key_bags(&plain)?),
+                    Tlv::primitive(0x04, decrypt_key_bags(&plain, &encodings)?),
                 )
             }
             Some(OID_ENCRYPTED_DATA) => {
@@ -140,9 +136,9 @@ fn is_pkcs12_pbe(alg: &Tlv) -> bool {
         .is_some_and(|o| o.starts_with(OID_PKCS12_PBE) && o.len() == OID_PKCS12_PBE.len() + 1)
 }
 
-/// SafeContents (BER) as DER, with each 3DES-shrouded key bag replaced by the plain keyBag
-/// (password as zero bytes). SafeBag ::= SEQUENCE { bagId, [0] EXPLICIT bagValue, bagAttributes }
-fn decrypt_key_bags(safe_contents: &[u8]) -> Result<Vec<u8>, CryptoError> {
+/// SafeContents (BER) as DER, with each key bag shrouded by a PKCS#12 PBES1 scheme replaced
+/// by the plain keyBag. SafeBag ::= SEQUENCE { bagId, [0] EXPLICIT bagValue, bagAttributes }
+fn decrypt_key_bags(safe_contents: &[u8], encodings: &[Vec<u8>]) -> Result<Vec<u8>, CryptoError> {
     let sc = ber::parse(safe_contents).map_err(|e| bad(&e.to_string()))?;
     let mut bags = Vec::new();
     for bag in sc.children() {
@@ -153,7 +149,7 @@ fn decrypt_key_bags(safe_contents: &[u8]) -> Result<Vec<u8>, CryptoError> {
         let epki = value.children().first().map(Tlv::children);
         match (oid_of(id).as_deref(), epki) {
             (Some(OID_SHROUDED_KEY_BAG), Some([alg, enc])) if is_pkcs12_pbe(alg) => {
-                let plain = Zeroizing::new(pbe_3des_decrypt(alg, &enc.flatten())?);
+                let plain = Zeroizing::new(pbe_decrypt(alg, &enc.flatten(), encodings)?);
                 let key =
                     ber::parse(&plain).map_err(|_| CryptoError::WrongPassword("PKCS#12 file"))?;
                 let mut fields = vec![
@@ -169,43 +165,52 @@ fn decrypt_key_bags(safe_contents: &[u8]) -> Result<Vec<u8>, CryptoError> {
     Ok(Tlv::constructed(0x30, bags).to_der())
 }
 
-/// pbeWithSHAAnd3-KeyTripleDES-CBC decryption with the empty password as zero bytes
-/// (RFC 7292 B.2 key and IV derivation, params SEQUENCE { salt, iterations }).
-/// 3DES is read (files already written), never written.
-#[allow(deprecated)]
-fn pbe_3des_decrypt(alg: &Tlv, ciphertext: &[u8]) -> Result<Vec<u8>, CryptoError> {
+/// PKCS#12 PBES1 decryption (RFC 7292 appendix B.2 key and IV derivation with SHA-1, params
+/// SEQUENCE { salt, iterations }): pbeWithSHAAnd3-KeyTripleDES-CBC, -2-KeyTripleDES-CBC,
+/// -128BitRC2-CBC and -40BitRC2-CBC, with the first of `encodings` whose result has a valid
+/// padding and decodes. Read only: certmail writes none of these.
+fn pbe_decrypt(
+    alg: &Tlv,
+    ciphertext: &[u8],
+    encodings: &[Vec<u8>],
+) -> Result<Vec<u8>, CryptoError> {
     let [oid, params] = alg.children() else {
         return Err(bad("malformed PBE algorithm"));
     };
-    if oid_of(oid).as_deref() != Some(OID_PBE_SHA1_3DES) {
-        return Err(CryptoError::BadPkcs12(
-            "a PKCS#12 file without password (empty as zero bytes) encrypted with RC2 or \
-             2-key 3DES is not supported; re-export it with a password"
-                .into(),
-        ));
-    }
+    let scheme = oid_of(oid)
+        .and_then(|o| o.strip_prefix(OID_PKCS12_PBE).map(<[u8]>::to_vec))
+        .unwrap_or_default();
+    // (key length, RC2 effective bits or 0 for 3DES)
+    let (key_len, rc2_bits) = match scheme.as_slice() {
+        [3] => (24, 0),
+        [4] => (16, 0),
+        [5] => (16, 128),
+        [6] => (5, 40),
+        _ => {
+            return Err(CryptoError::BadPkcs12(
+                "unsupported PKCS#12 encryption scheme (RC4 is not read)".into(),
+            ));
+        }
+    };
     let [salt, iterations] = params.children() else {
         return Err(bad("malformed PBE parameters"));
     };
     let iterations = iteration_count(iterations)?;
     let sha1 = &digest::SHA1_FOR_LEGACY_USE_ONLY;
     let salt = salt.flatten();
-    let key = Zeroizing::new(kdf(sha1, 64, &[], &salt, 1, iterations, 24));
-    let iv = kdf(sha1, 64, &[], &salt, 2, iterations, 8);
-    let wrong = |_| CryptoError::WrongPassword("PKCS#12 file");
-    let iv = FixedLength::try_from(&iv[..]).map_err(wrong)?;
-    let key = PaddedBlockDecryptingKey::cbc_pkcs7(
-        UnboundCipherKey::new(&aws_lc_rs::cipher::DES_EDE3_FOR_LEGACY_USE_ONLY, &key)
-            .map_err(wrong)?,
-    )
-    .map_err(wrong)?;
-    let mut buf = ciphertext.to_vec();
-    let n = key
-        .decrypt(&mut buf, DecryptionContext::Iv64(iv))
-        .map_err(wrong)?
-        .len();
-    buf.truncate(n);
-    Ok(buf)
+    for pw in encodings {
+        let key = Zeroizing::new(kdf(sha1, 64, pw, &salt, 1, iterations, key_len));
+        let iv = kdf(sha1, 64, pw, &salt, 2, iterations, 8);
+        let plain = if rc2_bits == 0 {
+            crate::legacy_cipher::des3_cbc_decrypt(&key, &iv, ciphertext)
+        } else {
+            crate::legacy_cipher::rc2_cbc_decrypt(&key, rc2_bits, &iv, ciphertext)
+        };
+        if let Some(p) = plain.filter(|p| ber::parse(p).is_ok()) {
+            return Ok(p);
+        }
+    }
+    Err(CryptoError::WrongPassword("PKCS#12 file"))
 }
 
 /// An INTEGER iteration count, bounded as the DER reader bounds it
@@ -228,8 +233,9 @@ fn iteration_count(i: &Tlv) -> Result<u64, CryptoError> {
 
 /// MacData ::= SEQUENCE { mac DigestInfo, macSalt OCTET STRING, iterations INTEGER DEFAULT 1 }
 ///
-/// Returns true when the MAC matched the empty password encoded as zero bytes.
-fn verify_mac(mac: &Tlv, content: &[u8], password: &str) -> Result<bool, CryptoError> {
+/// Returns the password encoding the MAC matched (the BMPString with its terminator, or for
+/// the empty password possibly no bytes at all).
+fn verify_mac(mac: &Tlv, content: &[u8], password: &str) -> Result<Vec<u8>, CryptoError> {
     let [digest_info, salt, iter @ ..] = mac.children() else {
         return Err(bad("malformed MacData"));
     };
@@ -275,7 +281,7 @@ fn verify_mac(mac: &Tlv, content: &[u8], password: &str) -> Result<bool, CryptoE
         let key = kdf(dig, v, &pw, &salt, 3, iterations, dig.output_len());
         let k = hmac::Key::new(hmac_alg, &key);
         if hmac::verify(&k, content, &expected).is_ok() {
-            return Ok(pw.is_empty());
+            return Ok(pw);
         }
     }
     Err(CryptoError::WrongPassword("PKCS#12 file"))

@@ -209,7 +209,9 @@ impl Crl {
     /// Parses a DER CRL. Structural errors fail; profile violations are recorded in `defects`.
     pub fn from_der(der: &[u8]) -> Result<Crl, PkiError> {
         let bad = |e: der::Error| PkiError::BadCrl(e.into());
-        let list: CertificateList = CertificateList::from_der(der).map_err(bad)?;
+        let v1 = crate::raw::with_crl_version(der);
+        let list: CertificateList =
+            CertificateList::from_der(v1.as_deref().unwrap_or(der)).map_err(bad)?;
         let tbs = &list.tbs_cert_list;
         let mut crl = Crl {
             der: der.to_vec(),
@@ -285,7 +287,8 @@ impl Crl {
                 _ => {}
             }
         }
-        if crl.number.is_none() {
+        // A version 1 CRL has no extensions, so no cRLNumber (RFC 5280 5.1.2.1 allows it).
+        if crl.number.is_none() && v1.is_none() {
             crl.defects
                 .push("cRLNumber missing (5.2.3: conforming CRL issuers MUST include it)".into());
         }

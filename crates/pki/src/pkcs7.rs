@@ -6,7 +6,6 @@ use std::borrow::Cow;
 
 use cms::cert::CertificateChoices;
 use cms::content_info::ContentInfo;
-use cms::revocation::RevocationInfoChoice;
 use cms::signed_data::{CertificateSet, EncapsulatedContentInfo, SignedData};
 use der::asn1::SetOfVec;
 use der::{Any, Decode, Encode};
@@ -31,25 +30,60 @@ fn as_der(data: &[u8]) -> Cow<'_, [u8]> {
     crate::ber::to_der(data).map_or(Cow::Borrowed(data), Cow::Owned)
 }
 
-/// Reads a PKCS#7 / CMS SignedData (DER or BER): its certificates and CRLs.
+/// DER of the OID id-signedData (1.2.840.113549.1.7.2).
+const SIGNED_DATA_OID: &[u8] = &[
+    0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02,
+];
+
+/// Reads a PKCS#7 / CMS SignedData (DER or BER): its certificates and CRLs. Only the
+/// structure down to the items is read here: each certificate and CRL is parsed by its
+/// caller, so one item no reader takes (a CRL of an old form, a malformed certificate) is
+/// reported on its own instead of refusing the bundle with everything else in it.
 pub fn bundle(data: &[u8]) -> Result<Bundle, PkiError> {
-    let bad = |e: der::Error| PkiError::BadPkcs7(e.into());
-    let ci = ContentInfo::from_der(&as_der(data)).map_err(bad)?;
-    if ci.content_type != oids::SIGNED_DATA {
-        return Err(PkiError::UnsupportedPkcs7Content(oids::name(
-            &ci.content_type,
-        )));
+    use crate::raw::{children, tlv_at};
+    let der = as_der(data);
+    let malformed = |what: &str| PkiError::BadPkcs7(crate::error::DerDetail(what.into()));
+    let ci = tlv_at(&der, 0)
+        .filter(|t| t.tag == 0x30 && t.whole.len() == der.len())
+        .ok_or_else(|| malformed("not a ContentInfo SEQUENCE"))?;
+    let ci = children(&ci).ok_or_else(|| malformed("ContentInfo"))?;
+    let (Some(ct), Some(content)) = (ci.first(), ci.get(1)) else {
+        return Err(malformed("ContentInfo without content"));
+    };
+    if ct.whole != SIGNED_DATA_OID {
+        let oid = der::asn1::ObjectIdentifier::from_der(ct.whole)
+            .map_err(|e| PkiError::BadPkcs7(e.into()))?;
+        return Err(PkiError::UnsupportedPkcs7Content(oids::name(&oid)));
     }
-    let sd: SignedData = ci.content.decode_as().map_err(bad)?;
+    let sd = children(content)
+        .and_then(|c| c.first().copied())
+        .filter(|t| content.tag == 0xa0 && t.tag == 0x30)
+        .ok_or_else(|| malformed("SignedData"))?;
+    let fields = children(&sd).ok_or_else(|| malformed("SignedData"))?;
+    // version, digestAlgorithms, encapContentInfo, [0] certificates, [1] crls, signerInfos
+    if fields.len() < 4 || fields[0].tag != 0x02 || fields[1].tag != 0x31 || fields[2].tag != 0x30 {
+        return Err(malformed("SignedData fields"));
+    }
     let mut out = Bundle::default();
-    for choice in sd.certificates.iter().flat_map(|s| s.0.iter()) {
-        if let CertificateChoices::Certificate(c) = choice {
-            out.certificates.push(c.to_der().map_err(bad)?);
-        }
-    }
-    for choice in sd.crls.iter().flat_map(|s| s.0.iter()) {
-        if let RevocationInfoChoice::Crl(c) = choice {
-            out.crls.push(c.to_der().map_err(bad)?);
+    for f in &fields[3..] {
+        match f.tag {
+            0xa0 => {
+                for c in children(f).ok_or_else(|| malformed("certificates"))? {
+                    // Other CertificateChoices (attribute certificates, ...) are skipped.
+                    if c.tag == 0x30 {
+                        out.certificates.push(c.whole.to_vec());
+                    }
+                }
+            }
+            0xa1 => {
+                for c in children(f).ok_or_else(|| malformed("crls"))? {
+                    // otherRevocationInfo ([1]) is skipped.
+                    if c.tag == 0x30 {
+                        out.crls.push(c.whole.to_vec());
+                    }
+                }
+            }
+            _ => {}
         }
     }
     Ok(out)

@@ -139,6 +139,46 @@ pub(crate) fn with_decodable_times(cert: &[u8]) -> Option<Vec<u8>> {
     changed.then_some(out)
 }
 
+/// A DER length.
+fn der_len(len: usize, out: &mut Vec<u8>) {
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes = len.to_be_bytes();
+        let skip = bytes.iter().take_while(|b| **b == 0).count();
+        out.push(0x80 | (bytes.len() - skip) as u8);
+        out.extend_from_slice(&bytes[skip..]);
+    }
+}
+
+fn der_tlv(tag: u8, parts: &[&[u8]], out: &mut Vec<u8>) {
+    out.push(tag);
+    der_len(parts.iter().map(|p| p.len()).sum(), out);
+    for p in parts {
+        out.extend_from_slice(p);
+    }
+}
+
+/// For a version 1 CRL (RFC 5280 5.1.2.1: no version field, which the `der` model of
+/// TBSCertList cannot read), a copy with `version v1(0)` written in; `None` for a CRL that
+/// has a version. Only for decoding: the signature is checked over the original bytes.
+pub(crate) fn with_crl_version(crl: &[u8]) -> Option<Vec<u8>> {
+    let outer = tlv_at(crl, 0)?;
+    let parts = children(&outer)?;
+    let tbs = parts.first()?;
+    let first = children(tbs)?.first()?.tag;
+    if first != 0x30 {
+        return None;
+    }
+    let mut new_tbs = Vec::with_capacity(tbs.whole.len() + 8);
+    der_tlv(0x30, &[&[0x02, 0x01, 0x00], tbs.contents], &mut new_tbs);
+    let mut rest: Vec<&[u8]> = vec![&new_tbs];
+    rest.extend(parts[1..].iter().map(|p| p.whole));
+    let mut out = Vec::with_capacity(crl.len() + 8);
+    der_tlv(0x30, &rest, &mut out);
+    Some(out)
+}
+
 /// A DER INTEGER's content bytes in minimal two's-complement form (what DER requires), so
 /// serial numbers compare exactly: `00 FF` (255) and `FF` (-1) stay different.
 pub fn minimal_integer(bytes: &[u8]) -> &[u8] {

@@ -260,7 +260,10 @@ fn wrong_key_tampering_and_garbage_give_typed_errors() {
         "{:?}",
         s[0].failure
     );
-    assert!(s[0].unsupported, "an unknown digest is no verdict on the content");
+    assert!(
+        s[0].unsupported,
+        "an unknown digest is no verdict on the content"
+    );
     // Garbage in the pkcs7-mime body.
     let junk = b"Content-Type: application/pkcs7-mime; smime-type=enveloped-data\r\nContent-Transfer-Encoding: base64\r\n\r\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA\r\n";
     assert!(matches!(
