@@ -123,6 +123,23 @@ pub fn header_trigger(v: &str) -> Option<(String, String)> {
     .then(|| (name.to_owned(), value.to_owned()))
 }
 
+/// Whether certmail signs with this certificate's key: RSA of 2,048 bits or more and EC. DSA
+/// and older RSA keys are read (their mail verifies and decrypts) but never sign.
+fn signs(v: &CertView) -> bool {
+    match &v.cert.public_key {
+        certmail_pki::KeyAlgorithm::Rsa { bits } => *bits >= 2048,
+        certmail_pki::KeyAlgorithm::Ec { .. } => true,
+        _ => false,
+    }
+}
+
+fn unsigning_reason(v: &CertView) -> String {
+    format!(
+        "certmail does not sign with a {} key",
+        v.cert.public_key
+    )
+}
+
 fn check_rsa_bits(v: &str) -> std::result::Result<(), String> {
     match v.parse::<u32>() {
         Ok(b) if (1024..=16384).contains(&b) => Ok(()),
@@ -862,7 +879,13 @@ impl App {
             )
             .await?;
             match (used.pop(), self.cert_by_sha(&sha).await) {
-                (Some(u), Some(v)) if v.has_key => signing = Some(u),
+                (Some(u), Some(v)) if v.has_key && signs(&v) => signing = Some(u),
+                (Some(u), Some(v)) if v.has_key => sign_excluded.push(Excluded {
+                    sha256: u.sha256,
+                    subject: u.subject,
+                    source: "user".into(),
+                    reason: unsigning_reason(&v),
+                }),
                 (Some(u), _) => sign_excluded.push(Excluded {
                     sha256: u.sha256,
                     subject: u.subject,
@@ -875,12 +898,16 @@ impl App {
         if signing.is_none() && auto {
             let mut best: Option<&CertView> = None;
             for v in &matching {
-                if !v.has_key {
+                if !v.has_key || !signs(v) {
                     sign_excluded.push(Excluded {
                         sha256: v.cert.sha256.clone(),
                         subject: v.cert.subject.clone(),
                         source: "automatic".into(),
-                        reason: "no private key".into(),
+                        reason: if v.has_key {
+                            unsigning_reason(v)
+                        } else {
+                            "no private key".into()
+                        },
                     });
                     continue;
                 }

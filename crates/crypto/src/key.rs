@@ -49,6 +49,36 @@ struct RsaPrivateKeyHead<'a> {
     qinv: UintRef<'a>,
 }
 
+/// The DSA public key y = g^x mod p (as the DER INTEGER a certificate's subjectPublicKey
+/// holds) of a PKCS#8 DSA key: x is the privateKey INTEGER, p, q and g the parameters.
+fn dsa_public(info: &PrivateKeyInfoRef<'_>) -> Result<Vec<u8>, String> {
+    #[derive(der::Sequence)]
+    struct DssParms<'a> {
+        p: UintRef<'a>,
+        q: UintRef<'a>,
+        g: UintRef<'a>,
+    }
+    let params = info
+        .algorithm
+        .parameters
+        .ok_or("DSA key without parameters")?;
+    let params_der = params.to_der().map_err(|e| e.to_string())?;
+    let parms =
+        DssParms::from_der(&params_der).map_err(|e| format!("DSA parameters: {e}"))?;
+    let x = UintRef::from_der(info.private_key.as_bytes())
+        .map_err(|e| format!("DSA private key: {e}"))?;
+    let big = |u: &UintRef<'_>| num_bigint::BigUint::from_bytes_be(u.as_bytes());
+    let (p, q, g, x) = (big(&parms.p), big(&parms.q), big(&parms.g), big(&x));
+    let one = num_bigint::BigUint::from(1u8);
+    if p.bits() < 512 || q.bits() < 160 || x <= one || x >= q || g <= one || g >= p {
+        return Err("DSA key out of range".into());
+    }
+    let y = g.modpow(&x, &p).to_bytes_be();
+    UintRef::new(&y)
+        .and_then(|u| u.to_der())
+        .map_err(|e| e.to_string())
+}
+
 /// PKCS#1 RSAPublicKey: the subjectPublicKey of an RSA certificate.
 #[derive(der::Sequence)]
 struct RsaPublicKey<'a> {
@@ -98,6 +128,12 @@ impl PrivateKey {
                     KeyAlgorithm::Ec { curve: name.into() },
                     kp.public_key().as_ref().to_vec(),
                 )
+            }
+            oids::DSA => {
+                // Read so that a PKCS#12 or PEM file with a DSA key imports whole (its
+                // certificates and the key); certmail verifies DSA but never signs with it.
+                let y = dsa_public(&info).map_err(bad)?;
+                (KeyAlgorithm::Dsa, y)
             }
             oids::ED25519 => {
                 let kp = Ed25519KeyPair::from_pkcs8_maybe_unchecked(der)
