@@ -134,10 +134,7 @@ fn signs(v: &CertView) -> bool {
 }
 
 fn unsigning_reason(v: &CertView) -> String {
-    format!(
-        "certmail does not sign with a {} key",
-        v.cert.public_key
-    )
+    format!("certmail does not sign with a {} key", v.cert.public_key)
 }
 
 fn check_rsa_bits(v: &str) -> std::result::Result<(), String> {

@@ -63,8 +63,7 @@ fn dsa_public(info: &PrivateKeyInfoRef<'_>) -> Result<Vec<u8>, String> {
         .parameters
         .ok_or("DSA key without parameters")?;
     let params_der = params.to_der().map_err(|e| e.to_string())?;
-    let parms =
-        DssParms::from_der(&params_der).map_err(|e| format!("DSA parameters: {e}"))?;
+    let parms = DssParms::from_der(&params_der).map_err(|e| format!("DSA parameters: {e}"))?;
     let x = UintRef::from_der(info.private_key.as_bytes())
         .map_err(|e| format!("DSA private key: {e}"))?;
     let big = |u: &UintRef<'_>| num_bigint::BigUint::from_bytes_be(u.as_bytes());
@@ -228,7 +227,14 @@ impl PrivateKey {
             });
         }
         let key = match block.label.as_str() {
-            "PRIVATE KEY" => Self::from_pkcs8(&block.der)?,
+            // Some tools (Go's tests, old scripts) label a PKCS#1 or SEC1 key "PRIVATE KEY";
+            // OpenSSL reads those too.
+            "PRIVATE KEY" => match Self::from_pkcs8(&block.der) {
+                Ok(k) => k,
+                Err(e) => Self::from_pkcs1(&block.der)
+                    .or_else(|_| Self::from_sec1(&block.der))
+                    .map_err(|_| e)?,
+            },
             "ENCRYPTED PRIVATE KEY" => Self::from_encrypted_pkcs8(&block.der, password)?,
             "RSA PRIVATE KEY" => Self::from_pkcs1(&block.der)?,
             _ => Self::from_sec1(&block.der)?,

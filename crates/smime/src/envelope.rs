@@ -761,6 +761,8 @@ impl Enveloped<'_> {
             oids::AES128_CBC | oids::AES128_GCM => 16,
             oids::AES192_CBC | oids::AES192_GCM | oids::DES_EDE3_CBC => 24,
             oids::AES256_CBC | oids::AES256_GCM => 32,
+            // RC2 (RFC 3370 4.3.2): the key is as long as the effective key bits say.
+            RC2_CBC => self.rc2_params()?.0 / 8,
             other => {
                 return Err(SmimeError::Unsupported(format!(
                     "content encryption algorithm {}",
@@ -768,6 +770,27 @@ impl Enveloped<'_> {
                 )));
             }
         })
+    }
+
+    /// RC2CBCParameter ::= SEQUENCE { rc2ParameterVersion INTEGER, iv OCTET STRING }: the
+    /// effective key bits and the IV. Read only (old mail); certmail never writes RC2.
+    fn rc2_params(&self) -> Result<(usize, Vec<u8>), SmimeError> {
+        let bad = || SmimeError::Malformed("RC2-CBC parameters".into());
+        let p = self
+            .params
+            .filter(|p| p.tag == tag::SEQUENCE)
+            .ok_or_else(bad)?;
+        let c = p.children()?;
+        let (version, iv) = match c.as_slice() {
+            [v, iv] => (v.small_uint()?, iv),
+            // Without a version the key is 32 bits (RFC 2268 6).
+            [iv] => (256 + 32, iv),
+            _ => return Err(bad()),
+        };
+        let bits = certmail_crypto::legacy_cipher::rc2_effective_bits(version as u32)
+            .filter(|b| b % 8 == 0 && (40..=128).contains(b))
+            .ok_or_else(|| SmimeError::Unsupported(format!("RC2 parameter version {version}")))?;
+        Ok((bits, iv.octets()?.to_vec()))
     }
 
     /// Recovers the content-encryption key with `kp`, if one of the RecipientInfos names it.
@@ -923,6 +946,7 @@ impl Enveloped<'_> {
                 let icv = p.get(1).map(|e| e.small_uint()).transpose()?.unwrap_or(12);
                 (nonce, icv)
             }
+            RC2_CBC => (self.rc2_params()?.1, 0),
             _ => (
                 self.params
                     .filter(|p| p.tag & 0xdf == tag::OCTET_STRING)
@@ -1057,6 +1081,14 @@ impl Prepared {
                     .len()
             }
             oids::AES192_GCM => return Err(SmimeError::Unsupported("AES-192-GCM".into())),
+            RC2_CBC => {
+                let plain =
+                    certmail_crypto::legacy_cipher::rc2_cbc_decrypt(cek, key_len * 8, iv, buf)
+                        .ok_or(SmimeError::Decrypt)?;
+                let n = plain.len();
+                buf[..n].copy_from_slice(&plain);
+                n
+            }
             other => {
                 return Err(SmimeError::Unsupported(format!(
                     "content encryption algorithm {}",
@@ -1106,6 +1138,9 @@ fn oaep_hash(oid: &str) -> Result<Hash, SmimeError> {
 
 /// id-pSpecified (RFC 8017 A.2.1): the label of RSAES-OAEP.
 const P_SPECIFIED: &str = "1.2.840.113549.1.1.9";
+
+/// rc2-cbc (RFC 3370 4.3.2).
+const RC2_CBC: &str = "1.2.840.113549.3.2";
 
 fn oaep_params(params: Option<Element<'_>>) -> Result<OaepParams, SmimeError> {
     // RSAES-OAEP-params: hashFunc [0], maskGenFunc [1], pSourceFunc [2]; defaults SHA-1,
