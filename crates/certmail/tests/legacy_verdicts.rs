@@ -421,3 +421,138 @@ fn old_keys_decrypt_and_oaep_labels_are_read() {
         );
     }
 }
+
+#[test]
+fn signing_time_far_from_date_is_reported_and_changes_no_verdict() {
+    let Some(k) = pki() else { return };
+    let data = k.p("data");
+    let root = k.s("root.pem");
+    openssl(
+        k.dir.path(),
+        &[
+            "cms",
+            "-sign",
+            "-in",
+            "m.txt",
+            "-out",
+            "bob-signed.eml",
+            "-signer",
+            "bob.pem",
+            "-inkey",
+            "bob.key",
+        ],
+    );
+    let signed = std::fs::read_to_string(k.p("bob-signed.eml")).expect("read");
+    let now = certmail_pki::time::format_rfc5322(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("time")
+            .as_secs() as i64,
+    );
+    for (name, date, differs) in [
+        (
+            "old-date.eml",
+            "Mon, 03 Feb 2020 10:00:00 +0000".to_owned(),
+            true,
+        ),
+        ("now-date.eml", now, false),
+    ] {
+        std::fs::write(k.p(name), format!("Date: {date}\r\n{signed}")).expect("write");
+        let o = run(&data, &["smime", "verify", "--root", &root, &k.s(name)]);
+        assert_eq!(
+            code(&o),
+            0,
+            "{name}: the verdict stays valid: {}",
+            text(&o.stderr)
+        );
+        let out = text(&o.stdout);
+        assert_eq!(
+            out.contains("X-Certmail-Signer-Time-Differs-0-1: signed at"),
+            differs,
+            "{name}: {out}"
+        );
+        let o = run(
+            &data,
+            &["smime", "verify", "--root", &root, "--json", &k.s(name)],
+        );
+        let v = json(&o);
+        assert_eq!(first_signer(&v)["date_difference"].is_i64(), differs, "{v}");
+        if differs {
+            assert!(first_signer(&v)["date_difference"].as_i64().unwrap_or(0) > 3600);
+        }
+    }
+}
+
+fn der(tag: u8, body: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let n = body.len();
+    if n < 0x80 {
+        out.push(n as u8);
+    } else {
+        let b = n.to_be_bytes();
+        let skip = b.iter().take_while(|x| **x == 0).count();
+        out.push(0x80 | (b.len() - skip) as u8);
+        out.extend_from_slice(&b[skip..]);
+    }
+    out.extend_from_slice(body);
+    out
+}
+
+#[test]
+fn a_bundle_item_that_cannot_be_read_is_reported_and_the_rest_imported() {
+    let Some(k) = pki() else { return };
+    let data = k.p("data");
+    openssl(
+        k.dir.path(),
+        &[
+            "x509", "-in", "bob.pem", "-outform", "DER", "-out", "bob.der",
+        ],
+    );
+    let cert = std::fs::read(k.p("bob.der")).expect("der");
+    // SignedData { 1, {}, { id-data }, [0] { bob }, [1] { a CRL that is no CRL }, {} }
+    let id_data = [
+        0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01,
+    ];
+    let id_signed = [
+        0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02,
+    ];
+    let sd = der(
+        0x30,
+        &[
+            &[0x02, 0x01, 0x01][..],
+            &der(0x31, &[]),
+            &der(0x30, &id_data),
+            &der(0xa0, &cert),
+            &der(0xa1, &der(0x30, &[0x02, 0x01, 0x07])),
+            &der(0x31, &[]),
+        ]
+        .concat(),
+    );
+    let bundle = der(0x30, &[&id_signed[..], &der(0xa0, &sd)].concat());
+    std::fs::write(k.p("mixed.p7b"), bundle).expect("write");
+    assert!(run(&data, &["init"]).status.success());
+    let o = run(&data, &["cert", "import", "--json", &k.s("mixed.p7b")]);
+    assert_eq!(code(&o), 1, "an item failed: {}", text(&o.stdout));
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).expect("rows");
+    assert!(
+        rows.iter()
+            .any(|r| r["kind"] == "certificate" && r["status"] == "imported"),
+        "{rows:?}"
+    );
+    let failed: Vec<_> = rows.iter().filter(|r| r["status"] == "failed").collect();
+    assert_eq!(failed.len(), 1, "{rows:?}");
+    assert_eq!(failed[0]["kind"], "crl");
+    assert!(
+        failed[0]["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("item 1 of the bundle"),
+        "{rows:?}"
+    );
+    let list = run(&data, &["cert", "list"]);
+    assert!(
+        text(&list.stdout).contains("CN=bob"),
+        "{}",
+        text(&list.stdout)
+    );
+}

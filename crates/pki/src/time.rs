@@ -98,6 +98,84 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+/// Parses an RFC 5322 date-time (section 3.3, with the obsolete forms of 4.3: two-digit
+/// years, named zones, no seconds, comments and folding white space), as in a Date header.
+pub fn parse_rfc5322(s: &str) -> Option<i64> {
+    // Comments out, commas to spaces, then tokens.
+    let mut clean = String::with_capacity(s.len());
+    let mut depth = 0u32;
+    for c in s.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            _ if depth > 0 => {}
+            ',' => clean.push(' '),
+            c => clean.push(c),
+        }
+    }
+    let mut t: Vec<&str> = clean.split_whitespace().collect();
+    if t.first()
+        .is_some_and(|w| w.len() >= 3 && w.chars().all(|c| c.is_ascii_alphabetic()))
+    {
+        t.remove(0);
+    }
+    let [day, month, year, time, rest @ ..] = t.as_slice() else {
+        return None;
+    };
+    let day: u32 = day.parse().ok().filter(|d| (1..=31).contains(d))?;
+    const MONTHS: [&str; 12] = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ];
+    let month = MONTHS
+        .iter()
+        .position(|m| month.len() >= 3 && month[..3].eq_ignore_ascii_case(m))?
+        as u32
+        + 1;
+    let year: i64 = year.parse().ok()?;
+    let year = match (year, year_digits(year)) {
+        (y, 2) if y < 50 => 2000 + y,
+        (y, 2) => 1900 + y,
+        (y, 3) => 1900 + y,
+        (y, _) => y,
+    };
+    let hms: Vec<u32> = time
+        .split(':')
+        .map(|p| p.parse().ok())
+        .collect::<Option<Vec<_>>>()?;
+    let (h, m, sec) = match hms.as_slice() {
+        [h, m] => (*h, *m, 0),
+        [h, m, s] => (*h, *m, *s),
+        _ => return None,
+    };
+    if h > 23 || m > 59 || sec > 60 {
+        return None;
+    }
+    let offset = match rest.first() {
+        None => 0,
+        Some(z) if (z.starts_with('+') || z.starts_with('-')) && z.len() == 5 => {
+            let n: i64 = z[1..].parse().ok()?;
+            let secs = (n / 100) * 3600 + (n % 100) * 60;
+            if z.starts_with('-') { -secs } else { secs }
+        }
+        Some(z) => match z.to_ascii_uppercase().as_str() {
+            "UT" | "GMT" | "Z" => 0,
+            "EDT" => -4 * 3600,
+            "EST" | "CDT" => -5 * 3600,
+            "CST" | "MDT" => -6 * 3600,
+            "MST" | "PDT" => -7 * 3600,
+            "PST" => -8 * 3600,
+            // Other (military) zones are to be taken as +0000 (RFC 5322 4.3).
+            _ => 0,
+        },
+    };
+    let days = days_from_civil(year, month, day);
+    Some(days * 86_400 + i64::from(h * 3600 + m * 60 + sec.min(59)) - offset)
+}
+
+fn year_digits(y: i64) -> usize {
+    y.to_string().len()
+}
+
 /// (year, month, day) to days since 1970-01-01.
 fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
@@ -120,6 +198,23 @@ mod tests {
             format_rfc5322(1_796_187_798),
             "Wed, 02 Dec 2026 05:03:18 +0000"
         );
+    }
+
+    #[test]
+    fn rfc5322_dates_parse() {
+        let t = 1_796_187_798;
+        assert_eq!(parse_rfc5322(&format_rfc5322(t)), Some(t));
+        assert_eq!(
+            parse_rfc5322("Sat, 02 Nov 2013 21:28:04 +0100"),
+            Some(1_383_424_084)
+        );
+        assert_eq!(
+            parse_rfc5322(" 2 Nov 13 16:28 EDT (a comment)"),
+            Some(1_383_424_080)
+        );
+        assert_eq!(parse_rfc5322("Wed, 02 Dec 2026 05:03:18 GMT"), Some(t));
+        assert_eq!(parse_rfc5322("Wed, 02 Foo 2026 05:03:18 GMT"), None);
+        assert_eq!(parse_rfc5322("yesterday"), None);
     }
 
     #[test]

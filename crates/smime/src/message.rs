@@ -274,6 +274,10 @@ pub struct SignerReport {
     pub from_match: Option<bool>,
     /// The trust engine's verdict (filled in by the caller).
     pub trust: Option<Trust>,
+    /// signingTime minus the message's Date header, in seconds, when they are more than
+    /// an hour apart (a report only: it does not change the verdict).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub date_difference: Option<i64>,
 }
 
 impl SignerReport {
@@ -415,7 +419,19 @@ pub fn from_addresses(e: &Entity<'_>) -> Vec<String> {
     out
 }
 
-fn report(check: SignerCheck, from: &[String]) -> SignerReport {
+/// How far apart signingTime and the Date header may be before the report says so.
+pub const DATE_TOLERANCE: i64 = 3600;
+
+/// The message's Date header, Unix seconds.
+fn date_of(e: &Entity<'_>) -> Option<i64> {
+    certmail_pki::time::parse_rfc5322(&e.header("Date")?.value())
+}
+
+fn report(check: SignerCheck, from: &[String], date: Option<i64>) -> SignerReport {
+    let date_difference = match (check.signing_time, date) {
+        (Some(s), Some(d)) if (s - d).abs() > DATE_TOLERANCE => Some(s - d),
+        _ => None,
+    };
     let (emails, thumbprint, subject) = match &check.cert {
         Some(c) => (
             c.emails
@@ -441,6 +457,7 @@ fn report(check: SignerCheck, from: &[String]) -> SignerReport {
         subject,
         from_match,
         trust: None,
+        date_difference,
         check,
     }
 }
@@ -453,7 +470,8 @@ pub fn unwrap<'m>(
     keys: &[&KeyPair],
     opts: &UnwrapOptions,
 ) -> Result<Unwrapped<'m>, SmimeError> {
-    let from = from_addresses(&mime::parse(msg)?);
+    let top = mime::parse(msg)?;
+    let (from, date) = (from_addresses(&top), date_of(&top));
     let mut layers = Vec::new();
     let mut current: Option<Vec<u8>> = None;
     loop {
@@ -495,7 +513,7 @@ pub fn unwrap<'m>(
                 asn1::join_in_place(&mut der, &ranges);
                 layers.push(Layer::Signed {
                     opaque: true,
-                    signers: checks.into_iter().map(|c| report(c, &from)).collect(),
+                    signers: checks.into_iter().map(|c| report(c, &from, date)).collect(),
                     certificates,
                 });
                 current = Some(rewrap_owned(outer, der));
@@ -521,7 +539,7 @@ pub fn unwrap<'m>(
                 let checks = sd.verify(Some(&canon), alt, &opts.extra_certs, opts.allow_sha1);
                 layers.push(Layer::Signed {
                     opaque: false,
-                    signers: checks.into_iter().map(|c| report(c, &from)).collect(),
+                    signers: checks.into_iter().map(|c| report(c, &from, date)).collect(),
                     certificates: sd.certificates.clone(),
                 });
                 // Go on into the signed part only if it is itself S/MIME.
@@ -620,6 +638,17 @@ pub fn report_headers(layers: &[Layer]) -> Vec<(String, String)> {
                         format!("X-Certmail-Signer-Algorithm-{id}"),
                         format!("{} {}", s.check.digest, s.check.algorithm),
                     ));
+                    if let (Some(d), Some(t)) = (s.date_difference, s.check.signing_time) {
+                        h.push((
+                            format!("X-Certmail-Signer-Time-Differs-{id}"),
+                            format!(
+                                "signed at {}, {} min {} the Date header",
+                                certmail_pki::time::format_rfc3339(t),
+                                d.abs() / 60,
+                                if d > 0 { "after" } else { "before" }
+                            ),
+                        ));
+                    }
                 }
             }
         }
