@@ -58,6 +58,9 @@ pub enum CipherArg {
     /// AES-256-GCM (AuthEnvelopedData; Outlook cannot read it).
     #[value(name = "aes256-gcm")]
     Aes256Gcm,
+    /// ChaCha20-Poly1305 (AuthEnvelopedData, RFC 8103; few clients read it).
+    #[value(name = "chacha20-poly1305")]
+    ChaCha20Poly1305,
 }
 
 /// Arguments of `smime sign`.
@@ -295,6 +298,7 @@ async fn encrypt(cli: &Cli, a: &EncryptArgs) -> Result<ExitCode, Failure> {
             CipherArg::Aes256 => Cipher::Aes256Cbc,
             CipherArg::Aes128Gcm => Cipher::Aes128Gcm,
             CipherArg::Aes256Gcm => Cipher::Aes256Gcm,
+            CipherArg::ChaCha20Poly1305 => Cipher::ChaCha20Poly1305,
         },
         oaep: a.oaep,
         by_key_id: a.key_id,

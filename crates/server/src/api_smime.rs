@@ -229,6 +229,9 @@ pub enum CipherChoice {
     /// AES-256-GCM (AuthEnvelopedData; Outlook cannot read it).
     #[serde(rename = "aes256-gcm")]
     Aes256Gcm,
+    /// ChaCha20-Poly1305 (AuthEnvelopedData, RFC 8103).
+    #[serde(rename = "chacha20-poly1305")]
+    ChaCha20Poly1305,
 }
 
 impl CipherChoice {
@@ -240,6 +243,7 @@ impl CipherChoice {
             CipherChoice::Aes256 => "aes256",
             CipherChoice::Aes128Gcm => "aes128-gcm",
             CipherChoice::Aes256Gcm => "aes256-gcm",
+            CipherChoice::ChaCha20Poly1305 => "chacha20-poly1305",
         }
     }
 }
@@ -304,6 +308,7 @@ pub async fn encrypt(
             CipherChoice::Aes256 => Cipher::Aes256Cbc,
             CipherChoice::Aes128Gcm => Cipher::Aes128Gcm,
             CipherChoice::Aes256Gcm => Cipher::Aes256Gcm,
+            CipherChoice::ChaCha20Poly1305 => Cipher::ChaCha20Poly1305,
         },
         oaep: q.oaep,
         by_key_id: q.key_id,

@@ -46,6 +46,8 @@ pub enum Cipher {
     Aes128Gcm,
     /// AES-256-GCM AuthEnvelopedData (RFC 5083/5084; Outlook cannot read it).
     Aes256Gcm,
+    /// ChaCha20-Poly1305 AuthEnvelopedData (RFC 8103; S/MIME 4.0, few clients read it).
+    ChaCha20Poly1305,
 }
 
 impl Cipher {
@@ -56,6 +58,7 @@ impl Cipher {
             Cipher::Aes256Cbc => oids::AES256_CBC,
             Cipher::Aes128Gcm => oids::AES128_GCM,
             Cipher::Aes256Gcm => oids::AES256_GCM,
+            Cipher::ChaCha20Poly1305 => oids::CHACHA20_POLY1305,
         }
     }
 
@@ -63,13 +66,25 @@ impl Cipher {
         match self {
             Cipher::Aes128Cbc | Cipher::Aes128Gcm => 16,
             Cipher::Aes192Cbc => 24,
-            Cipher::Aes256Cbc | Cipher::Aes256Gcm => 32,
+            Cipher::Aes256Cbc | Cipher::Aes256Gcm | Cipher::ChaCha20Poly1305 => 32,
         }
     }
 
     /// Whether this is an AuthEnvelopedData cipher.
     pub fn is_aead(self) -> bool {
-        matches!(self, Cipher::Aes128Gcm | Cipher::Aes256Gcm)
+        matches!(
+            self,
+            Cipher::Aes128Gcm | Cipher::Aes256Gcm | Cipher::ChaCha20Poly1305
+        )
+    }
+
+    /// The AEAD of an AuthEnvelopedData cipher.
+    fn aead(self) -> &'static aead::Algorithm {
+        match self {
+            Cipher::Aes128Gcm => &aead::AES_128_GCM,
+            Cipher::ChaCha20Poly1305 => &aead::CHACHA20_POLY1305,
+            _ => &aead::AES_256_GCM,
+        }
     }
 }
 
@@ -392,7 +407,10 @@ fn envelope_head<C: Borrow<Certificate>>(
     let ris = asn1::set_of(ris);
     let mut iv = vec![0u8; if aead { 12 } else { 16 }];
     random_bytes(&mut iv).map_err(|_| crypto("RNG"))?;
-    let params = if aead {
+    let params = if opts.cipher == Cipher::ChaCha20Poly1305 {
+        // AEADChaCha20Poly1305Nonce ::= OCTET STRING (SIZE(12)) (RFC 8103 3).
+        asn1::tlv(tag::OCTET_STRING, &iv)
+    } else if aead {
         asn1::seq(&[&asn1::tlv(tag::OCTET_STRING, &iv), &asn1::uint(16)])
     } else {
         asn1::tlv(tag::OCTET_STRING, &iv)
@@ -448,16 +466,13 @@ pub fn encrypt<C: Borrow<Certificate>>(
     if opts.cipher.is_aead() {
         // The mac OCTET STRING (16 bytes) follows the content.
         let (head, key) = envelope_head(content.len(), 18, recipients, opts)?;
-        let a = if opts.cipher.key_len() == 16 {
-            &aead::AES_128_GCM
-        } else {
-            &aead::AES_256_GCM
-        };
-        let k = LessSafeKey::new(UnboundKey::new(a, &key.cek).map_err(|_| crypto("AES key"))?);
+        let k = LessSafeKey::new(
+            UnboundKey::new(opts.cipher.aead(), &key.cek).map_err(|_| crypto("AEAD key"))?,
+        );
         let nonce = Nonce::try_assume_unique_for_key(&key.iv).map_err(|_| crypto("nonce"))?;
         let mac = k
             .seal_in_place_separate_tag(nonce, Aad::empty(), &mut content)
-            .map_err(|_| crypto("AES-GCM"))?;
+            .map_err(|_| crypto("AEAD"))?;
         return Ok(Der3 {
             head,
             body: content,
@@ -760,7 +775,7 @@ impl Enveloped<'_> {
         Ok(match self.cipher.as_str() {
             oids::AES128_CBC | oids::AES128_GCM => 16,
             oids::AES192_CBC | oids::AES192_GCM | oids::DES_EDE3_CBC => 24,
-            oids::AES256_CBC | oids::AES256_GCM => 32,
+            oids::AES256_CBC | oids::AES256_GCM | oids::CHACHA20_POLY1305 => 32,
             // RC2 (RFC 3370 4.3.2): the key is as long as the effective key bits say.
             RC2_CBC => self.rc2_params()?.0 / 8,
             other => {
@@ -947,6 +962,13 @@ impl Enveloped<'_> {
                 (nonce, icv)
             }
             RC2_CBC => (self.rc2_params()?.1, 0),
+            oids::CHACHA20_POLY1305 => (
+                self.params
+                    .filter(|p| p.tag == tag::OCTET_STRING)
+                    .ok_or_else(|| SmimeError::Malformed("ChaCha20-Poly1305 nonce".into()))?
+                    .octets()?,
+                16,
+            ),
             _ => (
                 self.params
                     .filter(|p| p.tag & 0xdf == tag::OCTET_STRING)
@@ -1059,7 +1081,7 @@ impl Prepared {
                     .map_err(|_| SmimeError::Decrypt)?
                     .len()
             }
-            oids::AES128_GCM | oids::AES256_GCM => {
+            oids::AES128_GCM | oids::AES256_GCM | oids::CHACHA20_POLY1305 => {
                 if self.icv != 16 || self.mac.len() != 16 {
                     return Err(SmimeError::Unsupported(format!(
                         "AES-GCM with a {}-byte tag (certmail reads 16-byte tags)",
@@ -1067,11 +1089,11 @@ impl Prepared {
                     )));
                 }
                 let nonce = Nonce::try_assume_unique_for_key(iv)
-                    .map_err(|_| SmimeError::Unsupported("GCM nonce not 12 bytes".into()))?;
-                let a = if key_len == 16 {
-                    &aead::AES_128_GCM
-                } else {
-                    &aead::AES_256_GCM
+                    .map_err(|_| SmimeError::Unsupported("AEAD nonce not 12 bytes".into()))?;
+                let a = match (self.cipher.as_str(), key_len) {
+                    (oids::CHACHA20_POLY1305, _) => &aead::CHACHA20_POLY1305,
+                    (_, 16) => &aead::AES_128_GCM,
+                    _ => &aead::AES_256_GCM,
                 };
                 let key =
                     LessSafeKey::new(UnboundKey::new(a, cek).map_err(|_| SmimeError::Decrypt)?);

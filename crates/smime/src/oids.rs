@@ -34,6 +34,8 @@ pub const AES256_CBC: &str = "2.16.840.1.101.3.4.1.42";
 pub const AES128_GCM: &str = "2.16.840.1.101.3.4.1.6";
 pub const AES192_GCM: &str = "2.16.840.1.101.3.4.1.26";
 pub const AES256_GCM: &str = "2.16.840.1.101.3.4.1.46";
+/// id-alg-AEADChaCha20Poly1305 (RFC 8103).
+pub const CHACHA20_POLY1305: &str = "1.2.840.113549.1.9.16.3.18";
 pub const AES128_WRAP: &str = "2.16.840.1.101.3.4.1.5";
 pub const AES192_WRAP: &str = "2.16.840.1.101.3.4.1.25";
 pub const AES256_WRAP: &str = "2.16.840.1.101.3.4.1.45";
@@ -64,6 +66,7 @@ pub fn name(oid: &str) -> &str {
         AES128_GCM => "AES-128-GCM",
         AES192_GCM => "AES-192-GCM",
         AES256_GCM => "AES-256-GCM",
+        CHACHA20_POLY1305 => "ChaCha20-Poly1305",
         DES_EDE3_CBC => "3DES-CBC",
         RC2_CBC => "RC2-CBC",
         RSA => "RSA PKCS#1 v1.5",

@@ -163,7 +163,7 @@ fn wrong_key_tampering_and_garbage_give_typed_errors() {
     }
     // Flip a ciphertext byte deep in the body: CBC padding or content garbage; the GCM
     // variant must fail authentication.
-    for cipher in [Cipher::Aes256Cbc, Cipher::Aes256Gcm] {
+    for cipher in [Cipher::Aes256Cbc, Cipher::Aes256Gcm, Cipher::ChaCha20Poly1305] {
         let enc = encrypt(
             MSG,
             &[&alice],
@@ -180,7 +180,7 @@ fn wrong_key_tampering_and_garbage_give_typed_errors() {
         let mut bad = enc[..hdr_end].to_vec();
         bad.extend_from_slice(&certmail_smime::b64::encode_to_vec(&der));
         let r = message::unwrap(&bad, &[&alice.kp], &UnwrapOptions::default());
-        if cipher == Cipher::Aes256Gcm {
+        if cipher.is_aead() {
             assert!(matches!(r, Err(SmimeError::Decrypt)), "{r:?}");
         } else {
             // CBC without integrity: either a padding error or changed content.
@@ -349,7 +349,12 @@ fn in_place_and_streamed_envelopes_agree() {
     let carol = party(&pki, "carol@example.com", 51, false);
     let content = b"Content-Type: text/plain\r\n\r\nsecret\r\n".repeat(1000);
     let certs = vec![alice.kp.cert.clone(), carol.kp.cert.clone()];
-    for cipher in [Cipher::Aes128Cbc, Cipher::Aes256Cbc, Cipher::Aes256Gcm] {
+    for cipher in [
+        Cipher::Aes128Cbc,
+        Cipher::Aes256Cbc,
+        Cipher::Aes256Gcm,
+        Cipher::ChaCha20Poly1305,
+    ] {
         let opts = EncryptOptions {
             cipher,
             ..Default::default()
