@@ -123,12 +123,13 @@ pub fn header_trigger(v: &str) -> Option<(String, String)> {
     .then(|| (name.to_owned(), value.to_owned()))
 }
 
-/// Whether certmail signs with this certificate's key: RSA of 2,048 bits or more and EC. DSA
-/// and older RSA keys are read (their mail verifies and decrypts) but never sign.
+/// Whether certmail signs with this certificate's key: RSA of 2,048 bits or more, EC and
+/// Ed25519. DSA and older RSA keys are read (their mail verifies and decrypts) but never sign;
+/// X25519 keys only agree on keys.
 fn signs(v: &CertView) -> bool {
     match &v.cert.public_key {
         certmail_pki::KeyAlgorithm::Rsa { bits } => *bits >= 2048,
-        certmail_pki::KeyAlgorithm::Ec { .. } => true,
+        certmail_pki::KeyAlgorithm::Ec { .. } | certmail_pki::KeyAlgorithm::Ed25519 => true,
         _ => false,
     }
 }

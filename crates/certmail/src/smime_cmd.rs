@@ -367,6 +367,10 @@ fn summary(u: &Unwrapped<'_>) {
                 d.recipients.len(),
                 d.decrypted_with
             ),
+            message::Layer::Compressed { compressed, size } => eprintln!(
+                "layer {}: compressed (zlib), {compressed} bytes to {size}",
+                i + 1
+            ),
             message::Layer::Signed {
                 opaque, signers, ..
             } => {

@@ -190,6 +190,14 @@ impl Fixture {
         a.extend_from_slice(args);
         self.run(py, &a)
     }
+    /// The S/MIME 4.0 peer (`tests/peers/cms40.py`: CMS by hand over `cryptography`).
+    fn cms40(&self, args: &[&str]) -> Result<Output, String> {
+        let (py, _) = self.python.as_ref().ok_or("no python with cryptography")?;
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/cms40.py");
+        let mut a = vec![script.to_str().expect("utf-8 path")];
+        a.extend_from_slice(args);
+        self.run(py, &a)
+    }
     fn py_at_least(&self, v: (u32, u32)) -> bool {
         self.python.as_ref().is_some_and(|(_, have)| *have >= v)
     }
@@ -417,6 +425,7 @@ const NO_GCM: &str = "no AuthEnvelopedData support";
 const NO_OAEP: &str = "no RSA-OAEP support";
 const NO_ECDH: &str = "no ECDH recipients";
 const NO_PY_VERIFY: &str = "cryptography has no verify API";
+const NO_40: &str = "not in this version";
 
 #[test]
 fn smime_interop_matrix() {
@@ -1270,6 +1279,135 @@ fn smime_interop_matrix() {
             _ => Cell::NotApplicable("cryptography cannot write this"),
         };
         m.row(r, row, vec![openssl, nss, gpgsm, py]);
+    }
+
+    // ---- S/MIME 4.0 (RFC 8551): Ed25519, X25519 with HKDF, ChaCha20-Poly1305, compression ----
+    // OpenSSL 3.0, NSS 3.87 and gpgsm 2.2 do none of these; the peer is Python `cryptography`
+    // with the CMS written and read by tests/peers/cms40.py.
+    let none = |why: &'static str| {
+        vec![
+            Cell::NotApplicable(why),
+            Cell::NotApplicable(why),
+            Cell::NotApplicable(why),
+        ]
+    };
+    let with_py = |mut cells: Vec<Cell>, py: Cell| {
+        cells.push(py);
+        cells
+    };
+    {
+        let signed = f
+            .certmail_ok(&[
+                "smime",
+                "sign",
+                "--opaque",
+                "--cert",
+                "alice-ed.pem",
+                "--key",
+                "alice-ed.key",
+                "msg.eml",
+            ])
+            .expect("certmail Ed25519 sign");
+        f.write("cm-ed.eml", &signed);
+        let py = cell(|| {
+            f.cms40(&[
+                "verify-ed25519",
+                "alice-ed.pem",
+                "cm-ed.eml",
+                "py-ed-out.txt",
+            ])?;
+            expect_body(&f.read("py-ed-out.txt"))
+        });
+        m.row(
+            w,
+            "signed, opaque, Ed25519 (RFC 8419)",
+            with_py(none(NO_40), py),
+        );
+        for (row, cipher, chacha) in [
+            (
+                "encrypted, X25519 + HKDF (RFC 8418), AES-256-CBC",
+                "aes256",
+                false,
+            ),
+            (
+                "encrypted, X25519 + HKDF, ChaCha20-Poly1305 (RFC 8103)",
+                "chacha20-poly1305",
+                true,
+            ),
+        ] {
+            let enc = f
+                .certmail_ok(&[
+                    "smime",
+                    "encrypt",
+                    "--cert",
+                    "alice-x.pem",
+                    "--cipher",
+                    cipher,
+                    "msg.eml",
+                ])
+                .expect("certmail X25519 encrypt");
+            f.write("cm-x.eml", &enc);
+            let py = cell(|| {
+                f.cms40(&[
+                    "decrypt-x25519",
+                    "alice-x.pem",
+                    "alice-x.key",
+                    "cm-x.eml",
+                    "py-x.txt",
+                ])?;
+                expect_body(&f.read("py-x.txt"))
+            });
+            m.row(w, row, with_py(none(NO_40), py));
+            // The peer writes, certmail reads.
+            let py = cell(|| {
+                let mut a = vec!["encrypt-x25519", "alice-x.pem", "msg.eml", "py-x.eml"];
+                if chacha {
+                    a.push("chacha");
+                }
+                f.cms40(&a)?;
+                let out = f.certmail_ok(&[
+                    "smime",
+                    "decrypt",
+                    "--cert",
+                    "alice-x.pem",
+                    "--key",
+                    "alice-x.key",
+                    "py-x.eml",
+                ])?;
+                expect_body(&out)
+            });
+            m.row(r, row, with_py(none(NO_40), py));
+        }
+        let py = cell(|| {
+            f.cms40(&[
+                "sign-ed25519",
+                "alice-ed.pem",
+                "alice-ed.key",
+                "msg.eml",
+                "py-ed.eml",
+            ])?;
+            let out = f.certmail_ok(&["smime", "verify", "--root", "root.pem", "py-ed.eml"])?;
+            expect_body(&out)
+        });
+        m.row(
+            r,
+            "signed, opaque, Ed25519 (RFC 8419)",
+            with_py(none(NO_40), py),
+        );
+        // CompressedData around a signed message: unwrapped, then the signature checked.
+        let py = cell(|| {
+            f.cms40(&["compress", "cm-ed.eml", "py-z.eml"])?;
+            let out = f.certmail_ok(&["smime", "verify", "--root", "root.pem", "py-z.eml"])?;
+            if !text(&out).contains("X-Certmail-Compressed-1: zlib") {
+                return Err("no compression layer reported".into());
+            }
+            expect_body(&out)
+        });
+        m.row(
+            r,
+            "compressed (RFC 3274) around a signed message",
+            with_py(none(NO_40), py),
+        );
     }
 
     // ---- report ----

@@ -31,6 +31,29 @@ impl std::fmt::Debug for PrivateKey {
     }
 }
 
+/// CurvePrivateKey ::= OCTET STRING (RFC 8410 7): the raw key inside PKCS#8's privateKey.
+pub fn curve_private_key(private_key: &[u8]) -> Result<&[u8], String> {
+    match private_key {
+        [0x04, 0x20, rest @ ..] if rest.len() == 32 => Ok(rest),
+        _ => Err("a CurvePrivateKey is an OCTET STRING of 32 bytes".into()),
+    }
+}
+
+impl PrivateKey {
+    /// The 32 key bytes of an X25519 key (RFC 8410 7). Handle with care: this is the secret.
+    pub fn x25519_raw(&self) -> Result<&[u8], CryptoError> {
+        let info = PrivateKeyInfoRef::from_der(&self.pkcs8).map_err(bad)?;
+        if info.algorithm.oid != oids::X25519 {
+            return Err(CryptoError::BadKey("not an X25519 key".into()));
+        }
+        curve_private_key(info.private_key.as_bytes()).map_err(bad)
+    }
+}
+
+fn bad_unspecified(_: aws_lc_rs::error::Unspecified) -> CryptoError {
+    CryptoError::BadKey("the public key cannot be computed".into())
+}
+
 fn bad(e: impl std::fmt::Display) -> CryptoError {
     CryptoError::BadKey(e.to_string())
 }
@@ -133,6 +156,15 @@ impl PrivateKey {
                 // certificates and the key); certmail verifies DSA but never signs with it.
                 let y = dsa_public(&info).map_err(bad)?;
                 (KeyAlgorithm::Dsa, y)
+            }
+            oids::X25519 => {
+                let k = aws_lc_rs::agreement::PrivateKey::from_private_key(
+                    &aws_lc_rs::agreement::X25519,
+                    curve_private_key(inner).map_err(bad)?,
+                )
+                .map_err(|e| bad(format!("X25519 key rejected: {e}")))?;
+                let public = k.compute_public_key().map_err(bad_unspecified)?;
+                (KeyAlgorithm::X25519, public.as_ref().to_vec())
             }
             oids::ED25519 => {
                 let kp = Ed25519KeyPair::from_pkcs8_maybe_unchecked(der)

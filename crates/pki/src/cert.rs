@@ -45,6 +45,8 @@ pub enum KeyAlgorithm {
     },
     /// Ed25519.
     Ed25519,
+    /// X25519 (key agreement, RFC 8410 / RFC 8418).
+    X25519,
     /// Ed448.
     Ed448,
     /// DSA.
@@ -63,6 +65,7 @@ impl std::fmt::Display for KeyAlgorithm {
             KeyAlgorithm::RsaPss { bits } => write!(f, "RSA-PSS {bits}"),
             KeyAlgorithm::Ec { curve } => write!(f, "EC {curve}"),
             KeyAlgorithm::Ed25519 => f.write_str("Ed25519"),
+            KeyAlgorithm::X25519 => f.write_str("X25519"),
             KeyAlgorithm::Ed448 => f.write_str("Ed448"),
             KeyAlgorithm::Dsa => f.write_str("DSA"),
             KeyAlgorithm::Other { oid } => write!(f, "unknown ({oid})"),
@@ -795,6 +798,7 @@ fn key_algorithm(
             KeyAlgorithm::Ec { curve }
         }
         oids::ED25519 => KeyAlgorithm::Ed25519,
+        oids::X25519 => KeyAlgorithm::X25519,
         oids::ED448 => KeyAlgorithm::Ed448,
         oids::DSA => KeyAlgorithm::Dsa,
         _ => KeyAlgorithm::Other {

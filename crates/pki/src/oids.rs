@@ -14,6 +14,8 @@ pub const RSASSA_PSS: Oid = Oid::new_unwrap("1.2.840.113549.1.1.10");
 pub const EC_PUBLIC_KEY: Oid = Oid::new_unwrap("1.2.840.10045.2.1");
 /// id-Ed25519 (RFC 8410).
 pub const ED25519: Oid = Oid::new_unwrap("1.3.101.112");
+/// id-X25519 (RFC 8410).
+pub const X25519: Oid = Oid::new_unwrap("1.3.101.110");
 /// id-Ed448 (RFC 8410).
 pub const ED448: Oid = Oid::new_unwrap("1.3.101.113");
 /// id-dsa.

@@ -404,7 +404,7 @@ pub async fn decrypt(
             .iter()
             .filter_map(|l| match l {
                 Layer::Encrypted(d) => Some((d.decrypted_with.clone(), d.cipher.clone())),
-                Layer::Signed { .. } => None,
+                Layer::Signed { .. } | Layer::Compressed { .. } => None,
             })
             .collect(),
         Err(_) => Vec::new(),

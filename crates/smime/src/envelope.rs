@@ -149,6 +149,52 @@ fn x963_kdf(hash: &'static digest::Algorithm, z: &[u8], shared_info: &[u8], len:
     out
 }
 
+/// HKDF (RFC 5869) as RFC 8418 2.2 uses it: the ukm (if any) as salt, the shared secret as
+/// input keying material, ECC-CMS-SharedInfo as info.
+fn hkdf(
+    alg: aws_lc_rs::hkdf::Algorithm,
+    z: &[u8],
+    salt: &[u8],
+    info: &[u8],
+    len: usize,
+) -> Result<Zeroizing<Vec<u8>>, SmimeError> {
+    struct Len(usize);
+    impl aws_lc_rs::hkdf::KeyType for Len {
+        fn len(&self) -> usize {
+            self.0
+        }
+    }
+    let prk = aws_lc_rs::hkdf::Salt::new(alg, salt).extract(z);
+    let info = [info];
+    let okm = prk.expand(&info, Len(len)).map_err(|_| crypto("HKDF"))?;
+    let mut out = Zeroizing::new(vec![0u8; len]);
+    okm.fill(&mut out).map_err(|_| crypto("HKDF"))?;
+    Ok(out)
+}
+
+/// The key-encryption key of a key agreement: X9.63 KDF for the ECDH schemes of RFC 5753,
+/// HKDF for those of RFC 8418.
+fn agreed_kek(
+    scheme: &str,
+    z: &[u8],
+    ukm: Option<&[u8]>,
+    shared_info: &[u8],
+    len: usize,
+) -> Result<Zeroizing<Vec<u8>>, SmimeError> {
+    let h = match scheme {
+        oids::HKDF_SHA256_SCHEME => aws_lc_rs::hkdf::HKDF_SHA256,
+        oids::HKDF_SHA384_SCHEME => aws_lc_rs::hkdf::HKDF_SHA384,
+        oids::HKDF_SHA512_SCHEME => aws_lc_rs::hkdf::HKDF_SHA512,
+        other => {
+            let hash = kdf_hash(other).ok_or_else(|| {
+                SmimeError::Unsupported(format!("key agreement {}", oids::name(other)))
+            })?;
+            return Ok(Zeroizing::new(x963_kdf(hash, z, shared_info, len)));
+        }
+    };
+    hkdf(h, z, ukm.unwrap_or_default(), shared_info, len)
+}
+
 /// ECC-CMS-SharedInfo (RFC 5753 7.2).
 fn ecc_shared_info(wrap_oid: &str, ukm: Option<&[u8]>, kek_len: usize) -> Vec<u8> {
     let key_info = asn1::alg(wrap_oid, None);
@@ -313,6 +359,43 @@ fn recipient_info(
             )],
         );
         let kea = asn1::alg(oids::ECDH_SHA256KDF, Some(&asn1::alg(wrap_oid, None)));
+        let rid = match &rid {
+            CertId::IssuerSerial { .. } => rid.issuer_serial_der().unwrap_or_default(),
+            CertId::KeyId(k) => asn1::cons(0xa0, &[&asn1::tlv(tag::OCTET_STRING, k)]),
+        };
+        let rek = asn1::seq(&[&rid, &asn1::tlv(tag::OCTET_STRING, &wrapped)]);
+        let kari = asn1::cons(
+            0xa1,
+            &[&asn1::uint(3), &originator, &kea, &asn1::seq(&[&rek])],
+        );
+        Ok((kari, true))
+    } else if key_oid == oids::X25519 {
+        // RFC 8418: an ephemeral X25519 key, HKDF-SHA256, AES key wrap.
+        let eph = agreement::PrivateKey::generate(&agreement::X25519)
+            .map_err(|_| crypto("X25519 key"))?;
+        let eph_pub = eph.compute_public_key().map_err(|_| crypto("X25519 key"))?;
+        let (wrap_oid, kek_len) = wrap_for(cek.len())?;
+        let shared = ecc_shared_info(wrap_oid, None, kek_len);
+        let kek = agreement::agree(
+            &eph,
+            UnparsedPublicKey::new(&agreement::X25519, cert.vd.public_key.as_slice()),
+            SmimeError::Certificate(format!("{}: bad X25519 public key", cert.subject)),
+            |z| hkdf(aws_lc_rs::hkdf::HKDF_SHA256, z, &[], &shared, kek_len),
+        )?;
+        let wrapped = aes_wrap(&kek, cek)?;
+        let mut bits = vec![0u8];
+        bits.extend_from_slice(eph_pub.as_ref());
+        let originator = asn1::cons(
+            0xa0,
+            &[&asn1::cons(
+                0xa1,
+                &[
+                    &asn1::alg(oids::X25519, None),
+                    &asn1::tlv(tag::BIT_STRING, &bits),
+                ],
+            )],
+        );
+        let kea = asn1::alg(oids::HKDF_SHA256_SCHEME, Some(&asn1::alg(wrap_oid, None)));
         let rid = match &rid {
             CertId::IssuerSerial { .. } => rid.issuer_serial_der().unwrap_or_default(),
             CertId::KeyId(k) => asn1::cons(0xa0, &[&asn1::tlv(tag::OCTET_STRING, k)]),
@@ -897,14 +980,18 @@ impl Enveloped<'_> {
                         wrap,
                         keys,
                     },
-                    Parsed::Ec { curve, agree, .. },
+                    key @ (Parsed::Ec { .. } | Parsed::X25519(_)),
                 ) => {
                     let Some((_, wrapped)) = keys.iter().find(|(r, _)| r.matches(&kp.cert)) else {
                         continue;
                     };
-                    let hash = kdf_hash(alg).ok_or_else(|| {
-                        SmimeError::Unsupported(format!("key agreement {}", oids::name(alg)))
-                    })?;
+                    let (ecdh, agree) = match key {
+                        Parsed::Ec { curve, agree, .. } => {
+                            (ecdh_alg(curve).ok_or_else(|| crypto("curve"))?, agree)
+                        }
+                        Parsed::X25519(agree) => (&agreement::X25519, agree),
+                        _ => continue,
+                    };
                     let kek_len = match wrap.as_str() {
                         oids::AES128_WRAP => 16,
                         oids::AES256_WRAP => 32,
@@ -912,13 +999,12 @@ impl Enveloped<'_> {
                             return Err(SmimeError::Unsupported(format!("key wrap {other}")));
                         }
                     };
-                    let ecdh = ecdh_alg(curve).ok_or_else(|| crypto("curve"))?;
                     let shared = ecc_shared_info(wrap, ukm.as_deref(), kek_len);
                     let kek = agreement::agree(
                         agree,
                         UnparsedPublicKey::new(ecdh, originator.as_slice()),
                         SmimeError::Decrypt,
-                        |z| Ok(Zeroizing::new(x963_kdf(hash, z, &shared, kek_len))),
+                        |z| agreed_kek(alg, z, ukm.as_deref(), &shared, kek_len),
                     )?;
                     let cek = aes_unwrap(&kek, wrapped).ok_or(SmimeError::Decrypt)?;
                     if cek.len() != key_len {

@@ -171,6 +171,10 @@ pub(crate) enum Parsed {
         sign: EcdsaKeyPair,
         agree: agreement::PrivateKey,
     },
+    /// Ed25519 (RFC 8419): signing only.
+    Ed25519(signature::Ed25519KeyPair),
+    /// X25519 (RFC 8418): key agreement only.
+    X25519(agreement::PrivateKey),
 }
 
 /// An RSA key for decryption: aws-lc-rs from 2,048 bits, the big-integer code below (old
@@ -266,6 +270,17 @@ impl KeyPair {
                         .map_err(|e| rejected(&e))?,
                 }
             }
+            KeyAlgorithm::Ed25519 => Parsed::Ed25519(
+                signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(der)
+                    .map_err(|e| rejected(&e))?,
+            ),
+            KeyAlgorithm::X25519 => Parsed::X25519(
+                agreement::PrivateKey::from_private_key(
+                    &agreement::X25519,
+                    key.x25519_raw().map_err(|e| rejected(&e))?,
+                )
+                .map_err(|e| rejected(&e))?,
+            ),
             other => {
                 return Err(SmimeError::Unsupported(format!(
                     "{other:?} keys for S/MIME"

@@ -17,6 +17,7 @@
 
 pub mod asn1;
 pub mod b64;
+pub mod compressed;
 pub mod envelope;
 pub mod keys;
 pub mod message;

@@ -174,6 +174,8 @@ pub enum Kind {
     SignedOpaque,
     /// multipart/signed with an S/MIME signature.
     MultipartSigned,
+    /// application/pkcs7-mime compressed-data (RFC 3274).
+    Compressed,
     /// Anything else.
     Plain,
 }
@@ -216,11 +218,13 @@ pub fn kind(e: &Entity<'_>) -> Kind {
     {
         Some("enveloped-data") | Some("authenveloped-data") => Kind::Enveloped,
         Some("signed-data") => Kind::SignedOpaque,
-        Some("certs-only") | Some("compressed-data") => Kind::Plain,
+        Some("compressed-data") => Kind::Compressed,
+        Some("certs-only") => Kind::Plain,
         _ => {
             // No smime-type (older clients): look at the CMS content type.
             match e.decoded_body().ok().and_then(|b| cms_type(&b)) {
                 Some(t) if t == crate::oids::SIGNED_DATA => Kind::SignedOpaque,
+                Some(t) if t == crate::oids::COMPRESSED_DATA => Kind::Compressed,
                 Some(t)
                     if t == crate::oids::ENVELOPED_DATA
                         || t == crate::oids::AUTH_ENVELOPED_DATA =>
@@ -305,6 +309,13 @@ pub enum Layer {
     },
     /// An encryption layer.
     Encrypted(Decrypted),
+    /// A compression layer (RFC 3274, zlib).
+    Compressed {
+        /// Bytes compressed.
+        compressed: usize,
+        /// Bytes once inflated.
+        size: usize,
+    },
 }
 
 /// The result of unwrapping.
@@ -322,7 +333,7 @@ impl Unwrapped<'_> {
     pub fn signers(&self) -> impl Iterator<Item = &SignerReport> {
         self.layers.iter().flat_map(|l| match l {
             Layer::Signed { signers, .. } => signers.as_slice(),
-            Layer::Encrypted(_) => &[],
+            Layer::Encrypted(_) | Layer::Compressed { .. } => &[],
         })
     }
 
@@ -330,7 +341,7 @@ impl Unwrapped<'_> {
     pub fn signers_mut(&mut self) -> impl Iterator<Item = &mut SignerReport> {
         self.layers.iter_mut().flat_map(|l| match l {
             Layer::Signed { signers, .. } => signers.as_mut_slice(),
-            Layer::Encrypted(_) => &mut [],
+            Layer::Encrypted(_) | Layer::Compressed { .. } => &mut [],
         })
     }
 
@@ -550,6 +561,16 @@ pub fn unwrap<'m>(
                 let next = rewrap(&e, parts[0]);
                 current = Some(next);
             }
+            Kind::Compressed => {
+                let outer = outer_headers(&e);
+                let der = decoded_owned(&e, 0)?;
+                let plain = crate::compressed::decompress(&der)?;
+                layers.push(Layer::Compressed {
+                    compressed: der.len(),
+                    size: plain.len(),
+                });
+                current = Some(rewrap_owned(outer, plain));
+            }
             Kind::Plain => break,
         }
     }
@@ -595,6 +616,12 @@ pub fn report_headers(layers: &[Layer]) -> Vec<(String, String)> {
                         format!("{w}, below 2048"),
                     ));
                 }
+            }
+            Layer::Compressed { compressed, size } => {
+                h.push((
+                    format!("X-Certmail-Compressed-{l_no}"),
+                    format!("zlib, {compressed} to {size} bytes"),
+                ));
             }
             Layer::Signed {
                 opaque, signers, ..

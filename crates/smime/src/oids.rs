@@ -6,6 +6,18 @@ pub const DATA: &str = "1.2.840.113549.1.7.1";
 pub const SIGNED_DATA: &str = "1.2.840.113549.1.7.2";
 pub const ENVELOPED_DATA: &str = "1.2.840.113549.1.7.3";
 pub const AUTH_ENVELOPED_DATA: &str = "1.2.840.113549.1.9.16.1.23";
+/// id-X25519 (RFC 8410).
+pub const X25519: &str = "1.3.101.110";
+/// id-Ed25519 (RFC 8410).
+pub const ED25519: &str = "1.3.101.112";
+/// dhSinglePass-stdDH-hkdf-sha256-scheme (RFC 8418).
+pub const HKDF_SHA256_SCHEME: &str = "1.2.840.113549.1.9.16.3.19";
+/// dhSinglePass-stdDH-hkdf-sha384-scheme (RFC 8418).
+pub const HKDF_SHA384_SCHEME: &str = "1.2.840.113549.1.9.16.3.20";
+/// dhSinglePass-stdDH-hkdf-sha512-scheme (RFC 8418).
+pub const HKDF_SHA512_SCHEME: &str = "1.2.840.113549.1.9.16.3.21";
+/// id-ct-compressedData (RFC 3274).
+pub const COMPRESSED_DATA: &str = "1.2.840.113549.1.9.16.1.9";
 
 pub const ATTR_CONTENT_TYPE: &str = "1.2.840.113549.1.9.3";
 pub const ATTR_MESSAGE_DIGEST: &str = "1.2.840.113549.1.9.4";

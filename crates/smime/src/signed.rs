@@ -166,7 +166,9 @@ pub fn effective_hash(signer: &KeyPair, opts: &SignOptions) -> Hash {
             oids::P384 => Hash::Sha384,
             _ => Hash::Sha512,
         },
-        Parsed::Rsa { .. } => opts.hash,
+        Parsed::Rsa { .. } | Parsed::X25519(_) => opts.hash,
+        // RFC 8419 3.1: SHA-512 for the message digest with Ed25519.
+        Parsed::Ed25519(_) => Hash::Sha512,
     }
 }
 
@@ -216,6 +218,13 @@ pub fn sign(
             };
             (SigningKey::Ec(sign), asn1::alg(oid, None))
         }
+        // RFC 8419: id-Ed25519, parameters absent; pure Ed25519 over the signed attributes.
+        Parsed::Ed25519(k) => (SigningKey::Ed25519(k), asn1::alg(oids::ED25519, None)),
+        Parsed::X25519(_) => {
+            return Err(SmimeError::Key(
+                "an X25519 key agrees on keys; it cannot sign".into(),
+            ));
+        }
     };
     let md = digest_chunks(hash, parts);
     let content_len: usize = parts.iter().map(|p| p.len()).sum();
@@ -255,6 +264,7 @@ pub fn sign(
             .map_err(|_| SmimeError::Crypto("ECDSA signing".into()))?
             .as_ref()
             .to_vec(),
+        SigningKey::Ed25519(k) => k.sign(&signed_attrs).as_ref().to_vec(),
     };
     let mut attrs_implicit = signed_attrs;
     attrs_implicit[0] = 0xa0;
@@ -312,6 +322,7 @@ pub fn sign(
 enum SigningKey<'a> {
     Rsa(&'a signature::RsaKeyPair),
     Ec(&'a signature::EcdsaKeyPair),
+    Ed25519(&'a signature::Ed25519KeyPair),
 }
 
 /// The DER IssuerAndSerialNumber of `cert`.

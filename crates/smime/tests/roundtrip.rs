@@ -163,7 +163,11 @@ fn wrong_key_tampering_and_garbage_give_typed_errors() {
     }
     // Flip a ciphertext byte deep in the body: CBC padding or content garbage; the GCM
     // variant must fail authentication.
-    for cipher in [Cipher::Aes256Cbc, Cipher::Aes256Gcm, Cipher::ChaCha20Poly1305] {
+    for cipher in [
+        Cipher::Aes256Cbc,
+        Cipher::Aes256Gcm,
+        Cipher::ChaCha20Poly1305,
+    ] {
         let enc = encrypt(
             MSG,
             &[&alice],

@@ -39,3 +39,32 @@ mk alice    "-algorithm RSA -pkeyopt rsa_keygen_bits:2048"            ee    Alic
 mk alice-ec "-algorithm EC -pkeyopt ec_paramgen_curve:P-256"         ee_ec AliceEC  alice-ec@example.com
 # MIME message with CRLF line endings
 printf 'Content-Type: text/plain; charset=us-ascii\r\nContent-Transfer-Encoding: 7bit\r\n\r\nHello Bob,\r\nthis is a test.\r\n' > msg.eml
+# S/MIME 4.0: an Ed25519 signer (RFC 8419) and an X25519 recipient (RFC 8418). An X25519 key
+# cannot sign its own request: its certificate is made from Alice-Ed's request with the
+# X25519 public key forced in.
+cat >> ext.cnf <<'X'
+[ee_ed]
+basicConstraints=critical,CA:FALSE
+keyUsage=critical,digitalSignature
+extendedKeyUsage=emailProtection
+subjectKeyIdentifier=hash
+authorityKeyIdentifier=keyid
+subjectAltName=email:alice-ed@example.com
+[ee_x]
+basicConstraints=critical,CA:FALSE
+keyUsage=critical,keyAgreement
+extendedKeyUsage=emailProtection
+subjectKeyIdentifier=hash
+authorityKeyIdentifier=keyid
+subjectAltName=email:alice-x@example.com
+X
+openssl genpkey -algorithm ed25519 -out alice-ed.key 2>/dev/null
+openssl req -new -key alice-ed.key -subj "/CN=AliceEd/emailAddress=alice-ed@example.com" -out alice-ed.csr
+openssl x509 -req -in alice-ed.csr -CA root.pem -CAkey root.key -set_serial 0x$(openssl rand -hex 8) \
+  -days 825 -sha256 -extfile ext.cnf -extensions ee_ed -out alice-ed.pem 2>/dev/null
+openssl genpkey -algorithm x25519 -out alice-x.key 2>/dev/null
+openssl pkey -in alice-x.key -pubout -out alice-x.pub
+openssl x509 -req -in alice-ed.csr -CA root.pem -CAkey root.key -set_serial 0x$(openssl rand -hex 8) \
+  -days 825 -sha256 -extfile ext.cnf -extensions ee_x -force_pubkey alice-x.pub \
+  -subj "/CN=AliceX/emailAddress=alice-x@example.com" -out alice-x.pem 2>/dev/null
+rm -f alice-ed.csr alice-x.pub

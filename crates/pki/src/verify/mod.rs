@@ -198,7 +198,7 @@ pub enum Purpose {
     /// present) emailProtection or anyExtendedKeyUsage.
     SmimeSign,
     /// S/MIME encryption: keyUsage (if present) keyEncipherment for RSA keys, keyAgreement
-    /// for EC keys; EKU as for signing.
+    /// for EC and X25519 keys; EKU as for signing.
     SmimeEncrypt,
 }
 

@@ -343,9 +343,15 @@ pub fn smime_usage(c: &Certificate, purpose: Purpose) -> Result<(), VerifyError>
                 return wrong("key usage has neither digitalSignature nor nonRepudiation".into());
             }
             Purpose::SmimeEncrypt => {
-                let is_ec = matches!(c.public_key, crate::cert::KeyAlgorithm::Ec { .. });
+                let is_ec = matches!(
+                    c.public_key,
+                    crate::cert::KeyAlgorithm::Ec { .. } | crate::cert::KeyAlgorithm::X25519
+                );
                 if is_ec && !has(4) {
-                    return wrong("key usage lacks keyAgreement (EC key)".into());
+                    return wrong(format!(
+                        "key usage lacks keyAgreement ({} key)",
+                        c.public_key
+                    ));
                 }
                 if !is_ec && !has(2) {
                     return wrong("key usage lacks keyEncipherment".into());
