@@ -316,6 +316,7 @@ fn nested_layers_are_all_reported() {
         .map(|l| match l {
             Layer::Signed { .. } => "signed",
             Layer::Encrypted(_) => "encrypted",
+            Layer::Compressed { .. } => "compressed",
         })
         .collect();
     assert_eq!(kinds, ["signed", "encrypted", "signed"]);
