@@ -157,6 +157,10 @@ pub struct VerifyArgs {
     /// Accept SHA-1 signatures (old mail).
     #[arg(long)]
     pub allow_sha1: bool,
+    /// The signed file, for a detached signature outside MIME: MSG is then the signature
+    /// (a `.p7s`: DER, PEM or base64) and this file the content it signs, byte for byte.
+    #[arg(long)]
+    pub content: Option<PathBuf>,
     /// Policy, revocation and profile inputs, as for `certmail verify`.
     #[command(flatten)]
     pub trust: crate::cli::TrustArgs,
@@ -229,6 +233,22 @@ fn key_pair(
     let pw = read_password(password)?;
     let k = read_key_file(key, pw.as_ref().map(|p| p.as_str())).map_err(bad_input)?;
     Ok((KeyPair::new(leaf, &k).map_err(smime_failure)?, certs))
+}
+
+/// A CMS signature file as DER: DER as it is, a PEM `PKCS7`/`CMS` block, or bare base64.
+fn signature_der(data: &[u8]) -> Result<Vec<u8>, Failure> {
+    if certmail_pki::pem::looks_like_pem(data) {
+        let blocks = certmail_pki::pem::parse_all(data).map_err(bad_input)?;
+        return blocks
+            .into_iter()
+            .find(|b| matches!(b.label.as_str(), "PKCS7" | "CMS" | "PKCS #7 SIGNED DATA"))
+            .map(|b| b.der)
+            .ok_or_else(|| bad_input("no PKCS7 or CMS block in the signature file"));
+    }
+    if data.first() == Some(&0x30) {
+        return Ok(data.to_vec());
+    }
+    certmail_smime::b64::decode(data).map_err(|e| bad_input(format!("signature file: {e}")))
 }
 
 fn stdout_buffered() -> std::io::BufWriter<std::io::StdoutLock<'static>> {
@@ -489,20 +509,51 @@ async fn verify(cli: &Cli, a: &VerifyArgs) -> Result<ExitCode, Failure> {
         allow_sha1: a.allow_sha1,
         extra_certs: inter.iter().chain(&roots).cloned().collect(),
     };
-    let u = unwrap_with(
-        cli,
-        &msg,
-        Vec::new(),
-        stateless.then_some((&roots[..], &inter[..], &crls[..])),
-        &opts,
-        at,
-        &Options {
-            allow_sha1: a.allow_sha1,
-            ..a.trust.options()
-        },
-        a.trust.min_rsa_bits.is_some(),
-    )
-    .await?;
+    let trust = Options {
+        allow_sha1: a.allow_sha1,
+        ..a.trust.options()
+    };
+    let content = match &a.content {
+        Some(p) => Some(std::fs::read(p).map_err(|e| bad_input(format!("{}: {e}", p.display())))?),
+        None => None,
+    };
+    let u = match &content {
+        // A detached signature over a file, outside MIME (a .p7s and what it signs).
+        Some(content) => {
+            let sig = signature_der(&msg)?;
+            let mut u = message::verify_detached(&sig, content, &opts).map_err(smime_failure)?;
+            if stateless {
+                judge_stateless(&mut u, &roots, &inter, &crls, at, &trust);
+            } else {
+                let app: App = crate::cli::open(cli).await?;
+                let mut trust = trust.clone();
+                if a.trust.min_rsa_bits.is_none() {
+                    trust.min_rsa_bits = app.global_min_rsa_bits().await.map_err(app_failure)?;
+                }
+                let r = app.smime_judge_with(&mut u, at, Some(&trust)).await;
+                app.close().await;
+                r.map_err(app_failure)?;
+            }
+            // The result is the content itself, owned (the signature's buffer goes away).
+            Unwrapped {
+                message: std::borrow::Cow::Owned(u.message.into_owned()),
+                layers: u.layers,
+            }
+        }
+        None => {
+            unwrap_with(
+                cli,
+                &msg,
+                Vec::new(),
+                stateless.then_some((&roots[..], &inter[..], &crls[..])),
+                &opts,
+                at,
+                &trust,
+                a.trust.min_rsa_bits.is_some(),
+            )
+            .await?
+        }
+    };
     if u.signers().next().is_none() {
         eprintln!("the message is not signed");
         return Ok(ExitCode::from(1));
@@ -516,6 +567,13 @@ async fn verify(cli: &Cli, a: &VerifyArgs) -> Result<ExitCode, Failure> {
             }))
             .unwrap_or_default()
         );
+    } else if content.is_some() {
+        // Not a message: the content as it is, the report on standard error.
+        summary(&u);
+        let mut out = stdout_buffered();
+        out.write_all(&u.message)
+            .map_err(|e| io_failure("standard output", e))?;
+        flush(out)?;
     } else {
         summary(&u);
         write_result(&u)?;

@@ -45,6 +45,9 @@ struct Case {
     args: Vec<String>,
     #[serde(default)]
     password: Option<String>,
+    /// For a detached signature over a bare file: the signed file (`smime verify --content`).
+    #[serde(default)]
+    content: Option<String>,
     #[serde(default)]
     cert: Option<String>,
     #[serde(default)]
@@ -121,6 +124,9 @@ fn certmail_verdict(case: &Case, tmp: &Path) -> Result<String, String> {
                 args.extend(["--intermediate".into(), p(i)]);
             }
             args.extend(case.args.iter().cloned());
+            if let Some(content) = &case.content {
+                args.extend(["--content".into(), p(content)]);
+            }
             args.push(file.clone());
             let o = run(&data, &args);
             let c = code(&o);

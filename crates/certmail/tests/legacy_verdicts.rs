@@ -556,3 +556,53 @@ fn a_bundle_item_that_cannot_be_read_is_reported_and_the_rest_imported() {
         text(&list.stdout)
     );
 }
+
+#[test]
+fn a_detached_signature_over_a_file_is_checked_with_content() {
+    let Some(k) = pki() else { return };
+    let data = k.p("data");
+    let d = k.dir.path();
+    std::fs::write(d.join("file.bin"), b"a bare file\nwith LF only\n").expect("file");
+    openssl(
+        d,
+        &[
+            "cms", "-sign", "-binary", "-in", "file.bin", "-signer", "bob.pem", "-inkey",
+            "bob.key", "-outform", "DER", "-out", "file.p7s",
+        ],
+    );
+    let root = k.s("root.pem");
+    let o = run(
+        &data,
+        &[
+            "smime",
+            "verify",
+            "--root",
+            &root,
+            "--content",
+            &k.s("file.bin"),
+            &k.s("file.p7s"),
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    assert_eq!(
+        o.stdout, b"a bare file\nwith LF only\n",
+        "the content, byte for byte"
+    );
+    std::fs::write(d.join("other.bin"), b"a bare file\nwith LF only!\n").expect("file");
+    let o = run(
+        &data,
+        &[
+            "smime",
+            "verify",
+            "--root",
+            &root,
+            "--json",
+            "--content",
+            &k.s("other.bin"),
+            &k.s("file.p7s"),
+        ],
+    );
+    assert_eq!(code(&o), 1);
+    let v = json(&o);
+    assert_eq!(first_signer(&v)["verified"], false, "{v}");
+}

@@ -583,6 +583,31 @@ pub fn unwrap<'m>(
     })
 }
 
+/// Checks a detached signature (a CMS SignedData without content, as a `.p7s` file holds)
+/// over `content` taken byte for byte, outside MIME: one signed layer whose message is the
+/// content. Trust is left to the caller, as with [`unwrap`].
+pub fn verify_detached<'c>(
+    signature: &[u8],
+    content: &'c [u8],
+    opts: &UnwrapOptions,
+) -> Result<Unwrapped<'c>, SmimeError> {
+    let sd = signed::parse(signature)?;
+    if sd.content.is_some() {
+        return Err(SmimeError::Usage(
+            "the signature carries its own content; verify it without --content".into(),
+        ));
+    }
+    let checks = sd.verify(Some(content), None, &opts.extra_certs, opts.allow_sha1);
+    Ok(Unwrapped {
+        message: std::borrow::Cow::Borrowed(content),
+        layers: vec![Layer::Signed {
+            opaque: false,
+            signers: checks.into_iter().map(|c| report(c, &[], None)).collect(),
+            certificates: sd.certificates.clone(),
+        }],
+    })
+}
+
 /// Header name prefix of the report headers.
 pub const HEADER_PREFIX: &str = "X-Certmail-";
 

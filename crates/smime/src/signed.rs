@@ -529,6 +529,8 @@ impl SignedData<'_> {
                 .chain(extra)
                 .find(|c| sid.matches(c))
                 .cloned();
+            // Named in the report even when the signature is refused below.
+            check.cert = cert.clone();
             let digest_oid = f[2]
                 .children()
                 .ok()
