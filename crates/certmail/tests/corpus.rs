@@ -48,6 +48,9 @@ struct Case {
     /// For a detached signature over a bare file: the signed file (`smime verify --content`).
     #[serde(default)]
     content: Option<String>,
+    /// For `revoked`: the CRL to make (as MimeKit's tests make theirs at run time).
+    #[serde(default)]
+    crl_by: Option<CrlBy>,
     #[serde(default)]
     cert: Option<String>,
     #[serde(default)]
@@ -58,6 +61,15 @@ struct Case {
     openssl: Vec<String>,
     #[serde(default)]
     openssl_expects_failure: bool,
+}
+
+/// A CRL made with OpenSSL from a CA's key and certificate, revoking one certificate (each
+/// taken from a PKCS#12 file of the corpus by its first certificate).
+#[derive(Deserialize, Clone)]
+struct CrlBy {
+    key: String,
+    cert: String,
+    revoke: String,
 }
 
 fn repo() -> PathBuf {
@@ -303,6 +315,7 @@ fn certmail_verdict(case: &Case, tmp: &Path) -> Result<String, String> {
             }
         }
         "roundtrip" => roundtrip(case, &data, tmp, pw_file.as_deref().unwrap_or_default()),
+        "revoked" => revoked(case, &data, tmp, pw_file.as_deref().unwrap_or_default()),
         other => panic!("unknown check {other}"),
     }
 }
@@ -403,6 +416,225 @@ fn roundtrip(case: &Case, data: &Path, tmp: &Path, pw: &str) -> Result<String, S
         Ok("signed, verified, encrypted, decrypted".into())
     } else {
         Err("decrypted content differs".into())
+    }
+}
+
+/// The certificate of a PKCS#12 file (the one with the key), as PEM in `tmp`.
+fn leaf_of(pfx: &str, pw: &str, tmp: &Path) -> Result<PathBuf, String> {
+    let out = tmp.join(format!("{}.pem", pfx.replace(['/', '.'], "_")));
+    let o = Command::new("openssl")
+        .args([
+            "pkcs12",
+            "-legacy",
+            "-nokeys",
+            "-clcerts",
+            "-in",
+            &p(pfx),
+            "-passin",
+        ])
+        .arg(format!("file:{pw}"))
+        .arg("-out")
+        .arg(&out)
+        .output()
+        .map_err(|e| e.to_string())?;
+    if o.status.success() {
+        Ok(out)
+    } else {
+        Err(format!("openssl pkcs12: {}", text(&o.stderr)))
+    }
+}
+
+/// The CA certificate of common name `cn` in a PKCS#12 file, as PEM in `tmp`.
+fn ca_cert_named(pfx: &str, cn: &str, pw: &str, tmp: &Path) -> Result<PathBuf, String> {
+    let o = Command::new("openssl")
+        .args([
+            "pkcs12",
+            "-legacy",
+            "-nokeys",
+            "-cacerts",
+            "-in",
+            &p(pfx),
+            "-passin",
+        ])
+        .arg(format!("file:{pw}"))
+        .output()
+        .map_err(|e| e.to_string())?;
+    let all = text(&o.stdout);
+    for (i, block) in all.split("-----END CERTIFICATE-----").enumerate() {
+        let Some(start) = block.find("-----BEGIN CERTIFICATE-----") else {
+            continue;
+        };
+        let pem = format!("{}-----END CERTIFICATE-----\n", &block[start..]);
+        let out = tmp.join(format!("ca-cert-{i}.pem"));
+        std::fs::write(&out, &pem).map_err(|e| e.to_string())?;
+        let subject = Command::new("openssl")
+            .args(["x509", "-noout", "-subject", "-in"])
+            .arg(&out)
+            .output()
+            .map(|o| text(&o.stdout))
+            .map_err(|e| e.to_string())?;
+        if subject.contains(cn) {
+            return Ok(out);
+        }
+    }
+    Err(format!("no certificate named {cn} in {pfx}"))
+}
+
+/// MimeKit's revocation tests: the chain in a store, a CRL from the issuing CA (made here
+/// with OpenSSL, as MimeKit makes its CRLs at run time) revoking the leaf or a CA above it,
+/// then a message signed by the leaf must not be trusted (`revoked`).
+fn revoked(case: &Case, data: &Path, tmp: &Path, pw: &str) -> Result<String, String> {
+    let s = |v: &[&str]| v.iter().map(|x| (*x).to_owned()).collect::<Vec<String>>();
+    let ok = |o: &Output, what: &str| {
+        if o.status.success() {
+            Ok(())
+        } else {
+            Err(format!("{what}: {}{}", text(&o.stdout), text(&o.stderr)))
+        }
+    };
+    let by = case.crl_by.as_ref().ok_or("no crl_by")?;
+    ok(&run(data, &s(&["init"])), "init")?;
+    for r in &case.roots {
+        ok(
+            &run(
+                data,
+                &s(&[
+                    "cert",
+                    "import",
+                    "--trust-roots",
+                    "--password-file",
+                    pw,
+                    &p(r),
+                ]),
+            ),
+            "import root",
+        )?;
+    }
+    for i in &case.intermediates {
+        ok(
+            &run(data, &s(&["cert", "import", "--password-file", pw, &p(i)])),
+            "import intermediate",
+        )?;
+    }
+    let o = run(
+        data,
+        &s(&[
+            "cert",
+            "import",
+            "--json",
+            "--password-file",
+            pw,
+            &p(&case.file),
+        ]),
+    );
+    ok(&o, "import")?;
+    let rows: Vec<Value> = serde_json::from_slice(&o.stdout).unwrap_or_default();
+    let leaf = rows
+        .iter()
+        .find(|r| {
+            r["kind"] == "certificate"
+                && r["detail"]
+                    .as_str()
+                    .is_some_and(|d| d.starts_with("emailAddress=") && !d.contains("root@"))
+        })
+        .and_then(|r| r["id"].as_str())
+        .ok_or("no leaf certificate imported")?
+        .to_owned();
+    // The CRL: openssl ca over an index that lists the revoked certificate.
+    let ca_dir = tmp.join(format!("ca-{}", case.id.replace(['/', ' ', '.'], "_")));
+    std::fs::create_dir_all(&ca_dir).map_err(|e| e.to_string())?;
+    let issuer = leaf_of(&by.cert, pw, tmp)?;
+    // `file.pfx#Name`: the certificate of that common name among the file's CA certificates.
+    let victim = match by.revoke.split_once('#') {
+        Some((pfx, cn)) => ca_cert_named(pfx, cn, pw, tmp)?,
+        None => leaf_of(&by.revoke, pw, tmp)?,
+    };
+    let x509 = |what: &str| {
+        Command::new("openssl")
+            .args(["x509", "-noout", what, "-nameopt", "compat", "-in"])
+            .arg(&victim)
+            .output()
+            .map(|o| text(&o.stdout).trim().to_owned())
+            .map_err(|e| e.to_string())
+    };
+    let serial = x509("-serial")?.trim_start_matches("serial=").to_owned();
+    let subject = x509("-subject")?.trim_start_matches("subject=").to_owned();
+    std::fs::write(
+        ca_dir.join("index.txt"),
+        format!("R\t341216000000Z\t260101000000Z\t{serial}\tunknown\t{subject}\n"),
+    )
+    .map_err(|e| e.to_string())?;
+    std::fs::write(ca_dir.join("crlnumber"), "01\n").map_err(|e| e.to_string())?;
+    std::fs::write(
+        ca_dir.join("ca.cnf"),
+        "[ca]\ndefault_ca = d\n[d]\ndatabase = index.txt\ncrlnumber = crlnumber\ndefault_md = sha256\n",
+    )
+    .map_err(|e| e.to_string())?;
+    let crl = ca_dir.join("issuer.crl");
+    let o = Command::new("openssl")
+        .current_dir(&ca_dir)
+        .args([
+            "ca", "-gencrl", "-config", "ca.cnf", "-crldays", "30", "-keyfile",
+        ])
+        .arg(p(&by.key))
+        .arg("-cert")
+        .arg(&issuer)
+        .arg("-out")
+        .arg(&crl)
+        .output()
+        .map_err(|e| e.to_string())?;
+    ok(&o, "openssl ca -gencrl")?;
+    ok(
+        &run(data, &s(&["crl", "import", &crl.display().to_string()])),
+        "crl import",
+    )?;
+    let msg = tmp.join("revoked.eml");
+    std::fs::write(
+        &msg,
+        "Subject: revoked\r\n\r\nsigned by a revoked certificate\r\n",
+    )
+    .map_err(|e| e.to_string())?;
+    let signed = run(
+        data,
+        &s(&[
+            "smime",
+            "sign",
+            "--signer",
+            &leaf,
+            &msg.display().to_string(),
+        ]),
+    );
+    ok(&signed, "sign")?;
+    let signed_file = tmp.join("revoked-signed.eml");
+    std::fs::write(&signed_file, &signed.stdout).map_err(|e| e.to_string())?;
+    let v = run(
+        data,
+        &s(&[
+            "smime",
+            "verify",
+            "--json",
+            &signed_file.display().to_string(),
+        ]),
+    );
+    let v: Value = serde_json::from_slice(&v.stdout).unwrap_or(Value::Null);
+    let signer = &v["layers"][0]["signers"][0];
+    let status = signer["trust"]["status"]
+        .as_str()
+        .unwrap_or("none")
+        .to_owned();
+    let want = case
+        .expect
+        .get("trust_status")
+        .and_then(Value::as_str)
+        .unwrap_or("revoked");
+    if signer["verified"] == true && status == want {
+        Ok(format!("verified, {status}"))
+    } else {
+        Err(format!(
+            "verified {}, {status}: {}",
+            signer["verified"],
+            signer["trust"]["reason"].as_str().unwrap_or_default()
+        ))
     }
 }
 
