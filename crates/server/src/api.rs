@@ -570,7 +570,8 @@ pub async fn user_put(
 }
 
 /// Resets a user's setting to inherit.
-#[utoipa::path(delete, path = "/api/v1/users/{email}/settings/{key}", tag = "settings",
+#[utoipa::path(
+    operation_id = "user_setting_delete",delete, path = "/api/v1/users/{email}/settings/{key}", tag = "settings",
     params(("email" = String, Path, description = "e-mail address"), ("key" = String, Path, description = "setting")),
     responses((status = 200, body = SettingValue), (status = 403, body = Problem)))]
 pub async fn user_delete(
@@ -612,7 +613,8 @@ pub async fn domain_put(
 }
 
 /// Resets a domain's setting to inherit.
-#[utoipa::path(delete, path = "/api/v1/domains/{domain}/settings/{key}", tag = "settings",
+#[utoipa::path(
+    operation_id = "domain_setting_delete",delete, path = "/api/v1/domains/{domain}/settings/{key}", tag = "settings",
     params(("domain" = String, Path, description = "domain or *.domain"), ("key" = String, Path, description = "setting")),
     responses((status = 200, body = SettingValue), (status = 403, body = Problem)))]
 pub async fn domain_delete(

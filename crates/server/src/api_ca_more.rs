@@ -80,6 +80,7 @@ pub async fn crl_import(
 
 /// How many entries of a CRL to list.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CrlQuery {
     /// Entries to list, by serial (default 1,000; at most 10,000).
     pub limit: Option<usize>,
@@ -313,6 +314,7 @@ pub async fn request(
 
 /// Parameters of `POST /api/v1/ca/sign-csr`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SignCsrQuery {
     /// E-mail address (default: from the CSR).
     pub email: Option<String>,
@@ -377,6 +379,7 @@ pub async fn sign_csr(
 
 /// Parameters of `POST /api/v1/ca/bulk`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct BulkQuery {
     /// Parse and validate only; issue nothing.
     #[serde(default)]

@@ -90,6 +90,7 @@ pub struct HeldPage {
 
 /// Filter and page of the hold queue.
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HoldQuery {
     /// Sender or recipient contains this.
     pub search: Option<String>,
@@ -100,7 +101,8 @@ pub struct HoldQuery {
 }
 
 /// The hold queue (as `certmail hold list --json`).
-#[utoipa::path(get, path = "/api/v1/hold", tag = "gateway", params(HoldQuery),
+#[utoipa::path(
+    operation_id = "hold_list",get, path = "/api/v1/hold", tag = "gateway", params(HoldQuery),
     responses((status = 200, body = HeldPage), (status = 400, body = Problem)))]
 pub async fn list(
     State(s): State<Arc<Server>>,
@@ -142,7 +144,8 @@ pub async fn show(
 }
 
 /// Deletes a held message (it is not sent).
-#[utoipa::path(delete, path = "/api/v1/hold/{id}", tag = "gateway", params(("id" = i64, Path)),
+#[utoipa::path(
+    operation_id = "hold_delete",delete, path = "/api/v1/hold/{id}", tag = "gateway", params(("id" = i64, Path)),
     responses((status = 200, body = Held), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn delete(
     State(s): State<Arc<Server>>,

@@ -99,6 +99,7 @@ pub(crate) async fn crl_update_audited(
 
 /// Query of `/api/v1/expiry`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ExpiryQuery {
     /// Within this many days (default 30).
     pub days: Option<i64>,
@@ -224,6 +225,7 @@ pub async fn directory_delete(
 
 /// Query of a look-up.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LookupQuery {
     /// Ask again even where a cached answer stands.
     #[serde(default)]

@@ -128,7 +128,8 @@ pub async fn user_list(
 }
 
 /// Selects a certificate for a user (`encryption`, `signing` or `additional`).
-#[utoipa::path(put, path = "/api/v1/users/{email}/selections/{kind}/{sha256}", tag = "settings",
+#[utoipa::path(
+    operation_id = "user_selection_add",put, path = "/api/v1/users/{email}/selections/{kind}/{sha256}", tag = "settings",
     params(("email" = String, Path, description = "e-mail address"), ("kind" = String, Path, description = "encryption, signing or additional"), ("sha256" = String, Path, description = "certificate")),
     responses((status = 200, body = Selections), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn user_add(
@@ -170,7 +171,8 @@ pub async fn domain_list(
 }
 
 /// Selects a certificate for a domain (`encryption` or `additional`).
-#[utoipa::path(put, path = "/api/v1/domains/{domain}/selections/{kind}/{sha256}", tag = "settings",
+#[utoipa::path(
+    operation_id = "domain_selection_add",put, path = "/api/v1/domains/{domain}/selections/{kind}/{sha256}", tag = "settings",
     params(("domain" = String, Path, description = "domain or *.domain"), ("kind" = String, Path, description = "encryption or additional"), ("sha256" = String, Path, description = "certificate")),
     responses((status = 200, body = Selections), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn domain_add(
