@@ -17,6 +17,7 @@ pub mod hold;
 mod import;
 mod keyring;
 mod lease;
+pub mod mail_sender;
 pub mod mailflow;
 pub mod policy;
 pub mod renew;

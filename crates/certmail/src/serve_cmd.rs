@@ -225,7 +225,7 @@ pub async fn run(cli: &Cli, args: &ServeArgs) -> Result<ExitCode, Failure> {
                         &host,
                         std::time::Duration::from_secs(cfg.next_hop_timeout),
                         std::time::Duration::from_secs(cfg.next_hop_data_timeout),
-                    )),
+                    )) as Arc<dyn certmail_app::mail_sender::MailSender>,
                 )
             }),
             hold: Some((
@@ -234,7 +234,7 @@ pub async fn run(cli: &Cli, args: &ServeArgs) -> Result<ExitCode, Failure> {
                     &cfg.host_name(),
                     std::time::Duration::from_secs(cfg.next_hop_timeout),
                     std::time::Duration::from_secs(cfg.next_hop_data_timeout),
-                )),
+                )) as Arc<dyn certmail_app::mail_sender::MailSender>,
                 cfg.host_name(),
             )),
         };

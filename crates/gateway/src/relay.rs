@@ -16,25 +16,8 @@ use tokio::net::TcpStream;
 /// How long an idle pooled connection is reused.
 const IDLE_REUSE: Duration = Duration::from_secs(30);
 
-/// One recipient's fate at the next hop.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Fate {
-    /// Accepted (the next hop's reply).
-    Accepted(String),
-    /// Refused for now (4xx, connection lost, timeout): the MTA must retry.
-    Temporary(String),
-    /// Refused for good (5xx).
-    Permanent(String),
-}
-
-/// Envelope extensions passed on to the next hop.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Extensions {
-    /// `BODY=8BITMIME`.
-    pub eight_bit: bool,
-    /// `SMTPUTF8`.
-    pub smtputf8: bool,
-}
+// The result types live with the trait the jobs send through (`certmail-app`).
+pub use certmail_app::mail_sender::{Extensions, Fate};
 
 struct Conn {
     client: SmtpClient<TcpStream>,
@@ -376,4 +359,16 @@ fn accepted_to(fates: &mut [Fate], f: Fate) -> Vec<Fate> {
         }
     }
     fates.to_vec()
+}
+
+impl certmail_app::mail_sender::MailSender for Relay {
+    fn send<'a>(
+        &'a self,
+        sender: &'a str,
+        rcpts: &'a [String],
+        parts: &'a [&'a [u8]],
+        ext: Extensions,
+    ) -> certmail_app::mail_sender::SendFuture<'a> {
+        Box::pin(Relay::send(self, sender, rcpts, parts, ext))
+    }
 }

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use certmail_app::ca_send::{PasswordDelivery, Prepared};
-use certmail_gateway::relay::{Extensions, Fate, Relay};
+use certmail_app::mail_sender::{Extensions, Fate, MailSender};
 use zeroize::Zeroizing;
 
 /// What a delivery did.
@@ -41,7 +41,7 @@ fn problem(fates: &[Fate]) -> Option<String> {
 }
 
 /// Sends a prepared delivery.
-pub async fn send(relay: &Relay, p: Prepared) -> SendOutcome {
+pub async fn send(relay: &dyn MailSender, p: Prepared) -> SendOutcome {
     let ext = Extensions {
         eight_bit: true,
         smtputf8: false,

@@ -4,7 +4,7 @@
 
 use certmail_app::App;
 use certmail_app::expiry::{Warning, warning_mail};
-use certmail_gateway::relay::{Extensions, Fate, Relay};
+use certmail_app::mail_sender::{Extensions, Fate, MailSender};
 
 /// Where warnings go.
 #[derive(Debug, Clone)]
@@ -39,7 +39,7 @@ pub struct WarningOutcome {
 /// Sends the warnings that are due.
 pub async fn notify(
     app: &App,
-    relay: &Relay,
+    relay: &dyn MailSender,
     cfg: &NotifyConfig,
 ) -> Result<Vec<WarningOutcome>, certmail_app::AppError> {
     let now = certmail_app::now();

@@ -4,8 +4,8 @@
 //! Used by `certmail hold release`, the API and `serve`'s runner alike.
 
 use certmail_app::hold::hold_notice;
+use certmail_app::mail_sender::{Extensions, Fate, MailSender};
 use certmail_app::{App, AppError};
-use certmail_gateway::relay::{Extensions, Fate, Relay};
 
 /// What a release did.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -36,7 +36,7 @@ fn refused(fates: &[Fate]) -> Vec<String> {
 /// certificate), or with `clear`, encrypted if possible and otherwise in clear.
 pub async fn release(
     app: &App,
-    relay: &Relay,
+    relay: &dyn MailSender,
     id: i64,
     clear: bool,
 ) -> Result<ReleaseOutcome, AppError> {
@@ -91,7 +91,7 @@ pub async fn release(
 /// not waited for). Returns the ids dropped.
 pub async fn expire(
     app: &App,
-    relay: &Relay,
+    relay: &dyn MailSender,
     hostname: &str,
     now: i64,
 ) -> Result<Vec<i64>, AppError> {

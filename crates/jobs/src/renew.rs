@@ -5,8 +5,8 @@
 //! shown; `certmail ca send` can send it later.
 
 use certmail_app::ca_send::{PasswordTo, SendRequest};
+use certmail_app::mail_sender::MailSender;
 use certmail_app::{App, AppError};
-use certmail_gateway::relay::Relay;
 
 /// What the job did with one certificate.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -25,7 +25,11 @@ pub struct RenewOutcome {
 }
 
 /// Runs the job once as of `now`.
-pub async fn run(app: &App, relay: &Relay, now: i64) -> Result<Vec<RenewOutcome>, AppError> {
+pub async fn run(
+    app: &App,
+    relay: &dyn MailSender,
+    now: i64,
+) -> Result<Vec<RenewOutcome>, AppError> {
     let mut out = Vec::new();
     for due in app.auto_renew_due(now).await? {
         let old = due.cert.cert.sha256.clone();

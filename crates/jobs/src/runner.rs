@@ -23,11 +23,11 @@ pub struct JobsConfig {
     /// Expiry warnings: where they go and the next hop that takes them (`None`: off).
     pub expiry: Option<(
         crate::expiry::NotifyConfig,
-        Arc<certmail_gateway::relay::Relay>,
+        Arc<dyn certmail_app::mail_sender::MailSender>,
     )>,
     /// The next hop for the mail the jobs send (hold-queue expiry notices, renewed
     /// certificates) and the host name in it (`None`: those jobs are off).
-    pub hold: Option<(Arc<certmail_gateway::relay::Relay>, String)>,
+    pub hold: Option<(Arc<dyn certmail_app::mail_sender::MailSender>, String)>,
 }
 
 /// The CRL download job's lease name.
@@ -82,7 +82,7 @@ pub async fn run(app: Arc<App>, cfg: JobsConfig, mut shutdown: watch::Receiver<b
         .await;
         if let Some((notify, relay)) = &cfg.expiry {
             leased(&app, EXPIRY_JOB, &cfg.holder, ttl, async {
-                match crate::expiry::notify(&app, relay, notify).await {
+                match crate::expiry::notify(&app, relay.as_ref(), notify).await {
                     Ok(outcomes) => {
                         for o in outcomes {
                             eprintln!(
@@ -102,7 +102,8 @@ pub async fn run(app: Arc<App>, cfg: JobsConfig, mut shutdown: watch::Receiver<b
         }
         if let Some((relay, hostname)) = &cfg.hold {
             leased(&app, HOLD_JOB, &cfg.holder, ttl, async {
-                match crate::hold::expire(&app, relay, hostname, certmail_app::now()).await {
+                match crate::hold::expire(&app, relay.as_ref(), hostname, certmail_app::now()).await
+                {
                     Ok(ids) => {
                         for id in ids {
                             eprintln!("{HOLD_JOB} held message {id} expired; sender told");
@@ -113,7 +114,7 @@ pub async fn run(app: Arc<App>, cfg: JobsConfig, mut shutdown: watch::Receiver<b
             })
             .await;
             leased(&app, RENEW_JOB, &cfg.holder, ttl, async {
-                match crate::renew::run(&app, relay, certmail_app::now()).await {
+                match crate::renew::run(&app, relay.as_ref(), certmail_app::now()).await {
                     Ok(outcomes) => {
                         for o in outcomes {
                             eprintln!(

@@ -195,7 +195,7 @@ async fn release_audited(
     clear: bool,
 ) -> Result<Released, Problem> {
     let relay = s.relay().ok_or_else(no_next_hop)?;
-    let r = certmail_jobs::hold::release(&s.app, &relay, id, clear).await;
+    let r = certmail_jobs::hold::release(&s.app, relay.as_ref(), id, clear).await;
     let detail = match &r {
         Ok(o) => format!(
             "{} to {} ({}){}",
@@ -327,7 +327,7 @@ pub(crate) async fn send_certificates(
     let prepared = s.app.ca_send_prepare(&req).await;
     let prepared = audited(s, c, "ca.send", &b.to, "prepared", prepared).await?;
     let sent = prepared.sent.clone();
-    let o = certmail_jobs::ca_send::send(&relay, prepared).await;
+    let o = certmail_jobs::ca_send::send(relay.as_ref(), prepared).await;
     let detail = match (&o.mail, &o.password_problem) {
         (Err(e), _) => format!("not sent: {e}"),
         (Ok(()), None) => format!("{} certificate(s), password {}", sent.len(), o.password_way),
