@@ -34,6 +34,7 @@ use serde::Serialize;
 use zeroize::Zeroizing;
 
 pub use certmail_crypto::pkcs12::Pkcs12Form;
+pub use certmail_crypto::random_bytes;
 pub use error::{AppError, FileError};
 pub use import::MAX_FILE_SIZE as MAX_IMPORT_SIZE;
 pub use import::{

@@ -62,8 +62,9 @@ pub enum GatewayError {
     App(#[from] certmail_app::AppError),
 }
 
-/// Message ids: time, a per-process counter and a random node part, so ids from several
-/// nodes on one database never collide.
+/// Message ids: time, a per-process counter and a random 24-bit node part. Two processes
+/// give the same id only when their node parts are equal (1 in 16.7 million for a pair) and
+/// their counters meet in the same millisecond; within one process ids never repeat.
 pub struct IdGen {
     node: String,
     seq: AtomicU64,
@@ -72,9 +73,7 @@ pub struct IdGen {
 impl IdGen {
     fn new() -> IdGen {
         let mut b = [0u8; 3];
-        let random = std::fs::File::open("/dev/urandom")
-            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut b));
-        if random.is_err() {
+        if certmail_app::random_bytes(&mut b).is_err() {
             let t = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.subsec_nanos());

@@ -103,7 +103,7 @@ async fn get_inner(
                         limits.max_redirects
                     )));
                 }
-                current = target.join(&location);
+                current = target.join(&location)?;
             }
             Response::Done(f) => return Ok(f),
         }
@@ -111,64 +111,53 @@ async fn get_inner(
     Err(fail("redirect loop"))
 }
 
-/// A parsed http(s) URL.
+/// A parsed http(s) URL (WHATWG parsing by the `url` crate: `..` resolved, a
+/// scheme-relative redirect `//host/x` taken as a host, not a path).
 #[derive(Debug)]
 struct Target {
     tls: bool,
     host: String,
     port: u16,
+    /// Path and query, for the request line.
     path: String,
+    url: url::Url,
 }
 
 impl Target {
-    fn parse(url: &str) -> Result<Target, FetchError> {
-        let (scheme, rest) = url
-            .split_once("://")
-            .ok_or_else(|| fail(format!("not a URL: {url}")))?;
-        let tls = match scheme.to_ascii_lowercase().as_str() {
+    fn parse(text: &str) -> Result<Target, FetchError> {
+        // WHATWG parsing would read `http:///x` as the host `x`: an empty authority is no URL.
+        if text.split_once("://").is_some_and(|(_, rest)| rest.starts_with('/')) {
+            return Err(fail(format!("no host in {text}")));
+        }
+        let url = url::Url::parse(text).map_err(|e| fail(format!("not a URL: {text}: {e}")))?;
+        let tls = match url.scheme() {
             "http" => false,
             "https" => true,
             other => return Err(fail(format!("unsupported scheme {other}"))),
         };
-        let (authority, path) = match rest.find(['/', '?']) {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, "/"),
+        let host = match url.host() {
+            Some(url::Host::Domain(d)) if !d.is_empty() => d.to_owned(),
+            Some(url::Host::Ipv4(a)) => a.to_string(),
+            Some(url::Host::Ipv6(a)) => a.to_string(),
+            _ => return Err(fail(format!("no host in {text}"))),
         };
-        let path = path.split('#').next().unwrap_or("/");
-        let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-        let (host, port) = host_port(authority, if tls { 443 } else { 80 }, url)?;
+        let port = url.port_or_known_default().unwrap_or(if tls { 443 } else { 80 });
+        let path = url[url::Position::BeforePath..url::Position::AfterQuery].to_owned();
         Ok(Target {
             tls,
             host,
             port,
-            path: if path.starts_with('/') {
-                path.to_owned()
-            } else {
-                format!("/{path}")
-            },
+            path: if path.is_empty() { "/".into() } else { path },
+            url,
         })
     }
 
-    fn origin(&self) -> String {
-        let scheme = if self.tls { "https" } else { "http" };
-        let host = if self.host.contains(':') {
-            format!("[{}]", self.host)
-        } else {
-            self.host.clone()
-        };
-        format!("{scheme}://{host}:{}", self.port)
-    }
-
-    /// Resolves a Location header against this URL.
-    fn join(&self, location: &str) -> String {
-        if location.contains("://") {
-            location.to_owned()
-        } else if location.starts_with('/') {
-            format!("{}{location}", self.origin())
-        } else {
-            let dir = self.path.rsplit_once('/').map_or("", |(d, _)| d);
-            format!("{}{dir}/{location}", self.origin())
-        }
+    /// Resolves a Location header against this URL (RFC 3986 5.2).
+    fn join(&self, location: &str) -> Result<String, FetchError> {
+        self.url
+            .join(location)
+            .map(String::from)
+            .map_err(|e| fail(format!("bad redirect target {location:?}: {e}")))
     }
 }
 
@@ -455,9 +444,15 @@ mod tests {
             (t.tls, t.host.as_str(), t.port, t.path.as_str()),
             (false, "crl.example.com", 8080, "/a/b.crl?x=1")
         );
-        assert_eq!(t.join("/c.crl"), "http://crl.example.com:8080/c.crl");
-        assert_eq!(t.join("c.crl"), "http://crl.example.com:8080/a/c.crl");
-        assert_eq!(t.join("https://x/y"), "https://x/y");
+        let join = |l: &str| t.join(l).expect("join");
+        assert_eq!(join("/c.crl"), "http://crl.example.com:8080/c.crl");
+        assert_eq!(join("c.crl"), "http://crl.example.com:8080/a/c.crl");
+        assert_eq!(join("https://x/y"), "https://x/y");
+        // What the hand-written joiner got wrong: a scheme-relative target names a host, and
+        // dot segments are resolved.
+        assert_eq!(join("//other.example/d.crl"), "http://other.example/d.crl");
+        assert_eq!(join("../up.crl"), "http://crl.example.com:8080/up.crl");
+        assert_eq!(join("./same.crl?y=2"), "http://crl.example.com:8080/a/same.crl?y=2");
         let t = Target::parse("https://[::1]/x").expect("v6");
         assert_eq!((t.host.as_str(), t.port), ("::1", 443));
         assert!(Target::parse("ftp://x/y").is_err());
