@@ -126,7 +126,10 @@ struct Target {
 impl Target {
     fn parse(text: &str) -> Result<Target, FetchError> {
         // WHATWG parsing would read `http:///x` as the host `x`: an empty authority is no URL.
-        if text.split_once("://").is_some_and(|(_, rest)| rest.starts_with('/')) {
+        if text
+            .split_once("://")
+            .is_some_and(|(_, rest)| rest.starts_with('/'))
+        {
             return Err(fail(format!("no host in {text}")));
         }
         let url = url::Url::parse(text).map_err(|e| fail(format!("not a URL: {text}: {e}")))?;
@@ -141,7 +144,9 @@ impl Target {
             Some(url::Host::Ipv6(a)) => a.to_string(),
             _ => return Err(fail(format!("no host in {text}"))),
         };
-        let port = url.port_or_known_default().unwrap_or(if tls { 443 } else { 80 });
+        let port = url
+            .port_or_known_default()
+            .unwrap_or(if tls { 443 } else { 80 });
         let path = url[url::Position::BeforePath..url::Position::AfterQuery].to_owned();
         Ok(Target {
             tls,
@@ -452,7 +457,10 @@ mod tests {
         // dot segments are resolved.
         assert_eq!(join("//other.example/d.crl"), "http://other.example/d.crl");
         assert_eq!(join("../up.crl"), "http://crl.example.com:8080/up.crl");
-        assert_eq!(join("./same.crl?y=2"), "http://crl.example.com:8080/a/same.crl?y=2");
+        assert_eq!(
+            join("./same.crl?y=2"),
+            "http://crl.example.com:8080/a/same.crl?y=2"
+        );
         let t = Target::parse("https://[::1]/x").expect("v6");
         assert_eq!((t.host.as_str(), t.port), ("::1", 443));
         assert!(Target::parse("ftp://x/y").is_err());

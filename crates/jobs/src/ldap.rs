@@ -95,7 +95,10 @@ fn percent_decode(s: &str) -> Option<String> {
     // A `%` not followed by two hex digits is malformed here (the crate would keep it).
     let b = s.as_bytes();
     let malformed = b.iter().enumerate().any(|(i, c)| {
-        *c == b'%' && !b.get(i + 1..i + 3).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+        *c == b'%'
+            && !b
+                .get(i + 1..i + 3)
+                .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
     });
     if malformed {
         return None;
