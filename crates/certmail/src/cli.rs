@@ -75,6 +75,8 @@ pub enum Command {
     Smime(crate::smime_cmd::SmimeCommand),
     /// Run the SMTP gateway (Postfix content filter or smarthost) with /healthz and /metrics.
     Serve(Box<crate::serve_cmd::ServeArgs>),
+    /// Print the main.cf and master.cf lines that wire Postfix to `serve` (same options).
+    PostfixConfig(Box<crate::postfix_cmd::PostfixConfigArgs>),
     /// Web admin and API accounts (no account exists by default).
     #[command(subcommand)]
     Admin(crate::admin_cmd::AdminCommand),
@@ -1403,6 +1405,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             return r;
         }
         Command::Serve(a) => return crate::serve_cmd::run(&cli, a).await,
+        Command::PostfixConfig(a) => return crate::postfix_cmd::run(a),
         Command::Expiry {
             days,
             notify,

@@ -9,6 +9,7 @@ mod hold_cmd;
 mod jobs_cmd;
 mod limbo;
 mod policy_cmd;
+mod postfix_cmd;
 mod render;
 mod serve_cmd;
 mod smime_cmd;

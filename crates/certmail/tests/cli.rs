@@ -1566,3 +1566,36 @@ fn ca_on_postgres() {
     );
     assert!(!env.data().join("certmail.db").exists());
 }
+
+/// README's Postfix block is `certmail postfix-config`'s output for the defaults.
+#[test]
+fn readme_shows_what_postfix_config_prints() {
+    let out = Command::new(env!("CARGO_BIN_EXE_certmail"))
+        .arg("postfix-config")
+        .env_remove("CERTMAIL_DATA_DIR")
+        .output()
+        .expect("postfix-config");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let printed = String::from_utf8_lossy(&out.stdout).into_owned();
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"))
+            .expect("README");
+    let (b, e) = (
+        "<!-- postfix-config:begin -->\n```\n",
+        "```\n<!-- postfix-config:end -->",
+    );
+    let start = readme.find(b).expect("begin marker") + b.len();
+    let end = readme.find(e).expect("end marker");
+    assert_eq!(&readme[start..end], printed);
+    // A Postfix limit above certmail's own is warned about.
+    let out = Command::new(env!("CARGO_BIN_EXE_certmail"))
+        .args(["postfix-config", "--postfix-size-limit", "60000000"])
+        .output()
+        .expect("postfix-config");
+    assert!(
+        stderr(&out).contains("below Postfix's limit"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("message_size_limit=90000000"));
+}

@@ -425,8 +425,12 @@ fn postfix_mid_size_message_survives_encryption() {
         "bob@partner.example",
         &path,
     );
+    // Postfix's queue empties only once the sink has answered the whole message (the sink
+    // writes its file as the data arrives).
     wait_for(120, "the large message at the sink, or a bounce", || {
-        !f.sink.to("bob@partner.example").is_empty() || !f.sink.to("alice@example.com").is_empty()
+        f.postfix.queue_empty()
+            && (!f.sink.to("bob@partner.example").is_empty()
+                || !f.sink.to("alice@example.com").is_empty())
     });
     let bounces = f.sink.to("alice@example.com");
     assert!(

@@ -196,25 +196,35 @@ meta_directory = /etc/postfix
             ),
         )
         .expect("main.cf");
+        // certmail's own lines, as `certmail postfix-config` prints them for this set-up (README
+        // shows the same output): the content filter goes on the inbound smtpd here, since
+        // main.cf also serves the reinjected mail.
+        let generated = Command::new(env!("CARGO_BIN_EXE_certmail"))
+            .args(["postfix-config", "--smtp-listen"])
+            .arg(format!("127.0.0.1:{filter}"))
+            .arg("--next-hop")
+            .arg(format!("127.0.0.1:{reinject}"))
+            .output()
+            .expect("certmail postfix-config");
+        assert!(generated.status.success(), "postfix-config failed");
+        let generated = String::from_utf8_lossy(&generated.stdout).into_owned();
+        let content_filter = generated
+            .lines()
+            .find_map(|l| l.strip_prefix("content_filter = "))
+            .expect("content_filter line")
+            .to_owned();
+        let certmail_services: String = generated
+            .split("# --- master.cf ---\n")
+            .nth(1)
+            .expect("master.cf part")
+            .to_owned();
         std::fs::write(
             conf.join("master.cf"),
             format!(
                 "127.0.0.1:{inbound} inet n - n - - smtpd
-  -o content_filter=certmail:[127.0.0.1]:{filter}
-127.0.0.1:{reinject} inet n - n - - smtpd
-  -o content_filter=
-  -o message_size_limit=15360000
-  -o cleanup_service_name=certmail-cleanup
-  -o receive_override_options=no_unknown_recipient_checks,no_header_body_checks,no_address_mappings
-  -o smtpd_recipient_restrictions=permit_mynetworks,reject
-certmail unix - - n - 10 smtp
-  -o smtp_send_xforward_command=no
-  -o disable_mime_output_conversion=yes
-  -o smtp_data_done_timeout=600s
-pickup unix n - n 60 1 pickup
+  -o content_filter={content_filter}
+{certmail_services}pickup unix n - n 60 1 pickup
 cleanup unix n - n - 0 cleanup
-certmail-cleanup unix n - n - 0 cleanup
-  -o message_size_limit=15360000
 qmgr unix n - n 300 1 qmgr
 rewrite unix - - n - - trivial-rewrite
 bounce unix - - n - 0 bounce
