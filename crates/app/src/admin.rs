@@ -45,7 +45,7 @@ impl Role {
             "admin" => Ok(Role::Admin),
             "operator" => Ok(Role::Operator),
             "auditor" => Ok(Role::Auditor),
-            _ => Err(AppError::Setting(format!(
+            _ => Err(AppError::Invalid(format!(
                 "unknown role {s:?}: use admin, operator or auditor"
             ))),
         }
@@ -144,7 +144,7 @@ fn check_name(name: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(AppError::Setting(format!(
+        Err(AppError::Invalid(format!(
             "account name {name:?} is not acceptable: 1 to 64 characters of letters, digits, '.', '_', '@' and '-'"
         )))
     }
@@ -153,14 +153,14 @@ fn check_name(name: &str) -> Result<()> {
 /// Checks a new password's strength (length; not just one repeated character).
 pub fn check_password(pw: &str) -> Result<()> {
     if pw.chars().count() < MIN_PASSWORD_LEN {
-        return Err(AppError::Setting(format!(
+        return Err(AppError::Invalid(format!(
             "the password is too short: at least {MIN_PASSWORD_LEN} characters"
         )));
     }
     let mut chars = pw.chars();
     let first = chars.next();
     if chars.all(|c| Some(c) == first) {
-        return Err(AppError::Setting(
+        return Err(AppError::Invalid(
             "the password is one character repeated: choose another".into(),
         ));
     }
@@ -198,7 +198,10 @@ impl App {
             .store
             .account(name)
             .await?
-            .ok_or_else(|| AppError::Setting(format!("no account named {name:?}")))?;
+            .ok_or_else(|| AppError::NotFound {
+                what: "account named",
+                id: format!("{name:?}"),
+            })?;
         self.account_view(a).await
     }
 
@@ -226,11 +229,14 @@ impl App {
     pub async fn admin_delete(&self, name: &str) -> Result<()> {
         let all = self.store.accounts().await?;
         let Some(me) = all.iter().find(|a| a.name == name) else {
-            return Err(AppError::Setting(format!("no account named {name:?}")));
+            return Err(AppError::NotFound {
+                what: "account named",
+                id: format!("{name:?}"),
+            });
         };
         let admins = all.iter().filter(|a| a.role == "admin").count();
         if me.role == "admin" && admins == 1 && all.len() > 1 {
-            return Err(AppError::Setting(format!(
+            return Err(AppError::Invalid(format!(
                 "{name:?} is the last admin account: add another admin first"
             )));
         }
@@ -243,7 +249,10 @@ impl App {
         check_password(pw)?;
         let hash = self.cpu(|| password::hash_password(pw.as_bytes())).await?;
         if !self.store.set_password(name, &hash, now()).await? {
-            return Err(AppError::Setting(format!("no account named {name:?}")));
+            return Err(AppError::NotFound {
+                what: "account named",
+                id: format!("{name:?}"),
+            });
         }
         Ok(())
     }
@@ -308,7 +317,10 @@ impl App {
             .store
             .account(name)
             .await?
-            .ok_or_else(|| AppError::Setting(format!("no account named {name:?}")))?;
+            .ok_or_else(|| AppError::NotFound {
+                what: "account named",
+                id: format!("{name:?}"),
+            })?;
         let id = password::random_token("")?;
         let csrf = password::random_token("")?.to_string();
         let t = now();

@@ -100,7 +100,7 @@ pub fn random_password(len: usize) -> Result<Zeroizing<String>> {
 
 impl From<CaError> for AppError {
     fn from(e: CaError) -> Self {
-        AppError::Setting(e.to_string())
+        AppError::Invalid(e.to_string())
     }
 }
 
@@ -133,7 +133,7 @@ pub fn revocation_reason(name: &str) -> Result<u8> {
         "certificateHold" => 6,
         "privilegeWithdrawn" => 9,
         other => {
-            return Err(AppError::Setting(format!(
+            return Err(AppError::Invalid(format!(
                 "unknown revocation reason {other:?} (unspecified, keyCompromise, cACompromise, affiliationChanged, superseded, cessationOfOperation, certificateHold, privilegeWithdrawn)"
             )));
         }
@@ -150,7 +150,7 @@ impl App {
         let cert = Certificate::from_der(der, &AwsLcOps)?;
         let keys = match key {
             Some(k) => {
-                vec![keyring::seal(&self.kek, k).map_err(|e| AppError::Setting(e.to_string()))?]
+                vec![keyring::seal(&self.kek, k).map_err(|e| AppError::Invalid(e.to_string()))?]
             }
             None => Vec::new(),
         };
@@ -167,7 +167,7 @@ impl App {
             .trim()
             .eq_ignore_ascii_case(c.intermediate_cn.trim())
         {
-            return Err(AppError::Setting("the root and intermediate common names must differ (otherwise the two certificates cannot be told apart by name)".into()));
+            return Err(AppError::Invalid("the root and intermediate common names must differ (otherwise the two certificates cannot be told apart by name)".into()));
         }
         let now = crate::now();
         let root_spec = CaSpec {
@@ -250,7 +250,7 @@ impl App {
         let cert = Certificate::from_der(der, &AwsLcOps)?;
         let keys = match key {
             Some(k) => {
-                vec![keyring::seal(&self.kek, k).map_err(|e| AppError::Setting(e.to_string()))?]
+                vec![keyring::seal(&self.kek, k).map_err(|e| AppError::Invalid(e.to_string()))?]
             }
             None => Vec::new(),
         };
@@ -371,7 +371,7 @@ impl App {
             .trim_start_matches("0x")
             .to_owned();
         if serial.is_empty() || !serial.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(AppError::Setting(format!(
+            return Err(AppError::Invalid(format!(
                 "{thumbprint_or_serial:?} is neither a certificate issued here nor a hex serial number"
             )));
         }
@@ -434,7 +434,7 @@ impl App {
                 continue;
             }
             entries.push(Revocation {
-                serial: hex::decode(&r.serial).map_err(|e| AppError::Setting(e.to_string()))?,
+                serial: hex::decode(&r.serial).map_err(|e| AppError::Invalid(e.to_string()))?,
                 date: at,
                 reason: r.reason.and_then(|x| u8::try_from(x).ok()),
             });
@@ -550,7 +550,7 @@ impl App {
                     if let Some(k) = &issued.key {
                         keys.push(
                             keyring::seal(&self.kek, k)
-                                .map_err(|e| AppError::Setting(e.to_string()))?,
+                                .map_err(|e| AppError::Invalid(e.to_string()))?,
                         );
                     }
                     out.push(Ok(cert.sha256.clone()));
@@ -592,7 +592,7 @@ impl App {
         limits: certmail_ca::csv::Limits,
     ) -> Result<(Vec<certmail_ca::csv::Row>, Vec<String>)> {
         let (rows, problems) = certmail_ca::csv::parse(csv, limits)
-            .map_err(|e| AppError::Setting(format!("CSV: {e}")))?;
+            .map_err(|e| AppError::Invalid(format!("CSV: {e}")))?;
         Ok((rows, problems.iter().map(ToString::to_string).collect()))
     }
 
@@ -604,7 +604,7 @@ impl App {
         progress: &mut (dyn FnMut(usize, usize) + Send),
     ) -> Result<BulkReport> {
         let (rows, problems) = certmail_ca::csv::parse(csv, opts.limits)
-            .map_err(|e| AppError::Setting(format!("CSV: {e}")))?;
+            .map_err(|e| AppError::Invalid(format!("CSV: {e}")))?;
         let mut report = BulkReport {
             rows: rows.len(),
             row_errors: problems.iter().map(ToString::to_string).collect(),
@@ -668,7 +668,7 @@ impl App {
             .issued_by_sha256(&old.cert.sha256)
             .await?
             .ok_or_else(|| {
-                AppError::Setting(format!(
+                AppError::Invalid(format!(
                     "{} was not issued by a certmail CA",
                     old.cert.sha256
                 ))
@@ -686,7 +686,7 @@ impl App {
         let req =
             EndUserRequest {
                 email: old.cert.emails.first().cloned().ok_or_else(|| {
-                    AppError::Setting("the certificate has no e-mail address".into())
+                    AppError::Invalid("the certificate has no e-mail address".into())
                 })?,
                 cn: old.cert.common_name.clone().unwrap_or_default(),
                 org: attr("2.5.4.10"),
@@ -795,7 +795,7 @@ impl RequestHandler for CsrHandler {
     async fn submit(&self, app: &App, _ca: &str, req: &EndUserRequest) -> Result<HandlerOutcome> {
         let (csr, key) = app.cpu(|| certmail_ca::create_csr(req)).await?;
         // The key waits in the key store; the certificate links to it by public key on upload.
-        let sealed = keyring::seal(&app.kek, &key).map_err(|e| AppError::Setting(e.to_string()))?;
+        let sealed = keyring::seal(&app.kek, &key).map_err(|e| AppError::Invalid(e.to_string()))?;
         app.store.import(&[], &[sealed], crate::now()).await?;
         let subject = format!("CN={},emailAddress={}", req.cn, req.email.to_lowercase());
         let id = app
@@ -828,7 +828,7 @@ impl App {
     /// public key, stored (the key links at once), and the request leaves the queue.
     pub async fn ca_upload(&self, data: &[u8]) -> Result<(CertView, i64)> {
         let certs = crate::import::parse_certificates_only(data)
-            .map_err(|e| AppError::Setting(e.to_string()))?;
+            .map_err(|e| AppError::Invalid(e.to_string()))?;
         let pending = self.store.pending().await?;
         for c in certs {
             if let Some(p) = pending.iter().find(|p| p.key_id == c.key_id) {
@@ -839,7 +839,7 @@ impl App {
                 return Ok((self.get(StoreKind::Certificates, &c.sha256).await?, p.id));
             }
         }
-        Err(AppError::Setting(
+        Err(AppError::Invalid(
             "no certificate in the file matches the key of a pending request".into(),
         ))
     }
@@ -887,7 +887,10 @@ impl App {
             .await?
             .into_iter()
             .find(|p| p.id == id)
-            .ok_or_else(|| AppError::Setting(format!("no pending request {id}")))
+            .ok_or_else(|| AppError::NotFound {
+                what: "pending request",
+                id: id.to_string(),
+            })
     }
 
     /// Sets when a pending request is tried next: in `delay` seconds, or after the backoff
@@ -897,7 +900,7 @@ impl App {
         if let Some(d) = delay
             && !(0..=366 * 86_400).contains(&d)
         {
-            return Err(AppError::Setting(format!(
+            return Err(AppError::Invalid(format!(
                 "a delay of {d} s is not 0 to 366 days"
             )));
         }
@@ -974,7 +977,7 @@ impl App {
     /// Sets one CA configuration value, checked.
     pub async fn ca_config_set(&self, key: &str, value: &str) -> Result<CaConfig> {
         let mut c = self.ca_config().await?;
-        let bad = |why: String| AppError::Setting(why);
+        let bad = |why: String| AppError::Invalid(why);
         let flag = |v: &str| match v {
             "on" | "true" | "yes" => Ok(true),
             "off" | "false" | "no" => Ok(false),
@@ -1061,7 +1064,7 @@ impl App {
             && !view.cert.emails.contains(t)
             && !allow_mismatch
         {
-            return Err(AppError::Setting(format!(
+            return Err(AppError::Invalid(format!(
                 "the certificate is for {} but the recipient is {t}; pass --allow-mismatch to deliver it anyway",
                 view.cert.emails.join(", ")
             )));
@@ -1099,7 +1102,7 @@ impl App {
             .as_deref()
             .is_some_and(|cn| cn.eq_ignore_ascii_case(intermediate_cn.trim()))
         {
-            return Err(AppError::Setting(
+            return Err(AppError::Invalid(
                 "the intermediate's common name must differ from the root's".into(),
             ));
         }
@@ -1138,13 +1141,13 @@ impl App {
     ) -> Result<CaRow> {
         let cert = Certificate::from_der(cert_der, &AwsLcOps)?;
         if !cert.is_ca() {
-            return Err(AppError::Setting(format!(
+            return Err(AppError::Invalid(format!(
                 "{} is not a CA certificate (basicConstraints cA)",
                 cert.subject
             )));
         }
         if cert.key_id != key.key_id() {
-            return Err(AppError::Setting(
+            return Err(AppError::Invalid(
                 "the key does not belong to the certificate".into(),
             ));
         }
@@ -1162,7 +1165,7 @@ impl App {
                 .filter(|r| r.is_self_issued())
                 .map(|r| r.sha256.clone())
                 .ok_or_else(|| {
-                    AppError::Setting(format!(
+                    AppError::Invalid(format!(
                         "no root for {} in the stores: import its root first",
                         cert.subject
                     ))

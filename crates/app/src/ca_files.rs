@@ -17,7 +17,7 @@ impl App {
         hash: SigHash,
         make_default: bool,
     ) -> Result<CaRow> {
-        let bad = |what: &str, e: crate::FileError| AppError::Setting(format!("{what}: {e}"));
+        let bad = |what: &str, e: crate::FileError| AppError::Invalid(format!("{what}: {e}"));
         let certs = crate::import::parse_certificates_only(cert_file)
             .map_err(|e| bad("the certificate file", e))?;
         let key = crate::parse_key_file(key_file, password).map_err(|e| bad("the key file", e))?;
@@ -25,7 +25,7 @@ impl App {
             .iter()
             .find(|c| c.key_id == key.key_id())
             .ok_or_else(|| {
-                AppError::Setting("no certificate in the file matches the key".into())
+                AppError::Invalid("no certificate in the file matches the key".into())
             })?;
         self.ca_import(&cert.der, &key, hash, make_default).await
     }

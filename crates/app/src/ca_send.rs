@@ -100,20 +100,20 @@ impl App {
     pub async fn ca_send_prepare(&self, req: &SendRequest) -> Result<Prepared> {
         let cfg = self.ca_config().await?;
         let from = cfg.ca_email.clone().ok_or_else(|| {
-            AppError::Setting(
+            AppError::Invalid(
                 "no sender address for certificate mail: set it with `certmail ca config ca-email ADDR`"
                     .into(),
             )
         })?;
         let to = normalise_email(&req.to)?;
         if req.thumbprints.is_empty() {
-            return Err(AppError::Setting("no certificate to send".into()));
+            return Err(AppError::Invalid("no certificate to send".into()));
         }
         let mut views = Vec::new();
         for t in &req.thumbprints {
             let v = self.get_any(t).await?;
             if !req.allow_mismatch && !v.cert.emails.contains(&to) {
-                return Err(AppError::Setting(format!(
+                return Err(AppError::Invalid(format!(
                     "certificate {} is for {} but the recipient is {to}; pass --allow-mismatch to send it anyway",
                     &v.cert.sha256[..16],
                     if v.cert.emails.is_empty() {
@@ -135,13 +135,13 @@ impl App {
             PasswordTo::Sms => {
                 let number = self.plain_setting(&to, "phone").await?;
                 if number.is_empty() {
-                    return Err(AppError::Setting(format!(
+                    return Err(AppError::Invalid(format!(
                         "{to} has no phone setting: set it with `certmail user set {to} phone NUMBER`, or send the password another way"
                     )));
                 }
                 let url = self.plain_setting(&to, "sms-webhook-url").await?;
                 if url.is_empty() {
-                    return Err(AppError::Setting(
+                    return Err(AppError::Invalid(
                         "no sms-webhook-url is set: set it with `certmail global set sms-webhook-url URL`"
                             .into(),
                     ));
@@ -151,12 +151,12 @@ impl App {
             PasswordTo::Sender(s) => {
                 let s = normalise_email(s)?;
                 if !self.is_internal(&s).await? {
-                    return Err(AppError::Setting(format!(
+                    return Err(AppError::Invalid(format!(
                         "{s} is not an internal address (locality internal): the password goes only to internal senders"
                     )));
                 }
                 if s == to {
-                    return Err(AppError::Setting(
+                    return Err(AppError::Invalid(
                         "the password must not go to the recipient of the PKCS#12 by mail".into(),
                     ));
                 }

@@ -204,7 +204,7 @@ pub fn lookup_filter(template: &str, email: &str) -> String {
 
 /// Checks a directory URL: `ldap://host[:port]` or `ldaps://host[:port]`, nothing after.
 pub fn check_directory_url(url: &str) -> Result<()> {
-    let bad = |why: &str| AppError::Setting(format!("--url {url:?}: {why}"));
+    let bad = |why: &str| AppError::Invalid(format!("--url {url:?}: {why}"));
     let lower = url.to_ascii_lowercase();
     let rest = lower
         .strip_prefix("ldap://")
@@ -250,24 +250,24 @@ impl App {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
         {
-            return Err(AppError::Setting(format!(
+            return Err(AppError::Invalid(format!(
                 "directory name {name:?}: 1-64 letters, digits, '-', '_' or '.'"
             )));
         }
         check_directory_url(&d.url)?;
         let filter = d.filter.clone().unwrap_or_else(|| DEFAULT_FILTER.into());
         if !filter.contains("%s") || !filter.starts_with('(') || !filter.ends_with(')') {
-            return Err(AppError::Setting(format!(
+            return Err(AppError::Invalid(format!(
                 "--filter {filter:?}: a parenthesised LDAP filter with %s for the address, e.g. (mail=%s)"
             )));
         }
         if bind_password.is_some() && d.bind_dn.is_none() {
-            return Err(AppError::Setting("a bind password needs --bind-dn".into()));
+            return Err(AppError::Invalid("a bind password needs --bind-dn".into()));
         }
         let timeout_ms = d.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS);
         let cache_ttl = d.cache_ttl.unwrap_or(DEFAULT_CACHE_TTL);
         if !(1..=600_000).contains(&timeout_ms) || cache_ttl < 0 {
-            return Err(AppError::Setting(
+            return Err(AppError::Invalid(
                 "--timeout must be between 1 ms and 600 s, --cache-ttl 0 or more".into(),
             ));
         }
@@ -307,7 +307,10 @@ impl App {
         if self.store.delete_directory(name).await? {
             Ok(())
         } else {
-            Err(AppError::Setting(format!("no directory named {name:?}")))
+            Err(AppError::NotFound {
+                what: "directory named",
+                id: format!("{name:?}"),
+            })
         }
     }
 
@@ -344,7 +347,10 @@ impl App {
         let d = rows
             .iter()
             .find(|d| d.name == name)
-            .ok_or_else(|| AppError::Setting(format!("no directory named {name:?}")))?;
+            .ok_or_else(|| AppError::NotFound {
+                what: "directory named",
+                id: format!("{name:?}"),
+            })?;
         self.access(d, &self.fetch_allow().await?)
     }
 
@@ -371,13 +377,13 @@ impl App {
         client
             .find_certificates(&access, &filter)
             .await
-            .map_err(AppError::Setting)
+            .map_err(AppError::Invalid)
     }
 
     fn client(&self) -> Result<&Arc<dyn DirectoryClient>> {
         self.directory_client
             .get()
-            .ok_or_else(|| AppError::Setting("no directory client in this process".into()))
+            .ok_or_else(|| AppError::Invalid("no directory client in this process".into()))
     }
 
     /// Looks `email` up in every directory whose cached answer has expired (all of them

@@ -49,9 +49,19 @@ pub enum AppError {
     /// A PKCS#12 export needs a password.
     #[error("a PKCS#12 export needs a password: pass --password-file FILE or --password-env VAR")]
     PasswordRequired,
-    /// A setting, selection or name is not acceptable.
+    /// Input that is not acceptable: a setting, a selection, a name, a form field (the
+    /// reason in words). HTTP 400, exit 1.
     #[error("{0}")]
-    Setting(String),
+    Invalid(String),
+    /// What was asked for does not exist: "no {what} {id}" (`what`: "account named",
+    /// `id`: the name quoted). HTTP 404, exit 1.
+    #[error("no {what} {id}")]
+    NotFound {
+        /// What kind of thing, as the message reads.
+        what: &'static str,
+        /// Which one.
+        id: String,
+    },
     /// A stored setting is corrupt.
     #[error("corrupt {what}: {reason}")]
     Corrupt {
@@ -63,6 +73,25 @@ pub enum AppError {
 }
 
 impl AppError {
+    /// Whether this is certmail's own failure (the database, the file system, corrupt stored
+    /// data) rather than something about the request: such errors are logged with an id
+    /// and the client is told only the id.
+    pub fn is_internal(&self) -> bool {
+        use certmail_store::StoreError as S;
+        match self {
+            AppError::Store(
+                S::NotFound { .. }
+                | S::Ambiguous(_)
+                | S::BadThumbprint(_)
+                | S::Invalid(_)
+                | S::Conflict(_)
+                | S::KeyInUse { .. },
+            ) => false,
+            AppError::Store(_) | AppError::Io { .. } | AppError::Corrupt { .. } => true,
+            _ => false,
+        }
+    }
+
     pub(crate) fn io(path: &Path, e: std::io::Error) -> Self {
         AppError::Io {
             path: path.display().to_string(),

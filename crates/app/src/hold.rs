@@ -147,7 +147,7 @@ impl App {
         let sealed = self
             .cpu(|| self.kek.seal(msg, &held_aad(env.id, recipient)))
             .await
-            .map_err(|e| AppError::Setting(format!("sealing the held message: {e}")))?;
+            .map_err(|e| AppError::Invalid(format!("sealing the held message: {e}")))?;
         let (row, _) = self
             .store
             .hold_put(&NewHeld {
@@ -244,7 +244,7 @@ impl App {
         if let Some((_, why)) = plan.rejected.first() {
             let why = why.clone();
             self.store.held_failed(id, &why).await?;
-            return Err(AppError::Setting(format!(
+            return Err(AppError::Invalid(format!(
                 "held message {id} cannot be released yet: {why}; add a certificate for {}, or release it with --clear to allow clear text",
                 held.recipient
             )));

@@ -418,7 +418,7 @@ pub fn shown_value(key: &str, value: &str, reveal: bool) -> String {
 
 fn def(key: &str) -> Result<&'static SettingDef> {
     SETTINGS.iter().find(|d| d.key == key).ok_or_else(|| {
-        AppError::Setting(format!(
+        AppError::Invalid(format!(
             "unknown setting {key:?}; known: {}",
             SETTINGS
                 .iter()
@@ -501,7 +501,7 @@ pub fn normalise_email(e: &str) -> Result<String> {
         {
             Ok(e)
         }
-        _ => Err(AppError::Setting(format!("{e:?} is not an e-mail address"))),
+        _ => Err(AppError::Invalid(format!("{e:?} is not an e-mail address"))),
     }
 }
 
@@ -514,7 +514,7 @@ pub fn normalise_domain(d: &str) -> Result<String> {
             .split('.')
             .any(|l| l.is_empty() || !l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
     {
-        return Err(AppError::Setting(format!("{d:?} is not a domain")));
+        return Err(AppError::Invalid(format!("{d:?} is not a domain")));
     }
     Ok(d)
 }
@@ -615,7 +615,7 @@ impl App {
             Party::User(e) => ("users", e),
             Party::Domain(d) => ("domains", d),
             Party::Global => {
-                return Err(AppError::Setting(
+                return Err(AppError::Invalid(
                     "the global settings cannot be deleted (unset them one by one)".into(),
                 ));
             }
@@ -638,19 +638,19 @@ impl App {
     pub async fn set_setting(&self, party: &Party, key: &str, value: &str) -> Result<()> {
         let d = def(key)?;
         if d.global_only && *party != Party::Global {
-            return Err(AppError::Setting(format!(
+            return Err(AppError::Invalid(format!(
                 "{key} is a global setting: set it with `global set {key} VALUE`"
             )));
         }
         let stored = if d.secret {
             self.seal_setting(party, key, value)?
         } else if let Some(check) = d.check {
-            check(value).map_err(|why| AppError::Setting(format!("{key} {why}")))?;
+            check(value).map_err(|why| AppError::Invalid(format!("{key} {why}")))?;
             value.to_owned()
         } else if d.values.contains(&value) {
             value.to_owned()
         } else {
-            return Err(AppError::Setting(format!(
+            return Err(AppError::Invalid(format!(
                 "{key} must be one of {}",
                 d.values.join(", ")
             )));
@@ -963,13 +963,13 @@ impl App {
             .get(certmail_store::StoreKind::Certificates, thumbprint)
             .await?;
         if kind == SelectionKind::Signing && !v.has_key {
-            return Err(AppError::Setting(format!(
+            return Err(AppError::Invalid(format!(
                 "{} has no private key: only certificates with a key can sign",
                 v.cert.sha256
             )));
         }
         if kind == SelectionKind::Signing && !matches!(party, Party::User(_)) {
-            return Err(AppError::Setting(
+            return Err(AppError::Invalid(
                 "a signing certificate is selected per user".into(),
             ));
         }
@@ -1003,7 +1003,7 @@ impl App {
                 .iter()
                 .any(|u| &u.sha256 == s && u.source == "automatic")
             {
-                return Err(AppError::Setting(format!(
+                return Err(AppError::Invalid(format!(
                     "{s} is selected automatically (valid, with a matching address) and cannot be deselected; set auto-select off for {email} to use manual selection only"
                 )));
             }
@@ -1040,7 +1040,7 @@ impl App {
     pub async fn fetch_allow(&self) -> Result<crate::fetch_guard::AllowList> {
         let v = self.global_setting("fetch-allow").await?;
         crate::fetch_guard::AllowList::parse(&v)
-            .map_err(|why| AppError::Setting(format!("fetch-allow {why}")))
+            .map_err(|why| AppError::Invalid(format!("fetch-allow {why}")))
     }
 }
 

@@ -82,7 +82,7 @@ impl App {
                     .iter()
                     .map(|x| format!("{} ({})", x.subject, x.reason))
                     .collect();
-                return Err(AppError::Setting(format!(
+                return Err(AppError::Invalid(format!(
                     "no valid encryption certificate for {}{}",
                     r.email,
                     if why.is_empty() {

@@ -31,7 +31,7 @@ impl RequestHandler for SlowCa<'_> {
 
     async fn poll(&self, _app: &App, p: &PendingRow) -> certmail_app::Result<Option<Vec<u8>>> {
         match self.polls.fetch_add(1, Ordering::SeqCst) {
-            0 => Err(certmail_app::AppError::Setting(
+            0 => Err(certmail_app::AppError::Invalid(
                 "external CA unreachable".into(),
             )),
             1 => Ok(None),

@@ -529,7 +529,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                     "250 2.1.5 Recipient OK".to_owned()
                 }
             },
-            Err(AppError::Setting(why)) => format!("553 5.1.3 {}", clip(&why)),
+            Err(AppError::Invalid(why)) => format!("553 5.1.3 {}", clip(&why)),
             Err(e) => {
                 self.shared.metrics.error("database");
                 format!("451 4.3.0 Temporary failure: {}", clip(&e.to_string()))

@@ -147,7 +147,7 @@ pub(crate) async fn delete_account(s: &Server, c: &Caller, name: &str) -> Result
         Err(_) => false,
     };
     let r = if last_admin {
-        Err(AppError::Setting(format!(
+        Err(AppError::Invalid(format!(
             "{name:?} is the last admin account: add another admin first"
         )))
     } else {

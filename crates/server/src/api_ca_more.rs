@@ -66,7 +66,7 @@ pub async fn crl_import(
 ) -> Result<(StatusCode, Json<Items>), Problem> {
     c.require(Role::Operator)?;
     let parsed = certmail_app::trust::parse_crl_file(&body)
-        .map_err(|e| certmail_app::AppError::Setting(format!("the upload: {e}")));
+        .map_err(|e| certmail_app::AppError::Invalid(format!("the upload: {e}")));
     let crls = audited(&s, &c, "crl.import", "upload", "", parsed).await?;
     let mut items = Vec::new();
     for crl in crls {

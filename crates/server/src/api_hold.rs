@@ -335,7 +335,7 @@ pub(crate) async fn send_certificates(
     };
     let r: Result<(), certmail_app::AppError> = match &o.mail {
         Ok(()) => Ok(()),
-        Err(e) => Err(certmail_app::AppError::Setting(e.clone())),
+        Err(e) => Err(certmail_app::AppError::Invalid(e.clone())),
     };
     if let Err(p) = audited(s, c, "ca.send", &b.to, &detail, r).await {
         return Err(Problem::new(axum::http::StatusCode::BAD_GATEWAY, p.detail));

@@ -263,7 +263,7 @@ async fn create(State(s): State<Arc<Server>>, f: CheckedForm<CreateForm>) -> Pag
             intermediate_cn: v.intermediate_cn.trim().to_owned(),
             key: certmail_ca::KeySpec::parse(&v.key).map_err(certmail_app::AppError::from)?,
             days: days(&v.days, "validity")
-                .map_err(|p| certmail_app::AppError::Setting(p.detail))?
+                .map_err(|p| certmail_app::AppError::Invalid(p.detail))?
                 .unwrap_or(3650),
             hash: certmail_ca::SigHash::parse("sha256").map_err(certmail_app::AppError::from)?,
             email: v.email.clone().filter(|e| !e.trim().is_empty()),

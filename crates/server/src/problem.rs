@@ -56,25 +56,27 @@ impl Problem {
 
 impl From<AppError> for Problem {
     fn from(e: AppError) -> Problem {
+        // certmail's own failures (database, files, corrupt data): the client gets an id and
+        // a plain sentence, the log gets the details (never the driver's text to a client).
+        if e.is_internal() {
+            let mut b = [0u8; 6];
+            let _ = certmail_app::random_bytes(&mut b);
+            let id: String = b.iter().map(|x| format!("{x:02x}")).collect();
+            eprintln!("certmail-server: internal error {id}: {e}");
+            return Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!(
+                    "internal error {id}: the server could not do this; its log has the details"
+                ),
+            );
+        }
         let status = match &e {
-            AppError::Store(StoreError::NotFound { .. }) => StatusCode::NOT_FOUND,
-            AppError::Store(
-                StoreError::Ambiguous(_) | StoreError::BadThumbprint(_) | StoreError::Invalid(_),
-            ) => StatusCode::BAD_REQUEST,
+            AppError::Store(StoreError::NotFound { .. })
+            | AppError::NotFound { .. }
+            | AppError::NoPrivateKey(_) => StatusCode::NOT_FOUND,
             AppError::Store(StoreError::Conflict(_) | StoreError::KeyInUse { .. }) => {
                 StatusCode::CONFLICT
             }
-            AppError::Store(_) | AppError::Io { .. } | AppError::Corrupt { .. } => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
-            AppError::Setting(s)
-                if s.starts_with("no account")
-                    || s.starts_with("no directory")
-                    || s.starts_with("no pending request") =>
-            {
-                StatusCode::NOT_FOUND
-            }
-            AppError::NoPrivateKey(_) => StatusCode::NOT_FOUND,
             _ => StatusCode::BAD_REQUEST,
         };
         Problem::new(status, e.to_string())
@@ -99,4 +101,27 @@ pub fn upload_error(e: axum::extract::multipart::MultipartError) -> Problem {
         e.status(),
         format!("the upload could not be read: {}", e.body_text()),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_map_by_kind_and_internal_ones_keep_their_text_to_the_log() {
+        let p = Problem::from(AppError::NotFound {
+            what: "account named",
+            id: "\"ann\"".into(),
+        });
+        assert_eq!(p.status(), StatusCode::NOT_FOUND);
+        assert_eq!(p.detail, "no account named \"ann\"");
+        let p = Problem::from(AppError::Invalid("the value must be on or off".into()));
+        assert_eq!(p.status(), StatusCode::BAD_REQUEST);
+        let p = Problem::from(AppError::Store(StoreError::Connect(
+            "error returned from database: relation \"secret_table\" does not exist".into(),
+        )));
+        assert_eq!(p.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(p.detail.starts_with("internal error "), "{}", p.detail);
+        assert!(!p.detail.contains("secret_table"), "{}", p.detail);
+    }
 }

@@ -421,7 +421,7 @@ impl App {
     }
 
     /// The decision for one `RCPT TO` of a transaction from `sender`. An address that is
-    /// not an e-mail address is an [`AppError::Setting`].
+    /// not an e-mail address is an [`AppError::Invalid`].
     pub async fn gateway_rcpt(
         &self,
         snap: &FlowSnapshot,
