@@ -182,6 +182,11 @@ impl App {
     }
 
     /// Number of held messages.
+    pub async fn hold_oldest(&self) -> Result<Option<i64>> {
+        Ok(self.store.held_oldest().await?)
+    }
+
+    /// Number of held messages.
     pub async fn hold_count(&self) -> Result<i64> {
         Ok(self.store.held_count().await?)
     }

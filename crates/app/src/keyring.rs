@@ -147,6 +147,27 @@ pub(crate) async fn check_or_set(store: &Store, kek: &Kek) -> Result<(), AppErro
     }
 }
 
+impl crate::App {
+    /// Whether the key store can be used now: the database's check value opens under the
+    /// key-encryption key this process holds (a changed or lost key shows here).
+    pub async fn key_store_ready(&self) -> Result<(), AppError> {
+        let h = self
+            .store
+            .meta_get(CHECK_NAME)
+            .await?
+            .ok_or_else(|| AppError::Corrupt {
+                what: "key-encryption key check value",
+                reason: "missing".into(),
+            })?;
+        let sealed = hex::decode(h).map_err(|e| AppError::Corrupt {
+            what: "key-encryption key check value",
+            reason: e.to_string(),
+        })?;
+        self.kek.open(&sealed, CHECK_NAME.as_bytes())?;
+        Ok(())
+    }
+}
+
 /// Seals a key for the store; the key id is the associated data.
 pub(crate) fn seal(kek: &Kek, k: &PrivateKey) -> Result<NewKey, FileError> {
     Ok(NewKey {

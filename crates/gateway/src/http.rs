@@ -24,6 +24,7 @@ use crate::Shared;
 pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .with_state(shared)
 }
@@ -57,8 +58,50 @@ async fn healthz(State(s): State<Arc<Shared>>) -> impl IntoResponse {
     )
 }
 
+/// Ready to take mail: the database answers, the next hop answers, and the key store opens
+/// under this process's key-encryption key (so decryption and signing can work). 503 while
+/// shutting down, so a load balancer stops sending first.
+async fn readyz(State(s): State<Arc<Shared>>) -> impl IntoResponse {
+    let db = s
+        .app
+        .store()
+        .trust_generation()
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string());
+    let keys = s.app.key_store_ready().await.map_err(|e| e.to_string());
+    let hop = s.relay.probe().await;
+    let shutting_down = *s.shutdown.borrow();
+    let ok = db.is_ok() && keys.is_ok() && hop.is_ok() && !shutting_down;
+    let body = serde_json::json!({
+        "status": if ok { "ready" } else { "not-ready" },
+        "database": db.err().unwrap_or_else(|| "ok".into()),
+        "keys": keys.err().unwrap_or_else(|| "ok".into()),
+        "next_hop": hop.err().unwrap_or_else(|| "ok".into()),
+        "shutting_down": shutting_down,
+    });
+    let code = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        code,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+}
+
 async fn metrics(State(s): State<Arc<Shared>>) -> impl IntoResponse {
     let mut body = s.metrics.render();
+    // The hold queue: how many, and how long the oldest has waited (0 when empty).
+    let now = certmail_app::now();
+    if let (Ok(n), Ok(oldest)) = (s.app.hold_count().await, s.app.hold_oldest().await) {
+        let age = oldest.map_or(0, |t| (now - t).max(0));
+        body.push_str(&format!(
+            "# HELP certmail_held_messages Messages in the hold queue.\n# TYPE certmail_held_messages gauge\ncertmail_held_messages {n}\n# HELP certmail_held_oldest_age_seconds How long the oldest held message has waited (0 when none is held).\n# TYPE certmail_held_oldest_age_seconds gauge\ncertmail_held_oldest_age_seconds {age}\n"
+        ));
+    }
     let (queries, unchanged) = s.app.store().generations_counts();
     body.push_str(&format!(
         "# HELP certmail_store_change_checks_total The checks for changes to settings and trust made per transaction, by how they were answered: a query, or the SQLite WAL-index header showing nothing committed since the last query.\n# TYPE certmail_store_change_checks_total counter\ncertmail_store_change_checks_total{{answer=\"query\"}} {queries}\ncertmail_store_change_checks_total{{answer=\"unchanged\"}} {unchanged}\n"

@@ -361,12 +361,22 @@ async fn healthz_and_metrics() {
         "{m}"
     );
     assert!(m.contains("certmail_processing_seconds_count 1"), "{m}");
+    assert!(m.contains("certmail_held_messages 0"), "{m}");
+    assert!(m.contains("certmail_held_oldest_age_seconds 0"), "{m}");
+    let r = http_get(addr, "/readyz").await;
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    assert!(r.contains("\"keys\":\"ok\""), "{r}");
 
     h.sink.stop();
     tokio::time::sleep(Duration::from_millis(50)).await;
     let r = http_get(addr, "/healthz").await;
     assert!(r.starts_with("HTTP/1.1 503"), "{r}");
     assert!(r.contains("unreachable"), "{r}");
+    let r = http_get(addr, "/readyz").await;
+    assert!(
+        r.starts_with("HTTP/1.1 503"),
+        "not ready without a next hop: {r}"
+    );
     let r = http_get(addr, "/nothing-here").await;
     assert!(r.starts_with("HTTP/1.1 404"), "{r}");
 }

@@ -134,6 +134,16 @@ impl Store {
         )
     }
 
+    /// `created_at` of the oldest held message (Unix seconds), if any.
+    pub async fn held_oldest(&self) -> Result<Option<i64>> {
+        Ok(
+            sqlx::query("SELECT MIN(created_at) AS t FROM held_messages")
+                .fetch_one(&self.pool)
+                .await?
+                .try_get::<Option<i64>, _>("t")?,
+        )
+    }
+
     /// One held message, without its bytes.
     pub async fn held_row(&self, id: i64) -> Result<Option<HeldRow>> {
         let sql = format!("SELECT {COLS} FROM held_messages WHERE id = $1");
