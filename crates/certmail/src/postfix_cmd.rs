@@ -65,7 +65,7 @@ pub fn postfix_lines(cfg: &GatewayConfig, postfix_limit: u64) -> String {
     out.push_str("# --- master.cf ---\n");
     out.push_str(&format!(
         "certmail  unix  -  -  n  -  {concurrency}  smtp\n\
-         \x20 -o smtp_send_xforward_command=no\n\
+         \x20 -o smtp_send_xforward_command=yes\n\
          \x20 -o disable_mime_output_conversion=yes\n\
          \x20 -o smtp_data_done_timeout=600s\n\
          {next} inet  n  -  n  -  -  smtpd\n\

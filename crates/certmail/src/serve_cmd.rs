@@ -63,6 +63,10 @@ pub struct ServeArgs {
     /// Serve the web admin on a non-loopback --http-listen address without TLS (behind a TLS proxy).
     #[arg(long)]
     pub insecure_http: bool,
+    /// The per-message log line on standard error: text (key=value) or json (one object
+    /// per message) [default: text].
+    #[arg(long, value_name = "FORMAT", value_parser = ["text", "json"])]
+    pub log_format: Option<String>,
     /// Host name in the greeting, EHLO and notifications [default: this host's name].
     #[arg(long, value_name = "NAME")]
     pub hostname: Option<String>,
@@ -112,6 +116,13 @@ impl ServeArgs {
         }
         if let Some(v) = self.max_sessions {
             c.max_sessions = v;
+        }
+        if let Some(v) = &self.log_format {
+            c.log_format = if v == "json" {
+                certmail_gateway::config::LogFormat::Json
+            } else {
+                certmail_gateway::config::LogFormat::Text
+            };
         }
         if let Some(v) = self.max_recipients {
             c.max_recipients = v;

@@ -168,6 +168,24 @@ fn postfix_content_filter_signs_encrypts_decrypts_and_refuses() {
     );
     let log = f.gateway.log_text();
     assert!(log.contains("action=signed-encrypted"), "{log}");
+    // XFORWARD: each line carries Postfix's queue id, which Postfix's own log has too.
+    let line = log
+        .lines()
+        .find(|l| l.contains("action=signed-encrypted"))
+        .expect("line");
+    let qid = line
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("queue_id="))
+        .unwrap_or_else(|| panic!("no queue id: {line}"));
+    assert!(
+        line.contains("client=") && line.contains("[127.0.0.1]"),
+        "{line}"
+    );
+    let postfix_log = f.postfix.log();
+    assert!(
+        postfix_log.contains(&format!("{qid}: ")),
+        "{qid} not in Postfix's log:\n{postfix_log}"
+    );
     assert!(log.contains("action=decrypted-verified"), "{log}");
     assert!(log.contains("rcpt-refused"), "{log}");
 }
@@ -445,5 +463,53 @@ fn postfix_mid_size_message_survives_encryption() {
         got.len() > 10_240_000,
         "grew past the input limit: {} bytes",
         got.len()
+    );
+}
+
+/// `--log-format json`: one object per message, with Postfix's queue id (XFORWARD) that
+/// Postfix's own log carries, and the message's recipients, size, outcome and time.
+#[test]
+fn json_log_lines_join_postfixs_log() {
+    let Some(mut f) = flow() else { return };
+    assert!(f.gateway.terminate(), "stopped");
+    let log = f.site.dir.path().join("gateway-json.log");
+    f.gateway = mta::Gateway::start_with(
+        &f.site.data,
+        f.postfix.filter,
+        f.postfix.reinject,
+        &log,
+        &["--log-format", "json"],
+    );
+    let msg = f.site.file(
+        "json.eml",
+        "From: alice@example.com\r\nTo: bob@partner.example\r\nSubject: json\r\n\r\nlogged as json\r\n",
+    );
+    swaks(
+        f.postfix.inbound,
+        "alice@example.com",
+        "bob@partner.example",
+        &msg,
+    );
+    wait_for(30, "the message at the sink", || {
+        f.postfix.queue_empty() && !f.sink.to("bob@partner.example").is_empty()
+    });
+    let text = std::fs::read_to_string(&log).expect("log");
+    let record: serde_json::Value = text
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["event"] == "message" && v["outcome"] == "accepted")
+        .unwrap_or_else(|| panic!("no JSON message record: {text}"));
+    assert_eq!(record["from"], "alice@example.com", "{record}");
+    assert_eq!(record["to"][0]["to"], "bob@partner.example", "{record}");
+    assert_eq!(record["to"][0]["action"], "signed-encrypted", "{record}");
+    assert_eq!(record["to"][0]["direction"], "outgoing", "{record}");
+    assert_eq!(record["reply"], 250);
+    assert!(record["size"].as_u64().unwrap_or(0) > 0 && record["ms"].is_number());
+    assert!(record["id"].is_string() && record["time"].is_string());
+    let qid = record["queue_id"].as_str().expect("queue id");
+    assert!(
+        f.postfix.log().contains(&format!("{qid}: ")),
+        "{qid} not in Postfix's log"
     );
 }

@@ -177,6 +177,19 @@ pub struct GatewayConfig {
     /// Memory for message data in flight, all sessions together (bytes; K/M/G in the file).
     #[serde(deserialize_with = "de_size")]
     pub max_memory: u64,
+    /// The per-message log line: `text` (`key=value`) or `json` (one object per line).
+    pub log_format: LogFormat,
+}
+
+/// The format of the per-message log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// `id=... from=<...> ... reply=250 to=<...> dir=... action=...`.
+    #[default]
+    Text,
+    /// One JSON object per message.
+    Json,
 }
 
 fn de_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
@@ -228,6 +241,7 @@ impl Default for GatewayConfig {
             http_idle_timeout: 60,
             http_max_connections: 256,
             max_memory: 1 << 30,
+            log_format: LogFormat::Text,
         }
     }
 }

@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod relay;
 pub mod session;
 pub mod tls;
+pub mod xforward;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -43,6 +43,8 @@ struct Transaction {
     rcpts: Vec<String>,
     rcpt_settings: Vec<FlowSettings>,
     ext: Extensions,
+    /// What the MTA in front said of this transaction (XFORWARD).
+    fwd: crate::xforward::Forwarded,
     /// `SIZE=` of `MAIL FROM` (0: not given): what the memory budget reserves up front.
     declared_size: u64,
 }
@@ -54,6 +56,8 @@ pub struct Session<S> {
     peer: String,
     tls: bool,
     helo: Option<String>,
+    /// XFORWARD attributes for the next transaction.
+    fwd: crate::xforward::Forwarded,
     tx: Option<Transaction>,
     out: Vec<u8>,
     inbuf: Vec<u8>,
@@ -94,6 +98,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
             peer,
             tls,
             helo: None,
+            fwd: crate::xforward::Forwarded::default(),
             tx: None,
             out: Vec::with_capacity(1024),
             inbuf: Vec::with_capacity(16 * 1024),
@@ -185,9 +190,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                     }
                     continue;
                 }
+                // XFORWARD (Postfix's XFORWARD_README), which smtp-proto does not know.
+                let raw = &self.inbuf[off..off + line_len];
+                if raw.len() > 9 && raw[..9].eq_ignore_ascii_case(b"XFORWARD ") {
+                    let args = String::from_utf8_lossy(&raw[9..]).trim().to_owned();
+                    off += line_len;
+                    progressed = true;
+                    let reply = if self.tx.is_some() {
+                        "503 5.5.1 Error: MAIL transaction in progress".to_owned()
+                    } else {
+                        match crate::xforward::apply(&mut self.fwd, &args) {
+                            Ok(()) => "250 2.0.0 Ok".to_owned(),
+                            Err(why) => format!("501 5.5.4 {}", clip(&why)),
+                        }
+                    };
+                    self.reply(&reply);
+                    continue;
+                }
                 // MAIL FROM and RCPT TO: the path is read here (exactly, quotes kept),
                 // smtp-proto reads the rest of the line (address.rs says why).
-                let raw = &self.inbuf[off..off + line_len];
                 let utf8_tx = self.tx.as_ref().is_some_and(|t| t.ext.smtputf8);
                 let split = address::split_command(raw, utf8_tx);
                 let (parsed, path) = match split {
@@ -363,6 +384,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
             Request::Ehlo { host } => {
                 self.helo = Some(host.clone());
                 self.tx = None;
+                self.fwd = crate::xforward::Forwarded::default();
                 let mut lines = vec![
                     format!("{} greets {}", self.shared.hostname, clip(&host)),
                     "PIPELINING".into(),
@@ -370,6 +392,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                     "8BITMIME".into(),
                     "ENHANCEDSTATUSCODES".into(),
                     "SMTPUTF8".into(),
+                    format!("XFORWARD {}", crate::xforward::ATTRIBUTES),
                 ];
                 if self.shared.tls.is_some() && !self.tls {
                     lines.push("STARTTLS".into());
@@ -420,6 +443,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                                     smtputf8: from.flags & MAIL_SMTPUTF8 != 0,
                                 },
                                 declared_size: from.size as u64,
+                                fwd: std::mem::take(&mut self.fwd),
                             });
                             self.reply("250 2.1.0 Sender OK");
                         }
@@ -448,6 +472,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
             }
             Request::Rset => {
                 self.tx = None;
+                self.fwd = crate::xforward::Forwarded::default();
                 self.reply("250 2.0.0 Reset");
             }
             Request::Noop { .. } => self.reply("250 2.0.0 OK"),
@@ -513,12 +538,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                         .metrics
                         .message(d.direction.as_str(), "rejected");
                     let text = format!(
-                        "rcpt-refused from=<{}> to=<{address}> reason=\"{}\"",
+                        "rcpt-refused from=<{}> to=<{address}>{} reason=\"{}\"",
                         tx.sender,
+                        fwd_text(&tx.fwd),
                         clip(&why)
                     );
-                    self.shared.app.record_message(certmail_app::now(), &text);
-                    log_line(&text);
+                    emit(
+                        &self.shared,
+                        &text,
+                        serde_json::json!({
+                            "event": "rcpt-refused", "from": tx.sender, "to": address,
+                            "queue_id": tx.fwd.ident, "client": tx.fwd.client(),
+                            "reply": 550, "outcome": "refused", "reason": why,
+                        }),
+                    );
                     format!("550 5.7.1 {}", clip(&why))
                 }
                 None => {
@@ -683,14 +716,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                 .metrics
                 .deferred_total
                 .fetch_add(1, Ordering::Relaxed);
-            let text = format!(
-                "from=<{}> peer={} reply=452 reason=\"the memory budget for messages in flight ({} MiB) is taken\"",
-                tx.sender,
-                self.peer,
+            let reason = format!(
+                "the memory budget for messages in flight ({} MiB) is taken",
                 budget.total_bytes() >> 20
             );
-            self.shared.app.record_message(certmail_app::now(), &text);
-            log_line(&text);
+            let text = format!(
+                "from=<{}> peer={}{} reply=452 reason=\"{reason}\"",
+                tx.sender,
+                self.peer,
+                fwd_text(&tx.fwd)
+            );
+            emit(
+                &self.shared,
+                &text,
+                serde_json::json!({
+                    "event": "message", "from": tx.sender, "peer": self.peer,
+                    "queue_id": tx.fwd.ident, "client": tx.fwd.client(),
+                    "reply": 452, "outcome": "deferred", "reason": reason,
+                }),
+            );
             format!(
                 "452 4.3.1 The gateway's memory for messages in flight ({} MiB) is taken: try again later",
                 budget.total_bytes() >> 20
@@ -735,14 +779,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                 m.deferred_total.fetch_add(1, Ordering::Relaxed);
                 m.observe(started.elapsed().as_secs_f64());
                 let why = clip(&e.to_string());
+                let ms = started.elapsed().as_secs_f64() * 1e3;
                 let text = format!(
-                    "id={id} from=<{}> size={} ms={:.2} reply=451 reason=\"processing failed: {why}\"",
+                    "id={id}{} from=<{}> size={} ms={ms:.2} reply=451 reason=\"processing failed: {why}\"",
+                    fwd_text(&tx.fwd),
                     tx.sender,
                     size,
-                    started.elapsed().as_secs_f64() * 1e3
                 );
-                shared.app.record_message(certmail_app::now(), &text);
-                log_line(&text);
+                emit(
+                    &shared,
+                    &text,
+                    serde_json::json!({
+                        "event": "message", "id": id, "queue_id": tx.fwd.ident,
+                        "client": tx.fwd.client(), "from": tx.sender, "size": size,
+                        "ms": (ms * 100.0).round() / 100.0, "reply": 451, "outcome": "deferred",
+                        "reason": format!("processing failed: {why}"),
+                    }),
+                );
                 return format!(
                     "451 4.3.0 {id} Temporary failure while processing, try again later: {why}"
                 );
@@ -905,21 +958,42 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                 clip(&o.detail)
             ));
         }
+        let ms = started.elapsed().as_secs_f64() * 1e3;
+        let reason = (code != 250).then(|| clip(&line[4..]));
         let text = format!(
-            "id={id} from=<{}> peer={} size={} copies={} ms={:.2} reply={code}{notice}{items}{}",
+            "id={id}{} from=<{}> peer={} size={} copies={} ms={ms:.2} reply={code}{notice}{items}{}",
+            fwd_text(&tx.fwd),
             tx.sender,
             self.peer,
             size,
             plan.copies.len(),
-            started.elapsed().as_secs_f64() * 1e3,
-            if code == 250 {
-                String::new()
-            } else {
-                format!(" reason=\"{}\"", clip(&line[4..]))
-            }
+            reason
+                .as_ref()
+                .map(|r| format!(" reason=\"{r}\""))
+                .unwrap_or_default()
         );
-        shared.app.record_message(certmail_app::now(), &text);
-        log_line(&text);
+        let recipients: Vec<serde_json::Value> = plan
+            .outcomes
+            .iter()
+            .map(|o| {
+                serde_json::json!({
+                    "to": o.recipient, "direction": o.direction.as_str(),
+                    "action": o.action, "detail": o.detail,
+                })
+            })
+            .collect();
+        emit(
+            &shared,
+            &text,
+            serde_json::json!({
+                "event": "message", "id": id, "queue_id": tx.fwd.ident,
+                "client": tx.fwd.client(), "from": tx.sender, "peer": self.peer,
+                "size": size, "copies": plan.copies.len(),
+                "ms": (ms * 100.0).round() / 100.0, "reply": code,
+                "outcome": match code { 250 => "accepted", 451 | 452 => "deferred", _ => "refused" },
+                "notice": notice.trim(), "to": recipients, "reason": reason,
+            }),
+        );
         line
     }
 }
@@ -933,6 +1007,36 @@ fn header_len(msg: &[u8]) -> usize {
         (Some(a), Some(b)) => a.min(b),
         (Some(a), None) | (None, Some(a)) => a,
         (None, None) => msg.len(),
+    }
+}
+
+/// ` queue_id=... client=...` for a text log line, from XFORWARD (empty when not given).
+fn fwd_text(f: &crate::xforward::Forwarded) -> String {
+    let mut out = String::new();
+    if let Some(q) = &f.ident {
+        out.push_str(&format!(" queue_id={q}"));
+    }
+    if let Some(c) = f.client() {
+        out.push_str(&format!(" client={c}"));
+    }
+    out
+}
+
+/// Writes a message's log record in the configured format; the text form is also kept for
+/// the dashboard's "recent messages".
+fn emit(shared: &Shared, text: &str, mut json: serde_json::Value) {
+    shared.app.record_message(certmail_app::now(), text);
+    match shared.cfg.log_format {
+        crate::config::LogFormat::Text => log_line(text),
+        crate::config::LogFormat::Json => {
+            use std::io::Write;
+            if let Some(o) = json.as_object_mut() {
+                o.insert("time".into(), certmail_pki_time(certmail_app::now()).into());
+                o.insert("log".into(), "certmail-gateway".into());
+            }
+            let line = format!("{json}\n");
+            let _ = std::io::stderr().lock().write_all(line.as_bytes());
+        }
     }
 }
 
