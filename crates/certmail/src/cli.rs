@@ -77,6 +77,9 @@ pub enum Command {
     Serve(Box<crate::serve_cmd::ServeArgs>),
     /// Print the main.cf and master.cf lines that wire Postfix to `serve` (same options).
     PostfixConfig(Box<crate::postfix_cmd::PostfixConfigArgs>),
+    /// Check a running set-up (data directory, key store, ports, next hop, Postfix's
+    /// settings, expiry) and say what to fix; exit 1 on a problem.
+    Doctor(Box<crate::doctor_cmd::DoctorArgs>),
     /// Web admin and API accounts (no account exists by default).
     #[command(subcommand)]
     Admin(crate::admin_cmd::AdminCommand),
@@ -1406,6 +1409,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         }
         Command::Serve(a) => return crate::serve_cmd::run(&cli, a).await,
         Command::PostfixConfig(a) => return crate::postfix_cmd::run(a),
+        Command::Doctor(a) => return crate::doctor_cmd::run(&cli, a).await,
         Command::Expiry {
             days,
             notify,

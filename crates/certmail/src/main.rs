@@ -5,6 +5,7 @@ mod admin_cmd;
 mod ca_cmd;
 mod cli;
 mod directory_cmd;
+mod doctor_cmd;
 mod hold_cmd;
 mod jobs_cmd;
 mod limbo;

@@ -513,3 +513,70 @@ fn json_log_lines_join_postfixs_log() {
         "{qid} not in Postfix's log"
     );
 }
+
+/// `certmail doctor` against the running set-up: every check passes; with the gateway
+/// stopped it names the problem and its fix, and exits 1.
+#[test]
+fn doctor_checks_the_running_setup() {
+    let Some(mut f) = flow() else { return };
+    let run = |f: &common::site::Flow| {
+        let o = Command::new(env!("CARGO_BIN_EXE_certmail"))
+            .arg("--data-dir")
+            .arg(&f.site.data)
+            .arg("doctor")
+            .args(["--smtp-listen", &format!("127.0.0.1:{}", f.postfix.filter)])
+            .args(["--next-hop", &format!("127.0.0.1:{}", f.postfix.reinject)])
+            .args(["--http-listen", &format!("127.0.0.1:{}", f.gateway.http)])
+            .arg("--postfix-config-dir")
+            .arg(&f.postfix.conf)
+            .arg("--json")
+            .env_remove("CERTMAIL_DATABASE_URL")
+            .output()
+            .expect("doctor");
+        let findings: Vec<serde_json::Value> =
+            serde_json::from_slice(&o.stdout).expect("doctor JSON");
+        (o.status.code(), findings)
+    };
+    let (code, findings) = run(&f);
+    let status = |fs: &[serde_json::Value], check: &str| {
+        fs.iter()
+            .find(|x| x["check"] == check)
+            .map(|x| x["status"].as_str().unwrap_or_default().to_owned())
+            .unwrap_or_default()
+    };
+    for check in [
+        "data directory",
+        "key store",
+        "smtp",
+        "ready",
+        "next hop",
+        "postfix content_filter",
+        "postfix 8-bit",
+        "postfix sizes",
+    ] {
+        assert_eq!(status(&findings, check), "ok", "{check}: {findings:#?}");
+    }
+    assert_eq!(code, Some(0), "{findings:#?}");
+    // The gateway stopped: its port is the problem, with the fix.
+    assert!(f.gateway.terminate());
+    let (code, findings) = run(&f);
+    assert_eq!(code, Some(1));
+    let smtp = findings
+        .iter()
+        .find(|x| x["check"] == "smtp")
+        .expect("smtp finding");
+    assert_eq!(smtp["status"], "problem", "{smtp}");
+    assert!(
+        smtp["fix"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("certmail serve"),
+        "{smtp}"
+    );
+    f.gateway = Gateway::start(
+        &f.site.data,
+        f.postfix.filter,
+        f.postfix.reinject,
+        &f.site.dir.path().join("gateway.log"),
+    );
+}
