@@ -65,7 +65,7 @@ pub struct FlowSettings {
     /// `sign-calendar` is on.
     pub sign_calendar: bool,
     /// `encrypt-mode`.
-    pub encrypt_mode: String,
+    pub encrypt_mode: EncryptMode,
     /// `strict-decryption` is on.
     pub strict_decryption: bool,
     /// `on-error` is reject.
@@ -95,6 +95,29 @@ pub struct FlowSettings {
     pub min_rsa_bits: u32,
 }
 
+/// `encrypt-mode`: whether mail to a recipient is encrypted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EncryptMode {
+    /// Never (`no-encryption`).
+    NoEncryption,
+    /// When a usable certificate is there (`allow`, the default).
+    Allow,
+    /// Always: refused or held rather than sent in clear (`force`).
+    Force,
+}
+
+impl EncryptMode {
+    /// From the setting's value. The setting's check admits only these three; anything
+    /// else (a corrupt row) reads as `force`, the mode that never sends in clear.
+    pub fn parse(v: &str) -> EncryptMode {
+        match v {
+            "no-encryption" => EncryptMode::NoEncryption,
+            "allow" => EncryptMode::Allow,
+            _ => EncryptMode::Force,
+        }
+    }
+}
+
 /// When outgoing mail of a sender is signed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SignMode {
@@ -116,7 +139,14 @@ pub enum Release {
     AllowClear,
 }
 
+/// The resolved value of `key`. Every key of [`crate::policy::SETTINGS`] is resolved (to its
+/// default at least); a key that is not one of them is a programming error, caught by the
+/// debug assertion and by `every_key_read_by_the_mail_flow_is_a_setting`.
 fn value<'a>(settings: &'a [Resolved], key: &str) -> &'a str {
+    debug_assert!(
+        crate::policy::SETTINGS.iter().any(|d| d.key == key),
+        "{key} is not a setting"
+    );
     settings
         .iter()
         .find(|r| r.key == key)
@@ -307,7 +337,7 @@ impl App {
                 sign_mode
             },
             sign_calendar: value(&s, "sign-calendar") == "on",
-            encrypt_mode: value(&s, "encrypt-mode").to_owned(),
+            encrypt_mode: EncryptMode::parse(value(&s, "encrypt-mode")),
             strict_decryption: value(&s, "strict-decryption") == "on",
             reject_on_error: value(&s, "on-error") == "reject",
             trigger_subject: value(&s, "encrypt-trigger-subject").to_owned(),
@@ -391,7 +421,7 @@ impl App {
         let Some(email) = &rcpt.email else {
             return Ok(None);
         };
-        if rcpt.encrypt_mode != "force" && why_forced.is_none() {
+        if rcpt.encrypt_mode != EncryptMode::Force && why_forced.is_none() {
             return Ok(None);
         }
         let mut r = self.flow_recipient(snap, email).await?;
@@ -521,14 +551,14 @@ impl App {
                     let email = r.email.clone().unwrap_or_default();
                     let r = if release == Some(Release::AllowClear) {
                         FlowSettings {
-                            encrypt_mode: "allow".into(),
+                            encrypt_mode: EncryptMode::Allow,
                             ..r
                         }
                     } else {
                         r
                     };
-                    let never =
-                        sender.ca_sender || (r.encrypt_mode == "no-encryption" && forced.is_none());
+                    let never = sender.ca_sender
+                        || (r.encrypt_mode == EncryptMode::NoEncryption && forced.is_none());
                     let mut encrypt_to: Vec<String> = match never {
                         true => Vec::new(),
                         false => self
@@ -612,5 +642,42 @@ impl App {
             detail: format!("rejected: {why}"),
         });
         plan.rejected.push((rcpt.to_owned(), why));
+    }
+}
+
+#[cfg(test)]
+mod settings_keys {
+    /// Every key this module reads with `value(&s, "...")` is a setting: a misspelled key
+    /// would read as empty and silently change who gets encrypted mail.
+    #[test]
+    fn every_key_read_by_the_mail_flow_is_a_setting() {
+        // The module's code, without this test (which names the pattern itself).
+        let src = include_str!("mod.rs")
+            .split("mod settings_keys")
+            .next()
+            .unwrap_or_default();
+        let mut n = 0;
+        for part in src.split("value(&s, \"").skip(1) {
+            let key = part.split('"').next().unwrap_or_default();
+            assert!(
+                crate::policy::SETTINGS.iter().any(|d| d.key == key),
+                "{key} is not a setting"
+            );
+            n += 1;
+        }
+        assert!(n >= 15, "only {n} keys found: has the reading changed?");
+        assert_eq!(
+            super::EncryptMode::parse("no-encryption"),
+            super::EncryptMode::NoEncryption
+        );
+        assert_eq!(
+            super::EncryptMode::parse("allow"),
+            super::EncryptMode::Allow
+        );
+        assert_eq!(
+            super::EncryptMode::parse("garbled"),
+            super::EncryptMode::Force,
+            "a value that is not one of the three never sends in clear"
+        );
     }
 }
