@@ -241,3 +241,108 @@ pub(super) fn dns_pattern_matches(pattern: &str, name: &str) -> bool {
     }
     !p.contains('*') && p == n
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn yes(m: Match) -> bool {
+        matches!(m, Match::Yes)
+    }
+
+    #[test]
+    fn dns_constraints_follow_rfc5280() {
+        // A host constraint takes the host and its subdomains; a leading dot only subdomains.
+        assert!(yes(dns_in_subtree("example.com", "example.com")));
+        assert!(yes(dns_in_subtree("a.example.com", "example.com")));
+        assert!(!yes(dns_in_subtree("badexample.com", "example.com")));
+        assert!(yes(dns_in_subtree("a.example.com", ".example.com")));
+        assert!(!yes(dns_in_subtree("example.com", ".example.com")));
+        assert!(
+            yes(dns_in_subtree("A.Example.COM.", "example.com")),
+            "case, root dot"
+        );
+        assert!(
+            yes(dns_in_subtree("anything.test", "")),
+            "empty: every name"
+        );
+        assert!(matches!(
+            dns_in_subtree("a.example.com", "exa mple.com"),
+            Match::Malformed(_)
+        ));
+    }
+
+    #[test]
+    fn email_constraints_mailbox_host_and_domain() {
+        assert!(yes(email_in_subtree(
+            "alice@example.com",
+            "alice@EXAMPLE.com"
+        )));
+        assert!(
+            !yes(email_in_subtree("Alice@example.com", "alice@example.com")),
+            "local part exact"
+        );
+        assert!(yes(email_in_subtree("bob@Example.com", "example.com")));
+        assert!(
+            !yes(email_in_subtree("bob@mail.example.com", "example.com")),
+            "host exact"
+        );
+        assert!(yes(email_in_subtree(
+            "bob@mail.example.com",
+            ".example.com"
+        )));
+        assert!(!yes(email_in_subtree("bob@example.com", ".example.com")));
+        assert!(matches!(
+            email_in_subtree("no-at-sign", "example.com"),
+            Match::Malformed(_)
+        ));
+    }
+
+    #[test]
+    fn ip_constraints_mask_and_family() {
+        let net = [192, 168, 0, 0, 255, 255, 0, 0];
+        assert!(yes(ip_in_subtree(&[192, 168, 4, 2], &net)));
+        assert!(!yes(ip_in_subtree(&[192, 169, 4, 2], &net)));
+        assert!(
+            !yes(ip_in_subtree(&[0u8; 16], &net)),
+            "IPv6 outside an IPv4 set"
+        );
+        assert!(matches!(
+            ip_in_subtree(&[192, 168, 4, 2], &[192, 168, 0, 0, 255, 0, 255, 0]),
+            Match::Malformed(_)
+        ));
+        assert!(matches!(
+            ip_in_subtree(&[1, 2, 3, 4], &[1, 2, 3]),
+            Match::Malformed(_)
+        ));
+    }
+
+    #[test]
+    fn uri_constraints_apply_to_the_host() {
+        assert_eq!(
+            uri_host("https://user@Host.Example:8443/x?y").as_deref(),
+            Some("host.example")
+        );
+        assert_eq!(uri_host("urn:isbn:1234"), None);
+        assert!(yes(uri_host_in_subtree("host.example", "host.example")));
+        assert!(
+            !yes(uri_host_in_subtree("a.host.example", "host.example")),
+            "host only"
+        );
+        assert!(yes(uri_host_in_subtree("a.host.example", ".host.example")));
+        assert!(!yes(uri_host_in_subtree("host.example", ".host.example")));
+    }
+
+    #[test]
+    fn wildcards_match_one_left_most_label() {
+        assert!(dns_pattern_matches("*.example.com", "www.example.com"));
+        assert!(!dns_pattern_matches("*.example.com", "a.b.example.com"));
+        assert!(!dns_pattern_matches("*.example.com", "example.com"));
+        assert!(
+            !dns_pattern_matches("*.com", "example.com"),
+            "not a public-suffix wildcard"
+        );
+        assert!(!dns_pattern_matches("w*.example.com", "www.example.com"));
+        assert!(dns_pattern_matches("WWW.example.com", "www.EXAMPLE.com."));
+    }
+}
