@@ -1,0 +1,104 @@
+//! `verify::smime_usage` (profile.rs): which key usages and extended key usages allow S/MIME
+//! signing and encryption, each rule with the certificate a one-line change would misjudge.
+
+use certmail_pki::verify::{Purpose, smime_usage};
+use certmail_pki::{Certificate, CryptoOps};
+use certmail_testkit::rcgen::{
+    self, CertificateParams, ExtendedKeyUsagePurpose, KeyPair, KeyUsagePurpose,
+};
+
+struct NullOps;
+
+impl CryptoOps for NullOps {
+    fn sha256(&self, data: &[u8]) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        for (i, b) in data.iter().enumerate() {
+            out[i % 32] ^= *b;
+        }
+        out
+    }
+    fn sha512(&self, _: &[u8]) -> [u8; 64] {
+        [0; 64]
+    }
+    fn verify_signature(
+        &self,
+        _: &certmail_pki::sig::SignatureAlgorithm,
+        _: certmail_pki::PublicKeyRef<'_>,
+        _: &[u8],
+        _: &[u8],
+    ) -> Result<(), certmail_pki::SignatureError> {
+        Err(certmail_pki::SignatureError::Invalid)
+    }
+}
+
+/// An EC (P-256) certificate with these usages.
+fn ec_cert(ku: &[KeyUsagePurpose], eku: &[ExtendedKeyUsagePurpose]) -> Certificate {
+    let key = KeyPair::generate().expect("key");
+    let mut p = CertificateParams::default();
+    p.key_usages = ku.to_vec();
+    p.extended_key_usages = eku.to_vec();
+    let c = p.self_signed(&key).expect("cert");
+    Certificate::from_der(c.der(), &NullOps).expect("parse")
+}
+
+#[test]
+fn signing_needs_digital_signature_or_non_repudiation() {
+    use KeyUsagePurpose as K;
+    let email = [ExtendedKeyUsagePurpose::EmailProtection];
+    assert!(smime_usage(&ec_cert(&[K::DigitalSignature], &email), Purpose::SmimeSign).is_ok());
+    assert!(
+        smime_usage(
+            &ec_cert(&[K::ContentCommitment], &email),
+            Purpose::SmimeSign
+        )
+        .is_ok()
+    );
+    assert!(smime_usage(&ec_cert(&[K::KeyAgreement], &email), Purpose::SmimeSign).is_err());
+    // No key usage extension at all: any use.
+    assert!(smime_usage(&ec_cert(&[], &email), Purpose::SmimeSign).is_ok());
+}
+
+#[test]
+fn encryption_to_an_ec_key_needs_key_agreement() {
+    use KeyUsagePurpose as K;
+    let email = [ExtendedKeyUsagePurpose::EmailProtection];
+    assert!(smime_usage(&ec_cert(&[K::KeyAgreement], &email), Purpose::SmimeEncrypt).is_ok());
+    let e = smime_usage(
+        &ec_cert(&[K::DigitalSignature, K::KeyEncipherment], &email),
+        Purpose::SmimeEncrypt,
+    )
+    .expect_err("keyEncipherment does not do for an EC key");
+    assert!(e.to_string().contains("keyAgreement"), "{e}");
+}
+
+#[test]
+fn extended_key_usage_must_allow_email() {
+    use KeyUsagePurpose as K;
+    let ku = [K::DigitalSignature];
+    assert!(
+        smime_usage(
+            &ec_cert(&ku, &[ExtendedKeyUsagePurpose::ServerAuth]),
+            Purpose::SmimeSign
+        )
+        .is_err()
+    );
+    assert!(
+        smime_usage(
+            &ec_cert(&ku, &[ExtendedKeyUsagePurpose::Any]),
+            Purpose::SmimeSign
+        )
+        .is_ok()
+    );
+    assert!(
+        smime_usage(&ec_cert(&ku, &[]), Purpose::SmimeSign).is_ok(),
+        "no EKU: any"
+    );
+    assert!(
+        smime_usage(
+            &ec_cert(&ku, &[ExtendedKeyUsagePurpose::ServerAuth]),
+            Purpose::Any
+        )
+        .is_ok(),
+        "Purpose::Any checks nothing"
+    );
+}
