@@ -4,7 +4,7 @@
 use certmail_pki::verify::{Purpose, smime_usage};
 use certmail_pki::{Certificate, CryptoOps};
 use certmail_testkit::rcgen::{
-    self, CertificateParams, ExtendedKeyUsagePurpose, KeyPair, KeyUsagePurpose,
+    CertificateParams, ExtendedKeyUsagePurpose, KeyPair, KeyUsagePurpose,
 };
 
 struct NullOps;
