@@ -1,6 +1,7 @@
 //! certmail-app: the use cases, as a plain Rust API over `store`, `crypto` and `pki`.
 //!
-//! The CLI (and later the HTTP API and the gateway) only parse input, call [`App`] and render.
+//! The CLI, the HTTP API and web admin (`certmail-server`), the gateway and the jobs only
+//! parse input, call [`App`] and render or send.
 
 pub mod admin;
 pub mod auto_request;
