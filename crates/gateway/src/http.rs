@@ -151,7 +151,7 @@ pub async fn serve(
                 Ok(c) => c,
                 Err(e) => {
                     // Out of descriptors or similar: wait rather than spin.
-                    crate::session::log_line(&format!("HTTP accept failed: {e}"));
+                    crate::record::log_line(&format!("HTTP accept failed: {e}"));
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }

@@ -19,6 +19,7 @@ pub mod budget;
 pub mod config;
 pub mod http;
 pub mod metrics;
+pub mod record;
 pub mod relay;
 pub mod session;
 pub mod tls;
@@ -38,8 +39,9 @@ pub use config::{ConfigError, GatewayConfig};
 pub use metrics::Metrics;
 
 use crate::config::Cidr;
+use crate::record::log_line;
 use crate::relay::Relay;
-use crate::session::{End, Session, log_line};
+use crate::session::{End, Session};
 
 /// Why the gateway cannot start.
 #[derive(Debug, thiserror::Error)]

@@ -14,6 +14,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::Shared;
 use crate::address;
+use crate::record::{emit, fwd_text};
 use crate::relay::{Extensions, Fate};
 
 /// Bad commands tolerated before the session is closed.
@@ -1008,51 +1009,4 @@ fn header_len(msg: &[u8]) -> usize {
         (Some(a), None) | (None, Some(a)) => a,
         (None, None) => msg.len(),
     }
-}
-
-/// ` queue_id=... client=...` for a text log line, from XFORWARD (empty when not given).
-fn fwd_text(f: &crate::xforward::Forwarded) -> String {
-    let mut out = String::new();
-    if let Some(q) = &f.ident {
-        out.push_str(&format!(" queue_id={q}"));
-    }
-    if let Some(c) = f.client() {
-        out.push_str(&format!(" client={c}"));
-    }
-    out
-}
-
-/// Writes a message's log record in the configured format; the text form is also kept for
-/// the dashboard's "recent messages".
-fn emit(shared: &Shared, text: &str, mut json: serde_json::Value) {
-    shared.app.record_message(certmail_app::now(), text);
-    match shared.cfg.log_format {
-        crate::config::LogFormat::Text => log_line(text),
-        crate::config::LogFormat::Json => {
-            use std::io::Write;
-            if let Some(o) = json.as_object_mut() {
-                o.insert("time".into(), certmail_pki_time(certmail_app::now()).into());
-                o.insert("log".into(), "certmail-gateway".into());
-            }
-            let line = format!("{json}\n");
-            let _ = std::io::stderr().lock().write_all(line.as_bytes());
-        }
-    }
-}
-
-/// One log line on standard error, with a UTC time stamp.
-pub fn log_line(s: &str) {
-    use std::io::Write;
-    // One write per line: `eprintln!` writes each piece of its format on its own (stderr is
-    // unbuffered), four system calls per message, and lines of other processes sharing the
-    // descriptor could fall between them.
-    let line = format!(
-        "{} certmail-gateway: {s}\n",
-        certmail_pki_time(certmail_app::now())
-    );
-    let _ = std::io::stderr().lock().write_all(line.as_bytes());
-}
-
-fn certmail_pki_time(t: i64) -> String {
-    certmail_app::format_time(t)
 }
