@@ -220,19 +220,42 @@ impl App {
         lookup: bool,
         opts: &UnwrapOptions,
     ) -> Result<Unwrapped<'m>> {
-        let mut keys: Vec<Arc<KeyPair>> = given.into_iter().map(Arc::new).collect();
-        // DSA roots lend their parameters to signers whose keys have none.
+        let keys: Vec<Arc<KeyPair>> = given.into_iter().map(Arc::new).collect();
+        let (unwrapped, keys) = self.unwrap_looking_up(msg, keys, lookup, opts).await?;
+        // A DSA signer whose key has no parameters takes them from the nearest DSA issuer,
+        // which may be a root the message does not carry: only then are the roots asked for
+        // (rare old mail; nothing is added to every other message's path).
+        let inherits = unwrapped.signers().any(|s| {
+            s.unsupported
+                && s.failure
+                    .as_deref()
+                    .is_some_and(|f| f.ends_with(certmail_pki::ops::DSA_WITHOUT_PARAMETERS))
+        });
+        if !inherits {
+            return Ok(unwrapped);
+        }
         let dsa_roots = self.dsa_roots().await?;
-        let with_roots;
-        let opts = if dsa_roots.is_empty() {
-            opts
-        } else {
-            let mut o = opts.clone();
-            o.extra_certs.extend(dsa_roots);
-            with_roots = o;
-            &with_roots
-        };
-        let unwrapped = loop {
+        if dsa_roots.is_empty() {
+            return Ok(unwrapped);
+        }
+        let mut with_roots = opts.clone();
+        with_roots.extra_certs.extend(dsa_roots);
+        Ok(self
+            .unwrap_looking_up(msg, keys, false, &with_roots)
+            .await?
+            .0)
+    }
+
+    /// Unwraps `msg` with `keys`, adding keys from the key store for the RecipientInfos of
+    /// each encrypted layer when `lookup` is set; the keys used come back for a second pass.
+    async fn unwrap_looking_up<'m>(
+        &self,
+        msg: &'m [u8],
+        mut keys: Vec<Arc<KeyPair>>,
+        lookup: bool,
+        opts: &UnwrapOptions,
+    ) -> Result<(Unwrapped<'m>, Vec<Arc<KeyPair>>)> {
+        loop {
             let refs: Vec<&KeyPair> = keys.iter().map(|k| k.as_ref()).collect();
             let r = self
                 .cpu_sized(msg.len(), || message::unwrap(msg, &refs, opts))
@@ -249,10 +272,9 @@ impl App {
                     }
                     keys.extend(more);
                 }
-                other => break other?,
+                other => return Ok((other?, keys)),
             }
-        };
-        Ok(unwrapped)
+        }
     }
 
     /// Adds the certificates of signers to the certificate store by `collect` (the usual

@@ -606,8 +606,13 @@ impl App {
     /// The global `min-rsa-bits`, read once per trust generation.
     pub async fn global_min_rsa_bits(&self) -> Result<u32> {
         let generation = self.store.trust_generation().await?;
+        self.global_min_rsa_bits_at(&generation).await
+    }
+
+    /// [`App::global_min_rsa_bits`] with the trust generation already read.
+    async fn global_min_rsa_bits_at(&self, generation: &str) -> Result<u32> {
         if let Ok(c) = self.cache.lock()
-            && c.generation.as_deref() == Some(generation.as_str())
+            && c.generation.as_deref() == Some(generation)
             && let Some(b) = c.min_rsa_bits
         {
             return Ok(b);
@@ -618,7 +623,7 @@ impl App {
             .parse()
             .unwrap_or(certmail_pki::verify::DEFAULT_MIN_RSA_BITS);
         if let Ok(mut c) = self.cache.lock()
-            && c.generation.as_deref() == Some(generation.as_str())
+            && c.generation.as_deref() == Some(generation)
         {
             c.min_rsa_bits = Some(b);
         }
@@ -641,7 +646,8 @@ impl App {
         let min_rsa_bits = match (inputs, min_rsa_bits) {
             (Some(i), _) => i.min_rsa_bits,
             (None, Some(b)) => b,
-            (None, None) => self.global_min_rsa_bits().await?,
+            // The generation this verdict is read under (no second read of it).
+            (None, None) => self.global_min_rsa_bits_at(&generation).await?,
         };
         // A verdict reached with a message's certificates is kept apart from one reached
         // with the stores alone: the key names them.

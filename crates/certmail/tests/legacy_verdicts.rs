@@ -606,3 +606,37 @@ fn a_detached_signature_over_a_file_is_checked_with_content() {
     let v = json(&o);
     assert_eq!(first_signer(&v)["verified"], false, "{v}");
 }
+
+/// RFC 4134 4.6 with the stores: Diane's DSA key has no parameters and the message does not
+/// carry her issuer, so they come from the DSA root in the root store.
+#[test]
+fn dsa_parameters_are_inherited_from_a_stored_root() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = dir.path().join("data");
+    let corpus =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../conformance/corpus/rfc4134");
+    assert!(run(&data, &["init"]).status.success());
+    let root = corpus.join("CarlDSSSelf.cer");
+    let o = run(&data, &["root", "import", root.to_str().expect("utf-8")]);
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    let der = std::fs::read(corpus.join("4.6.bin")).expect("4.6");
+    let mut msg = b"MIME-Version: 1.0\r\nContent-Type: application/pkcs7-mime; smime-type=signed-data\r\nContent-Transfer-Encoding: base64\r\n\r\n".to_vec();
+    msg.extend_from_slice(&certmail_smime::b64::encode_to_vec(&der));
+    let file = dir.path().join("4.6.eml");
+    std::fs::write(&file, msg).expect("write");
+    let o = run(
+        &data,
+        &[
+            "smime",
+            "verify",
+            "--allow-sha1",
+            "--json",
+            file.to_str().expect("utf-8"),
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", text(&o.stderr));
+    let v = json(&o);
+    let signers = v["layers"][0]["signers"].as_array().expect("signers");
+    assert_eq!(signers.len(), 2);
+    assert!(signers.iter().all(|s| s["verified"] == true), "{v}");
+}

@@ -126,9 +126,7 @@ impl certmail_pki::CryptoOps for AwsLcOps {
                     return Err(mismatch());
                 }
                 let params = key.parameters.ok_or_else(|| {
-                    SignatureError::Unsupported(
-                        "DSA key without parameters, and none inherited from its issuer".into(),
-                    )
+                    SignatureError::Unsupported(certmail_pki::ops::DSA_WITHOUT_PARAMETERS.into())
                 })?;
                 let alg = match h {
                     Hash::Sha1 => &digest::SHA1_FOR_LEGACY_USE_ONLY,

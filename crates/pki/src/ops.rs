@@ -16,6 +16,11 @@ pub struct PublicKeyRef<'a> {
     pub parameters: Option<&'a [u8]>,
 }
 
+/// The [`SignatureError::Unsupported`] text of a DSA key that has no parameters of its own and
+/// was given none inherited: a caller with more issuers at hand may try again with them.
+pub const DSA_WITHOUT_PARAMETERS: &str =
+    "DSA key without parameters, and none inherited from its issuer";
+
 /// Why a signature did not verify.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
