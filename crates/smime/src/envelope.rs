@@ -284,6 +284,33 @@ fn rsa_public_key(spki: &[u8]) -> Result<PublicEncryptingKey, aws_lc_rs::error::
     Ok(k)
 }
 
+/// A KeyAgreeRecipientInfo (RFC 5652 6.2.2, version 3) for one recipient: the ephemeral
+/// public key (`key_alg`, parameters absent) as originator, the key-encryption algorithm
+/// `kea` (the KDF scheme with its key wrap) and the wrapped content-encryption key.
+fn kari(rid: &CertId, key_alg: &str, eph_pub: &[u8], kea: &[u8], wrapped: &[u8]) -> Vec<u8> {
+    let mut bits = vec![0u8];
+    bits.extend_from_slice(eph_pub);
+    let originator = asn1::cons(
+        0xa0,
+        &[&asn1::cons(
+            0xa1,
+            &[
+                &asn1::alg(key_alg, None),
+                &asn1::tlv(tag::BIT_STRING, &bits),
+            ],
+        )],
+    );
+    let rid = match rid {
+        CertId::IssuerSerial { .. } => rid.issuer_serial_der().unwrap_or_default(),
+        CertId::KeyId(k) => asn1::cons(0xa0, &[&asn1::tlv(tag::OCTET_STRING, k)]),
+    };
+    let rek = asn1::seq(&[&rid, &asn1::tlv(tag::OCTET_STRING, wrapped)]);
+    asn1::cons(
+        0xa1,
+        &[&asn1::uint(3), &originator, kea, &asn1::seq(&[&rek])],
+    )
+}
+
 fn recipient_info(
     cert: &Certificate,
     cek: &[u8],
@@ -346,29 +373,11 @@ fn recipient_info(
             },
         )?;
         let wrapped = aes_wrap(&kek, cek)?;
-        let mut bits = vec![0u8];
-        bits.extend_from_slice(eph_pub.as_ref());
-        let originator = asn1::cons(
-            0xa0,
-            &[&asn1::cons(
-                0xa1,
-                &[
-                    &asn1::alg(oids::EC_PUBLIC_KEY, None),
-                    &asn1::tlv(tag::BIT_STRING, &bits),
-                ],
-            )],
-        );
         let kea = asn1::alg(oids::ECDH_SHA256KDF, Some(&asn1::alg(wrap_oid, None)));
-        let rid = match &rid {
-            CertId::IssuerSerial { .. } => rid.issuer_serial_der().unwrap_or_default(),
-            CertId::KeyId(k) => asn1::cons(0xa0, &[&asn1::tlv(tag::OCTET_STRING, k)]),
-        };
-        let rek = asn1::seq(&[&rid, &asn1::tlv(tag::OCTET_STRING, &wrapped)]);
-        let kari = asn1::cons(
-            0xa1,
-            &[&asn1::uint(3), &originator, &kea, &asn1::seq(&[&rek])],
-        );
-        Ok((kari, true))
+        Ok((
+            kari(&rid, oids::EC_PUBLIC_KEY, eph_pub.as_ref(), &kea, &wrapped),
+            true,
+        ))
     } else if key_oid == oids::X25519 {
         // RFC 8418: an ephemeral X25519 key, HKDF-SHA256, AES key wrap.
         let eph = agreement::PrivateKey::generate(&agreement::X25519)
@@ -383,29 +392,11 @@ fn recipient_info(
             |z| hkdf(aws_lc_rs::hkdf::HKDF_SHA256, z, &[], &shared, kek_len),
         )?;
         let wrapped = aes_wrap(&kek, cek)?;
-        let mut bits = vec![0u8];
-        bits.extend_from_slice(eph_pub.as_ref());
-        let originator = asn1::cons(
-            0xa0,
-            &[&asn1::cons(
-                0xa1,
-                &[
-                    &asn1::alg(oids::X25519, None),
-                    &asn1::tlv(tag::BIT_STRING, &bits),
-                ],
-            )],
-        );
         let kea = asn1::alg(oids::HKDF_SHA256_SCHEME, Some(&asn1::alg(wrap_oid, None)));
-        let rid = match &rid {
-            CertId::IssuerSerial { .. } => rid.issuer_serial_der().unwrap_or_default(),
-            CertId::KeyId(k) => asn1::cons(0xa0, &[&asn1::tlv(tag::OCTET_STRING, k)]),
-        };
-        let rek = asn1::seq(&[&rid, &asn1::tlv(tag::OCTET_STRING, &wrapped)]);
-        let kari = asn1::cons(
-            0xa1,
-            &[&asn1::uint(3), &originator, &kea, &asn1::seq(&[&rek])],
-        );
-        Ok((kari, true))
+        Ok((
+            kari(&rid, oids::X25519, eph_pub.as_ref(), &kea, &wrapped),
+            true,
+        ))
     } else {
         Err(SmimeError::Unsupported(format!(
             "{}: {} keys cannot receive encrypted mail",
