@@ -10,10 +10,10 @@ use certmail_pki::ops::SignatureError;
 
 /// Dss-Parms (RFC 3279 2.3.2).
 #[derive(der::Sequence)]
-struct DssParms<'a> {
-    p: UintRef<'a>,
-    q: UintRef<'a>,
-    g: UintRef<'a>,
+pub(crate) struct DssParms<'a> {
+    pub(crate) p: UintRef<'a>,
+    pub(crate) q: UintRef<'a>,
+    pub(crate) g: UintRef<'a>,
 }
 
 /// Dss-Sig-Value (RFC 3279 2.2.2).

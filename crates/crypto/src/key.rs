@@ -39,17 +39,6 @@ pub fn curve_private_key(private_key: &[u8]) -> Result<&[u8], String> {
     }
 }
 
-impl PrivateKey {
-    /// The 32 key bytes of an X25519 key (RFC 8410 7). Handle with care: this is the secret.
-    pub fn x25519_raw(&self) -> Result<&[u8], CryptoError> {
-        let info = PrivateKeyInfoRef::from_der(&self.pkcs8).map_err(bad)?;
-        if info.algorithm.oid != oids::X25519 {
-            return Err(CryptoError::BadKey("not an X25519 key".into()));
-        }
-        curve_private_key(info.private_key.as_bytes()).map_err(bad)
-    }
-}
-
 fn bad_unspecified(_: aws_lc_rs::error::Unspecified) -> CryptoError {
     CryptoError::BadKey("the public key cannot be computed".into())
 }
@@ -58,29 +47,13 @@ fn bad(e: impl std::fmt::Display) -> CryptoError {
     CryptoError::BadKey(e.to_string())
 }
 
-/// PKCS#1 RSAPrivateKey (RFC 8017 A.1.2); only the public half is read here.
-#[derive(der::Sequence)]
-struct RsaPrivateKeyHead<'a> {
-    version: u8,
-    n: UintRef<'a>,
-    e: UintRef<'a>,
-    d: UintRef<'a>,
-    p: UintRef<'a>,
-    q: UintRef<'a>,
-    dp: UintRef<'a>,
-    dq: UintRef<'a>,
-    qinv: UintRef<'a>,
-}
+// PKCS#1 RSAPrivateKey and RSAPublicKey (RFC 8017 A.1), read as the RSA code reads them.
+use crate::rsa_legacy::{PrivateKeyDer as RsaPrivateKeyHead, PublicKeyDer as RsaPublicKey};
 
 /// The DSA public key y = g^x mod p (as the DER INTEGER a certificate's subjectPublicKey
 /// holds) of a PKCS#8 DSA key: x is the privateKey INTEGER, p, q and g the parameters.
 fn dsa_public(info: &PrivateKeyInfoRef<'_>) -> Result<Vec<u8>, String> {
-    #[derive(der::Sequence)]
-    struct DssParms<'a> {
-        p: UintRef<'a>,
-        q: UintRef<'a>,
-        g: UintRef<'a>,
-    }
+    use crate::dsa::DssParms;
     let params = info
         .algorithm
         .parameters
@@ -99,13 +72,6 @@ fn dsa_public(info: &PrivateKeyInfoRef<'_>) -> Result<Vec<u8>, String> {
     UintRef::new(&y)
         .and_then(|u| u.to_der())
         .map_err(|e| e.to_string())
-}
-
-/// PKCS#1 RSAPublicKey: the subjectPublicKey of an RSA certificate.
-#[derive(der::Sequence)]
-struct RsaPublicKey<'a> {
-    n: UintRef<'a>,
-    e: UintRef<'a>,
 }
 
 impl PrivateKey {
@@ -279,6 +245,15 @@ impl PrivateKey {
     pub fn legacy_rsa(&self) -> Result<crate::rsa_legacy::LegacyRsaKey, CryptoError> {
         let info = PrivateKeyInfoRef::from_der(&self.pkcs8).map_err(bad)?;
         crate::rsa_legacy::LegacyRsaKey::from_pkcs1(info.private_key.as_bytes())
+    }
+
+    /// The 32 key bytes of an X25519 key (RFC 8410 7). Handle with care: this is the secret.
+    pub fn x25519_raw(&self) -> Result<&[u8], CryptoError> {
+        let info = PrivateKeyInfoRef::from_der(&self.pkcs8).map_err(bad)?;
+        if info.algorithm.oid != oids::X25519 {
+            return Err(CryptoError::BadKey("not an X25519 key".into()));
+        }
+        curve_private_key(info.private_key.as_bytes()).map_err(bad)
     }
 
     /// The PKCS#8 DER. Handle with care: this is the secret.

@@ -26,25 +26,25 @@ use crate::error::CryptoError;
 /// The smallest RSA modulus certmail reads at all.
 pub const MIN_BITS: u32 = 1024;
 
-/// PKCS#1 RSAPublicKey.
+/// PKCS#1 RSAPublicKey: the subjectPublicKey of an RSA certificate.
 #[derive(der::Sequence)]
-struct PublicKeyDer<'a> {
-    n: UintRef<'a>,
-    e: UintRef<'a>,
+pub(crate) struct PublicKeyDer<'a> {
+    pub(crate) n: UintRef<'a>,
+    pub(crate) e: UintRef<'a>,
 }
 
-/// PKCS#1 RSAPrivateKey (two primes).
+/// PKCS#1 RSAPrivateKey (RFC 8017 A.1.2, two primes).
 #[derive(der::Sequence)]
-struct PrivateKeyDer<'a> {
-    version: u8,
-    n: UintRef<'a>,
-    e: UintRef<'a>,
-    d: UintRef<'a>,
-    p: UintRef<'a>,
-    q: UintRef<'a>,
-    dp: UintRef<'a>,
-    dq: UintRef<'a>,
-    qinv: UintRef<'a>,
+pub(crate) struct PrivateKeyDer<'a> {
+    pub(crate) version: u8,
+    pub(crate) n: UintRef<'a>,
+    pub(crate) e: UintRef<'a>,
+    pub(crate) d: UintRef<'a>,
+    pub(crate) p: UintRef<'a>,
+    pub(crate) q: UintRef<'a>,
+    pub(crate) dp: UintRef<'a>,
+    pub(crate) dq: UintRef<'a>,
+    pub(crate) qinv: UintRef<'a>,
 }
 
 fn big(u: &UintRef<'_>) -> BigUint {

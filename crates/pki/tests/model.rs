@@ -1,46 +1,15 @@
 //! The certificate model against certificates built with rcgen (fields known in advance).
 
 use certmail_pki::cert::format_name;
-use certmail_pki::{Certificate, CryptoOps, KeyAlgorithm, PkiError, pem, pkcs7};
+use certmail_pki::{Certificate, KeyAlgorithm, PkiError, pem, pkcs7};
 use certmail_testkit::rcgen::{
     self, CertificateParams, CustomExtension, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
     KeyUsagePurpose, SanType,
 };
 use certmail_testkit::{LeafSpec, TestPki, unix_date};
 
-/// Hashing is the crypto layer's job; here a stand-in that is cheap and recognisable.
-struct NullOps;
-
-impl CryptoOps for NullOps {
-    fn sha256(&self, data: &[u8]) -> [u8; 32] {
-        let mut out = [0u8; 32];
-        out[..8].copy_from_slice(&fnv1a(data).to_be_bytes());
-        out
-    }
-    fn sha512(&self, _: &[u8]) -> [u8; 64] {
-        [0xab; 64]
-    }
-    fn verify_signature(
-        &self,
-        _: &certmail_pki::sig::SignatureAlgorithm,
-        _: certmail_pki::PublicKeyRef<'_>,
-        _: &[u8],
-        _: &[u8],
-    ) -> Result<(), certmail_pki::SignatureError> {
-        Err(certmail_pki::SignatureError::Invalid)
-    }
-}
-
-/// FNV-1a: content-dependent, not cryptographic; enough to tell test inputs apart.
-fn fnv1a(data: &[u8]) -> u64 {
-    data.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
-fn parse(der: &[u8]) -> Certificate {
-    Certificate::from_der(der, &NullOps).expect("parse")
-}
+mod common;
+use common::{NullOps, fnv1a, parse};
 
 #[test]
 fn every_field_of_an_smime_certificate() {

@@ -1,35 +1,14 @@
 //! `verify::smime_usage` (profile.rs): which key usages and extended key usages allow S/MIME
 //! signing and encryption, each rule with the certificate a one-line change would misjudge.
 
+use certmail_pki::Certificate;
 use certmail_pki::verify::{Purpose, smime_usage};
-use certmail_pki::{Certificate, CryptoOps};
 use certmail_testkit::rcgen::{
     CertificateParams, ExtendedKeyUsagePurpose, KeyPair, KeyUsagePurpose,
 };
 
-struct NullOps;
-
-impl CryptoOps for NullOps {
-    fn sha256(&self, data: &[u8]) -> [u8; 32] {
-        let mut out = [0u8; 32];
-        for (i, b) in data.iter().enumerate() {
-            out[i % 32] ^= *b;
-        }
-        out
-    }
-    fn sha512(&self, _: &[u8]) -> [u8; 64] {
-        [0; 64]
-    }
-    fn verify_signature(
-        &self,
-        _: &certmail_pki::sig::SignatureAlgorithm,
-        _: certmail_pki::PublicKeyRef<'_>,
-        _: &[u8],
-        _: &[u8],
-    ) -> Result<(), certmail_pki::SignatureError> {
-        Err(certmail_pki::SignatureError::Invalid)
-    }
-}
+mod common;
+use common::parse;
 
 /// An EC (P-256) certificate with these usages.
 fn ec_cert(ku: &[KeyUsagePurpose], eku: &[ExtendedKeyUsagePurpose]) -> Certificate {
@@ -38,7 +17,7 @@ fn ec_cert(ku: &[KeyUsagePurpose], eku: &[ExtendedKeyUsagePurpose]) -> Certifica
     p.key_usages = ku.to_vec();
     p.extended_key_usages = eku.to_vec();
     let c = p.self_signed(&key).expect("cert");
-    Certificate::from_der(c.der(), &NullOps).expect("parse")
+    parse(c.der())
 }
 
 #[test]
