@@ -131,14 +131,7 @@ pub(crate) fn load(dir: &Path, passphrase: Option<&[u8]>) -> Result<Kek, AppErro
 /// Verifies the KEK against the database's check value, or records one on first use.
 pub(crate) async fn check_or_set(store: &Store, kek: &Kek) -> Result<(), AppError> {
     match store.meta_get(CHECK_NAME).await? {
-        Some(h) => {
-            let sealed = hex::decode(h).map_err(|e| AppError::Corrupt {
-                what: "key-encryption key check value",
-                reason: e.to_string(),
-            })?;
-            kek.open(&sealed, CHECK_NAME.as_bytes())?;
-            Ok(())
-        }
+        Some(h) => open_check_value(kek, &h),
         None => {
             let sealed = kek.seal(CHECK_PLAINTEXT, CHECK_NAME.as_bytes())?;
             store.meta_set(CHECK_NAME, &hex::encode(sealed)).await?;
@@ -159,13 +152,18 @@ impl crate::App {
                 what: "key-encryption key check value",
                 reason: "missing".into(),
             })?;
-        let sealed = hex::decode(h).map_err(|e| AppError::Corrupt {
-            what: "key-encryption key check value",
-            reason: e.to_string(),
-        })?;
-        self.kek.open(&sealed, CHECK_NAME.as_bytes())?;
-        Ok(())
+        open_check_value(&self.kek, &h)
     }
+}
+
+/// Opens the stored check value (hex) under `kek`: fails for another key.
+fn open_check_value(kek: &Kek, hex_value: &str) -> Result<(), AppError> {
+    let sealed = hex::decode(hex_value).map_err(|e| AppError::Corrupt {
+        what: "key-encryption key check value",
+        reason: e.to_string(),
+    })?;
+    kek.open(&sealed, CHECK_NAME.as_bytes())?;
+    Ok(())
 }
 
 /// Seals a key for the store; the key id is the associated data.

@@ -29,7 +29,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
-async fn healthz(State(s): State<Arc<Shared>>) -> impl IntoResponse {
+/// Whether the database and the next hop answer (what `/healthz` and `/readyz` share).
+async fn database_and_next_hop(s: &Shared) -> (Result<(), String>, Result<(), String>) {
     let db = s
         .app
         .store()
@@ -37,7 +38,11 @@ async fn healthz(State(s): State<Arc<Shared>>) -> impl IntoResponse {
         .await
         .map(|_| ())
         .map_err(|e| e.to_string());
-    let hop = s.relay.probe().await;
+    (db, s.relay.probe().await)
+}
+
+async fn healthz(State(s): State<Arc<Shared>>) -> impl IntoResponse {
+    let (db, hop) = database_and_next_hop(&s).await;
     let ok = db.is_ok() && hop.is_ok();
     let body = serde_json::json!({
         "status": if ok { "ok" } else { "failing" },
@@ -62,15 +67,8 @@ async fn healthz(State(s): State<Arc<Shared>>) -> impl IntoResponse {
 /// under this process's key-encryption key (so decryption and signing can work). 503 while
 /// shutting down, so a load balancer stops sending first.
 async fn readyz(State(s): State<Arc<Shared>>) -> impl IntoResponse {
-    let db = s
-        .app
-        .store()
-        .trust_generation()
-        .await
-        .map(|_| ())
-        .map_err(|e| e.to_string());
+    let (db, hop) = database_and_next_hop(&s).await;
     let keys = s.app.key_store_ready().await.map_err(|e| e.to_string());
-    let hop = s.relay.probe().await;
     let shutting_down = *s.shutdown.borrow();
     let ok = db.is_ok() && keys.is_ok() && hop.is_ok() && !shutting_down;
     let body = serde_json::json!({
