@@ -53,8 +53,12 @@ fn big(u: &UintRef<'_>) -> BigUint {
 
 /// The modulus size in bits of an RSAPublicKey (the subjectPublicKey of an RSA key).
 pub fn public_key_bits(rsa_public_key: &[u8]) -> Option<u32> {
+    // From the minimal INTEGER's bytes: no big integer for a check made on every RSA
+    // signature.
     let k = PublicKeyDer::from_der(rsa_public_key).ok()?;
-    Some(big(&k.n).bits() as u32)
+    let n = k.n.as_bytes();
+    let first = *n.first()?;
+    Some(n.len() as u32 * 8 - first.leading_zeros())
 }
 
 fn algorithm(h: Hash) -> &'static digest::Algorithm {
