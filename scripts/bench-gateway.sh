@@ -7,13 +7,19 @@
 # 50 MiB message, and resident memory over 100,000 messages.
 #
 #   bash scripts/bench-gateway.sh [MESSAGES]      # default 20000 per mode
+#   CERTMAIL_BIN=path/to/certmail QUICK=1 bash scripts/bench-gateway.sh 5000
+#       # a given binary (no build), the mode table only (scripts/release-profile.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-20000}
 LONG=${LONG:-100000}
 WARM=${WARM:-$((N / 10))}
-cargo build --quiet --release -p certmail
-cm=$PWD/target/release/certmail
+if [ -n "${CERTMAIL_BIN:-}" ]; then
+    cm=$(realpath "$CERTMAIL_BIN")
+else
+    cargo build --quiet --release -p certmail
+    cm=$PWD/target/release/certmail
+fi
 work=$(mktemp -d)
 chmod 755 "$work"
 pids=()
@@ -108,6 +114,7 @@ run_mode encrypt bob@example.com a.example@example.org
 run_mode sign+encrypt alice@example.com a.example@example.org
 run_mode decrypt+verify partner@example.org alice@example.com "$work/inbound.eml"
 echo
+if [ -n "${QUICK:-}" ]; then exit 0; fi
 speed() { openssl speed -multi "$(nproc)" -seconds 3 rsa2048 2>/dev/null | awk '/^rsa 2048 bits/ {print $6}'; }
 speed=$(speed)
 echo "openssl speed -multi $(nproc) rsa2048: ${speed} signs/s (the signing limit on all cores, same run)"

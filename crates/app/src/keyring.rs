@@ -81,6 +81,47 @@ fn write_new(path: &Path, data: &[u8], mode: u32) -> Result<(), AppError> {
         .map_err(|e| AppError::io(path, e))
 }
 
+/// How a data directory holds its KEK, as a backup carries it.
+pub(crate) enum KekFiles {
+    /// `master.key`: the 32 key bytes.
+    Master(zeroize::Zeroizing<Vec<u8>>),
+    /// `kek.json`: the Argon2id parameters (nothing secret).
+    Passphrase(String),
+}
+
+/// Reads the KEK's files of an initialised data directory.
+pub(crate) fn read_files(dir: &Path) -> Result<KekFiles, AppError> {
+    let kdf = dir.join(KDF_FILE);
+    if kdf.exists() {
+        return Ok(KekFiles::Passphrase(
+            std::fs::read_to_string(&kdf).map_err(|e| AppError::io(&kdf, e))?,
+        ));
+    }
+    let master = dir.join(MASTER_KEY_FILE);
+    if master.exists() {
+        return Ok(KekFiles::Master(zeroize::Zeroizing::new(
+            std::fs::read(&master).map_err(|e| AppError::io(&master, e))?,
+        )));
+    }
+    Err(AppError::NotInitialised(dir.display().to_string()))
+}
+
+/// Writes the KEK's files into a new data directory (restore).
+pub(crate) fn write_files(dir: &Path, files: &KekFiles) -> Result<(), AppError> {
+    match files {
+        KekFiles::Master(key) => write_new(&dir.join(MASTER_KEY_FILE), key, 0o600),
+        KekFiles::Passphrase(json) => write_new(&dir.join(KDF_FILE), json.as_bytes(), 0o644),
+    }
+}
+
+/// Whether `kek` opens the check value `hex_value` of a database (restore).
+pub(crate) fn check_value_opens(kek: &Kek, hex_value: &str) -> Result<(), AppError> {
+    open_check_value(kek, hex_value)
+}
+
+/// The name of the check value in the `meta` table.
+pub(crate) const CHECK_VALUE_NAME: &str = CHECK_NAME;
+
 /// Loads the KEK of an initialised data directory.
 pub(crate) fn load(dir: &Path, passphrase: Option<&[u8]>) -> Result<Kek, AppError> {
     let master = dir.join(MASTER_KEY_FILE);

@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod auto_request;
+pub mod backup;
 pub mod ca;
 mod ca_files;
 pub mod ca_send;

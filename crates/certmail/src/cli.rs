@@ -80,6 +80,21 @@ pub enum Command {
     /// Check a running set-up (data directory, key store, ports, next hop, Postfix's
     /// settings, expiry) and say what to fix; exit 1 on a problem.
     Doctor(Box<crate::doctor_cmd::DoctorArgs>),
+    /// Write a backup of the whole installation to one file (while `serve` runs).
+    Backup(crate::backup_cmd::BackupArgs),
+    /// Make a new data directory (and database) from a backup file.
+    Restore(crate::backup_cmd::RestoreArgs),
+    /// Write a man page per command (certmail.1, certmail-serve.1, ...) into a directory.
+    #[command(hide = true)]
+    Manpages {
+        /// The directory.
+        dir: PathBuf,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
     /// Web admin and API accounts (no account exists by default).
     #[command(subcommand)]
     Admin(crate::admin_cmd::AdminCommand),
@@ -1191,7 +1206,7 @@ pub(crate) async fn open(cli: &Cli) -> Result<App, Failure> {
     Ok(App::open(&config(cli), passphrase()).await?)
 }
 
-fn config(cli: &Cli) -> Config {
+pub(crate) fn config(cli: &Cli) -> Config {
     Config {
         data_dir: cli.data_dir.clone(),
         database_url: cli.database_url.clone(),
@@ -1410,6 +1425,13 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Serve(a) => return crate::serve_cmd::run(&cli, a).await,
         Command::PostfixConfig(a) => return crate::postfix_cmd::run(a),
         Command::Doctor(a) => return crate::doctor_cmd::run(&cli, a).await,
+        Command::Backup(a) => return crate::backup_cmd::backup(&cli, a).await,
+        Command::Restore(a) => return crate::backup_cmd::restore(&cli, a).await,
+        Command::Manpages { dir } => return crate::manpages::write(dir),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(*shell, &mut cmd, "certmail", &mut std::io::stdout());
+        }
         Command::Expiry {
             days,
             notify,

@@ -2,6 +2,7 @@
 //! renders the result. Exit codes: 0 success, 1 the operation failed, 2 bad usage.
 
 mod admin_cmd;
+mod backup_cmd;
 mod ca_cmd;
 mod cli;
 mod directory_cmd;
@@ -9,6 +10,7 @@ mod doctor_cmd;
 mod hold_cmd;
 mod jobs_cmd;
 mod limbo;
+mod manpages;
 mod policy_cmd;
 mod postfix_cmd;
 mod render;

@@ -29,3 +29,29 @@ pub fn random_bytes(buf: &mut [u8]) -> Result<(), CryptoError> {
         .fill(buf)
         .map_err(|_| CryptoError::Rng)
 }
+
+/// SHA-256 over data that arrives in pieces (the check sum of a backup file).
+pub struct Sha256(aws_lc_rs::digest::Context);
+
+impl Sha256 {
+    /// A new digest.
+    pub fn new() -> Sha256 {
+        Sha256(aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256))
+    }
+
+    /// Adds `data`.
+    pub fn update(&mut self, data: &[u8]) {
+        self.0.update(data);
+    }
+
+    /// The digest, lower-case hex.
+    pub fn finish_hex(self) -> String {
+        hex::encode(self.0.finish().as_ref())
+    }
+}
+
+impl Default for Sha256 {
+    fn default() -> Self {
+        Sha256::new()
+    }
+}

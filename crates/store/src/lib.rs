@@ -10,6 +10,7 @@
 //! layer, and the certificate DER with the columns needed for indexed lookups.
 
 mod admin;
+mod backup;
 mod ca;
 mod commits;
 mod directory;
@@ -25,6 +26,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
 pub use admin::{AccountRow, AuditFilter, AuditRow, SessionRow, TokenRow};
+pub use backup::{Column, ColumnType, DumpSink, LEFT_OUT, Restore, TABLES, Value};
 pub use ca::{CaRow, IssuedRow, PendingRow, RenewalRow};
 pub use directory::{DirectoryLookupRow, DirectoryRow};
 pub use error::StoreError;
@@ -301,6 +303,13 @@ impl Store {
 
     /// Opens (and migrates) the store at `url`: `sqlite:///path/file.db` or `postgres://...`.
     pub async fn open(url: &str) -> Result<Store> {
+        let store = Store::connect(url).await?;
+        migrate::run(&store.pool, store.backend, None).await?;
+        Ok(store)
+    }
+
+    /// Connects to the store at `url` without touching its schema.
+    async fn connect(url: &str) -> Result<Store> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
@@ -345,13 +354,11 @@ impl Store {
                 .map_or_else(commits::CommitProbe::none, commits::CommitProbe::sqlite),
             Backend::Postgres => commits::CommitProbe::none(),
         };
-        let store = Store {
+        Ok(Store {
             pool,
             backend,
             commits: std::sync::Arc::new(commits),
-        };
-        migrate::run(&store.pool, backend).await?;
-        Ok(store)
+        })
     }
 
     /// The back end in use.

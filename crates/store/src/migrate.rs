@@ -86,24 +86,44 @@ const MIGRATIONS: &[Migration] = &[
     },
 ];
 
-/// Brings the schema up to the newest version.
-pub(crate) async fn run(pool: &AnyPool, backend: Backend) -> Result<(), StoreError> {
+/// The newest schema version this program knows.
+pub(crate) fn newest() -> i64 {
+    MIGRATIONS.last().map_or(0, |m| m.version)
+}
+
+/// The schema version of the database (0 for a new one).
+pub(crate) async fn current(pool: &AnyPool) -> Result<i64, StoreError> {
     sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)")
         .execute(pool)
         .await?;
-    let current: i64 =
+    Ok(
         sqlx::query("SELECT CAST(COALESCE(MAX(version), 0) AS BIGINT) AS v FROM schema_migrations")
             .fetch_one(pool)
             .await?
-            .try_get("v")?;
-    let newest = MIGRATIONS.last().map_or(0, |m| m.version);
+            .try_get("v")?,
+    )
+}
+
+/// Brings the schema up to `up_to` (a restore of an older backup stops at its version), or
+/// to the newest version.
+pub(crate) async fn run(
+    pool: &AnyPool,
+    backend: Backend,
+    up_to: Option<i64>,
+) -> Result<(), StoreError> {
+    let current = current(pool).await?;
+    let newest = newest();
     if current > newest {
         return Err(StoreError::SchemaTooNew {
             found: current,
             supported: newest,
         });
     }
-    for m in MIGRATIONS.iter().filter(|m| m.version > current) {
+    let up_to = up_to.unwrap_or(newest);
+    for m in MIGRATIONS
+        .iter()
+        .filter(|m| m.version > current && m.version <= up_to)
+    {
         let sql = match backend {
             Backend::Sqlite => m.sqlite,
             Backend::Postgres => m.postgres,

@@ -15,6 +15,7 @@ pub fn unix_date(year: i32, month: u8, day: u8) -> i64 {
 }
 
 /// A generated certificate with its key.
+#[derive(Debug, Clone)]
 pub struct Issued {
     /// DER certificate.
     pub der: Vec<u8>,
