@@ -158,6 +158,65 @@ fn postfix_findings(
             "add `-o disable_mime_output_conversion=yes` to the certmail transport (see `certmail postfix-config`)",
         )
     });
+    // The reinjection service must not hand mail to certmail again: without its
+    // `-o content_filter=` a message goes round Postfix -> certmail -> Postfix until
+    // hopcount_limit bounces it.
+    let hop_port = cfg
+        .next_hop
+        .rsplit_once(':')
+        .map_or("", |(_, p)| p)
+        .to_owned();
+    let reinjection: Vec<&str> = overrides
+        .lines()
+        .filter(|l| {
+            l.split('/')
+                .next()
+                .is_some_and(|svc| svc.ends_with(&format!(":{hop_port}")) || svc == hop_port)
+        })
+        .collect();
+    let clears_filter = reinjection
+        .iter()
+        .any(|l| l.contains("/content_filter =") && l.trim_end().ends_with('='));
+    out.push(if reinjection.is_empty() {
+        bad(
+            "postfix loop",
+            "problem",
+            format!("no master.cf service listens on the next hop's port {hop_port}"),
+            "add the reinjection smtpd of `certmail postfix-config` to master.cf",
+        )
+    } else if clears_filter {
+        ok(
+            "postfix loop",
+            format!("the reinjection service on port {hop_port} clears content_filter"),
+        )
+    } else {
+        bad(
+            "postfix loop",
+            "problem",
+            format!(
+                "the reinjection service on port {hop_port} does not clear content_filter: mail goes back to certmail until hopcount_limit bounces it"
+            ),
+            "add `-o content_filter=` to the reinjection smtpd (see `certmail postfix-config`)",
+        )
+    });
+    // Each pass through certmail adds Received: lines (Postfix's smtpd, its reinjection
+    // smtpd): a low hopcount_limit bounces mail that crossed a few relays before.
+    let hops: u64 = postconf(dir, &["-h", "hopcount_limit"])
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(50);
+    out.push(if hops >= 20 {
+        ok("postfix hopcount", format!("hopcount_limit = {hops}"))
+    } else {
+        bad(
+            "postfix hopcount",
+            "warning",
+            format!(
+                "hopcount_limit = {hops}: the content filter adds two Received: lines per message, so mail that crossed {} relays before bounces",
+                hops.saturating_sub(2)
+            ),
+            "keep Postfix's default hopcount_limit = 50",
+        )
+    });
     // The reinjection side takes the grown message.
     let need = crate::postfix_cmd::reinjection_limit(main_limit);
     let reinject_limits: Vec<u64> = overrides

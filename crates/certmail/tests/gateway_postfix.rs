@@ -553,10 +553,45 @@ fn doctor_checks_the_running_setup() {
         "postfix content_filter",
         "postfix 8-bit",
         "postfix sizes",
+        "postfix loop",
+        "postfix hopcount",
     ] {
         assert_eq!(status(&findings, check), "ok", "{check}: {findings:#?}");
     }
     assert_eq!(code, Some(0), "{findings:#?}");
+    // A reinjection service that would hand mail back to certmail (a loop) and a low
+    // hopcount_limit are found, each with its fix.
+    let postconf = |arg: &str| {
+        let o = Command::new("postconf")
+            .arg("-c")
+            .arg(&f.postfix.conf)
+            .args(arg.split(' '))
+            .output()
+            .expect("postconf");
+        assert!(o.status.success(), "postconf {arg}");
+    };
+    let service = format!("127.0.0.1:{}/inet/content_filter", f.postfix.reinject);
+    postconf(&format!(
+        "-P {service}=certmail:[127.0.0.1]:{}",
+        f.postfix.filter
+    ));
+    postconf("-e hopcount_limit=8");
+    let (code, findings) = run(&f);
+    assert_eq!(code, Some(1), "{findings:#?}");
+    assert_eq!(
+        status(&findings, "postfix loop"),
+        "problem",
+        "{findings:#?}"
+    );
+    assert_eq!(
+        status(&findings, "postfix hopcount"),
+        "warning",
+        "{findings:#?}"
+    );
+    postconf(&format!("-P {service}="));
+    postconf("-e hopcount_limit=50");
+    let (_, findings) = run(&f);
+    assert_eq!(status(&findings, "postfix loop"), "ok", "{findings:#?}");
     // The gateway stopped: its port is the problem, with the fix.
     assert!(f.gateway.terminate());
     let (code, findings) = run(&f);

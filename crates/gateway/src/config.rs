@@ -382,4 +382,66 @@ mod tests {
         let e = GatewayConfig::load(Some(&f)).expect_err("unknown key");
         assert!(e.to_string().contains("smtp-lisen"), "{e}");
     }
+
+    /// The package's commented configuration (packaging/certmail.toml) tells the truth:
+    /// every `# key = value` line under a defaults heading is a real key with its real
+    /// default, and every key of the configuration is in the file.
+    #[test]
+    fn packaged_config_file_shows_every_key_with_its_default() {
+        let text = include_str!("../../../packaging/certmail.toml");
+        // Lines that show an example rather than the default.
+        let examples = [
+            "hostname",
+            "tls-cert",
+            "tls-key",
+            "tls-cert-from-store",
+            "http-tls-cert",
+            "http-tls-key",
+            "http-tls-cert-from-store",
+            "notify-address",
+            "notify-from",
+        ];
+        let mut defaults = String::new();
+        let mut shown = Vec::new();
+        for line in text.lines() {
+            let Some(kv) = line.strip_prefix("# ") else {
+                continue;
+            };
+            let Some((key, _)) = kv.split_once(" = ") else {
+                continue;
+            };
+            if key.is_empty() || !key.bytes().all(|b| b.is_ascii_lowercase() || b == b'-') {
+                continue;
+            }
+            shown.push(key.to_owned());
+            if !examples.contains(&key) {
+                defaults.push_str(kv);
+                defaults.push('\n');
+            }
+        }
+        let c: GatewayConfig = toml::from_str(&defaults).expect("the shown defaults parse");
+        assert_eq!(
+            format!("{c:?}"),
+            format!("{:?}", GatewayConfig::default()),
+            "a value shown as the default is not the default"
+        );
+        // Every field of the configuration is shown (its Debug output names them all).
+        let debug = format!("{:?}", GatewayConfig::default());
+        let fields: Vec<String> = debug
+            .split([',', '{'])
+            .filter_map(|p| {
+                p.trim()
+                    .split_once(':')
+                    .map(|(k, _)| k.trim().replace('_', "-"))
+            })
+            .filter(|k| !k.is_empty() && k.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'))
+            .collect();
+        for f in &fields {
+            assert!(
+                shown.contains(f),
+                "packaging/certmail.toml does not show {f}"
+            );
+        }
+        assert!(fields.len() >= 30, "{fields:?}");
+    }
 }

@@ -277,7 +277,13 @@ pub async fn run(
     let shared = Arc::new(Shared::new(app, cfg, rx).await?);
     let bind = |addr: SocketAddr, e: std::io::Error| GatewayError::Listen {
         addr: addr.to_string(),
-        reason: e.to_string(),
+        reason: if e.kind() == std::io::ErrorKind::PermissionDenied && addr.port() < 1024 {
+            format!(
+                "{e}: a port below 1024 needs the capability CAP_NET_BIND_SERVICE (under systemd: /usr/share/doc/certmail/examples/port25.conf)"
+            )
+        } else {
+            e.to_string()
+        },
     };
     let smtp = TcpListener::bind(shared.cfg.smtp_listen)
         .await
