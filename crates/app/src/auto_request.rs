@@ -42,17 +42,19 @@ impl App {
         // An address whose request waits (or failed) is not asked about again for a while:
         // a flood of mail from or to it costs no database writes.
         let now = crate::now();
-        if let Ok(m) = self.auto_requested.lock()
-            && let Some((at, id)) = m.get(email)
-            && now - at < RECENT_REQUEST
         {
-            return Ok(match id {
-                Ok(id) => AutoRequest::Pending {
-                    id: *id,
-                    new: false,
-                },
-                Err(why) => AutoRequest::Failed(why.clone()),
-            });
+            let m = crate::lock(&self.auto_requested);
+            if let Some((at, id)) = m.get(email)
+                && now - at < RECENT_REQUEST
+            {
+                return Ok(match id {
+                    Ok(id) => AutoRequest::Pending {
+                        id: *id,
+                        new: false,
+                    },
+                    Err(why) => AutoRequest::Failed(why.clone()),
+                });
+            }
         }
         let r = self.auto_request_leased(email).await?;
         let memo = match &r {
@@ -60,9 +62,8 @@ impl App {
             AutoRequest::Failed(why) => Some(Err(why.clone())),
             _ => None,
         };
-        if let Some(id) = memo
-            && let Ok(mut m) = self.auto_requested.lock()
-        {
+        if let Some(id) = memo {
+            let mut m = crate::lock(&self.auto_requested);
             if m.len() > 10_000 {
                 m.clear();
             }

@@ -440,15 +440,18 @@ impl App {
     /// (every import and deletion changes them).
     pub async fn counts(&self) -> Result<(i64, i64, i64)> {
         let key = self.store.generations().await?;
-        if let Ok(c) = self.counts.lock()
-            && let Some((k, v)) = c.as_ref()
-            && *k == key
         {
-            return Ok(*v);
+            let c = crate::lock(&self.counts);
+            if let Some((k, v)) = c.as_ref()
+                && *k == key
+            {
+                return Ok(*v);
+            }
         }
         let (certificates, roots) = self.store.count_by_store().await?;
         let v = (certificates, roots, self.store.count_keys().await?);
-        if let Ok(mut c) = self.counts.lock() {
+        {
+            let mut c = crate::lock(&self.counts);
             *c = Some((key, v));
         }
         Ok(v)
@@ -489,5 +492,36 @@ fn redact_url(url: &str) -> String {
     match (url.find("://"), url.find('@')) {
         (Some(s), Some(at)) if at > s => format!("{}://***{}", &url[..s], &url[at..]),
         _ => url.to_owned(),
+    }
+}
+
+/// Locks `m`. A lock poisoned by a panic in another thread is recovered, not skipped: its
+/// holders never leave the data half-changed between statements (caches, counters, queues
+/// replaced or inserted whole), and skipping would silently turn a cache off or, for a
+/// limiter, fail open.
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod lock_tests {
+    /// A panic while a cache is held poisons its mutex; the next user gets the data back
+    /// instead of skipping the cache (or failing open).
+    #[test]
+    fn a_poisoned_lock_is_recovered_not_skipped() {
+        let m = std::sync::Arc::new(std::sync::Mutex::new(vec![1, 2]));
+        let m2 = m.clone();
+        let _ = std::thread::spawn(move || {
+            let mut g = m2.lock().expect("first lock");
+            g.push(3);
+            panic!("a panic while the lock is held");
+        })
+        .join();
+        assert!(m.is_poisoned());
+        let mut g = super::lock(&m);
+        assert_eq!(*g, vec![1, 2, 3]);
+        g.push(4);
+        drop(g);
+        assert_eq!(super::lock(&m).len(), 4);
     }
 }

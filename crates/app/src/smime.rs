@@ -58,7 +58,7 @@ pub fn signer_trust(now: Verdict, then: Option<(i64, Verdict)>) -> Trust {
 
 impl App {
     fn cached_key(&self, generation: &str, der: &[u8]) -> Option<Arc<KeyPair>> {
-        self.signers.lock().ok()?.key(generation, der)
+        crate::lock(&self.signers).key(generation, der)
     }
 
     /// A signer from the stores: the certificate (thumbprint or prefix, certificate store),
@@ -128,7 +128,8 @@ impl App {
                 }
                 let key: PrivateKey = self.private_key(&cert).await?;
                 let k = Arc::new(KeyPair::new(cert, &key)?);
-                if let Ok(mut c) = self.signers.lock() {
+                {
+                    let mut c = crate::lock(&self.signers);
                     c.put_key(&generation, k.clone());
                 }
                 out.push(k);
@@ -325,11 +326,7 @@ impl App {
         let generation = self.store.generations().await?;
         let mut new: Vec<(&Certificate, bool)> = Vec::new();
         for (c, trusted) in taken {
-            if self
-                .signers
-                .lock()
-                .is_ok_and(|k| k.known(&generation, &c.sha256))
-            {
+            if crate::lock(&self.signers).known(&generation, &c.sha256) {
                 n += 1;
             } else {
                 new.push((c, trusted));
@@ -343,9 +340,8 @@ impl App {
             if let Ok((outcomes, _)) = self.store.import_without_sources(&rows, crate::now()).await
             {
                 n += outcomes.len();
-                if let Ok(g) = self.store.generations().await
-                    && let Ok(mut k) = self.signers.lock()
-                {
+                if let Ok(g) = self.store.generations().await {
+                    let mut k = crate::lock(&self.signers);
                     for (c, _) in &new {
                         k.put_known(&g, &c.sha256);
                     }

@@ -48,10 +48,7 @@ const PARSED_CRLS_MAX: usize = 256;
 
 impl ParsedCrls {
     fn cell(&self, sha256: &str) -> Arc<tokio::sync::OnceCell<Arc<Crl>>> {
-        let mut m = self
-            .cells
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut m = crate::lock(&self.cells);
         if m.len() >= PARSED_CRLS_MAX && !m.contains_key(sha256) {
             m.retain(|_, c| Arc::strong_count(c) > 1);
         }
@@ -576,7 +573,8 @@ impl App {
                 .filter_map(|d| Certificate::from_der(d, &AwsLcOps).ok())
                 .collect(),
         );
-        if let Ok(mut c) = self.cache.lock() {
+        {
+            let mut c = crate::lock(&self.cache);
             c.anchors = Some(a.clone());
         }
         Ok(a)
@@ -587,11 +585,12 @@ impl App {
     /// the message does not carry.
     pub async fn dsa_roots(&self) -> Result<Vec<Certificate>> {
         let generation = self.store.trust_generation().await?;
-        let cached = self.cache.lock().ok().and_then(|c| {
+        let cached = {
+            let c = crate::lock(&self.cache);
             (c.generation.as_deref() == Some(generation.as_str()))
                 .then(|| c.anchors.clone())
                 .flatten()
-        });
+        };
         let anchors = match cached {
             Some(a) => a,
             None => self.load_anchors().await?,
@@ -611,21 +610,24 @@ impl App {
 
     /// [`App::global_min_rsa_bits`] with the trust generation already read.
     async fn global_min_rsa_bits_at(&self, generation: &str) -> Result<u32> {
-        if let Ok(c) = self.cache.lock()
-            && c.generation.as_deref() == Some(generation)
-            && let Some(b) = c.min_rsa_bits
         {
-            return Ok(b);
+            let c = crate::lock(&self.cache);
+            if c.generation.as_deref() == Some(generation)
+                && let Some(b) = c.min_rsa_bits
+            {
+                return Ok(b);
+            }
         }
         let b = self
             .global_setting("min-rsa-bits")
             .await?
             .parse()
             .unwrap_or(certmail_pki::verify::DEFAULT_MIN_RSA_BITS);
-        if let Ok(mut c) = self.cache.lock()
-            && c.generation.as_deref() == Some(generation)
         {
-            c.min_rsa_bits = Some(b);
+            let mut c = crate::lock(&self.cache);
+            if c.generation.as_deref() == Some(generation) {
+                c.min_rsa_bits = Some(b);
+            }
         }
         Ok(b)
     }
@@ -663,10 +665,7 @@ impl App {
             min_rsa_bits,
         );
         let (anchors, ctl) = {
-            let mut cache = self.cache.lock().map_err(|_| AppError::Corrupt {
-                what: "verdict cache",
-                reason: "poisoned".into(),
-            })?;
+            let mut cache = crate::lock(&self.cache);
             if cache.generation.as_deref() != Some(generation.as_str()) {
                 *cache = TrustCache {
                     generation: Some(generation.clone()),
@@ -690,7 +689,8 @@ impl App {
             Some(c) => c,
             None => {
                 let c = Arc::new(self.load_ctl().await?);
-                if let Ok(mut cache) = self.cache.lock() {
+                {
+                    let mut cache = crate::lock(&self.cache);
                     cache.ctl = Some(c.clone());
                 }
                 c
@@ -724,7 +724,7 @@ impl App {
         issuers.sort_unstable();
         issuers.dedup();
         for i in issuers {
-            let cached = self.cache.lock().ok().and_then(|c| c.crls.get(i).cloned());
+            let cached = crate::lock(&self.cache).crls.get(i).cloned();
             let of_issuer = match cached {
                 Some(v) => v,
                 None => {
@@ -732,10 +732,11 @@ impl App {
                     for sha in self.store.current_crl_shas(i).await? {
                         v.push(self.parsed_crl(&sha).await?);
                     }
-                    if let Ok(mut c) = self.cache.lock()
-                        && c.generation.as_deref() == Some(generation.as_str())
                     {
-                        c.crls.insert(i.to_owned(), v.clone());
+                        let mut c = crate::lock(&self.cache);
+                        if c.generation.as_deref() == Some(generation.as_str()) {
+                            c.crls.insert(i.to_owned(), v.clone());
+                        }
                     }
                     v
                 }
@@ -776,11 +777,11 @@ impl App {
         }
         .min(crl_until);
         let v = Verdict::from_result(&r, whitelisted);
-        if let Ok(mut cache) = self.cache.lock()
-            && inputs.is_none()
-            && cache.generation.as_deref() == Some(generation.as_str())
         {
-            cache.verdicts.insert(key, (v.clone(), at, until));
+            let mut cache = crate::lock(&self.cache);
+            if inputs.is_none() && cache.generation.as_deref() == Some(generation.as_str()) {
+                cache.verdicts.insert(key, (v.clone(), at, until));
+            }
         }
         Ok(v)
     }

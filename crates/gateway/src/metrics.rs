@@ -35,7 +35,8 @@ pub struct Metrics {
 impl Metrics {
     /// Counts one recipient's outcome.
     pub fn message(&self, direction: &str, action: &str) {
-        if let Ok(mut m) = self.messages.lock() {
+        {
+            let mut m = crate::lock(&self.messages);
             *m.entry((direction.to_owned(), action.to_owned()))
                 .or_default() += 1;
         }
@@ -43,14 +44,16 @@ impl Metrics {
 
     /// Counts an error of `kind`.
     pub fn error(&self, kind: &str) {
-        if let Ok(mut m) = self.errors.lock() {
+        {
+            let mut m = crate::lock(&self.errors);
             *m.entry(kind.to_owned()).or_default() += 1;
         }
     }
 
     /// Records a message's processing time.
     pub fn observe(&self, secs: f64) {
-        if let Ok(mut h) = self.hist.lock() {
+        {
+            let mut h = crate::lock(&self.hist);
             for (i, b) in BUCKETS.iter().enumerate() {
                 if secs <= *b {
                     h.0[i] += 1;
@@ -66,7 +69,8 @@ impl Metrics {
     pub fn render(&self) -> String {
         let mut s = String::with_capacity(4096);
         s.push_str("# HELP certmail_messages_total Recipients handled, by direction and action.\n# TYPE certmail_messages_total counter\n");
-        if let Ok(m) = self.messages.lock() {
+        {
+            let m = crate::lock(&self.messages);
             for ((d, a), n) in m.iter() {
                 let _ = writeln!(
                     s,
@@ -77,7 +81,8 @@ impl Metrics {
         s.push_str(
             "# HELP certmail_errors_total Errors, by kind.\n# TYPE certmail_errors_total counter\n",
         );
-        if let Ok(m) = self.errors.lock() {
+        {
+            let m = crate::lock(&self.errors);
             for (k, n) in m.iter() {
                 let _ = writeln!(s, "certmail_errors_total{{kind=\"{k}\"}} {n}");
             }
@@ -116,7 +121,8 @@ impl Metrics {
             self.open_sessions.load(Ordering::Relaxed)
         );
         s.push_str("# HELP certmail_processing_seconds Time from end of data to the reply, per message.\n# TYPE certmail_processing_seconds histogram\n");
-        if let Ok(h) = self.hist.lock() {
+        {
+            let h = crate::lock(&self.hist);
             let mut cum = 0;
             for (i, b) in BUCKETS.iter().enumerate() {
                 cum += h.0[i];

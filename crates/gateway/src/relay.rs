@@ -141,7 +141,7 @@ impl Relay {
     }
 
     fn pooled(&self) -> Option<Conn> {
-        let mut pool = self.pool.lock().ok()?;
+        let mut pool = crate::lock(&self.pool);
         while let Some(c) = pool.pop() {
             if c.idle_since.elapsed() < IDLE_REUSE {
                 return Some(c);
@@ -152,20 +152,17 @@ impl Relay {
 
     fn give_back(&self, mut c: Conn) {
         c.idle_since = Instant::now();
-        if let Ok(mut pool) = self.pool.lock()
-            && pool.len() < self.max_idle
         {
-            pool.push(c);
+            let mut pool = crate::lock(&self.pool);
+            if pool.len() < self.max_idle {
+                pool.push(c);
+            }
         }
     }
 
     /// Closes pooled connections (at shutdown).
     pub async fn close_idle(&self) {
-        let conns: Vec<Conn> = self
-            .pool
-            .lock()
-            .map(|mut p| p.drain(..).collect())
-            .unwrap_or_default();
+        let conns: Vec<Conn> = crate::lock(&self.pool).drain(..).collect();
         for c in conns {
             let _ = tokio::time::timeout(Duration::from_secs(2), c.client.quit()).await;
         }

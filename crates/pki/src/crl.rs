@@ -342,13 +342,15 @@ impl Crl {
         key: PublicKeyRef<'_>,
         ops: &dyn CryptoOps,
     ) -> Result<(), SignatureError> {
-        if let Ok(cache) = self.verified.lock()
-            && let Some((_, r)) = cache.iter().find(|(k, _)| k.as_slice() == key.key)
         {
-            return r.clone();
+            let cache = crate::lock(&self.verified);
+            if let Some((_, r)) = cache.iter().find(|(k, _)| k.as_slice() == key.key) {
+                return r.clone();
+            }
         }
         let r = ops.verify_signature(&self.signature_algorithm, key, &self.tbs, &self.signature);
-        if let Ok(mut cache) = self.verified.lock() {
+        {
+            let mut cache = crate::lock(&self.verified);
             cache.push((key.key.to_vec(), r.clone()));
         }
         r

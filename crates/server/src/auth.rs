@@ -299,7 +299,7 @@ impl Limiter {
     /// Seconds to wait when a key is at its limit (key, most failures).
     pub fn blocked(&self, keys: &[(String, usize)], now: i64) -> Option<i64> {
         // A poisoned lock is still the limiter's data: never fail open.
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = crate::lock(&self.failures);
         let mut wait = None;
         for (k, max) in keys {
             if let Some(v) = map.get_mut(k) {
@@ -315,7 +315,7 @@ impl Limiter {
 
     /// Records a failure for every key.
     pub fn fail(&self, keys: &[(String, usize)], now: i64) {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = crate::lock(&self.failures);
         if map.len() > 100_000 {
             map.retain(|_, v| v.iter().any(|t| now - t < WINDOW_SECS));
         }

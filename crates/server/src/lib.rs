@@ -79,13 +79,14 @@ impl Server {
 
     /// Where releases from the hold queue and certificate mail go (the gateway's next hop).
     pub fn set_relay(&self, relay: Arc<certmail_gateway::relay::Relay>) {
-        if let Ok(mut r) = self.relay.lock() {
+        {
+            let mut r = crate::lock(&self.relay);
             *r = Some(relay);
         }
     }
 
     pub(crate) fn relay(&self) -> Option<Arc<certmail_gateway::relay::Relay>> {
-        self.relay.lock().ok().and_then(|r| r.clone())
+        crate::lock(&self.relay).clone()
     }
 
     /// When no account exists: a fresh one-time setup token (the path `/setup/TOKEN`), valid
@@ -95,7 +96,8 @@ impl Server {
             return Ok(None);
         }
         let t = certmail_app::admin::random_secret()?;
-        if let Ok(mut s) = self.setup.lock() {
+        {
+            let mut s = crate::lock(&self.setup);
             *s = Some(t.clone());
         }
         Ok(Some(t))
@@ -159,4 +161,12 @@ async fn security_headers(req: Request, next: Next) -> Response {
     h.entry(header::CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-store"));
     r
+}
+
+/// Locks `m`. A lock poisoned by a panic in another thread is recovered, not skipped: its
+/// holders never leave the data half-changed between statements (caches, counters, queues
+/// replaced or inserted whole), and skipping would silently turn a cache off or, for a
+/// limiter, fail open.
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }

@@ -395,11 +395,9 @@ struct SetupPage {
 }
 
 fn setup_valid(s: &Server, token: &str) -> bool {
-    s.setup
-        .lock()
-        .ok()
-        .and_then(|g| g.as_ref().map(|t| auth::same(t, token)))
-        .unwrap_or(false)
+    crate::lock(&s.setup)
+        .as_ref()
+        .is_some_and(|t| auth::same(t, token))
 }
 
 fn setup_page(
@@ -496,7 +494,7 @@ async fn setup_inner(
     // The token is claimed before the account is made: of requests sent at once, one
     // gets it and the others find it gone. It is given back only when no account was made.
     let claimed = {
-        let mut g = s.setup.lock().unwrap_or_else(|p| p.into_inner());
+        let mut g = crate::lock(&s.setup);
         match g.as_ref() {
             Some(t) if auth::same(t, &token) => g.take(),
             _ => None,
@@ -514,7 +512,7 @@ async fn setup_inner(
         .await
     {
         if !s.app.admin_exists().await? {
-            let mut g = s.setup.lock().unwrap_or_else(|p| p.into_inner());
+            let mut g = crate::lock(&s.setup);
             g.get_or_insert(claimed);
         }
         return setup_page(

@@ -186,11 +186,12 @@ async fn issue(State(s): State<Arc<Server>>, f: CheckedForm<IssueForm>) -> PageR
     };
     let id = certmail_app::admin::random_secret()?.to_string();
     let state = Arc::new(Mutex::new(BulkJob::default()));
-    if let Ok(mut jobs) = s.jobs.lock() {
+    {
+        let mut jobs = crate::lock(&s.jobs);
         if jobs.len() >= MAX_JOBS {
             let finished: Vec<String> = jobs
                 .iter()
-                .filter(|(_, j)| j.lock().map(|j| j.finished).unwrap_or(true))
+                .filter(|(_, j)| crate::lock(j).finished)
                 .map(|(k, _)| k.clone())
                 .collect();
             for k in finished {
@@ -206,10 +207,9 @@ async fn issue(State(s): State<Arc<Server>>, f: CheckedForm<IssueForm>) -> PageR
     tokio::spawn(async move {
         let progress_state = state.clone();
         let mut progress = move |done: usize, total: usize| {
-            if let Ok(mut j) = progress_state.lock() {
-                j.done = done;
-                j.total = total;
-            }
+            let mut j = crate::lock(&progress_state);
+            j.done = done;
+            j.total = total;
         };
         let r = app.ca_bulk(&csv, &opts, &mut progress).await;
         let (outcome, detail) = match &r {
@@ -233,7 +233,8 @@ async fn issue(State(s): State<Arc<Server>>, f: CheckedForm<IssueForm>) -> PageR
                 &detail,
             )
             .await;
-        if let Ok(mut j) = state.lock() {
+        {
+            let mut j = crate::lock(&state);
             match r {
                 Ok(rep) => {
                     j.done = rep.rows;
@@ -262,21 +263,11 @@ struct JobPage {
 
 async fn job(State(s): State<Arc<Server>>, c: Caller, Path(id): Path<String>) -> PageResult {
     c.require(Role::Operator)?;
-    let state = s
-        .jobs
-        .lock()
-        .ok()
-        .and_then(|j| j.get(&id).cloned())
-        .ok_or_else(|| {
-            Problem::not_found("no such bulk run (runs are kept while this process lives)")
-        })?;
+    let state = crate::lock(&s.jobs).get(&id).cloned().ok_or_else(|| {
+        Problem::not_found("no such bulk run (runs are kept while this process lives)")
+    })?;
     let page = {
-        let j = state.lock().map_err(|_| {
-            Problem::new(
-                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                "job state lost",
-            )
-        })?;
+        let j = crate::lock(&state);
         let rep = j.report.as_ref();
         JobPage {
             finished: j.finished,

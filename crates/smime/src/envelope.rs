@@ -269,13 +269,15 @@ fn rsa_public_key(spki: &[u8]) -> Result<PublicEncryptingKey, aws_lc_rs::error::
     use std::sync::{LazyLock, Mutex};
     static KEYS: LazyLock<Mutex<HashMap<Vec<u8>, PublicEncryptingKey>>> =
         LazyLock::new(|| Mutex::new(HashMap::new()));
-    if let Ok(keys) = KEYS.lock()
-        && let Some(k) = keys.get(spki)
     {
-        return Ok(k.clone());
+        let keys = crate::lock(&KEYS);
+        if let Some(k) = keys.get(spki) {
+            return Ok(k.clone());
+        }
     }
     let k = PublicEncryptingKey::from_der(spki)?;
-    if let Ok(mut keys) = KEYS.lock() {
+    {
+        let mut keys = crate::lock(&KEYS);
         if keys.len() >= 1024 {
             keys.clear();
         }

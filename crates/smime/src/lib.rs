@@ -73,3 +73,11 @@ pub enum SmimeError {
     #[error("I/O: {0}")]
     Io(String),
 }
+
+/// Locks `m`. A lock poisoned by a panic in another thread is recovered, not skipped: its
+/// holders never leave the data half-changed between statements (caches, counters, queues
+/// replaced or inserted whole), and skipping would silently turn a cache off or, for a
+/// limiter, fail open.
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}

@@ -78,7 +78,7 @@ impl CommitProbe {
     fn header(&self) -> Option<[u8; HEADER]> {
         let path = self.shm.as_ref()?;
         let mut both = [0u8; 2 * HEADER];
-        let cached = self.file.lock().ok()?.clone();
+        let cached = crate::lock(&self.file).clone();
         let file = match cached {
             Some(f) => f,
             None => self.reopen(path)?,
@@ -107,7 +107,8 @@ impl CommitProbe {
     /// Opens the `-shm` file by name and keeps the handle (none is kept when it is missing).
     fn reopen(&self, path: &Path) -> Option<Arc<File>> {
         let f = File::open(path).ok().map(Arc::new);
-        if let Ok(mut slot) = self.file.lock() {
+        {
+            let mut slot = crate::lock(&self.file);
             slot.clone_from(&f);
         }
         f
@@ -120,13 +121,15 @@ impl CommitProbe {
             self.queries.fetch_add(1, Ordering::Relaxed);
             return Err(Mark(None));
         };
-        if let Ok(last) = self.last.lock()
-            && let Some(r) = last.as_ref()
-            && r.header == now
-            && r.at.elapsed() < MAX_AGE
         {
-            self.reuses.fetch_add(1, Ordering::Relaxed);
-            return Ok(r.value.clone());
+            let last = crate::lock(&self.last);
+            if let Some(r) = last.as_ref()
+                && r.header == now
+                && r.at.elapsed() < MAX_AGE
+            {
+                self.reuses.fetch_add(1, Ordering::Relaxed);
+                return Ok(r.value.clone());
+            }
         }
         self.queries.fetch_add(1, Ordering::Relaxed);
         Err(Mark(Some(now)))
@@ -135,7 +138,8 @@ impl CommitProbe {
     /// Remembers `value`, the answer of a query begun after `mark` was read.
     pub(crate) fn remember(&self, mark: Mark, value: &str) {
         let Mark(Some(header)) = mark else { return };
-        if let Ok(mut last) = self.last.lock() {
+        {
+            let mut last = crate::lock(&self.last);
             *last = Some(Remembered {
                 header,
                 at: Instant::now(),

@@ -109,13 +109,14 @@ impl App {
     /// A snapshot of the stores' generations (one query); caches older than it are dropped.
     pub async fn flow_snapshot(&self, now: i64) -> Result<FlowSnapshot> {
         let key = self.store.generations().await?;
-        if let Ok(mut c) = self.flow_cache.lock()
-            && c.key != key
         {
-            c.settings.clear();
-            c.recipients.clear();
-            c.certificates.clear();
-            c.key = key.clone();
+            let mut c = crate::lock(&self.flow_cache);
+            if c.key != key {
+                c.settings.clear();
+                c.recipients.clear();
+                c.certificates.clear();
+                c.key = key.clone();
+            }
         }
         Ok(FlowSnapshot { key, now })
     }
@@ -126,22 +127,25 @@ impl App {
         snap: &FlowSnapshot,
         email: &str,
     ) -> Result<Arc<crate::policy::Recipient>> {
-        if let Ok(c) = self.flow_cache.lock()
-            && c.key == snap.key
-            && let Some((t, r)) = c.recipients.get(email)
-            && snap.now - t < FLOW_TTL
-            && snap.now >= *t
         {
-            return Ok(r.clone());
+            let c = crate::lock(&self.flow_cache);
+            if c.key == snap.key
+                && let Some((t, r)) = c.recipients.get(email)
+                && snap.now - t < FLOW_TTL
+                && snap.now >= *t
+            {
+                return Ok(r.clone());
+            }
         }
         let r = Arc::new(self.recipient_lookup(email, snap.now).await?);
-        if let Ok(mut c) = self.flow_cache.lock()
-            && c.key == snap.key
         {
-            if c.recipients.len() >= FLOW_CACHE_MAX {
-                c.recipients.clear();
+            let mut c = crate::lock(&self.flow_cache);
+            if c.key == snap.key {
+                if c.recipients.len() >= FLOW_CACHE_MAX {
+                    c.recipients.clear();
+                }
+                c.recipients.insert(email.to_owned(), (snap.now, r.clone()));
             }
-            c.recipients.insert(email.to_owned(), (snap.now, r.clone()));
         }
         Ok(r)
     }
@@ -152,20 +156,23 @@ impl App {
         snap: &FlowSnapshot,
         sha256: &str,
     ) -> Result<Arc<Certificate>> {
-        if let Ok(c) = self.flow_cache.lock()
-            && c.key == snap.key
-            && let Some(cert) = c.certificates.get(sha256)
         {
-            return Ok(cert.clone());
+            let c = crate::lock(&self.flow_cache);
+            if c.key == snap.key
+                && let Some(cert) = c.certificates.get(sha256)
+            {
+                return Ok(cert.clone());
+            }
         }
         let cert = Arc::new(self.get_any(sha256).await?.cert);
-        if let Ok(mut c) = self.flow_cache.lock()
-            && c.key == snap.key
         {
-            if c.certificates.len() >= FLOW_CACHE_MAX {
-                c.certificates.clear();
+            let mut c = crate::lock(&self.flow_cache);
+            if c.key == snap.key {
+                if c.certificates.len() >= FLOW_CACHE_MAX {
+                    c.certificates.clear();
+                }
+                c.certificates.insert(sha256.to_owned(), cert.clone());
             }
-            c.certificates.insert(sha256.to_owned(), cert.clone());
         }
         Ok(cert)
     }
@@ -173,22 +180,25 @@ impl App {
     /// The mail-flow settings of an address (global ones for the null sender or an
     /// address that is not one), through the flow cache.
     pub async fn flow_settings(&self, snap: &FlowSnapshot, address: &str) -> Result<FlowSettings> {
-        if let Ok(c) = self.flow_cache.lock()
-            && c.key == snap.key
-            && let Some((t, s)) = c.settings.get(address)
-            && snap.now - t < FLOW_TTL
-            && snap.now >= *t
         {
-            return Ok(s.clone());
+            let c = crate::lock(&self.flow_cache);
+            if c.key == snap.key
+                && let Some((t, s)) = c.settings.get(address)
+                && snap.now - t < FLOW_TTL
+                && snap.now >= *t
+            {
+                return Ok(s.clone());
+            }
         }
         let s = self.flow_settings_uncached(address).await?;
-        if let Ok(mut c) = self.flow_cache.lock()
-            && c.key == snap.key
         {
-            if c.settings.len() >= FLOW_CACHE_MAX {
-                c.settings.clear();
+            let mut c = crate::lock(&self.flow_cache);
+            if c.key == snap.key {
+                if c.settings.len() >= FLOW_CACHE_MAX {
+                    c.settings.clear();
+                }
+                c.settings.insert(address.to_owned(), (snap.now, s.clone()));
             }
-            c.settings.insert(address.to_owned(), (snap.now, s.clone()));
         }
         Ok(s)
     }
@@ -199,14 +209,17 @@ impl App {
         sha256: &str,
     ) -> Result<std::sync::Arc<(KeyPair, Vec<Certificate>)>> {
         let generation = snap.key.clone();
-        if let Ok(c) = self.signers.lock()
-            && c.generation == generation
-            && let Some(s) = c.signers.get(sha256)
         {
-            return Ok(s.clone());
+            let c = crate::lock(&self.signers);
+            if c.generation == generation
+                && let Some(s) = c.signers.get(sha256)
+            {
+                return Ok(s.clone());
+            }
         }
         let s = std::sync::Arc::new(self.smime_signer(sha256).await?);
-        if let Ok(mut c) = self.signers.lock() {
+        {
+            let mut c = crate::lock(&self.signers);
             c.renew(&generation);
             c.signers.insert(sha256.to_owned(), s.clone());
         }

@@ -270,7 +270,8 @@ impl App {
     /// admin; the oldest goes when [`RECENT_MESSAGES`] are held. Per process: each node
     /// shows its own.
     pub fn record_message(&self, at: i64, line: &str) {
-        if let Ok(mut r) = self.recent.lock() {
+        {
+            let mut r = crate::lock(&self.recent);
             if r.len() >= RECENT_MESSAGES {
                 r.pop_front();
             }
@@ -280,17 +281,13 @@ impl App {
 
     /// The kept gateway log lines, newest first, optionally only those containing `filter`.
     pub fn recent_messages(&self, filter: Option<&str>, limit: usize) -> Vec<(i64, String)> {
-        self.recent
-            .lock()
-            .map(|r| {
-                r.iter()
-                    .rev()
-                    .filter(|(_, l)| filter.is_none_or(|f| l.contains(f)))
-                    .take(limit)
-                    .cloned()
-                    .collect()
-            })
-            .unwrap_or_default()
+        crate::lock(&self.recent)
+            .iter()
+            .rev()
+            .filter(|(_, l)| filter.is_none_or(|f| l.contains(f)))
+            .take(limit)
+            .cloned()
+            .collect()
     }
 
     async fn flow_settings_uncached(&self, address: &str) -> Result<FlowSettings> {
@@ -385,16 +382,16 @@ impl App {
         }
         // Adding or deleting a directory renews the policy generation: while it is the
         // same, "no directory" is known without a query.
-        let known = self.directories_known.lock().ok().and_then(|k| {
-            k.as_ref()
-                .filter(|(g, _)| *g == snap.key)
-                .map(|(_, any)| *any)
-        });
+        let known = crate::lock(&self.directories_known)
+            .as_ref()
+            .filter(|(g, _)| *g == snap.key)
+            .map(|(_, any)| *any);
         let any = match known {
             Some(any) => any,
             None => {
                 let any = !self.store.directories().await?.is_empty();
-                if let Ok(mut k) = self.directories_known.lock() {
+                {
+                    let mut k = crate::lock(&self.directories_known);
                     *k = Some((snap.key.clone(), any));
                 }
                 any
