@@ -236,7 +236,7 @@ impl App {
         };
         let admins = all.iter().filter(|a| a.role == "admin").count();
         if me.role == "admin" && admins == 1 && all.len() > 1 {
-            return Err(AppError::Invalid(format!(
+            return Err(AppError::Conflict(format!(
                 "{name:?} is the last admin account: add another admin first"
             )));
         }

@@ -287,7 +287,7 @@ pub async fn restore(cfg: &Config, file: &Path, key: RestoreKey) -> Result<Resto
     if existed {
         let mut entries = std::fs::read_dir(dir).map_err(|e| AppError::io(dir, e))?;
         if entries.next().is_some() {
-            return Err(AppError::Invalid(format!(
+            return Err(AppError::Conflict(format!(
                 "{} is not empty: restore makes a new data directory and never overwrites one",
                 dir.display()
             )));

@@ -383,7 +383,7 @@ impl App {
     fn client(&self) -> Result<&Arc<dyn DirectoryClient>> {
         self.directory_client
             .get()
-            .ok_or_else(|| AppError::Invalid("no directory client in this process".into()))
+            .ok_or_else(|| AppError::Unavailable("no directory client in this process".into()))
     }
 
     /// Looks `email` up in every directory whose cached answer has expired (all of them

@@ -70,6 +70,63 @@ pub enum AppError {
         /// Why.
         reason: String,
     },
+    /// The request conflicts with the present state (the text says what has to happen
+    /// first). HTTP 409, exit 1.
+    #[error("{0}")]
+    Conflict(String),
+    /// Policy refuses it, whoever asks (the text says which rule). HTTP 403, exit 1.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Something it needs cannot be reached now; the same request may work later.
+    /// HTTP 503, exit 75 (EX_TEMPFAIL).
+    #[error("{0}")]
+    Unavailable(String),
+    /// certmail's own failure (the text is for the log). HTTP 500, exit 1.
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// What kind of failure an [`AppError`] is: the HTTP status and the exit code follow from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Bad input (400).
+    Invalid,
+    /// Needs input that was not given: the password of an export (400, exit 2).
+    Incomplete,
+    /// Does not exist (404).
+    NotFound,
+    /// Conflicts with the present state (409).
+    Conflict,
+    /// Refused by policy (403).
+    Forbidden,
+    /// Not reachable now; retry later (503).
+    Unavailable,
+    /// certmail's own failure (500): logged with an id, the client gets the id.
+    Internal,
+}
+
+impl ErrorKind {
+    /// The HTTP status.
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorKind::Invalid | ErrorKind::Incomplete => 400,
+            ErrorKind::NotFound => 404,
+            ErrorKind::Conflict => 409,
+            ErrorKind::Forbidden => 403,
+            ErrorKind::Unavailable => 503,
+            ErrorKind::Internal => 500,
+        }
+    }
+
+    /// The CLI exit code: 2 when input is missing, 75 (EX_TEMPFAIL) when a retry may
+    /// work, 1 otherwise.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            ErrorKind::Incomplete => 2,
+            ErrorKind::Unavailable => 75,
+            _ => 1,
+        }
+    }
 }
 
 impl AppError {
@@ -77,18 +134,34 @@ impl AppError {
     /// data) rather than something about the request: such errors are logged with an id
     /// and the client is told only the id.
     pub fn is_internal(&self) -> bool {
+        self.kind() == ErrorKind::Internal
+    }
+
+    /// The kind of failure.
+    pub fn kind(&self) -> ErrorKind {
         use certmail_store::StoreError as S;
         match self {
-            AppError::Store(
-                S::NotFound { .. }
-                | S::Ambiguous(_)
-                | S::BadThumbprint(_)
-                | S::Invalid(_)
-                | S::Conflict(_)
-                | S::KeyInUse { .. },
-            ) => false,
-            AppError::Store(_) | AppError::Io { .. } | AppError::Corrupt { .. } => true,
-            _ => false,
+            AppError::Store(S::NotFound { .. }) | AppError::NotFound { .. } => ErrorKind::NotFound,
+            AppError::NoPrivateKey(_) => ErrorKind::NotFound,
+            AppError::Store(S::Conflict(_) | S::KeyInUse { .. })
+            | AppError::Conflict(_)
+            | AppError::AlreadyInitialised(_) => ErrorKind::Conflict,
+            AppError::Store(S::Ambiguous(_) | S::BadThumbprint(_) | S::Invalid(_)) => {
+                ErrorKind::Invalid
+            }
+            AppError::Unavailable(_) => ErrorKind::Unavailable,
+            AppError::Store(_)
+            | AppError::Io { .. }
+            | AppError::Corrupt { .. }
+            | AppError::Internal(_) => ErrorKind::Internal,
+            AppError::PasswordRequired => ErrorKind::Incomplete,
+            AppError::Forbidden(_) => ErrorKind::Forbidden,
+            AppError::NotInitialised(_)
+            | AppError::PassphraseRequired
+            | AppError::Crypto(_)
+            | AppError::Pki(_)
+            | AppError::Smime(_)
+            | AppError::Invalid(_) => ErrorKind::Invalid,
         }
     }
 
@@ -150,4 +223,45 @@ pub enum FileError {
     /// The database refused the transaction (nothing was written).
     #[error(transparent)]
     Store(StoreError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The status and exit code follow from the variant, not from the text.
+    #[test]
+    fn kinds_give_status_and_exit_code() {
+        let cases: [(AppError, u16, u8); 9] = [
+            (AppError::Invalid("x".into()), 400, 1),
+            (
+                AppError::NotFound {
+                    what: "account",
+                    id: "a".into(),
+                },
+                404,
+                1,
+            ),
+            (AppError::Conflict("no account".into()), 409, 1),
+            (AppError::Forbidden("no directory".into()), 403, 1),
+            (AppError::Unavailable("later".into()), 503, 75),
+            (AppError::Internal("disk".into()), 500, 1),
+            (AppError::PasswordRequired, 400, 2),
+            (
+                AppError::Store(StoreError::Connect("refused".into())),
+                500,
+                1,
+            ),
+            (
+                AppError::Store(StoreError::Conflict("exists".into())),
+                409,
+                1,
+            ),
+        ];
+        for (e, status, code) in cases {
+            assert_eq!(e.kind().http_status(), status, "{e:?}");
+            assert_eq!(e.kind().exit_code(), code, "{e:?}");
+            assert_eq!(e.is_internal(), status == 500, "{e:?}");
+        }
+    }
 }

@@ -147,7 +147,7 @@ impl App {
         let sealed = self
             .cpu(|| self.kek.seal(msg, &held_aad(env.id, recipient)))
             .await
-            .map_err(|e| AppError::Invalid(format!("sealing the held message: {e}")))?;
+            .map_err(|e| AppError::Internal(format!("sealing the held message: {e}")))?;
         let (row, _) = self
             .store
             .hold_put(&NewHeld {

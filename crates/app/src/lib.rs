@@ -37,7 +37,7 @@ use zeroize::Zeroizing;
 
 pub use certmail_crypto::pkcs12::Pkcs12Form;
 pub use certmail_crypto::random_bytes;
-pub use error::{AppError, FileError};
+pub use error::{AppError, ErrorKind, FileError};
 pub use import::MAX_FILE_SIZE as MAX_IMPORT_SIZE;
 pub use import::{
     FileReport, ImportOptions, ItemKind, ItemReport, ItemStatus, RootPolicy, report_rows,

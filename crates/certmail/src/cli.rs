@@ -1036,12 +1036,8 @@ pub struct Failure {
 
 impl From<AppError> for Failure {
     fn from(e: AppError) -> Self {
-        let code = match e {
-            AppError::PasswordRequired => 2,
-            _ => 1,
-        };
         Failure {
-            code,
+            code: e.kind().exit_code(),
             message: e.to_string(),
         }
     }

@@ -4,7 +4,6 @@
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use certmail_app::AppError;
-use certmail_store::StoreError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -70,15 +69,8 @@ impl From<AppError> for Problem {
                 ),
             );
         }
-        let status = match &e {
-            AppError::Store(StoreError::NotFound { .. })
-            | AppError::NotFound { .. }
-            | AppError::NoPrivateKey(_) => StatusCode::NOT_FOUND,
-            AppError::Store(StoreError::Conflict(_) | StoreError::KeyInUse { .. }) => {
-                StatusCode::CONFLICT
-            }
-            _ => StatusCode::BAD_REQUEST,
-        };
+        let status = StatusCode::from_u16(e.kind().http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         Problem::new(status, e.to_string())
     }
 }
@@ -117,7 +109,7 @@ mod tests {
         assert_eq!(p.detail, "no account named \"ann\"");
         let p = Problem::from(AppError::Invalid("the value must be on or off".into()));
         assert_eq!(p.status(), StatusCode::BAD_REQUEST);
-        let p = Problem::from(AppError::Store(StoreError::Connect(
+        let p = Problem::from(AppError::Store(certmail_store::StoreError::Connect(
             "error returned from database: relation \"secret_table\" does not exist".into(),
         )));
         assert_eq!(p.status(), StatusCode::INTERNAL_SERVER_ERROR);
