@@ -1077,8 +1077,12 @@ impl App {
             && (store_password || cfg.store_password)
             && let Some(t) = &to
         {
-            self.set_setting(&certmail_store::Party::User(t.clone()), "pfx-password", &pw)
-                .await?;
+            self.set_setting(
+                &certmail_store::Party::User(t.clone()),
+                crate::settings::PFX_PASSWORD.key,
+                &pw,
+            )
+            .await?;
         }
         Ok((data, pw, to))
     }

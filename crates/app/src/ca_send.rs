@@ -133,13 +133,15 @@ impl App {
         // The password's way is checked before anything is generated or stored.
         let (number, url) = match &req.password_to {
             PasswordTo::Sms => {
-                let number = self.plain_setting(&to, "phone").await?;
+                let number = self.plain_setting(&to, &crate::settings::PHONE).await?;
                 if number.is_empty() {
                     return Err(AppError::Invalid(format!(
                         "{to} has no phone setting: set it with `certmail user set {to} phone NUMBER`, or send the password another way"
                     )));
                 }
-                let url = self.plain_setting(&to, "sms-webhook-url").await?;
+                let url = self
+                    .plain_setting(&to, &crate::settings::SMS_WEBHOOK_URL)
+                    .await?;
                 if url.is_empty() {
                     return Err(AppError::Invalid(
                         "no sms-webhook-url is set: set it with `certmail global set sms-webhook-url URL`"
@@ -206,7 +208,7 @@ impl App {
         if generated && (req.store_password || cfg.store_password) {
             self.set_setting(
                 &certmail_store::Party::User(to.clone()),
-                "pfx-password",
+                crate::settings::PFX_PASSWORD.key,
                 &password,
             )
             .await?;
@@ -245,7 +247,12 @@ impl App {
     }
 
     /// A free-text (not secret) setting of a user, resolved.
-    async fn plain_setting(&self, email: &str, key: &str) -> Result<String> {
+    async fn plain_setting(
+        &self,
+        email: &str,
+        setting: &crate::settings::SettingDef,
+    ) -> Result<String> {
+        let key = setting.key;
         let chain = crate::policy::chain_for_user(email);
         Ok(self
             .resolve_chain(&chain)
@@ -257,7 +264,10 @@ impl App {
     }
 
     async fn is_internal(&self, email: &str) -> Result<bool> {
-        Ok(self.plain_setting(email, "locality").await? == "internal")
+        Ok(self
+            .plain_setting(email, &crate::settings::LOCALITY)
+            .await?
+            == "internal")
     }
 }
 

@@ -23,6 +23,7 @@ pub mod mail_sender;
 pub mod mailflow;
 pub mod policy;
 pub mod renew;
+pub mod settings;
 pub mod smime;
 pub mod trust;
 

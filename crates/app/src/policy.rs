@@ -13,115 +13,9 @@ use crate::error::AppError;
 use crate::trust::Verdict;
 use crate::{App, CertView, Result};
 
-/// The check of a free-text setting value: the reason when it is refused.
-pub type Check = fn(&str) -> std::result::Result<(), String>;
-
-/// A setting's definition.
-#[derive(Debug, Clone, Copy)]
-pub struct SettingDef {
-    /// Key.
-    pub key: &'static str,
-    /// Allowed values (empty: free text, checked by `check`, or a secret).
-    pub values: &'static [&'static str],
-    /// Factory default.
-    pub default: &'static str,
-    /// What it does.
-    pub help: &'static str,
-    /// Free text that is stored sealed and never shown (`(set)`).
-    pub secret: bool,
-    /// The check of a free-text value (the reason when it is refused).
-    pub check: Option<Check>,
-    /// Only the global value means anything (set on users or domains it is refused).
-    pub global_only: bool,
-}
-
-impl SettingDef {
-    /// Free text (not a choice, not a secret): shown and edited as a text field.
-    pub fn is_text(&self) -> bool {
-        self.values.is_empty() && !self.secret
-    }
-}
-
-const fn choice(
-    key: &'static str,
-    values: &'static [&'static str],
-    default: &'static str,
-    help: &'static str,
-) -> SettingDef {
-    SettingDef {
-        key,
-        values,
-        default,
-        help,
-        secret: false,
-        check: None,
-        global_only: false,
-    }
-}
-
-const fn text(
-    key: &'static str,
-    default: &'static str,
-    help: &'static str,
-    check: Check,
-) -> SettingDef {
-    SettingDef {
-        key,
-        values: &[],
-        default,
-        help,
-        secret: false,
-        check: Some(check),
-        global_only: false,
-    }
-}
-
-/// A setting that only has a global value.
-const fn global(def: SettingDef) -> SettingDef {
-    SettingDef {
-        global_only: true,
-        ..def
-    }
-}
-
-const ON_OFF: &[&str] = &["on", "off"];
-
-/// A short line of text: no control characters, at most 100 characters.
-fn check_line(v: &str) -> std::result::Result<(), String> {
-    if v.chars().any(char::is_control) {
-        return Err("must not contain control characters (line breaks, tabs)".into());
-    }
-    if v.chars().count() > 100 {
-        return Err("must be at most 100 characters".into());
-    }
-    Ok(())
-}
-
-/// `Name: value` (a header field name and the value that triggers), or empty (off).
-fn check_header_trigger(v: &str) -> std::result::Result<(), String> {
-    check_line(v)?;
-    if v.is_empty() {
-        return Ok(());
-    }
-    match header_trigger(v) {
-        Some(_) => Ok(()),
-        None => Err(
-            "must be a header name and value, as in 'X-Certmail-Encrypt: yes', or empty for off"
-                .into(),
-        ),
-    }
-}
-
-/// The (name, value) of an `encrypt-trigger-header` value.
-pub fn header_trigger(v: &str) -> Option<(String, String)> {
-    let (name, value) = v.split_once(':')?;
-    let name = name.trim();
-    let value = value.trim();
-    (!name.is_empty()
-        && name.bytes().all(|b| b.is_ascii_graphic() && b != b':')
-        && !value.is_empty())
-    .then(|| (name.to_owned(), value.to_owned()))
-}
+pub use crate::settings::{
+    Check, Group, SETTINGS, Scope, SettingDef, header_trigger, min_rsa_bits,
+};
 
 /// Whether certmail signs with this certificate's key: RSA of 2,048 bits or more, EC and
 /// Ed25519. DSA and older RSA keys are read (their mail verifies and decrypts) but never sign;
@@ -136,230 +30,6 @@ fn signs(v: &CertView) -> bool {
 
 fn unsigning_reason(v: &CertView) -> String {
     format!("certmail does not sign with a {} key", v.cert.public_key)
-}
-
-fn check_rsa_bits(v: &str) -> std::result::Result<(), String> {
-    match v.parse::<u32>() {
-        Ok(b) if (1024..=16384).contains(&b) => Ok(()),
-        _ => Err("must be a number of bits from 1024 to 16384".into()),
-    }
-}
-
-/// The value of a resolved `min-rsa-bits` (the default when absent or unreadable).
-pub fn min_rsa_bits(resolved: &[Resolved]) -> u32 {
-    resolved
-        .iter()
-        .find(|r| r.key == "min-rsa-bits")
-        .and_then(|r| r.value.parse().ok())
-        .unwrap_or(certmail_pki::verify::DEFAULT_MIN_RSA_BITS)
-}
-
-fn check_days(v: &str) -> std::result::Result<(), String> {
-    match v.parse::<u32>() {
-        Ok(d) if (1..=365).contains(&d) => Ok(()),
-        _ => Err("must be a number of days from 1 to 365".into()),
-    }
-}
-
-fn check_phone(v: &str) -> std::result::Result<(), String> {
-    let digits = v.bytes().filter(u8::is_ascii_digit).count();
-    if v.is_empty()
-        || (v
-            .bytes()
-            .all(|b| b.is_ascii_digit() || b" +-()/.".contains(&b))
-            && (5..=20).contains(&digits))
-    {
-        Ok(())
-    } else {
-        Err("must be a telephone number (digits, +, spaces, - ( ) / .; 5 to 20 digits)".into())
-    }
-}
-
-fn check_url(v: &str) -> std::result::Result<(), String> {
-    check_line(v).map_err(|_| "must be one http:// or https:// URL".to_owned())?;
-    if v.is_empty() || v.starts_with("http://") || v.starts_with("https://") {
-        Ok(())
-    } else {
-        Err("must be an http:// or https:// URL, or empty for off".into())
-    }
-}
-
-/// The settings (easy to extend: add a line).
-pub const SETTINGS: &[SettingDef] = &[
-    choice(
-        "locality",
-        &["internal", "external"],
-        "external",
-        "internal users' mail is decrypted and signed here; external recipients get encrypted mail",
-    ),
-    choice(
-        "encrypt-mode",
-        &["no-encryption", "allow", "force"],
-        "allow",
-        "allow: encrypt when certificates are available; force: never send in clear (refuse or hold, see on-missing-certificate)",
-    ),
-    choice(
-        "sign",
-        ON_OFF,
-        "off",
-        "sign outgoing mail (the older switch: sign-mode, where set as near or nearer, wins)",
-    ),
-    choice(
-        "sign-mode",
-        &["off", "on", "when-encrypted"],
-        "off",
-        "sign outgoing mail: off, on, or only the copies that are encrypted; unset anywhere, sign decides",
-    ),
-    choice(
-        "sign-calendar",
-        ON_OFF,
-        "off",
-        "sign messages that carry a text/calendar invitation (many clients break signed invitations)",
-    ),
-    choice("smime", ON_OFF, "on", "S/MIME processing enabled"),
-    choice(
-        "auto-select",
-        ON_OFF,
-        "on",
-        "select valid certificates with a matching e-mail address automatically",
-    ),
-    choice(
-        "strict-decryption",
-        ON_OFF,
-        "off",
-        "decrypt only with a valid key certificate tied to the recipient; otherwise deliver still encrypted",
-    ),
-    choice(
-        "on-error",
-        &["deliver", "reject"],
-        "deliver",
-        "incoming mail whose S/MIME cannot be processed: deliver the original with X-Certmail-Error, or reject it",
-    ),
-    text(
-        "encrypt-trigger-subject",
-        "[encrypt]",
-        "a Subject containing this (any case) makes the sender's mail encrypt-mode force for every external recipient; removed before sending; empty: off",
-        check_line,
-    ),
-    text(
-        "encrypt-trigger-header",
-        "",
-        "a header 'Name: value' (e.g. 'X-Certmail-Encrypt: yes' or 'Sensitivity: Company-Confidential') with the same effect; removed from all mail; empty: off",
-        check_header_trigger,
-    ),
-    choice(
-        "on-missing-certificate",
-        &["reject", "hold"],
-        "reject",
-        "encryption required and no usable certificate: refuse the recipient, or keep the message in the hold queue and tell the sender",
-    ),
-    text(
-        "hold-expire-days",
-        "7",
-        "days a held message is kept before it is dropped with a notice to the sender",
-        check_days,
-    ),
-    choice(
-        "subject-tags",
-        ON_OFF,
-        "off",
-        "tag the Subject of incoming mail that was decrypted, or carries a valid or an invalid signature",
-    ),
-    text(
-        "subject-tag-decrypted",
-        "[decrypted]",
-        "the Subject tag of decrypted mail (subject-tags on)",
-        check_line,
-    ),
-    text(
-        "subject-tag-signed",
-        "[signed]",
-        "the Subject tag of mail with a valid, trusted signature (subject-tags on)",
-        check_line,
-    ),
-    text(
-        "subject-tag-invalid",
-        "[signature invalid]",
-        "the Subject tag of mail with an invalid or untrusted signature (subject-tags on)",
-        check_line,
-    ),
-    choice(
-        "remove-signature",
-        ON_OFF,
-        "off",
-        "after verification, remove a valid, trusted signature from incoming mail (the report headers stay)",
-    ),
-    choice(
-        "auto-request-certificate",
-        ON_OFF,
-        "off",
-        "an internal sender who must sign and has no valid signing certificate gets one requested from the default CA",
-    ),
-    choice(
-        "auto-renew",
-        ON_OFF,
-        "off",
-        "renew this user's certificates of the built-in CA (new key) auto-renew-days before they expire, and send the new PKCS#12 (password by SMS)",
-    ),
-    text(
-        "auto-renew-days",
-        "14",
-        "how many days before expiry auto-renew renews",
-        check_days,
-    ),
-    choice(
-        "auto-request-incoming",
-        ON_OFF,
-        "off",
-        "an internal recipient without a valid certificate and key gets one requested from the default CA when mail arrives for them, so later mail can be encrypted to it",
-    ),
-    text(
-        "phone",
-        "",
-        "the user's mobile number, for PKCS#12 passwords sent by SMS",
-        check_phone,
-    ),
-    text(
-        "sms-webhook-url",
-        "",
-        "HTTP(S) URL that gets a JSON POST {\"to\": number, \"text\": message} to send an SMS; empty: no SMS",
-        check_url,
-    ),
-    text(
-        "min-rsa-bits",
-        "2048",
-        "the smallest RSA key trusted in signatures and certificate paths (1024 to 16384); older keys still verify, but are reported weak-key and untrusted, and are not encrypted to",
-        check_rsa_bits,
-    ),
-    SettingDef {
-        key: "pfx-password",
-        values: &[],
-        default: "",
-        help: "last used PKCS#12 password (stored encrypted)",
-        secret: true,
-        check: None,
-        global_only: false,
-    },
-    global(choice(
-        "collect-certificates",
-        &["off", "verified", "trusted"],
-        "verified",
-        "which signers' certificates incoming mail adds to the certificate store (the signer's and its chain, at most 10 a message): none, those whose signature verifies, or only those that also chain to a trusted root",
-    )),
-    global(text(
-        "fetch-allow",
-        "",
-        "hosts and networks (CIDR) that CRL downloads, directories and the SMS webhook may reach although they are loopback, private, link-local or otherwise internal, separated by commas or spaces; empty: none",
-        check_fetch_allow,
-    )),
-];
-
-/// `fetch-allow`: host names and CIDRs.
-fn check_fetch_allow(v: &str) -> std::result::Result<(), String> {
-    if v.chars().any(char::is_control) {
-        return Err("must not contain control characters".into());
-    }
-    crate::fetch_guard::AllowList::parse(v).map(|_| ())
 }
 
 /// Settings whose value is a URL that may carry a credential (`https://user:pw@host`,
@@ -637,9 +307,14 @@ impl App {
     /// Sets a setting for a party (creating the user/domain object).
     pub async fn set_setting(&self, party: &Party, key: &str, value: &str) -> Result<()> {
         let d = def(key)?;
-        if d.global_only && *party != Party::Global {
+        if d.global_only() && *party != Party::Global {
             return Err(AppError::Invalid(format!(
                 "{key} is a global setting: set it with `global set {key} VALUE`"
+            )));
+        }
+        if d.scope == crate::settings::Scope::User && !matches!(party, Party::User(_)) {
+            return Err(AppError::Invalid(format!(
+                "{key} is a user's setting: set it with `user set ADDRESS {key} VALUE`"
             )));
         }
         let stored = if d.secret {
@@ -670,7 +345,7 @@ impl App {
 
     /// Settings that change verdicts renew the trust generation (verdict caches drop).
     async fn setting_changed(&self, key: &str) -> Result<()> {
-        if key == "min-rsa-bits" {
+        if key == crate::settings::MIN_RSA_BITS.key {
             self.store.bump_trust_generation().await?;
         }
         Ok(())
@@ -1025,8 +700,8 @@ impl App {
 
 impl App {
     /// The value of a global setting (its factory default when unset).
-    pub async fn global_setting(&self, key: &str) -> Result<String> {
-        def(key)?;
+    pub async fn global_setting(&self, setting: &crate::settings::SettingDef) -> Result<String> {
+        let key = setting.key;
         Ok(self
             .resolve_chain(&[Party::Global])
             .await?
@@ -1038,7 +713,7 @@ impl App {
 
     /// The global `fetch-allow` list (ARCHITECTURE.md, trust boundaries).
     pub async fn fetch_allow(&self) -> Result<crate::fetch_guard::AllowList> {
-        let v = self.global_setting("fetch-allow").await?;
+        let v = self.global_setting(&crate::settings::FETCH_ALLOW).await?;
         crate::fetch_guard::AllowList::parse(&v)
             .map_err(|why| AppError::Invalid(format!("fetch-allow {why}")))
     }

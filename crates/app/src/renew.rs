@@ -39,17 +39,17 @@ impl App {
                 continue;
             };
             let settings = self.resolve_chain(&chain_for_user(&email)).await?;
-            let get = |k: &str| {
+            let get = |d: &crate::settings::SettingDef| {
                 settings
                     .iter()
-                    .find(|r| r.key == k)
+                    .find(|r| r.key == d.key)
                     .map(|r| r.value.clone())
                     .unwrap_or_default()
             };
-            if get("auto-renew") != "on" {
+            if get(&crate::settings::AUTO_RENEW) != "on" {
                 continue;
             }
-            let days: i64 = get("auto-renew-days").parse().unwrap_or(14);
+            let days: i64 = get(&crate::settings::AUTO_RENEW_DAYS).parse().unwrap_or(14);
             let days_left = (v.cert.not_after - now).div_euclid(86_400);
             if days_left >= days {
                 continue;

@@ -209,7 +209,9 @@ impl App {
     /// The global `collect-certificates` setting.
     pub async fn collect_mode(&self) -> Result<Collect> {
         Ok(Collect::parse(
-            &self.global_setting("collect-certificates").await?,
+            &self
+                .global_setting(&crate::settings::COLLECT_CERTIFICATES)
+                .await?,
         ))
     }
 

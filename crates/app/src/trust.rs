@@ -619,7 +619,7 @@ impl App {
             }
         }
         let b = self
-            .global_setting("min-rsa-bits")
+            .global_setting(&crate::settings::MIN_RSA_BITS)
             .await?
             .parse()
             .unwrap_or(certmail_pki::verify::DEFAULT_MIN_RSA_BITS);

@@ -96,6 +96,7 @@ pub fn routes() -> Router<Arc<Server>> {
             "/api/v1/global/settings/{key}",
             get(global_get).put(global_put).delete(global_delete),
         )
+        .route("/api/v1/settings/definitions", get(setting_definitions))
         .route("/api/v1/audit", get(audit))
         .merge(crate::api_store::routes())
         .merge(crate::api_trust::routes())
@@ -624,6 +625,53 @@ pub async fn domain_delete(
 ) -> ApiResult<SettingValue> {
     c.require(Role::Operator)?;
     delete_setting(&s, &c, domain(&d)?, &key).await
+}
+
+/// One setting as the settings table defines it (`crates/app/src/settings.rs`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SettingDefinition {
+    /// The key, as `PUT .../settings/{key}` takes it.
+    pub key: String,
+    /// `choice` (one of `values`), `text` (checked free text) or `secret` (stored
+    /// encrypted, never shown).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The allowed values of a choice.
+    pub values: Vec<String>,
+    /// The factory default.
+    pub default: String,
+    /// Where it may be set: `all` (users, domains, global), `global` or `user`.
+    pub scope: String,
+    /// A short label for people.
+    pub label: String,
+    /// What it does.
+    pub help: String,
+    /// What it is about: general, encryption, signing, incoming, certificates, delivery,
+    /// network.
+    pub group: String,
+}
+
+/// Every setting: its type, values, default, scope, label, help and group.
+#[utoipa::path(get, path = "/api/v1/settings/definitions", tag = "settings",
+    responses((status = 200, body = [SettingDefinition])))]
+pub async fn setting_definitions(c: Caller) -> ApiResult<Vec<SettingDefinition>> {
+    c.require(Role::Auditor)?;
+    let name = |v: serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+    Ok(Json(
+        certmail_app::settings::SETTINGS
+            .iter()
+            .map(|d| SettingDefinition {
+                key: d.key.into(),
+                kind: d.kind().into(),
+                values: d.values.iter().map(|v| (*v).to_owned()).collect(),
+                default: d.default.into(),
+                scope: name(serde_json::json!(d.scope)),
+                label: d.label.into(),
+                help: d.help.into(),
+                group: name(serde_json::json!(d.group)),
+            })
+            .collect(),
+    ))
 }
 
 /// A global setting.

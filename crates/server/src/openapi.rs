@@ -38,6 +38,7 @@ use crate::{
         api::domain_put,
         api::domain_delete,
         api::global_get,
+        api::setting_definitions,
         api::global_put,
         api::global_delete,
         api::audit,

@@ -450,6 +450,71 @@ async fn roles_decide_what_the_api_may_change() {
     assert!(!summary.iter().any(|(a, _, _)| a == "eye"), "{summary:?}");
 }
 
+/// The settings table over the API: every setting with its type, values, default, scope,
+/// label and group; a user's setting is refused on a domain, a global one on a user.
+#[tokio::test]
+async fn the_settings_table_is_served_and_its_scopes_hold() {
+    let h = H::new().await;
+    let admin = h.token("boss", Role::Admin).await;
+    let aud = h.token("eye", Role::Auditor).await;
+    let r = h
+        .call(Method::GET, "/api/v1/settings/definitions", &aud, None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let defs = r.json();
+    let defs = defs.as_array().expect("list");
+    assert_eq!(defs.len(), certmail_app::settings::SETTINGS.len());
+    let find = |k: &str| {
+        defs.iter()
+            .find(|d| d["key"] == k)
+            .unwrap_or_else(|| panic!("{k} missing"))
+            .clone()
+    };
+    let em = find("encrypt-mode");
+    assert_eq!(em["type"], "choice");
+    assert_eq!(em["default"], "allow");
+    assert_eq!(em["scope"], "all");
+    assert_eq!(em["group"], "encryption");
+    assert_eq!(
+        em["values"],
+        serde_json::json!(["no-encryption", "allow", "force"])
+    );
+    assert!(!em["label"].as_str().unwrap_or_default().is_empty());
+    assert_eq!(find("fetch-allow")["scope"], "global");
+    assert_eq!(find("phone")["scope"], "user");
+    assert_eq!(find("pfx-password")["type"], "secret");
+    assert_eq!(find("hold-expire-days")["type"], "text");
+    let put = |v: &str| Some(serde_json::json!({ "value": v }));
+    let r = h
+        .call(
+            Method::PUT,
+            "/api/v1/domains/example.com/settings/phone",
+            &admin,
+            put("+41 44 000 00 00"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert!(r.body.contains("user's setting"), "{}", r.body);
+    let r = h
+        .call(
+            Method::PUT,
+            "/api/v1/users/a@example.com/settings/phone",
+            &admin,
+            put("+41 44 000 00 00"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = h
+        .call(
+            Method::PUT,
+            "/api/v1/users/a@example.com/settings/fetch-allow",
+            &admin,
+            put("10.0.0.0/8"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+}
+
 #[tokio::test]
 async fn a_session_changes_through_the_api_only_with_the_csrf_header() {
     let h = H::new().await;
