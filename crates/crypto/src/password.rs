@@ -1,7 +1,7 @@
 //! Login passwords and bearer secrets: Argon2id password hashes in PHC form, random tokens,
 //! and SHA-256 fingerprints for secrets that are looked up (API tokens, session ids).
 
-use base64ct::{Base64Unpadded, Base64UrlUnpadded, Encoding};
+use base64ct::{Base64UrlUnpadded, Encoding};
 use zeroize::Zeroizing;
 
 use crate::CryptoError;
@@ -20,58 +20,42 @@ fn argon(m: u32, t: u32, p: u32) -> Result<argon2::Argon2<'static>, CryptoError>
     ))
 }
 
-/// Hashes a password: `$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>` (PHC string format).
+/// Hashes a password: `$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>` (PHC string format,
+/// written by the `argon2` crate's `password-hash` support).
 pub fn hash_password(password: &[u8]) -> Result<String, CryptoError> {
+    use argon2::PasswordHasher;
     let mut salt = [0u8; 16];
     crate::random_bytes(&mut salt)?;
-    let mut out = Zeroizing::new([0u8; 32]);
-    argon(M_KIB, T, P)?
-        .hash_password_into(password, &salt, out.as_mut())
+    let hash = argon(M_KIB, T, P)?
+        .hash_password_with_salt(password, &salt)
         .map_err(|_| CryptoError::Rng)?;
-    Ok(format!(
-        "$argon2id$v=19$m={M_KIB},t={T},p={P}${}${}",
-        Base64Unpadded::encode_string(&salt),
-        Base64Unpadded::encode_string(out.as_ref())
-    ))
+    Ok(hash.to_string())
 }
 
-/// Checks a password against a PHC string made by [`hash_password`] (in constant time
-/// over the hash). A malformed string never matches.
+/// Checks a password against a PHC string made by [`hash_password`] (parsed by the
+/// `password-hash` crate; the hash compared in constant time). A malformed string, another
+/// algorithm, or parameters that would let a stored string exhaust memory or time never
+/// match.
 pub fn verify_password(phc: &str, password: &[u8]) -> bool {
-    let parts: Vec<&str> = phc.split('$').collect();
-    let [_, "argon2id", "v=19", params, salt, hash] = parts.as_slice() else {
+    use argon2::PasswordVerifier;
+    let Ok(hash) = argon2::PasswordHash::new(phc) else {
         return false;
     };
-    let mut m = 0;
-    let mut t = 0;
-    let mut p = 0;
-    for kv in params.split(',') {
-        match kv.split_once('=') {
-            Some(("m", v)) => m = v.parse().unwrap_or(0),
-            Some(("t", v)) => t = v.parse().unwrap_or(0),
-            Some(("p", v)) => p = v.parse().unwrap_or(0),
-            _ => return false,
-        }
+    if hash.algorithm != argon2::ARGON2ID_IDENT
+        || hash.version != Some(0x13)
+        || hash.hash.as_ref().map(|h| h.len()) != Some(32)
+    {
+        return false;
     }
-    // Refuse parameters that would let a stored string exhaust memory or time.
+    let Ok(params) = argon2::Params::try_from(&hash) else {
+        return false;
+    };
+    let (m, t, p) = (params.m_cost(), params.t_cost(), params.p_cost());
     if !(8..=1024 * 1024).contains(&m) || !(1..=16).contains(&t) || !(1..=16).contains(&p) {
         return false;
     }
-    let (Ok(salt), Ok(expected)) = (
-        Base64Unpadded::decode_vec(salt),
-        Base64Unpadded::decode_vec(hash),
-    ) else {
-        return false;
-    };
-    if expected.len() != 32 {
-        return false;
-    }
     let Ok(a) = argon(m, t, p) else { return false };
-    let mut out = Zeroizing::new([0u8; 32]);
-    if a.hash_password_into(password, &salt, out.as_mut()).is_err() {
-        return false;
-    }
-    aws_lc_rs::constant_time::verify_slices_are_equal(out.as_ref(), &expected).is_ok()
+    a.verify_password(password, &hash).is_ok()
 }
 
 /// A random secret of 32 bytes, URL-safe base64 (43 characters), prefixed with `prefix`.
@@ -106,6 +90,33 @@ mod tests {
         assert!(!verify_password(&h, b""));
         // Two hashes of one password differ (random salt).
         assert_ne!(h, hash_password(b"correct horse").expect("hash"));
+    }
+
+    /// Hashes stored before the `password-hash` crate wrote them (the same PHC form, made
+    /// by hand from `hash_password_into`) still verify.
+    #[test]
+    fn hashes_in_the_earlier_hand_made_form_verify() {
+        use base64ct::Base64Unpadded;
+        let salt = [7u8; 16];
+        let mut out = [0u8; 32];
+        argon(M_KIB, T, P)
+            .expect("argon")
+            .hash_password_into(b"old password", &salt, &mut out)
+            .expect("hash");
+        let old = format!(
+            "$argon2id$v=19$m={M_KIB},t={T},p={P}${}${}",
+            Base64Unpadded::encode_string(&salt),
+            Base64Unpadded::encode_string(&out)
+        );
+        assert!(verify_password(&old, b"old password"));
+        assert!(!verify_password(&old, b"old passwore"));
+        use argon2::PasswordHasher;
+        let new = argon(M_KIB, T, P)
+            .expect("argon")
+            .hash_password_with_salt(b"old password", &salt)
+            .expect("hash")
+            .to_string();
+        assert_eq!(new, old, "the crate writes the form certmail wrote");
     }
 
     #[test]
