@@ -10,7 +10,7 @@ use crate::oids;
 pub const MAX_DECOMPRESSED: usize = 64 << 20;
 
 /// id-alg-zlibCompress (RFC 3274 2).
-const ZLIB: &str = "1.2.840.113549.1.9.16.3.8";
+const ZLIB: &str = crate::oids::checked("1.2.840.113549.1.9.16.3.8");
 
 /// The uncompressed content of a CompressedData ContentInfo (DER or BER).
 pub fn decompress(der: &[u8]) -> Result<Vec<u8>, SmimeError> {

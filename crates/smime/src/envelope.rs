@@ -1238,10 +1238,10 @@ fn oaep_hash(oid: &str) -> Result<Hash, SmimeError> {
 }
 
 /// id-pSpecified (RFC 8017 A.2.1): the label of RSAES-OAEP.
-const P_SPECIFIED: &str = "1.2.840.113549.1.1.9";
+const P_SPECIFIED: &str = crate::oids::checked("1.2.840.113549.1.1.9");
 
 /// rc2-cbc (RFC 3370 4.3.2).
-const RC2_CBC: &str = "1.2.840.113549.3.2";
+const RC2_CBC: &str = crate::oids::checked("1.2.840.113549.3.2");
 
 fn oaep_params(params: Option<Element<'_>>) -> Result<OaepParams, SmimeError> {
     // RSAES-OAEP-params: hashFunc [0], maskGenFunc [1], pSourceFunc [2]; defaults SHA-1,

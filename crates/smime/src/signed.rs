@@ -644,7 +644,7 @@ impl SignedData<'_> {
 }
 
 /// id-dsa (as a CMS signatureAlgorithm, RFC 3370 3.1, and as a key algorithm).
-const DSA: &str = "1.2.840.10040.4.1";
+const DSA: &str = crate::oids::checked("1.2.840.10040.4.1");
 
 /// The DSA parameters a signer's key without them inherits (RFC 3279 2.3.2): those of the
 /// nearest issuer above it, by name, among the certificates at hand. The trust engine
