@@ -1,14 +1,71 @@
-//! `certmail conformance limbo`: runs the x509-limbo path-validation suite through
-//! `certmail_pki::verify` and writes results in limbo's harness format.
+//! `certmail conformance limbo`: its arguments; runs the x509-limbo path-validation suite
+//! through `certmail_pki::verify` and writes results in limbo's harness format.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
 use certmail_crypto::AwsLcOps;
 use certmail_pki::Certificate;
 use certmail_pki::verify::{self, Options, PeerName, Profile};
+use clap::Subcommand;
 use serde::Deserialize;
+
+use crate::cli::Failure;
+use crate::verify_cmd::ProfileArg;
+
+#[derive(Debug, Subcommand)]
+pub enum ConformanceCommand {
+    /// Run the x509-limbo path-validation suite.
+    Limbo {
+        /// limbo.json.
+        #[arg(long)]
+        suite: PathBuf,
+        /// index.json with each case's relevance class (default: beside the suite).
+        #[arg(long)]
+        index: Option<PathBuf>,
+        /// Exceptions file: {"case id": "reason"}; listed cases are skipped.
+        #[arg(long)]
+        exceptions: Option<PathBuf>,
+        /// Write results in limbo's harness format here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Certificate profile. limbo's RFC 5280 cases include the issuer duties of
+        /// section 4 (criticality, key identifiers, ...), which only `strict` holds.
+        #[arg(long, value_enum, default_value_t = ProfileArg::Strict)]
+        profile: ProfileArg,
+    },
+}
+
+/// `certmail conformance ...`: runs the suite, prints the summary and, with `--out`, writes
+/// the results in limbo's harness format.
+pub fn conformance(c: &ConformanceCommand) -> Result<ExitCode, Failure> {
+    let ConformanceCommand::Limbo {
+        suite,
+        index,
+        exceptions,
+        out,
+        profile,
+    } = c;
+    let index = index.clone().or_else(|| {
+        let p = suite.with_file_name("index.json");
+        p.exists().then_some(p)
+    });
+    let (results, summary) = run(
+        suite,
+        index.as_deref(),
+        exceptions.as_deref(),
+        (*profile).into(),
+    )
+    .map_err(|message| Failure { code: 2, message })?;
+    print(&results, &summary);
+    if let Some(o) = out {
+        let text = serde_json::to_string_pretty(&harness_json(&results)).unwrap_or_default();
+        crate::store_cmd::write_output(Some(o), text.as_bytes(), false)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
 
 #[derive(Debug, Deserialize)]
 struct Suite {

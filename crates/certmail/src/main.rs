@@ -16,6 +16,7 @@ mod postfix_cmd;
 mod render;
 mod serve_cmd;
 mod smime_cmd;
+mod store_cmd;
 mod verify_cmd;
 
 use std::process::ExitCode;

@@ -163,7 +163,7 @@ pub struct VerifyArgs {
     pub content: Option<PathBuf>,
     /// Policy, revocation and profile inputs, as for `certmail verify`.
     #[command(flatten)]
-    pub trust: crate::cli::TrustArgs,
+    pub trust: crate::verify_cmd::TrustArgs,
 }
 
 /// Explicit trust inputs: roots, intermediates, CRLs (the stores are not used).

@@ -1,5 +1,7 @@
-//! `certmail verify`, `certmail cert verify`, `certmail crl ...` and `certmail ctl ...`.
+//! `certmail verify`, `certmail cert verify`, `certmail crl ...` and `certmail ctl ...`:
+//! their arguments (and the trust inputs `smime verify` shares) and what they run.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -10,11 +12,184 @@ use certmail_pki::Certificate;
 use certmail_pki::verify::{
     self, CtlStatus, Options, PeerName, PolicyOptions, Profile, Purpose, RevocationPolicy,
 };
+use clap::{Args, Subcommand, ValueEnum};
 
-use crate::cli::{
-    CrlCommand, CtlCommand, CtlStatusArg, Failure, ProfileArg, PurposeArg, RevocationArg,
-    TrustArgs, VerifyArgs,
-};
+use crate::cli::Failure;
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PurposeArg {
+    Any,
+    SmimeSign,
+    SmimeEncrypt,
+}
+
+/// The RFC 5280 section 6 inputs a caller chooses, shared by `verify` and `smime verify`
+/// so a script gets the same decision about a signer as about a certificate.
+#[derive(Debug, Clone, Args)]
+pub struct TrustArgs {
+    /// user-initial-policy-set (repeatable; default anyPolicy).
+    #[arg(long)]
+    pub policy: Vec<String>,
+    /// initial-explicit-policy.
+    #[arg(long)]
+    pub require_explicit_policy: bool,
+    /// initial-policy-mapping-inhibit.
+    #[arg(long)]
+    pub inhibit_policy_mapping: bool,
+    /// initial-any-policy-inhibit.
+    #[arg(long)]
+    pub inhibit_any_policy: bool,
+    /// Revocation checking.
+    #[arg(long, value_enum, default_value_t = RevocationArg::IfAvailable)]
+    pub revocation: RevocationArg,
+    /// Certificate profile: rfc5280 (relying party, RFC 5280 section 6) or strict (also the
+    /// issuer duties of section 4: extension criticality, key identifiers, ...).
+    #[arg(long, value_enum, default_value_t = ProfileArg::Rfc5280)]
+    pub profile: ProfileArg,
+    /// The smallest RSA key trusted (1024-16384; default 2048, or the global min-rsa-bits
+    /// setting when the stores are used). Smaller keys verify but are reported weak-key.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1024..=16384))]
+    pub min_rsa_bits: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ProfileArg {
+    Rfc5280,
+    Strict,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RevocationArg {
+    Require,
+    IfAvailable,
+    Off,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The certificate to validate (the first one in the file).
+    pub cert: PathBuf,
+    /// Trusted roots (files may hold several PEM/DER certificates).
+    #[arg(long, required = true)]
+    pub root: Vec<PathBuf>,
+    /// Untrusted intermediates.
+    #[arg(long)]
+    pub intermediate: Vec<PathBuf>,
+    /// CRLs (PEM or DER).
+    #[arg(long)]
+    pub crl: Vec<PathBuf>,
+    /// Validation time (RFC 3339); default now.
+    #[arg(long)]
+    pub at: Option<String>,
+    /// Intended use.
+    #[arg(long, value_enum, default_value_t = PurposeArg::Any)]
+    pub purpose: PurposeArg,
+    /// E-mail address the certificate must carry.
+    #[arg(long)]
+    pub email: Option<String>,
+    /// Accept SHA-1 signatures.
+    #[arg(long)]
+    pub allow_sha1: bool,
+    /// Policy, revocation and profile inputs.
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CrlCommand {
+    /// Import CRLs (PEM or DER).
+    Import {
+        /// Files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List stored CRLs.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a CRL (SHA-256 prefix).
+    Show {
+        /// SHA-256 (prefix).
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a CRL.
+    Delete {
+        /// SHA-256 (prefix).
+        id: String,
+    },
+    /// Download the CRLs of the distribution points that are due (or of one URL) now.
+    Update {
+        /// Only this URL (due or not; registered as a source when new).
+        #[arg(long)]
+        url: Option<String>,
+        /// Seconds a download may take, redirects included.
+        #[arg(long, default_value_t = 30)]
+        timeout: u64,
+        /// Largest CRL accepted (bytes, or with K/M/G).
+        #[arg(long, default_value = "100M")]
+        max_size: String,
+        /// Seconds until a source is fetched again after a download.
+        #[arg(long, default_value_t = 21_600)]
+        interval: i64,
+        /// With --url: reach it even at an internal address (loopback, private,
+        /// link-local) not listed in the global setting fetch-allow.
+        #[arg(long, requires = "url")]
+        allow_internal: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The CRL distribution points known and their download state.
+    Sources {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum CtlStatusArg {
+    Whitelisted,
+    Blacklisted,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CtlCommand {
+    /// Whitelist or blacklist a certificate: its SHA-512 thumbprint (it need not be stored)
+    /// or the SHA-256 thumbprint (prefix) of a stored certificate.
+    Add {
+        /// Thumbprint.
+        thumbprint: String,
+        /// Status.
+        #[arg(long, value_enum)]
+        status: CtlStatusArg,
+        /// Valid even after expiry (whitelist only).
+        #[arg(long)]
+        allow_expired: bool,
+    },
+    /// List the trust list.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove an entry.
+    Remove {
+        /// Thumbprint.
+        thumbprint: String,
+    },
+}
 
 fn usage(message: String) -> Failure {
     Failure { code: 2, message }
