@@ -9,6 +9,7 @@ use certmail_pki::crl::Crl;
 use certmail_store::{CaRow, IssuedRow, StoreKind};
 use zeroize::Zeroizing;
 
+pub use crate::ca_info::{CaInfo, PendingInfo};
 use crate::error::AppError;
 use crate::trust::CrlReport;
 use crate::{App, CertView, Result, keyring};
@@ -207,6 +208,11 @@ impl App {
     /// All CAs.
     pub async fn ca_list(&self) -> Result<Vec<CaRow>> {
         Ok(self.store.cas().await?)
+    }
+
+    /// The CAs as shown (`ca list --json` and `GET /api/v1/cas`).
+    pub async fn cas(&self) -> Result<Vec<CaInfo>> {
+        Ok(self.ca_list().await?.iter().map(CaInfo::from).collect())
     }
 
     /// Makes a CA the default.
@@ -822,6 +828,16 @@ impl App {
     /// The pending requests.
     pub async fn ca_pending(&self) -> Result<Vec<certmail_store::PendingRow>> {
         Ok(self.store.pending().await?)
+    }
+
+    /// The pending requests as shown (`ca pending list --json` and `GET /api/v1/ca/pending`).
+    pub async fn pending_requests(&self) -> Result<Vec<PendingInfo>> {
+        Ok(self
+            .ca_pending()
+            .await?
+            .iter()
+            .map(PendingInfo::from)
+            .collect())
     }
 
     /// Uploads a certificate issued for a pending request: matched to the pending key by

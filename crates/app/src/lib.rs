@@ -8,6 +8,7 @@ pub mod auto_request;
 pub mod backup;
 pub mod ca;
 mod ca_files;
+mod ca_info;
 pub mod ca_send;
 mod cpu;
 pub mod crl_sources;

@@ -84,8 +84,9 @@ pub struct CrlReport {
     pub problem: Option<String>,
 }
 
-/// A CRL for display.
+/// A CRL for display (`crl list --json` and `GET /api/v1/crls`).
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CrlView {
     /// SHA-256.
     pub sha256: String,
@@ -105,6 +106,31 @@ pub struct CrlView {
     pub current: bool,
     /// `valid`, or why not.
     pub validity: String,
+}
+
+/// A trust-list entry as shown.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CtlView {
+    /// SHA-512 thumbprint, hex.
+    pub sha512: String,
+    /// `whitelisted` or `blacklisted`.
+    pub status: String,
+    /// Whitelisted even when expired.
+    pub allow_expired: bool,
+    /// When it was set, Unix seconds.
+    pub created_at: i64,
+}
+
+impl From<&CtlEntry> for CtlView {
+    fn from(e: &CtlEntry) -> CtlView {
+        CtlView {
+            sha512: e.sha512.clone(),
+            status: e.status.clone(),
+            allow_expired: e.allow_expired,
+            created_at: e.created_at,
+        }
+    }
 }
 
 /// A readable verdict.
@@ -461,6 +487,11 @@ impl App {
     /// The trust list.
     pub async fn ctl(&self) -> Result<Vec<CtlEntry>> {
         Ok(self.store.ctl_list().await?)
+    }
+
+    /// The trust list as shown (`ctl list --json` and `GET /api/v1/ctl`).
+    pub async fn ctl_views(&self) -> Result<Vec<CtlView>> {
+        Ok(self.ctl().await?.iter().map(CtlView::from).collect())
     }
 
     /// Removes a trust-list entry.

@@ -84,13 +84,13 @@ pub struct CaCreateBody {
 /// Creates a CA: the root goes to the root store, the intermediate to the certificates,
 /// both keys (sealed) to the key store.
 #[utoipa::path(post, path = "/api/v1/cas", tag = "ca", request_body = CaCreateBody,
-    responses((status = 201, description = "the CA, as listed by GET /api/v1/cas"), (status = 400, body = Problem),
+    responses((status = 201, body = certmail_app::ca::CaInfo, description = "the CA, as listed by GET /api/v1/cas"), (status = 400, body = Problem),
         (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn create(
     State(s): State<Arc<Server>>,
     c: Caller,
     ApiJson(b): ApiJson<CaCreateBody>,
-) -> Result<(StatusCode, Json<Value>), Problem> {
+) -> Result<(StatusCode, Json<certmail_app::ca::CaInfo>), Problem> {
     c.require(Role::Admin)?;
     if !(1..=36_500).contains(&b.days) {
         return Err(Problem::bad_request("days is 1 to 36500"));
@@ -135,7 +135,10 @@ pub async fn create(
         (Err(e), _) => Err(e),
     };
     let row = audited(&s, &c, "ca.create", b.intermediate_cn.trim(), &b.key, r).await?;
-    Ok((StatusCode::CREATED, Json(crate::api_trust::ca_json(&row))))
+    Ok((
+        StatusCode::CREATED,
+        Json(certmail_app::ca::CaInfo::from(&row)),
+    ))
 }
 
 /// The CA configuration: the defaults of new certificates and of PKCS#12 delivery (as

@@ -22,7 +22,9 @@ use zeroize::Zeroizing;
 
 use crate::Server;
 use crate::api::{ApiJson, ApiQuery, audited};
-use crate::api_trust::{Items, ca_json};
+use certmail_app::ca::CaInfo;
+
+use crate::api_trust::Items;
 use crate::auth::Caller;
 use crate::problem::{Problem, upload_error};
 
@@ -136,13 +138,13 @@ fn hex_of(b: &[u8]) -> String {
 /// (`true`). The key is sealed in the key store.
 #[utoipa::path(post, path = "/api/v1/cas/import", tag = "ca",
     request_body(content = String, content_type = "multipart/form-data", description = "parts cert, key, password, sig, default"),
-    responses((status = 201, body = Object, description = "the CA, as listed by GET /api/v1/cas"), (status = 400, body = Problem),
+    responses((status = 201, body = CaInfo, description = "the CA, as listed by GET /api/v1/cas"), (status = 400, body = Problem),
         (status = 403, body = Problem), (status = 409, body = Problem), (status = 413, body = Problem)))]
 pub async fn ca_import(
     State(s): State<Arc<Server>>,
     c: Caller,
     crate::api_store::ApiMultipart(mut form): crate::api_store::ApiMultipart,
-) -> Result<(StatusCode, Json<Value>), Problem> {
+) -> Result<(StatusCode, Json<CaInfo>), Problem> {
     c.require(Role::Admin)?;
     let (mut cert, mut key) = (Vec::new(), Vec::new());
     let mut password: Option<Zeroizing<String>> = None;
@@ -181,22 +183,22 @@ pub async fn ca_import(
         .await;
     let detail = r.as_ref().map(|x| x.name.clone()).unwrap_or_default();
     let row = audited(&s, &c, "ca.import", "upload", &detail, r).await?;
-    Ok((StatusCode::CREATED, Json(ca_json(&row))))
+    Ok((StatusCode::CREATED, Json(CaInfo::from(&row))))
 }
 
 /// Makes a CA the default (admin), as `certmail ca default`.
 #[utoipa::path(put, path = "/api/v1/cas/{ca}/default", tag = "ca",
     params(("ca" = String, Path, description = "CA id or name")),
-    responses((status = 200, body = Object, description = "the CA"), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = CaInfo, description = "the CA"), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn ca_default(
     State(s): State<Arc<Server>>,
     c: Caller,
     Path(ca): Path<String>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<CaInfo>, Problem> {
     c.require(Role::Admin)?;
     let r = s.app.ca_set_default(&ca).await;
     let row = audited(&s, &c, "ca.default", &ca, "", r).await?;
-    Ok(Json(ca_json(&row)))
+    Ok(Json(CaInfo::from(&row)))
 }
 
 fn rsa2048() -> String {

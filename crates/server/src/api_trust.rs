@@ -8,7 +8,9 @@ use axum::http::StatusCode;
 use axum::routing::{delete, get};
 use axum::{Json, Router};
 use certmail_app::admin::Role;
+use certmail_app::ca::{CaInfo, PendingInfo};
 use certmail_app::policy::{normalise_domain, normalise_email};
+use certmail_app::trust::{CrlView, CtlView};
 use certmail_pki::verify::CtlStatus;
 use certmail_store::Party;
 use serde::{Deserialize, Serialize};
@@ -54,6 +56,39 @@ pub struct Items {
     /// Where the next page starts (`offset`), when there is more.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_offset: Option<usize>,
+}
+
+/// A list of one kind of object, described item by item in the OpenAPI document.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct List<T: ToSchema> {
+    /// The objects.
+    pub items: Vec<T>,
+    /// Where the next page starts (`offset`), when there is more.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_offset: Option<usize>,
+}
+
+impl<T: ToSchema> List<T> {
+    /// The whole (small, bounded by what administrators made) list.
+    pub fn all(items: Vec<T>) -> List<T> {
+        List {
+            items,
+            next_offset: None,
+        }
+    }
+
+    /// The page `q` asks for of `all`.
+    pub fn page(all: impl IntoIterator<Item = T>, q: &Page) -> List<T> {
+        let limit = q.limit.unwrap_or(1_000).clamp(1, MAX_PAGE);
+        let offset = q.offset.unwrap_or(0);
+        let mut items: Vec<T> = all.into_iter().skip(offset).take(limit + 1).collect();
+        let more = items.len() > limit;
+        items.truncate(limit);
+        List {
+            items,
+            next_offset: more.then_some(offset + limit),
+        }
+    }
 }
 
 /// Most objects in one list answer: every list is read page by page.
@@ -111,20 +146,14 @@ pub async fn delete_certificate(
 }
 
 /// The CRL store (as `certmail crl list --json`).
-#[utoipa::path(get, path = "/api/v1/crls", tag = "trust", params(Page), responses((status = 200, body = Items)))]
+#[utoipa::path(get, path = "/api/v1/crls", tag = "trust", params(Page), responses((status = 200, body = List<CrlView>)))]
 pub async fn crls(
     State(s): State<Arc<Server>>,
     c: Caller,
     ApiQuery(q): ApiQuery<Page>,
-) -> Result<Json<Items>, Problem> {
+) -> Result<Json<List<CrlView>>, Problem> {
     c.require(Role::Auditor)?;
-    let all = s
-        .app
-        .crls()
-        .await?
-        .into_iter()
-        .map(|v| serde_json::to_value(v).unwrap_or_default());
-    Ok(Json(Items::page(all, &q)))
+    Ok(Json(List::page(s.app.crls().await?, &q)))
 }
 
 /// Deletes a CRL by SHA-256 (prefix).
@@ -142,22 +171,15 @@ pub async fn delete_crl(
     Ok(StatusCode::NO_CONTENT)
 }
 
-fn ctl_json(e: &certmail_store::CtlEntry) -> Value {
-    json!({ "sha512": e.sha512, "status": e.status, "allow_expired": e.allow_expired, "created_at": e.created_at })
-}
-
 /// The trust list.
-#[utoipa::path(get, path = "/api/v1/ctl", tag = "trust", params(Page), responses((status = 200, body = Items)))]
+#[utoipa::path(get, path = "/api/v1/ctl", tag = "trust", params(Page), responses((status = 200, body = List<CtlView>)))]
 pub async fn ctl(
     State(s): State<Arc<Server>>,
     c: Caller,
     ApiQuery(q): ApiQuery<Page>,
-) -> Result<Json<Items>, Problem> {
+) -> Result<Json<List<CtlView>>, Problem> {
     c.require(Role::Auditor)?;
-    Ok(Json(Items::page(
-        s.app.ctl().await?.iter().map(ctl_json),
-        &q,
-    )))
+    Ok(Json(List::page(s.app.ctl_views().await?, &q)))
 }
 
 /// A trust-list status.
@@ -173,13 +195,13 @@ pub struct CtlBody {
 /// Whitelists or blacklists by SHA-512 thumbprint (or the SHA-256 of a stored certificate).
 #[utoipa::path(put, path = "/api/v1/ctl/{thumbprint}", tag = "trust", request_body = CtlBody,
     params(("thumbprint" = String, Path, description = "SHA-512, or the SHA-256 of a stored certificate")),
-    responses((status = 200, body = Object), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = CtlView), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn ctl_put(
     State(s): State<Arc<Server>>,
     c: Caller,
     Path(t): Path<String>,
     ApiJson(b): ApiJson<CtlBody>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<CtlView>, Problem> {
     c.require(Role::Operator)?;
     let status = match b.status.as_str() {
         "whitelisted" => CtlStatus::Whitelisted {
@@ -194,7 +216,7 @@ pub async fn ctl_put(
     };
     let r = s.app.ctl_add(&t, status).await;
     let e = audited(&s, &c, "ctl.add", &t, &b.status, r).await?;
-    Ok(Json(ctl_json(&e)))
+    Ok(Json(CtlView::from(&e)))
 }
 
 /// Removes a trust-list entry.
@@ -217,39 +239,21 @@ pub async fn ctl_delete(
 }
 
 /// The CAs.
-#[utoipa::path(get, path = "/api/v1/cas", tag = "ca", responses((status = 200, body = Items)))]
-pub async fn cas(State(s): State<Arc<Server>>, c: Caller) -> Result<Json<Items>, Problem> {
+#[utoipa::path(get, path = "/api/v1/cas", tag = "ca", responses((status = 200, body = List<CaInfo>)))]
+pub async fn cas(State(s): State<Arc<Server>>, c: Caller) -> Result<Json<List<CaInfo>>, Problem> {
     c.require(Role::Auditor)?;
-    let items = s
-        .app
-        .ca_list()
-        .await?
-        .into_iter()
-        .map(|r| ca_json(&r))
-        .collect();
-    Ok(Json(Items::new(items)))
-}
-
-/// A CA as the API shows it.
-pub fn ca_json(r: &certmail_store::CaRow) -> Value {
-    json!({ "id": r.id, "name": r.name, "root_sha256": r.root_sha256, "signer_sha256": r.signer_sha256, "hash": r.hash, "is_default": r.is_default, "crl_number": r.crl_number, "created_at": r.created_at })
+    Ok(Json(List::all(s.app.cas().await?)))
 }
 
 /// The pending certificate requests.
-#[utoipa::path(get, path = "/api/v1/ca/pending", tag = "ca", params(Page), responses((status = 200, body = Items)))]
+#[utoipa::path(get, path = "/api/v1/ca/pending", tag = "ca", params(Page), responses((status = 200, body = List<PendingInfo>)))]
 pub async fn pending(
     State(s): State<Arc<Server>>,
     c: Caller,
     ApiQuery(q): ApiQuery<Page>,
-) -> Result<Json<Items>, Problem> {
+) -> Result<Json<List<PendingInfo>>, Problem> {
     c.require(Role::Auditor)?;
-    let all = s
-        .app
-        .ca_pending()
-        .await?
-        .into_iter()
-        .map(|p| json!({ "id": p.id, "handler": p.handler, "email": p.email, "subject": p.subject, "key_id": p.key_id, "created_at": p.created_at, "next_attempt": p.next_attempt, "attempts": p.attempts, "last_error": p.last_error }));
-    Ok(Json(Items::page(all, &q)))
+    Ok(Json(List::page(s.app.pending_requests().await?, &q)))
 }
 
 /// Deletes a pending request.
