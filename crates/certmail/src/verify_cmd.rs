@@ -517,15 +517,11 @@ pub async fn ctl(app: &App, c: &CtlCommand) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
         CtlCommand::List { json } => {
-            let entries = app.ctl().await?;
+            let entries = app.ctl_views().await?;
             if *json {
-                let rows: Vec<_> = entries
-                    .iter()
-                    .map(|e| serde_json::json!({"sha512": e.sha512, "status": e.status, "allow_expired": e.allow_expired, "created_at": e.created_at}))
-                    .collect();
                 println!(
                     "{}",
-                    serde_json::to_string_pretty(&rows).unwrap_or_default()
+                    serde_json::to_string_pretty(&entries).unwrap_or_default()
                 );
             } else {
                 for e in &entries {

@@ -98,11 +98,21 @@ pub(super) async fn import(
 
 /// `ca list`.
 pub(super) async fn list(app: &App, json: bool) -> Result<ExitCode, Failure> {
-    let cas = app.ca_list().await?;
+    let cas = app.cas().await?;
     if json {
+        // The API's object (`GET /api/v1/cas`), with the names this command printed before
+        // (`root`, `intermediate`, `default`) as aliases for one release (README).
         let rows: Vec<_> = cas
             .iter()
-            .map(|c| serde_json::json!({"id": c.id, "name": c.name, "root": c.root_sha256, "intermediate": c.signer_sha256, "hash": c.hash, "default": c.is_default, "crl_number": c.crl_number}))
+            .map(|c| {
+                let mut v = serde_json::to_value(c).unwrap_or_default();
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("root".into(), c.root_sha256.clone().into());
+                    o.insert("intermediate".into(), c.signer_sha256.clone().into());
+                    o.insert("default".into(), c.is_default.into());
+                }
+                v
+            })
             .collect();
         println!(
             "{}",

@@ -180,13 +180,12 @@ pub(super) async fn request(app: &App, a: &RequestArgs) -> Result<ExitCode, Fail
 pub(super) async fn pending(app: &App, p: &PendingCommand) -> Result<ExitCode, Failure> {
     match p {
         PendingCommand::List { json } => {
-            let rows = app.ca_pending().await?;
+            let rows = app.pending_requests().await?;
             if *json {
-                let out: Vec<_> = rows
-                    .iter()
-                    .map(|r| serde_json::json!({"id": r.id, "handler": r.handler, "email": r.email, "subject": r.subject, "key_id": r.key_id, "created_at": r.created_at, "next_attempt": r.next_attempt, "attempts": r.attempts, "last_error": r.last_error}))
-                    .collect();
-                println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&rows).unwrap_or_default()
+                );
             } else {
                 for r in &rows {
                     println!(
