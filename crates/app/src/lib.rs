@@ -137,7 +137,6 @@ pub struct App {
     pub(crate) parsed_crls: trust::ParsedCrls,
     pub(crate) signers: std::sync::Mutex<mailflow::SignerCache>,
     pub(crate) flow_cache: std::sync::Mutex<mailflow::FlowCache>,
-    pub(crate) recent: std::sync::Mutex<std::collections::VecDeque<(i64, String)>>,
     pub(crate) counts: std::sync::Mutex<Option<(String, Counts)>>,
     /// Whether any directory is configured, as of a policy generation (the gateway asks
     /// for every recipient without a certificate; this spares the query when none is).
@@ -191,7 +190,6 @@ impl App {
             parsed_crls: trust::ParsedCrls::default(),
             signers: std::sync::Mutex::new(mailflow::SignerCache::default()),
             flow_cache: std::sync::Mutex::new(mailflow::FlowCache::default()),
-            recent: std::sync::Mutex::new(std::collections::VecDeque::new()),
             counts: std::sync::Mutex::new(None),
             directories_known: std::sync::Mutex::new(None),
             directory_client: std::sync::OnceLock::new(),

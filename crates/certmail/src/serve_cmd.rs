@@ -203,6 +203,7 @@ pub async fn run(cli: &Cli, args: &ServeArgs) -> Result<ExitCode, Failure> {
             *token
         );
     }
+    let messages = server.message_log();
     let web = certmail_server::router(server);
     // The jobs stop with the gateway: a download cut short is recorded by nobody and stays
     // due; a CRL import is one transaction.
@@ -251,7 +252,7 @@ pub async fn run(cli: &Cli, args: &ServeArgs) -> Result<ExitCode, Failure> {
         };
         tokio::spawn(certmail_jobs::runner::run(app.clone(), jc, jobs_stopped))
     });
-    let r = certmail_gateway::run(app, cfg, Some(web)).await;
+    let r = certmail_gateway::run(app, cfg, Some(web), messages).await;
     let _ = stop_jobs.send(true);
     if let Some(j) = jobs {
         j.abort();

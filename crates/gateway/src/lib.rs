@@ -124,6 +124,8 @@ pub struct Shared {
     pub stress_until: std::sync::atomic::AtomicI64,
     /// The memory budget for message data in flight (`max-memory`).
     pub budget: budget::Budget,
+    /// Recent per-message log lines, for the web admin.
+    pub log: Arc<record::MessageLog>,
 }
 
 impl Shared {
@@ -153,6 +155,7 @@ impl Shared {
             shutdown,
             ids: IdGen::new(),
             budget: budget::Budget::new(cfg.max_memory),
+            log: Arc::default(),
             cfg,
         })
     }
@@ -267,14 +270,18 @@ pub async fn serve_smtp(shared: Arc<Shared>, listener: TcpListener) {
 }
 
 /// `certmail serve`: binds the SMTP and HTTP listeners and runs until SIGTERM or SIGINT.
-/// `web` (the admin and API) is served beside `/healthz` and `/metrics`.
+/// `web` (the admin and API) is served beside `/healthz` and `/metrics`; the gateway keeps
+/// its recent log lines in `log` (which the web admin reads).
 pub async fn run(
     app: Arc<App>,
     cfg: GatewayConfig,
     web_routes: Option<axum::Router>,
+    log: Arc<record::MessageLog>,
 ) -> Result<(), GatewayError> {
     let (tx, rx) = watch::channel(false);
-    let shared = Arc::new(Shared::new(app, cfg, rx).await?);
+    let mut shared = Shared::new(app, cfg, rx).await?;
+    shared.log = log;
+    let shared = Arc::new(shared);
     let bind = |addr: SocketAddr, e: std::io::Error| GatewayError::Listen {
         addr: addr.to_string(),
         reason: if e.kind() == std::io::ErrorKind::PermissionDenied && addr.port() < 1024 {

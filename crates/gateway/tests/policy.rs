@@ -498,7 +498,7 @@ async fn each_message_and_refusal_is_kept_for_the_gateway_page() {
     c.cmd("RCPT TO:<bob@partner.example>", "250").await;
     let msg = message("alice@example.com", "bob@partner.example", "s", "body");
     c.data(&msg, "250").await;
-    let lines = h.app.recent_messages(None, 10);
+    let lines = h.shared.log.recent(None, 10);
     assert_eq!(lines.len(), 2, "{lines:?}");
     assert!(
         lines[0].1.contains("reply=250")
@@ -511,7 +511,7 @@ async fn each_message_and_refusal_is_kept_for_the_gateway_page() {
         lines[1].1.starts_with("rcpt-refused") && lines[1].1.contains("nocert@partner.example"),
         "{lines:?}"
     );
-    assert_eq!(h.app.recent_messages(Some("nocert"), 10).len(), 1);
+    assert_eq!(h.shared.log.recent(Some("nocert"), 10).len(), 1);
 }
 
 /// A directory client that knows one partner's certificate and counts the questions.

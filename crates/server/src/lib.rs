@@ -56,6 +56,8 @@ pub struct Server {
     pub(crate) jobs: pages_bulk::Jobs,
     /// The gateway's next hop, for releases from the hold queue and certificate mail.
     relay: Mutex<Option<Arc<certmail_gateway::relay::Relay>>>,
+    /// The gateway's recent per-message log lines (the gateway page).
+    pub(crate) messages: Arc<certmail_gateway::record::MessageLog>,
 }
 
 impl std::fmt::Debug for Server {
@@ -74,7 +76,14 @@ impl Server {
             limiter: auth::Limiter::default(),
             jobs: pages_bulk::Jobs::default(),
             relay: Mutex::new(None),
+            messages: Arc::default(),
         })
+    }
+
+    /// The log the gateway of this process writes its per-message lines to (pass it to
+    /// `certmail_gateway::run`), read by the gateway page.
+    pub fn message_log(&self) -> Arc<certmail_gateway::record::MessageLog> {
+        self.messages.clone()
     }
 
     /// Where releases from the hold queue and certificate mail go (the gateway's next hop).

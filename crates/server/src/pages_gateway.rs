@@ -45,8 +45,8 @@ async fn gateway(State(s): State<Arc<Server>>, c: Caller, Query(f): Query<Filter
     c.require(Role::Auditor)?;
     let q = f.q.unwrap_or_default();
     let lines = s
-        .app
-        .recent_messages(Some(q.as_str()).filter(|x| !x.is_empty()), 500)
+        .messages
+        .recent(Some(q.as_str()).filter(|x| !x.is_empty()), 500)
         .into_iter()
         .map(|(at, text)| {
             let reply = if text.starts_with("rcpt-refused") {
@@ -66,7 +66,7 @@ async fn gateway(State(s): State<Arc<Server>>, c: Caller, Query(f): Query<Filter
         .collect();
     Ok(render(&GatewayPage {
         nav: nav(&c),
-        kept: certmail_app::mailflow::RECENT_MESSAGES,
+        kept: certmail_gateway::record::RECENT_MESSAGES,
         q,
         lines,
     }))

@@ -1863,9 +1863,9 @@ async fn the_gateway_page_shows_recent_messages_newest_first() {
             .contains("No message yet")
     );
     let now = certmail_app::now();
-    h.app.record_message(now, "id=A1 from=<a@x.example> size=10 copies=1 ms=1.0 reply=250 to=<b@y.example> dir=outgoing action=encrypted \"encrypted to 1 certificate\"");
-    h.app.record_message(now, "rcpt-refused from=<a@x.example> to=<c@y.example> reason=\"c@y.example: encryption is required\"");
-    h.app.record_message(
+    h.server.message_log().record(now, "id=A1 from=<a@x.example> size=10 copies=1 ms=1.0 reply=250 to=<b@y.example> dir=outgoing action=encrypted \"encrypted to 1 certificate\"");
+    h.server.message_log().record(now, "rcpt-refused from=<a@x.example> to=<c@y.example> reason=\"c@y.example: encryption is required\"");
+    h.server.message_log().record(
         now,
         "id=A2 from=<a@x.example> size=10 ms=1.0 reply=451 reason=\"processing failed: database\"",
     );
@@ -1883,12 +1883,14 @@ async fn the_gateway_page_shows_recent_messages_newest_first() {
     let only = h.page("/gateway?q=rcpt-refused", &cookie).await;
     assert!(only.body.contains("c@y.example") && !only.body.contains("id=A1"));
     // The kept lines are bounded.
-    for i in 0..(certmail_app::mailflow::RECENT_MESSAGES + 10) {
-        h.app.record_message(now, &format!("id=X{i} reply=250"));
+    for i in 0..(certmail_gateway::record::RECENT_MESSAGES + 10) {
+        h.server
+            .message_log()
+            .record(now, &format!("id=X{i} reply=250"));
     }
     assert_eq!(
-        h.app.recent_messages(None, usize::MAX).len(),
-        certmail_app::mailflow::RECENT_MESSAGES
+        h.server.message_log().recent(None, usize::MAX).len(),
+        certmail_gateway::record::RECENT_MESSAGES
     );
 }
 

@@ -258,34 +258,7 @@ struct OutgoingRcpt {
     bcc: bool,
 }
 
-/// Per-message log lines this process keeps for the web admin's gateway page.
-pub const RECENT_MESSAGES: usize = 1_000;
-
 impl App {
-    /// Keeps a gateway log line (the per-message line, or a refused recipient) for the web
-    /// admin; the oldest goes when [`RECENT_MESSAGES`] are held. Per process: each node
-    /// shows its own.
-    pub fn record_message(&self, at: i64, line: &str) {
-        {
-            let mut r = crate::lock(&self.recent);
-            if r.len() >= RECENT_MESSAGES {
-                r.pop_front();
-            }
-            r.push_back((at, line.to_owned()));
-        }
-    }
-
-    /// The kept gateway log lines, newest first, optionally only those containing `filter`.
-    pub fn recent_messages(&self, filter: Option<&str>, limit: usize) -> Vec<(i64, String)> {
-        crate::lock(&self.recent)
-            .iter()
-            .rev()
-            .filter(|(_, l)| filter.is_none_or(|f| l.contains(f)))
-            .take(limit)
-            .cloned()
-            .collect()
-    }
-
     async fn flow_settings_uncached(&self, address: &str) -> Result<FlowSettings> {
         let email = normalise_email(address).ok();
         let chain = match &email {
