@@ -20,6 +20,9 @@ mod profile;
 mod revocation;
 mod validate;
 
+#[cfg(test)]
+mod test_support;
+
 use build::*;
 use names::*;
 use policy::*;

@@ -362,3 +362,6 @@ pub fn smime_usage(c: &Certificate, purpose: Purpose) -> Result<(), VerifyError>
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

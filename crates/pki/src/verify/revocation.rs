@@ -330,3 +330,6 @@ fn in_scope(crl: &Crl, cert: &Certificate, dp: &DistPoint) -> bool {
     }
     !(scope.only_user && cert.is_ca() || scope.only_ca && !cert.is_ca() || scope.only_attribute)
 }
+
+#[cfg(test)]
+mod tests;
