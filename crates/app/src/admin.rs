@@ -18,6 +18,7 @@ pub const MIN_PASSWORD_LEN: usize = 12;
 
 /// What an account may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Read only; no private key export.
@@ -52,8 +53,9 @@ impl Role {
     }
 }
 
-/// An account as shown (never with its hash).
+/// An account as shown (never with its hash): `admin list --json` and `GET /api/v1/admins`.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Account {
     /// Login name.
     pub name: String,

@@ -277,93 +277,219 @@ fn bad(file: &Path, line: u64, reason: impl std::fmt::Display) -> AppError {
     ))
 }
 
+/// The backup file read line by line, each line's bytes added to the running SHA-256 that
+/// the end line must match.
+struct Lines<'f> {
+    file: &'f Path,
+    reader: std::io::BufReader<std::fs::File>,
+    buf: Vec<u8>,
+    hash: Sha256,
+    line_no: u64,
+}
+
+impl<'f> Lines<'f> {
+    fn open(file: &'f Path) -> Result<Lines<'f>> {
+        let f = std::fs::File::open(file).map_err(|e| AppError::io(file, e))?;
+        Ok(Lines {
+            file,
+            reader: std::io::BufReader::with_capacity(1 << 20, f),
+            buf: Vec::new(),
+            hash: Sha256::new(),
+            line_no: 0,
+        })
+    }
+
+    /// The next line as JSON, or `None` at the end of the file. The line is not hashed yet:
+    /// [`Lines::hash_line`] adds it (the end line itself is not part of the sum).
+    fn next(&mut self) -> Result<Option<serde_json::Value>> {
+        self.buf.clear();
+        let n = self
+            .reader
+            .read_until(b'\n', &mut self.buf)
+            .map_err(|e| AppError::io(self.file, e))?;
+        if n == 0 {
+            return Ok(None);
+        }
+        self.line_no += 1;
+        if self.buf.last() != Some(&b'\n') {
+            return Err(self.bad("the file ends early, in the middle of a line"));
+        }
+        serde_json::from_slice(&self.buf)
+            .map(Some)
+            .map_err(|e| self.bad(e))
+    }
+
+    fn hash_line(&mut self) {
+        self.hash.update(&self.buf);
+    }
+
+    fn bad(&self, reason: impl std::fmt::Display) -> AppError {
+        bad(self.file, self.line_no, reason)
+    }
+}
+
+/// What the header of a backup says.
+struct Header {
+    schema_version: i64,
+    created_at: i64,
+    key: serde_json::Value,
+}
+
+fn read_header(lines: &mut Lines<'_>) -> Result<Header> {
+    let header = lines
+        .next()?
+        .ok_or_else(|| lines.bad("the file is empty"))?;
+    lines.hash_line();
+    if header["format"] != FORMAT {
+        return Err(lines.bad("no certmail-backup header"));
+    }
+    if header["version"].as_u64() != Some(VERSION) {
+        return Err(lines.bad(format!(
+            "format version {} is not {VERSION}",
+            header["version"]
+        )));
+    }
+    Ok(Header {
+        schema_version: header["schema_version"]
+            .as_i64()
+            .ok_or_else(|| lines.bad("no schema_version"))?,
+        created_at: header["created_at"].as_i64().unwrap_or(0),
+        key: header["key"].clone(),
+    })
+}
+
+/// Refuses a data directory that exists and holds anything; says whether it exists.
+fn check_empty_dir(dir: &Path) -> Result<bool> {
+    if !dir.exists() {
+        return Ok(false);
+    }
+    let mut entries = std::fs::read_dir(dir).map_err(|e| AppError::io(dir, e))?;
+    if entries.next().is_some() {
+        return Err(AppError::Conflict(format!(
+            "{} is not empty: restore makes a new data directory and never overwrites one",
+            dir.display()
+        )));
+    }
+    Ok(true)
+}
+
+/// Removes what a failed restore wrote into `dir` (the directory too, unless it existed).
+fn undo_dir(dir: &Path, existed: bool, e: AppError) -> AppError {
+    let cleaned = if existed {
+        std::fs::read_dir(dir).and_then(|entries| {
+            for entry in entries {
+                let p = entry?.path();
+                if p.is_dir() {
+                    std::fs::remove_dir_all(&p)?;
+                } else {
+                    std::fs::remove_file(&p)?;
+                }
+            }
+            Ok(())
+        })
+    } else {
+        std::fs::remove_dir_all(dir)
+    };
+    match cleaned {
+        Ok(()) => e,
+        Err(c) => AppError::Invalid(format!(
+            "{e}; and removing what was written in {} failed: {c}",
+            dir.display()
+        )),
+    }
+}
+
+/// Streams the tables and rows after the header into `restore`, up to the end line, whose
+/// check sum and counts must match. Returns the tables read and the key-store check value
+/// found in `meta`.
+async fn load_rows(
+    lines: &mut Lines<'_>,
+    restore: &mut certmail_store::Restore,
+) -> Result<(usize, Option<String>)> {
+    let mut tables = 0usize;
+    let mut columns: Vec<Column> = Vec::new();
+    let mut in_meta = false;
+    let mut check_value: Option<String> = None;
+    loop {
+        let v = lines
+            .next()?
+            .ok_or_else(|| lines.bad("the file ends early (no end line)"))?;
+        if let Some(end) = v.get("end") {
+            let sum = std::mem::take(&mut lines.hash).finish_hex();
+            if end["sha256"].as_str() != Some(sum.as_str()) {
+                return Err(
+                    lines.bad("the check sum does not match: the file was changed or damaged")
+                );
+            }
+            if end["rows"].as_u64() != Some(restore.rows())
+                || end["tables"].as_u64() != Some(tables as u64)
+            {
+                return Err(lines.bad("the row or table count does not match"));
+            }
+            return Ok((tables, check_value));
+        }
+        lines.hash_line();
+        if let serde_json::Value::Array(items) = v {
+            let values = row_values(&columns, items).map_err(|r| lines.bad(r))?;
+            if in_meta && let Some(c) = meta_check_value(&columns, &values) {
+                check_value = Some(c);
+            }
+            restore.row(values).await?;
+            continue;
+        }
+        let name = v["table"]
+            .as_str()
+            .ok_or_else(|| lines.bad("neither a table, a row nor the end"))?;
+        columns = table_columns(&v).map_err(|r| lines.bad(r))?;
+        in_meta = name == "meta";
+        restore.table(name, &columns).await?;
+        tables += 1;
+    }
+}
+
+/// The columns of a table line.
+fn table_columns(v: &serde_json::Value) -> std::result::Result<Vec<Column>, String> {
+    v["columns"]
+        .as_array()
+        .ok_or("a table without columns")?
+        .iter()
+        .map(|c| {
+            let name = c[0].as_str();
+            let ty = c[1].as_str().and_then(ColumnType::parse);
+            match (name, ty) {
+                (Some(n), Some(ty)) => Ok(Column {
+                    name: n.to_owned(),
+                    ty,
+                }),
+                _ => Err(format!("column {c} is not [name, type]")),
+            }
+        })
+        .collect()
+}
+
+/// The key-store check value, when this `meta` row is it.
+fn meta_check_value(columns: &[Column], values: &[Value]) -> Option<String> {
+    let name = columns.iter().position(|c| c.name == "name")?;
+    let value = columns.iter().position(|c| c.name == "value")?;
+    match (&values[name], &values[value]) {
+        (Value::Text(n), Value::Text(v)) if n == keyring::CHECK_VALUE_NAME => Some(v.clone()),
+        _ => None,
+    }
+}
+
 /// Restores the backup `file` into the new data directory of `cfg` (and its database: the
 /// embedded SQLite file, or the empty database of `cfg.database_url`). Refuses a data
 /// directory that is not empty and a database that holds data; on any failure, the data
 /// directory is removed again and nothing is committed to the database.
 pub async fn restore(cfg: &Config, file: &Path, key: RestoreKey) -> Result<RestoreReport> {
     let dir = &cfg.data_dir;
-    let existed = dir.exists();
-    if existed {
-        let mut entries = std::fs::read_dir(dir).map_err(|e| AppError::io(dir, e))?;
-        if entries.next().is_some() {
-            return Err(AppError::Conflict(format!(
-                "{} is not empty: restore makes a new data directory and never overwrites one",
-                dir.display()
-            )));
-        }
-    }
-    let f = std::fs::File::open(file).map_err(|e| AppError::io(file, e))?;
-    let mut reader = std::io::BufReader::with_capacity(1 << 20, f);
-    let mut hash = Sha256::new();
-    let mut buf = Vec::new();
-    let mut line_no = 0u64;
-    let mut next_line = |buf: &mut Vec<u8>, hash: &mut Sha256, hashed: bool| -> Result<bool> {
-        buf.clear();
-        let n = reader
-            .read_until(b'\n', buf)
-            .map_err(|e| AppError::io(file, e))?;
-        if n > 0 && buf.last() != Some(&b'\n') {
-            return Err(AppError::Invalid(format!(
-                "{} is not a usable certmail backup: the file ends early, in the middle of a line",
-                file.display()
-            )));
-        }
-        if n > 0 && hashed {
-            hash.update(buf);
-        }
-        Ok(n > 0)
-    };
-    if !next_line(&mut buf, &mut hash, true)? {
-        return Err(bad(file, 1, "the file is empty"));
-    }
-    line_no += 1;
-    let header: serde_json::Value =
-        serde_json::from_slice(&buf).map_err(|e| bad(file, line_no, e))?;
-    if header["format"] != FORMAT {
-        return Err(bad(file, 1, "no certmail-backup header"));
-    }
-    if header["version"].as_u64() != Some(VERSION) {
-        return Err(bad(
-            file,
-            1,
-            format!("format version {} is not {VERSION}", header["version"]),
-        ));
-    }
-    let schema_version = header["schema_version"]
-        .as_i64()
-        .ok_or_else(|| bad(file, 1, "no schema_version"))?;
-    let created_at = header["created_at"].as_i64().unwrap_or(0);
-
+    let existed = check_empty_dir(dir)?;
+    let mut lines = Lines::open(file)?;
+    let header = read_header(&mut lines)?;
     // The key, before anything is written.
-    let (files, key_note) = restore_key(file, &header["key"], &key)?;
-
+    let (files, key_note) = restore_key(file, &header.key, &key)?;
     std::fs::create_dir_all(dir).map_err(|e| AppError::io(dir, e))?;
-    let undo = |e: AppError| -> AppError {
-        let cleaned = if existed {
-            std::fs::read_dir(dir).and_then(|entries| {
-                for entry in entries {
-                    let p = entry?.path();
-                    if p.is_dir() {
-                        std::fs::remove_dir_all(&p)?;
-                    } else {
-                        std::fs::remove_file(&p)?;
-                    }
-                }
-                Ok(())
-            })
-        } else {
-            std::fs::remove_dir_all(dir)
-        };
-        match cleaned {
-            Ok(()) => e,
-            Err(c) => AppError::Invalid(format!(
-                "{e}; and removing what was written in {} failed: {c}",
-                dir.display()
-            )),
-        }
-    };
-    let result = async {
+    let written = async {
         {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
@@ -378,77 +504,8 @@ pub async fn restore(cfg: &Config, file: &Path, key: RestoreKey) -> Result<Resto
             },
         };
         let url = cfg.database_url()?;
-        let mut restore = Store::open_for_restore(&url, schema_version).await?;
-        let mut tables = 0usize;
-        let mut in_meta = false;
-        let mut meta_columns: Vec<Column> = Vec::new();
-        let mut columns: Vec<Column> = Vec::new();
-        let mut check_value: Option<String> = None;
-        loop {
-            if !next_line(&mut buf, &mut hash, false)? {
-                return Err(bad(file, line_no + 1, "the file ends early (no end line)"));
-            }
-            line_no += 1;
-            let v: serde_json::Value =
-                serde_json::from_slice(&buf).map_err(|e| bad(file, line_no, e))?;
-            if let Some(end) = v.get("end") {
-                let sum = std::mem::take(&mut hash).finish_hex();
-                if end["sha256"].as_str() != Some(sum.as_str()) {
-                    return Err(bad(
-                        file,
-                        line_no,
-                        "the check sum does not match: the file was changed or damaged",
-                    ));
-                }
-                if end["rows"].as_u64() != Some(restore.rows())
-                    || end["tables"].as_u64() != Some(tables as u64)
-                {
-                    return Err(bad(file, line_no, "the row or table count does not match"));
-                }
-                break;
-            }
-            hash.update(&buf);
-            if let serde_json::Value::Array(items) = v {
-                let values = row_values(&columns, items).map_err(|r| bad(file, line_no, r))?;
-                if in_meta {
-                    let name = meta_columns.iter().position(|c| c.name == "name");
-                    let value = meta_columns.iter().position(|c| c.name == "value");
-                    if let (Some(n), Some(val)) = (name, value)
-                        && values[n] == Value::Text(keyring::CHECK_VALUE_NAME.into())
-                        && let Value::Text(s) = &values[val]
-                    {
-                        check_value = Some(s.clone());
-                    }
-                }
-                restore.row(values).await?;
-                continue;
-            }
-            let name = v["table"]
-                .as_str()
-                .ok_or_else(|| bad(file, line_no, "neither a table, a row nor the end"))?;
-            columns = v["columns"]
-                .as_array()
-                .ok_or_else(|| bad(file, line_no, "a table without columns"))?
-                .iter()
-                .map(|c| {
-                    let name = c[0].as_str();
-                    let ty = c[1].as_str().and_then(ColumnType::parse);
-                    match (name, ty) {
-                        (Some(n), Some(ty)) => Ok(Column {
-                            name: n.to_owned(),
-                            ty,
-                        }),
-                        _ => Err(bad(file, line_no, format!("column {c} is not [name, type]"))),
-                    }
-                })
-                .collect::<Result<_>>()?;
-            in_meta = name == "meta";
-            if in_meta {
-                meta_columns = columns.clone();
-            }
-            restore.table(name, &columns).await?;
-            tables += 1;
-        }
+        let mut restore = Store::open_for_restore(&url, header.schema_version).await?;
+        let (tables, check_value) = load_rows(&mut lines, &mut restore).await?;
         // The key must open this database's check value before anything is committed.
         if let (Some(kek), Some(check)) = (&kek, &check_value) {
             keyring::check_value_opens(kek, check).map_err(|_| {
@@ -459,19 +516,18 @@ pub async fn restore(cfg: &Config, file: &Path, key: RestoreKey) -> Result<Resto
             })?;
         }
         let rows = restore.rows();
-        let store = restore.finish().await?;
-        store.close().await;
+        restore.finish().await?.close().await;
         Ok::<_, AppError>((tables, rows, url))
     }
     .await;
-    let (tables, rows, url) = result.map_err(undo)?;
+    let (tables, rows, url) = written.map_err(|e| undo_dir(dir, existed, e))?;
     Ok(RestoreReport {
         data_dir: dir.clone(),
         database: crate::redact_url(&url),
         tables,
         rows,
-        schema_version,
-        created_at,
+        schema_version: header.schema_version,
+        created_at: header.created_at,
         key: key_note,
     })
 }

@@ -90,6 +90,32 @@ pub struct CertView {
     pub row_id: i64,
 }
 
+/// A private key as shown (`key list --json` and `GET /api/v1/keys`): which key, which
+/// certificates use it; never the key itself.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct KeyView {
+    /// SHA-256 of the public key bits, hex.
+    pub key_id: String,
+    /// Readable algorithm ("RSA 2048").
+    pub algorithm: String,
+    /// Import time, Unix seconds.
+    pub imported_at: i64,
+    /// SHA-256 thumbprints of the certificates holding this public key.
+    pub certificates: Vec<String>,
+}
+
+impl From<KeySummary> for KeyView {
+    fn from(k: KeySummary) -> KeyView {
+        KeyView {
+            key_id: k.key_id,
+            algorithm: k.algorithm,
+            imported_at: k.imported_at,
+            certificates: k.certificates,
+        }
+    }
+}
+
 /// Export formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExportFormat {
@@ -458,8 +484,14 @@ impl App {
     }
 
     /// Every private key with the certificates using it.
-    pub async fn keys(&self) -> Result<Vec<KeySummary>> {
-        Ok(self.store.list_keys().await?)
+    pub async fn keys(&self) -> Result<Vec<KeyView>> {
+        Ok(self
+            .store
+            .list_keys()
+            .await?
+            .into_iter()
+            .map(KeyView::from)
+            .collect())
     }
 
     /// Deletes a private key (by id prefix); refuses when certificates use it unless `force`.

@@ -1,9 +1,9 @@
 //! Text and JSON rendering of results.
 
+use certmail_app::KeyView;
 use certmail_app::{CertView, FileReport, ItemKind, ItemStatus};
 use certmail_pki::Certificate;
 use certmail_pki::time::format_rfc3339;
-use certmail_store::KeySummary;
 
 fn json<T: serde::Serialize + ?Sized>(v: &T) {
     match serde_json::to_string_pretty(v) {
@@ -227,18 +227,9 @@ pub fn cert_show_parsed(certs: &[Certificate], as_json: bool) {
 }
 
 /// The key table.
-pub fn key_list(keys: &[KeySummary], as_json: bool) {
+pub fn key_list(keys: &[KeyView], as_json: bool) {
     if as_json {
-        let rows: Vec<_> = keys
-            .iter()
-            .map(|k| {
-                serde_json::json!({
-                    "key_id": k.key_id, "algorithm": k.algorithm,
-                    "imported_at": k.imported_at, "certificates": k.certificates,
-                })
-            })
-            .collect();
-        json(&rows);
+        json(&keys);
         return;
     }
     println!("{:<16}  {:<12}  CERTIFICATES", "KEY ID", "ALGORITHM");

@@ -18,7 +18,7 @@ use zeroize::Zeroizing;
 
 use crate::Server;
 use crate::api::{ApiJson, audited};
-use crate::api_trust::Items;
+use crate::api_trust::List;
 use crate::auth::Caller;
 use crate::problem::Problem;
 
@@ -40,17 +40,13 @@ pub fn routes() -> Router<Arc<Server>> {
 /// The accounts (as `certmail admin list --json`: name, role, has_password, created_at,
 /// tokens; never a hash).
 #[utoipa::path(get, path = "/api/v1/admins", tag = "accounts",
-    responses((status = 200, body = Items), (status = 401, body = Problem), (status = 403, body = Problem)))]
-pub async fn list(State(s): State<Arc<Server>>, c: Caller) -> Result<Json<Items>, Problem> {
+    responses((status = 200, body = List<certmail_app::admin::Account>), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn list(
+    State(s): State<Arc<Server>>,
+    c: Caller,
+) -> Result<Json<List<certmail_app::admin::Account>>, Problem> {
     c.require(Role::Admin)?;
-    let items = s
-        .app
-        .admin_list()
-        .await?
-        .into_iter()
-        .map(|a| serde_json::to_value(a).unwrap_or_default())
-        .collect();
-    Ok(Json(Items::new(items)))
+    Ok(Json(List::all(s.app.admin_list().await?)))
 }
 
 /// An account to add.

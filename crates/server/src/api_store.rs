@@ -43,20 +43,14 @@ pub fn routes() -> Router<Arc<Server>> {
 /// The private keys in the key store, as `certmail key list --json`: which key, which
 /// certificates use it; never the key itself.
 #[utoipa::path(get, path = "/api/v1/keys", tag = "certificates", params(crate::api_trust::Page),
-    responses((status = 200, body = crate::api_trust::Items), (status = 403, body = Problem)))]
+    responses((status = 200, body = crate::api_trust::List<certmail_app::KeyView>), (status = 403, body = Problem)))]
 pub async fn keys(
     axum::extract::State(s): axum::extract::State<Arc<Server>>,
     c: Caller,
     crate::api::ApiQuery(q): crate::api::ApiQuery<crate::api_trust::Page>,
-) -> Result<Json<crate::api_trust::Items>, Problem> {
+) -> Result<Json<crate::api_trust::List<certmail_app::KeyView>>, Problem> {
     c.require(Role::Auditor)?;
-    let all = s
-        .app
-        .keys()
-        .await?
-        .into_iter()
-        .map(|k| serde_json::json!({ "key_id": k.key_id, "algorithm": k.algorithm, "imported_at": k.imported_at, "certificates": k.certificates }));
-    Ok(Json(crate::api_trust::Items::page(all, &q)))
+    Ok(Json(crate::api_trust::List::page(s.app.keys().await?, &q)))
 }
 
 /// Whether to delete a key that certificates still use.
