@@ -72,6 +72,16 @@ impl App {
         Ok(self.store.crl_sources().await?)
     }
 
+    /// The sources as shown (`crl sources --json` and `GET /api/v1/crls/sources`).
+    pub async fn crl_source_views(&self) -> Result<Vec<CrlSourceView>> {
+        Ok(self
+            .crl_sources()
+            .await?
+            .into_iter()
+            .map(CrlSourceView::from)
+            .collect())
+    }
+
     /// The sources due at `now` (after registering, once, the distribution points of
     /// certificates stored before sources were kept).
     pub async fn crl_sources_due(&self, now: i64) -> Result<Vec<CrlSourceRow>> {
@@ -215,4 +225,50 @@ async fn parse_off_thread(
             what: "CRL parse",
             reason: e.to_string(),
         })
+}
+
+/// A CRL distribution point and how its last download went, as shown.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CrlSourceView {
+    /// The URL (http, https or ldap).
+    pub url: String,
+    /// When a certificate naming it was first stored, Unix seconds.
+    pub first_seen: i64,
+    /// When it is due next.
+    pub next_attempt: i64,
+    /// Last try.
+    pub last_attempt: Option<i64>,
+    /// Last try that fetched a CRL (or learnt it had not changed).
+    pub last_success: Option<i64>,
+    /// Why the last try failed (cleared by a success).
+    pub last_error: Option<String>,
+    /// HTTP ETag of the last download.
+    pub etag: Option<String>,
+    /// HTTP Last-Modified of the last download.
+    pub last_modified: Option<String>,
+    /// Size in bytes of the last download.
+    pub size: Option<i64>,
+    /// cRLNumber (hex) of the last CRL fetched.
+    pub crl_number: Option<String>,
+    /// Issuer of the last CRL fetched.
+    pub issuer: Option<String>,
+}
+
+impl From<CrlSourceRow> for CrlSourceView {
+    fn from(r: CrlSourceRow) -> CrlSourceView {
+        CrlSourceView {
+            url: r.url,
+            first_seen: r.first_seen,
+            next_attempt: r.next_attempt,
+            last_attempt: r.last_attempt,
+            last_success: r.last_success,
+            last_error: r.last_error,
+            etag: r.etag,
+            last_modified: r.last_modified,
+            size: r.size,
+            crl_number: r.crl_number,
+            issuer: r.issuer,
+        }
+    }
 }

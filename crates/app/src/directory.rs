@@ -92,8 +92,10 @@ pub trait DirectoryClient: Send + Sync + std::fmt::Debug {
     ) -> DirectoryFuture<'a, DirectoryFound>;
 }
 
-/// A directory as listed (no password, only whether one is set).
+/// A directory as listed (no password, only whether one is set): `directory list --json`
+/// and `GET /api/v1/directories`.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DirectoryView {
     /// Name.
     pub name: String,

@@ -94,7 +94,7 @@ pub async fn crl_update(app: &App, o: &CrlUpdate<'_>) -> Result<ExitCode, Failur
 
 /// `certmail crl sources`.
 pub async fn crl_sources(app: &App, json: bool) -> Result<ExitCode, Failure> {
-    let rows = app.crl_sources().await?;
+    let rows = app.crl_source_views().await?;
     if json {
         println!(
             "{}",

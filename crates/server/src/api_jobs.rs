@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::Server;
 use crate::api::{ApiJson, ApiQuery, audited};
-use crate::api_trust::Items;
+use crate::api_trust::{Items, List};
 use crate::auth::Caller;
 use crate::problem::Problem;
 
@@ -27,20 +27,14 @@ pub fn routes() -> Router<Arc<Server>> {
 }
 
 /// The CRL distribution points known and their download state (as `certmail crl sources --json`).
-#[utoipa::path(get, path = "/api/v1/crls/sources", tag = "trust", params(crate::api_trust::Page), responses((status = 200, body = Items)))]
+#[utoipa::path(get, path = "/api/v1/crls/sources", tag = "trust", params(crate::api_trust::Page), responses((status = 200, body = List<certmail_app::crl_sources::CrlSourceView>)))]
 pub async fn crl_sources(
     State(s): State<Arc<Server>>,
     c: Caller,
     ApiQuery(q): ApiQuery<crate::api_trust::Page>,
-) -> Result<Json<Items>, Problem> {
+) -> Result<Json<List<certmail_app::crl_sources::CrlSourceView>>, Problem> {
     c.require(Role::Auditor)?;
-    let all = s
-        .app
-        .crl_sources()
-        .await?
-        .into_iter()
-        .map(|r| serde_json::to_value(r).unwrap_or_default());
-    Ok(Json(Items::page(all, &q)))
+    Ok(Json(List::page(s.app.crl_source_views().await?, &q)))
 }
 
 /// What to download.
@@ -141,17 +135,13 @@ pub fn directory_routes() -> Router<Arc<Server>> {
 }
 
 /// The LDAP directories (as `certmail directory list --json`; never a password).
-#[utoipa::path(get, path = "/api/v1/directories", tag = "directories", responses((status = 200, body = Items)))]
-pub async fn directories(State(s): State<Arc<Server>>, c: Caller) -> Result<Json<Items>, Problem> {
+#[utoipa::path(get, path = "/api/v1/directories", tag = "directories", responses((status = 200, body = List<certmail_app::directory::DirectoryView>)))]
+pub async fn directories(
+    State(s): State<Arc<Server>>,
+    c: Caller,
+) -> Result<Json<List<certmail_app::directory::DirectoryView>>, Problem> {
     c.require(Role::Auditor)?;
-    let items = s
-        .app
-        .directories()
-        .await?
-        .into_iter()
-        .map(|d| serde_json::to_value(d).unwrap_or_default())
-        .collect();
-    Ok(Json(Items::new(items)))
+    Ok(Json(List::all(s.app.directories().await?)))
 }
 
 /// A directory to add (as `certmail directory add`).
