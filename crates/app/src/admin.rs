@@ -441,6 +441,56 @@ impl App {
     pub async fn audit_log(&self, f: &AuditFilter) -> Result<Vec<AuditRow>> {
         Ok(self.store.audit_log(f).await?)
     }
+
+    /// Audit log entries as shown (`certmail audit --json` and `GET /api/v1/audit`).
+    pub async fn audit_entries(&self, f: &AuditFilter) -> Result<Vec<AuditEntry>> {
+        Ok(self
+            .audit_log(f)
+            .await?
+            .into_iter()
+            .map(AuditEntry::from)
+            .collect())
+    }
+}
+
+/// One audit log entry as shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AuditEntry {
+    /// Row id (`before` of the next page).
+    pub id: i64,
+    /// When, Unix seconds.
+    pub at: i64,
+    /// Who (`cli` for the command line).
+    pub account: String,
+    /// Their role.
+    pub role: String,
+    /// Client address (`local` for the command line).
+    pub address: String,
+    /// What (`setting.set`, `ca.create`, ...).
+    pub action: String,
+    /// On what.
+    pub object: String,
+    /// `ok` or the error.
+    pub outcome: String,
+    /// Details (secrets never; credentials in URLs masked).
+    pub detail: String,
+}
+
+impl From<AuditRow> for AuditEntry {
+    fn from(r: AuditRow) -> AuditEntry {
+        AuditEntry {
+            id: r.id,
+            at: r.at,
+            account: r.account,
+            role: r.role,
+            address: r.address,
+            action: r.action,
+            object: r.object,
+            outcome: r.outcome,
+            detail: r.detail,
+        }
+    }
 }
 
 fn clip(s: &str, max: usize) -> String {

@@ -191,7 +191,7 @@ pub async fn audit(app: &App, a: &AuditArgs) -> Result<ExitCode, Failure> {
         None => None,
     };
     let rows = app
-        .audit_log(&AuditFilter {
+        .audit_entries(&AuditFilter {
             since,
             account: a.account.clone(),
             action: a.action.clone(),

@@ -737,8 +737,7 @@ pub struct AuditQuery {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditPage {
     /// Entries: id, at, account, role, address, action, object, outcome, detail.
-    #[schema(value_type = Vec<Object>)]
-    pub items: Vec<serde_json::Value>,
+    pub items: Vec<certmail_app::admin::AuditEntry>,
     /// Pass as `before` for the next page.
     pub next_before: Option<i64>,
 }
@@ -747,7 +746,7 @@ pub struct AuditPage {
 pub async fn audit_page(
     app: &App,
     q: &AuditQuery,
-) -> Result<(Vec<certmail_store::AuditRow>, Option<i64>), Problem> {
+) -> Result<(Vec<certmail_app::admin::AuditEntry>, Option<i64>), Problem> {
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let since = match q.since.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         None => None,
@@ -758,7 +757,7 @@ pub async fn audit_page(
         }),
     };
     let mut rows = app
-        .audit_log(&AuditFilter {
+        .audit_entries(&AuditFilter {
             since,
             account: q.account.clone().filter(|a| !a.is_empty()),
             action: q.action.clone().filter(|a| !a.is_empty()),
@@ -782,10 +781,7 @@ pub async fn audit(
     c.require(Role::Auditor)?;
     let (rows, next_before) = audit_page(&s.app, &q).await?;
     Ok(Json(AuditPage {
-        items: rows
-            .iter()
-            .map(|r| serde_json::to_value(r).unwrap_or_default())
-            .collect(),
+        items: rows,
         next_before,
     }))
 }

@@ -564,8 +564,8 @@ struct AuditLine {
     detail: String,
 }
 
-impl From<certmail_store::AuditRow> for AuditLine {
-    fn from(r: certmail_store::AuditRow) -> Self {
+impl From<certmail_app::admin::AuditEntry> for AuditLine {
+    fn from(r: certmail_app::admin::AuditEntry) -> Self {
         AuditLine {
             at: format_time(r.at),
             account: r.account,
