@@ -49,6 +49,7 @@ pub enum Download {
 
 /// The outcome of one source in a run, for `crl update` and the log.
 #[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SourceOutcome {
     /// The URL.
     pub url: String,

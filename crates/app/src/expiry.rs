@@ -20,6 +20,7 @@ pub fn watch_kind(v: &CertView) -> &'static str {
 
 /// One line of `certmail expiry --json` and `GET /api/v1/expiry`.
 #[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ExpiryRow {
     /// SHA-256 thumbprint.
     pub sha256: String,

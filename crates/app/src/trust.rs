@@ -71,6 +71,7 @@ const MAX_CANDIDATES: usize = 64;
 
 /// The outcome of importing one CRL.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CrlReport {
     /// SHA-256 of the CRL.
     pub sha256: String,

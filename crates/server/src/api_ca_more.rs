@@ -24,7 +24,7 @@ use crate::Server;
 use crate::api::{ApiJson, ApiQuery, audited};
 use certmail_app::ca::CaInfo;
 
-use crate::api_trust::Items;
+use crate::api_trust::List;
 use crate::auth::Caller;
 use crate::problem::{Problem, upload_error};
 
@@ -59,13 +59,13 @@ fn bad(e: impl std::fmt::Display) -> Problem {
 /// each is checked and kept; the newest valid one per issuer is in use.
 #[utoipa::path(post, path = "/api/v1/crls", tag = "trust",
     request_body(content = String, content_type = "application/pkix-crl", description = "one DER CRL or PEM CRLs"),
-    responses((status = 201, body = Items, description = "per CRL: status, sha256, issuer, number, problem"),
+    responses((status = 201, body = List<certmail_app::trust::CrlReport>, description = "per CRL: status, sha256, issuer, number, problem"),
         (status = 400, body = Problem), (status = 403, body = Problem), (status = 413, body = Problem)))]
 pub async fn crl_import(
     State(s): State<Arc<Server>>,
     c: Caller,
     body: Bytes,
-) -> Result<(StatusCode, Json<Items>), Problem> {
+) -> Result<(StatusCode, Json<List<certmail_app::trust::CrlReport>>), Problem> {
     c.require(Role::Operator)?;
     let parsed = certmail_app::trust::parse_crl_file(&body)
         .map_err(|e| certmail_app::AppError::Invalid(format!("the upload: {e}")));
@@ -75,9 +75,9 @@ pub async fn crl_import(
         let r = s.app.import_crl(crl).await;
         let detail = r.as_ref().map(|x| x.sha256.clone()).unwrap_or_default();
         let i = audited(&s, &c, "crl.import", "upload", &detail, r).await?;
-        items.push(json!({"status": i.status, "sha256": i.sha256, "issuer": i.issuer, "number": i.number, "problem": i.problem}));
+        items.push(i);
     }
-    Ok((StatusCode::CREATED, Json(Items::new(items))))
+    Ok((StatusCode::CREATED, Json(List::all(items))))
 }
 
 /// How many entries of a CRL to list.

@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::Server;
 use crate::api::{ApiJson, ApiQuery, audited};
-use crate::api_trust::{Items, List};
+use crate::api_trust::List;
 use crate::auth::Caller;
 use crate::problem::Problem;
 
@@ -47,19 +47,15 @@ pub struct UpdateBody {
 /// Downloads the due CRL sources (or one URL) now, with the default limits (30 s, 100 MiB,
 /// 3 redirects), as `certmail crl update --json`. Failures are in the items, with reasons.
 #[utoipa::path(post, path = "/api/v1/crls/update", tag = "trust", request_body = UpdateBody,
-    responses((status = 200, body = Items), (status = 403, body = Problem)))]
+    responses((status = 200, body = List<certmail_app::crl_sources::SourceOutcome>), (status = 403, body = Problem)))]
 pub async fn crl_update(
     State(s): State<Arc<Server>>,
     c: Caller,
     ApiJson(body): ApiJson<UpdateBody>,
-) -> Result<Json<Items>, Problem> {
+) -> Result<Json<List<certmail_app::crl_sources::SourceOutcome>>, Problem> {
     c.require(Role::Operator)?;
     let (outcomes, _) = crl_update_audited(&s, &c, body.url.as_deref()).await?;
-    let items = outcomes
-        .into_iter()
-        .map(|o| serde_json::to_value(o).unwrap_or_default())
-        .collect();
-    Ok(Json(Items::new(items)))
+    Ok(Json(List::all(outcomes)))
 }
 
 /// Downloads the due CRL sources (or only `url`) now with the default limits, audited as
@@ -102,25 +98,18 @@ pub struct ExpiryQuery {
 /// Certificates with a private key, CA certificates and roots expiring within `days`,
 /// soonest first (as `certmail expiry --json`).
 #[utoipa::path(get, path = "/api/v1/expiry", tag = "certificates", params(ExpiryQuery),
-    responses((status = 200, body = Items), (status = 400, body = Problem)))]
+    responses((status = 200, body = List<certmail_app::expiry::ExpiryRow>), (status = 400, body = Problem)))]
 pub async fn expiry(
     State(s): State<Arc<Server>>,
     c: Caller,
     ApiQuery(q): ApiQuery<ExpiryQuery>,
-) -> Result<Json<Items>, Problem> {
+) -> Result<Json<List<certmail_app::expiry::ExpiryRow>>, Problem> {
     c.require(Role::Auditor)?;
     let days = q.days.unwrap_or(30);
     if !(1..=3650).contains(&days) {
         return Err(Problem::bad_request("days must be between 1 and 3650"));
     }
-    let items = s
-        .app
-        .expiry_rows(days, 10_000)
-        .await?
-        .into_iter()
-        .map(|r| serde_json::to_value(r).unwrap_or_default())
-        .collect();
-    Ok(Json(Items::new(items)))
+    Ok(Json(List::all(s.app.expiry_rows(days, 10_000).await?)))
 }
 
 /// The directory routes (LDAP directories certificates are looked up in).

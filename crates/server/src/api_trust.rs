@@ -47,17 +47,6 @@ pub fn routes() -> Router<Arc<Server>> {
         .route("/api/v1/domains", get(domains).post(domain_add))
 }
 
-/// A list of objects.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Items {
-    /// The objects.
-    #[schema(value_type = Vec<Object>)]
-    pub items: Vec<Value>,
-    /// Where the next page starts (`offset`), when there is more.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_offset: Option<usize>,
-}
-
 /// A list of one kind of object, described item by item in the OpenAPI document.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct List<T: ToSchema> {
@@ -102,29 +91,6 @@ pub struct Page {
     pub limit: Option<usize>,
     /// Objects to skip; an answer with more names `next_offset`.
     pub offset: Option<usize>,
-}
-
-impl Items {
-    /// The whole (small, bounded by what administrators made) list.
-    pub fn new(items: Vec<Value>) -> Items {
-        Items {
-            items,
-            next_offset: None,
-        }
-    }
-
-    /// The page `q` asks for of `all`.
-    pub fn page(all: impl IntoIterator<Item = Value>, q: &Page) -> Items {
-        let limit = q.limit.unwrap_or(1_000).clamp(1, MAX_PAGE);
-        let offset = q.offset.unwrap_or(0);
-        let mut items: Vec<Value> = all.into_iter().skip(offset).take(limit + 1).collect();
-        let more = items.len() > limit;
-        items.truncate(limit);
-        Items {
-            items,
-            next_offset: more.then_some(offset + limit),
-        }
-    }
 }
 
 /// Deletes a certificate (either store) by SHA-256 thumbprint.
