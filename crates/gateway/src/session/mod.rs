@@ -32,6 +32,35 @@ const MAX_REASON: usize = 400;
 /// pipelines 100,000 recipients is cut off after the limit, this many and [`MAX_ERRORS`].
 const RCPT_OVERSHOOT: usize = 1000;
 
+/// What waiting for the client brought.
+enum Input {
+    /// Bytes read (0: the client closed the connection).
+    Read(usize),
+    /// The command did not arrive in time (`421` sent).
+    TimedOut,
+    /// Shutdown began: look at the session again.
+    ShuttingDown,
+}
+
+/// The reply to a command smtp-proto could not parse.
+fn syntax_reply(e: smtp_proto::Error) -> String {
+    match e {
+        smtp_proto::Error::UnknownCommand => "500 5.5.2 Command not recognised".to_owned(),
+        smtp_proto::Error::InvalidSenderAddress => "501 5.1.7 Bad sender address syntax".to_owned(),
+        smtp_proto::Error::InvalidRecipientAddress => {
+            "501 5.1.3 Bad recipient address syntax".to_owned()
+        }
+        smtp_proto::Error::SyntaxError { syntax } => format!("501 5.5.4 Syntax: {syntax}"),
+        smtp_proto::Error::InvalidParameter { param } => {
+            format!("501 5.5.4 Invalid parameter {param}")
+        }
+        smtp_proto::Error::UnsupportedParameter { param } => {
+            format!("555 5.5.4 Unsupported parameter {}", clip(&param))
+        }
+        _ => "500 5.5.2 Syntax error".to_owned(),
+    }
+}
+
 /// How a session ended.
 pub enum End<S> {
     /// Closed (QUIT, timeout, error, shutdown).
@@ -201,15 +230,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                     let args = String::from_utf8_lossy(&raw[9..]).trim().to_owned();
                     off += line_len;
                     progressed = true;
-                    let reply = if self.tx.is_some() {
-                        "503 5.5.1 Error: MAIL transaction in progress".to_owned()
-                    } else {
-                        match crate::xforward::apply(&mut self.fwd, &args) {
-                            Ok(()) => "250 2.0.0 Ok".to_owned(),
-                            Err(why) => format!("501 5.5.4 {}", clip(&why)),
-                        }
-                    };
-                    self.reply(&reply);
+                    self.xforward(&args);
                     continue;
                 }
                 // MAIL FROM and RCPT TO: the path is read here (exactly, quotes kept),
@@ -283,28 +304,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
                     },
                     Err(smtp_proto::Error::NeedsMoreData { .. }) => break,
                     Err(e) => {
-                        let line = match e {
-                            smtp_proto::Error::UnknownCommand => {
-                                "500 5.5.2 Command not recognised".to_owned()
-                            }
-                            smtp_proto::Error::InvalidSenderAddress => {
-                                "501 5.1.7 Bad sender address syntax".to_owned()
-                            }
-                            smtp_proto::Error::InvalidRecipientAddress => {
-                                "501 5.1.3 Bad recipient address syntax".to_owned()
-                            }
-                            smtp_proto::Error::SyntaxError { syntax } => {
-                                format!("501 5.5.4 Syntax: {syntax}")
-                            }
-                            smtp_proto::Error::InvalidParameter { param } => {
-                                format!("501 5.5.4 Invalid parameter {param}")
-                            }
-                            smtp_proto::Error::UnsupportedParameter { param } => {
-                                format!("555 5.5.4 Unsupported parameter {}", clip(&param))
-                            }
-                            _ => "500 5.5.2 Syntax error".to_owned(),
-                        };
-                        if self.error(&line) {
+                        if self.error(&syntax_reply(e)) {
                             self.flush().await?;
                             self.linger(&mut chunk).await;
                             return Ok(End::Closed);
@@ -326,30 +326,53 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
             if progressed || (self.inbuf.is_empty() && !self.discarding) {
                 line_start = tokio::time::Instant::now();
             }
-            let mut shutdown = self.shared.shutdown.clone();
-            let n = loop {
-                // The limit is looked at again every second: a session that started
-                // waiting before a flood filled the slots gets the stress timeout too.
-                let limit = line_start + self.command_timeout();
-                let now = tokio::time::Instant::now();
-                if now >= limit {
-                    self.reply("421 4.4.2 Timeout waiting for a command, closing the connection");
-                    self.flush().await?;
-                    return Ok(End::Closed);
-                }
-                let wake = limit.min(now + Duration::from_secs(1));
-                tokio::select! {
-                    r = tokio::time::timeout_at(wake, self.stream.read(&mut chunk)) => match r {
-                        Ok(r) => break r?,
-                        Err(_) => continue,
-                    },
-                    _ = shutdown.changed(), if self.tx.is_none() => continue 'session,
-                }
-            };
-            if n == 0 {
-                return Ok(End::Closed);
+            match self.wait_for_input(&mut chunk, line_start).await? {
+                Input::Read(0) | Input::TimedOut => return Ok(End::Closed),
+                Input::Read(n) => self.inbuf.extend_from_slice(&chunk[..n]),
+                Input::ShuttingDown => continue 'session,
             }
-            self.inbuf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    /// Answers `XFORWARD` (Postfix's XFORWARD_README), which smtp-proto does not know.
+    fn xforward(&mut self, args: &str) {
+        let reply = if self.tx.is_some() {
+            "503 5.5.1 Error: MAIL transaction in progress".to_owned()
+        } else {
+            match crate::xforward::apply(&mut self.fwd, args) {
+                Ok(()) => "250 2.0.0 Ok".to_owned(),
+                Err(why) => format!("501 5.5.4 {}", clip(&why)),
+            }
+        };
+        self.reply(&reply);
+    }
+
+    /// Waits for more of the client's input until the command line's time is up (then
+    /// answers `421`), or until shutdown begins while no transaction is open.
+    async fn wait_for_input(
+        &mut self,
+        chunk: &mut [u8],
+        line_start: tokio::time::Instant,
+    ) -> std::io::Result<Input> {
+        let mut shutdown = self.shared.shutdown.clone();
+        loop {
+            // The limit is looked at again every second: a session that started waiting
+            // before a flood filled the slots gets the stress timeout too.
+            let limit = line_start + self.command_timeout();
+            let now = tokio::time::Instant::now();
+            if now >= limit {
+                self.reply("421 4.4.2 Timeout waiting for a command, closing the connection");
+                self.flush().await?;
+                return Ok(Input::TimedOut);
+            }
+            let wake = limit.min(now + Duration::from_secs(1));
+            tokio::select! {
+                r = tokio::time::timeout_at(wake, self.stream.read(chunk)) => match r {
+                    Ok(r) => return Ok(Input::Read(r?)),
+                    Err(_) => continue,
+                },
+                _ = shutdown.changed(), if self.tx.is_none() => return Ok(Input::ShuttingDown),
+            }
         }
     }
 
