@@ -252,11 +252,8 @@ fn postfix_findings(
     }
 }
 
-/// Runs `certmail doctor`.
-pub async fn run(cli: &Cli, a: &DoctorArgs) -> Result<ExitCode, Failure> {
-    let cfg = a.serve.config()?;
-    let mut out = Vec::new();
-    // The data directory and the stores.
+/// The data directory's permissions.
+fn data_dir_findings(cli: &Cli, out: &mut Vec<Finding>) {
     let data = cli.data_dir.clone();
     match std::fs::metadata(&data) {
         Ok(m) => {
@@ -284,66 +281,75 @@ pub async fn run(cli: &Cli, a: &DoctorArgs) -> Result<ExitCode, Failure> {
         )),
         Err(_) => {}
     }
-    match crate::cli::open(cli).await {
-        Ok(app) => {
-            out.push(match app.key_store_ready().await {
-                Ok(()) => ok(
-                    "key store",
-                    "the database opens and the key store opens under this key",
-                ),
-                Err(e) => bad(
-                    "key store",
-                    "problem",
-                    e.to_string(),
-                    "check the passphrase or master.key",
-                ),
-            });
-            let now = certmail_app::now();
-            if let Ok(rows) = app.expiry_rows(30, 100).await {
-                for r in rows {
-                    let status = if r.days_left < 7 {
-                        "problem"
-                    } else {
-                        "warning"
-                    };
-                    out.push(bad(
-                        "expiry",
-                        status,
-                        format!(
-                            "{} {} expires in {} days ({})",
-                            r.kind, r.subject, r.days_left, r.not_after
-                        ),
-                        "renew it (`certmail ca renew`, or a new certificate from its CA)",
-                    ));
-                }
-            }
-            if let Ok(crls) = app.crls().await {
-                for c in crls.iter().filter(|c| c.current) {
-                    let stale = c
-                        .next_update
-                        .as_deref()
-                        .and_then(certmail_pki::time::parse_rfc3339)
-                        .is_some_and(|t| t < now);
-                    if stale {
-                        out.push(bad(
-                            "CRL",
-                            "warning",
-                            format!("the CRL of {} is past its nextUpdate", c.issuer),
-                            "check its download (`certmail crl sources`), or import a newer one",
-                        ));
-                    }
-                }
-            }
-            app.close().await;
+}
+
+/// The database, the key store, what expires soon and CRLs past their nextUpdate.
+async fn store_findings(cli: &Cli, out: &mut Vec<Finding>) {
+    let app = match crate::cli::open(cli).await {
+        Ok(app) => app,
+        Err(e) => {
+            out.push(bad(
+                "database",
+                "problem",
+                e.message,
+                "run `certmail init`, or fix --database-url",
+            ));
+            return;
         }
-        Err(e) => out.push(bad(
-            "database",
+    };
+    out.push(match app.key_store_ready().await {
+        Ok(()) => ok(
+            "key store",
+            "the database opens and the key store opens under this key",
+        ),
+        Err(e) => bad(
+            "key store",
             "problem",
-            e.message,
-            "run `certmail init`, or fix --database-url",
-        )),
+            e.to_string(),
+            "check the passphrase or master.key",
+        ),
+    });
+    let now = certmail_app::now();
+    if let Ok(rows) = app.expiry_rows(30, 100).await {
+        for r in rows {
+            let status = if r.days_left < 7 {
+                "problem"
+            } else {
+                "warning"
+            };
+            out.push(bad(
+                "expiry",
+                status,
+                format!(
+                    "{} {} expires in {} days ({})",
+                    r.kind, r.subject, r.days_left, r.not_after
+                ),
+                "renew it (`certmail ca renew`, or a new certificate from its CA)",
+            ));
+        }
     }
-    // The running gateway and its next hop.
+    if let Ok(crls) = app.crls().await {
+        for c in crls.iter().filter(|c| c.current) {
+            let stale = c
+                .next_update
+                .as_deref()
+                .and_then(certmail_pki::time::parse_rfc3339)
+                .is_some_and(|t| t < now);
+            if stale {
+                out.push(bad(
+                    "CRL",
+                    "warning",
+                    format!("the CRL of {} is past its nextUpdate", c.issuer),
+                    "check its download (`certmail crl sources`), or import a newer one",
+                ));
+            }
+        }
+    }
+    app.close().await;
+}
+
+/// The running gateway (its SMTP port and `/readyz`) and its next hop.
+fn gateway_findings(cfg: &certmail_gateway::GatewayConfig, out: &mut Vec<Finding>) {
     let listen = cfg.smtp_listen.to_string();
     out.push(match smtp_greeting(&listen) {
         Ok(g) if g.starts_with("220") => ok("smtp", format!("{listen} answers: {g}")),
@@ -392,6 +398,15 @@ pub async fn run(cli: &Cli, a: &DoctorArgs) -> Result<ExitCode, Failure> {
             "start the reinjection smtpd (see `certmail postfix-config`) or fix --next-hop",
         ),
     });
+}
+
+/// Runs `certmail doctor`.
+pub async fn run(cli: &Cli, a: &DoctorArgs) -> Result<ExitCode, Failure> {
+    let cfg = a.serve.config()?;
+    let mut out = Vec::new();
+    data_dir_findings(cli, &mut out);
+    store_findings(cli, &mut out).await;
+    gateway_findings(&cfg, &mut out);
     postfix_findings(&cfg, a.postfix_config_dir.as_deref(), &mut out);
     let problems = out.iter().filter(|f| f.status == "problem").count();
     if a.json {
