@@ -121,60 +121,69 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Session<S> {
         let Some(tx) = self.tx.take() else {
             return Ok(Some(leftover));
         };
-        let cfg = &self.shared.cfg;
-        let line = if too_big {
-            self.shared
-                .metrics
-                .refused_total
-                .fetch_add(1, Ordering::Relaxed);
-            format!(
-                "552 5.3.4 Message size exceeds the limit of {} bytes",
-                cfg.max_message_size
-            )
-        } else if header_too_big {
-            self.shared
-                .metrics
-                .refused_total
-                .fetch_add(1, Ordering::Relaxed);
-            format!(
-                "552 5.3.4 Header section exceeds the limit of {} bytes",
-                cfg.max_header_size
-            )
+        let line = if too_big || header_too_big {
+            self.too_big_reply(header_too_big)
         } else if over_budget {
-            // Nothing was acknowledged: the MTA keeps the message and tries again.
-            self.shared.metrics.error("memory-budget");
-            self.shared
-                .metrics
-                .deferred_total
-                .fetch_add(1, Ordering::Relaxed);
-            let reason = format!(
-                "the memory budget for messages in flight ({} MiB) is taken",
-                budget.total_bytes() >> 20
-            );
-            let text = format!(
-                "from=<{}> peer={}{} reply=452 reason=\"{reason}\"",
-                tx.sender,
-                self.peer,
-                fwd_text(&tx.fwd)
-            );
-            emit(
-                &self.shared,
-                &text,
-                serde_json::json!({
-                    "event": "message", "from": tx.sender, "peer": self.peer,
-                    "queue_id": tx.fwd.ident, "client": tx.fwd.client(),
-                    "reply": 452, "outcome": "deferred", "reason": reason,
-                }),
-            );
-            format!(
-                "452 4.3.1 The gateway's memory for messages in flight ({} MiB) is taken: try again later",
-                budget.total_bytes() >> 20
-            )
+            self.over_budget_reply(&tx)
         } else {
             self.deliver(tx, msg).await
         };
         drop(held);
         self.reply(&line);
         Ok(Some(leftover))
+    }
+
+    /// The `552` for a message (or its header section) over its size limit.
+    fn too_big_reply(&self, header: bool) -> String {
+        let cfg = &self.shared.cfg;
+        self.shared
+            .metrics
+            .refused_total
+            .fetch_add(1, Ordering::Relaxed);
+        if header {
+            format!(
+                "552 5.3.4 Header section exceeds the limit of {} bytes",
+                cfg.max_header_size
+            )
+        } else {
+            format!(
+                "552 5.3.4 Message size exceeds the limit of {} bytes",
+                cfg.max_message_size
+            )
+        }
+    }
+
+    /// The `452` (logged) when the memory budget could not hold the message: nothing was
+    /// acknowledged, the MTA keeps the message and tries again.
+    fn over_budget_reply(&self, tx: &Transaction) -> String {
+        let budget = &self.shared.budget;
+        self.shared.metrics.error("memory-budget");
+        self.shared
+            .metrics
+            .deferred_total
+            .fetch_add(1, Ordering::Relaxed);
+        let reason = format!(
+            "the memory budget for messages in flight ({} MiB) is taken",
+            budget.total_bytes() >> 20
+        );
+        let text = format!(
+            "from=<{}> peer={}{} reply=452 reason=\"{reason}\"",
+            tx.sender,
+            self.peer,
+            fwd_text(&tx.fwd)
+        );
+        emit(
+            &self.shared,
+            &text,
+            serde_json::json!({
+                "event": "message", "from": tx.sender, "peer": self.peer,
+                "queue_id": tx.fwd.ident, "client": tx.fwd.client(),
+                "reply": 452, "outcome": "deferred", "reason": reason,
+            }),
+        );
+        format!(
+            "452 4.3.1 The gateway's memory for messages in flight ({} MiB) is taken: try again later",
+            budget.total_bytes() >> 20
+        )
     }
 }
