@@ -372,15 +372,11 @@ impl App {
             return Ok((ca, rec.serial));
         }
         let ca = self.store.ca(ca).await?;
-        let serial = thumbprint_or_serial
-            .to_ascii_lowercase()
-            .trim_start_matches("0x")
-            .to_owned();
-        if serial.is_empty() || !serial.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(AppError::Invalid(format!(
+        let serial = canonical_serial(thumbprint_or_serial).ok_or_else(|| {
+            AppError::Invalid(format!(
                 "{thumbprint_or_serial:?} is neither a certificate issued here nor a hex serial number"
-            )));
-        }
+            ))
+        })?;
         if !self
             .store
             .revoke_serial(ca.id, &serial, now, reason.map(i64::from))
@@ -440,7 +436,10 @@ impl App {
                 continue;
             }
             entries.push(Revocation {
-                serial: hex::decode(&r.serial).map_err(|e| AppError::Invalid(e.to_string()))?,
+                serial: serial_bytes(&r.serial).ok_or_else(|| AppError::Corrupt {
+                    what: "revoked serial number",
+                    reason: format!("{:?} is not hexadecimal", r.serial),
+                })?,
                 date: at,
                 reason: r.reason.and_then(|x| u8::try_from(x).ok()),
             });
@@ -480,6 +479,34 @@ impl App {
     }
 }
 
+/// The bytes of a hex serial number as typed or stored: an odd number of digits gets its
+/// leading zero (`0` is `00`), and `0x` is allowed. `None` when it is not hex.
+fn serial_bytes(hex_serial: &str) -> Option<Vec<u8>> {
+    let t = hex_serial.trim().to_ascii_lowercase();
+    let t = t.strip_prefix("0x").unwrap_or(&t);
+    if t.is_empty() || !t.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let padded = if t.len() % 2 == 1 {
+        format!("0{t}")
+    } else {
+        t.to_owned()
+    };
+    hex::decode(padded).ok()
+}
+
+/// A serial number in the form certificates' serials are kept in (`Certificate::serial`:
+/// the minimal big-endian bytes in hex, even digits), so `0BE4...`, `be4...` and
+/// `0x000be4...` name the same certificate. `None` when it is not hex.
+fn canonical_serial(hex_serial: &str) -> Option<String> {
+    let bytes = serial_bytes(hex_serial)?;
+    let first = bytes
+        .iter()
+        .position(|b| *b != 0)
+        .unwrap_or(bytes.len() - 1);
+    Some(hex::encode(&bytes[first..]))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -489,6 +516,35 @@ mod tests {
         assert_eq!(a.len(), 16);
         assert_ne!(*a, *b);
         assert!(a.chars().all(|c| !"0O1lI".contains(c)));
+    }
+
+    /// Serials typed for `ca revoke` are kept as certificates' serials are, so an odd
+    /// number of digits cannot break every later CRL, and one serial is never two rows.
+    #[test]
+    fn serials_are_kept_in_one_form() {
+        for (typed, kept) in [
+            ("0", "00"),
+            ("00", "00"),
+            ("000000", "00"),
+            ("ABCD", "abcd"),
+            ("0x12", "12"),
+            ("0x0012", "12"),
+            ("be4f5", "0be4f5"),
+            ("0be4f5", "0be4f5"),
+            ("008f", "8f"),
+            ("8f", "8f"),
+        ] {
+            assert_eq!(
+                super::canonical_serial(typed).as_deref(),
+                Some(kept),
+                "{typed}"
+            );
+        }
+        for bad in ["", "0x", "xyz", "12 34", "-1"] {
+            assert_eq!(super::canonical_serial(bad), None, "{bad:?}");
+        }
+        assert_eq!(super::serial_bytes("0"), Some(vec![0]));
+        assert_eq!(super::serial_bytes("abc"), Some(vec![0x0a, 0xbc]));
     }
 }
 
