@@ -65,7 +65,7 @@ pub async fn backup(cli: &Cli, a: &BackupArgs) -> Result<ExitCode, Failure> {
     app.close().await;
     let r = r?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
+        crate::render::json(&r);
     } else {
         println!(
             "backup written to {}: {} rows in {} tables, {} bytes (schema {})",
@@ -91,7 +91,7 @@ pub async fn restore(cli: &Cli, a: &RestoreArgs) -> Result<ExitCode, Failure> {
     };
     let r = certmail_app::backup::restore(&crate::cli::config(cli), &a.file, key).await?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
+        crate::render::json(&r);
     } else {
         println!(
             "restored {} rows in {} tables into {} ({})",

@@ -5,7 +5,8 @@ use certmail_app::{CertView, FileReport, ItemKind, ItemStatus};
 use certmail_pki::Certificate;
 use certmail_pki::time::format_rfc3339;
 
-fn json<T: serde::Serialize + ?Sized>(v: &T) {
+/// Prints `v` as pretty JSON (or says why it cannot).
+pub(crate) fn json<T: serde::Serialize + ?Sized>(v: &T) {
     match serde_json::to_string_pretty(v) {
         Ok(s) => println!("{s}"),
         Err(e) => eprintln!("error: cannot render JSON: {e}"),

@@ -519,10 +519,7 @@ pub async fn ctl(app: &App, c: &CtlCommand) -> Result<ExitCode, Failure> {
         CtlCommand::List { json } => {
             let entries = app.ctl_views().await?;
             if *json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&entries).unwrap_or_default()
-                );
+                crate::render::json(&entries);
             } else {
                 for e in &entries {
                     println!(

@@ -114,10 +114,7 @@ pub(super) async fn list(app: &App, json: bool) -> Result<ExitCode, Failure> {
                 v
             })
             .collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&rows).unwrap_or_default()
-        );
+        crate::render::json(&rows);
     } else {
         for c in &cas {
             println!(

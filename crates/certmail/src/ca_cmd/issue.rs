@@ -182,10 +182,7 @@ pub(super) async fn pending(app: &App, p: &PendingCommand) -> Result<ExitCode, F
         PendingCommand::List { json } => {
             let rows = app.pending_requests().await?;
             if *json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&rows).unwrap_or_default()
-                );
+                crate::render::json(&rows);
             } else {
                 for r in &rows {
                     println!(
